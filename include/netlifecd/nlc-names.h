@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Validation of the names and addresses callers hand in. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+#define NLC_INSTANCE_NAME_MAX 64
+
+/* Parses "52:54:00:12:34:56" (either case). Sets InvalidArgs and returns FALSE
+ * for bad syntax, a multicast/broadcast MAC or all-zero. */
+gboolean nlc_mac_parse(const char *s, guint8 mac[6], GError **error);
+/* "52:54:00:12:34:56", lower case; the result is freed by the caller. */
+char *nlc_mac_to_string(const guint8 mac[6]);
+
+/* 1–64 characters from [A-Za-z0-9_.-]; InvalidArgs naming the fault. */
+gboolean nlc_instance_name_validate(const char *name, GError **error);
+
+/* A kernel interface name we are willing to create: 1–15 characters from
+ * [A-Za-z0-9_.-], not "." or "..". InvalidArgs naming the fault. */
+gboolean nlc_ifname_validate(const char *name, GError **error);
+
+G_END_DECLS

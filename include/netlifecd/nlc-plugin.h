@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The backend ABI. A backend is one const NlcBackend vtable, defined with
+ * NLC_BACKEND_DEFINE(); the daemon refuses a vtable whose ABI major differs
+ * from its own or whose minor is newer than its own.
+ *
+ * Error model: every operation returns FALSE and sets a GError in the
+ * NLC_ERROR domain (nlc-error.h), which the daemon passes to the D-Bus caller
+ * as org.netlifecd1.Error.<Name>. Operations run in the daemon's main thread.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "nlc-enums.h"
+
+G_BEGIN_DECLS
+
+#define NLC_PLUGIN_ABI_MAJOR 1
+#define NLC_PLUGIN_ABI_MINOR 0
+
+typedef struct _NlcBackendDevice NlcBackendDevice;
+
+/* What a backend sees of one device. The daemon owns it. */
+struct _NlcBackendDevice {
+        const char *id;       /* stable for the record's life, e.g. "7" */
+        const char *instance; /* validated guest instance name */
+        const char *mac_str;  /* "52:54:00:12:34:56", lower case */
+        guint8 mac[6];
+        /*
+         * The backend's persistent fields, string → string. The daemon journals
+         * them after every accepted operation and restores them at start.
+         * Keys the daemon itself reads: "ifname" (the kernel name, reserved
+         * from allocate on) and "bridge" (empty or absent if none).
+         */
+        GHashTable *props;
+        /* Queue fds (int) the daemon holds open; filled by create and notify,
+         * closed by the daemon after destroy. */
+        GArray *queue_fds;
+};
+
+/* One accepted allocate option. The daemon refuses unknown names and values
+ * whose type differs from @type before the backend sees them. */
+typedef struct {
+        const char *name;
+        const char *type; /* a GVariant type string, e.g. "s" or "u" */
+        const char *description;
+} NlcBackendOption;
+
+/* Services the daemon offers to backends during allocate. */
+typedef struct {
+        /* TRUE when another device record already reserved @ifname. */
+        gboolean (*ifname_reserved)(const char *ifname, gpointer user_data);
+        gpointer user_data;
+        /* TRUE for Manager.Notify(): the device named in the options must
+         * already exist in the kernel; allocate records it, notify follows. */
+        gboolean adopting;
+} NlcBackendHost;
+
+typedef struct {
+        guint16 abi_major;
+        guint16 abi_minor;
+        const char *name;        /* "tap-bridge": the Allocate() backend argument */
+        const char *description; /* one line, for operators */
+        const NlcBackendOption *options; /* terminated by a { NULL } entry */
+
+        /* Validates the options, reserves what the device will need (name,
+         * lower device, ...) and records it in dev->props. Reads the kernel,
+         * changes nothing in it. Required. */
+        gboolean (*allocate)(NlcBackendDevice *dev, GVariantDict *options,
+                             const NlcBackendHost *host, GError **error);
+        /* Creates the kernel device inactive (no FDB entry, no announce) and
+         * appends its queue fds to dev->queue_fds. Must accept a device that
+         * already exists with this record's name (a retry after a crash).
+         * Required. */
+        gboolean (*create)(NlcBackendDevice *dev, GError **error);
+        /* Makes the device the location of the guest MAC, then announces.
+         * Required. */
+        gboolean (*activate)(NlcBackendDevice *dev, GError **error);
+        /* Stops the device holding the guest MAC. Required. */
+        gboolean (*deactivate)(NlcBackendDevice *dev, GError **error);
+        /* Removes or restores the kernel device. Succeeds when it is gone
+         * already. Required. */
+        gboolean (*destroy)(NlcBackendDevice *dev, GError **error);
+        /* Releases what allocate reserved outside dev->props. NULL: nothing. */
+        gboolean (*free)(NlcBackendDevice *dev, GError **error);
+        /*
+         * Verifies the device against the kernel and repairs drift without
+         * disturbing a running guest; reopens queues nobody holds.
+         * On entry *state is the journalled state, or NLC_DEVICE_STATE_NONE
+         * when a client adopts a device with Notify(); on success *state is
+         * the state the device is really in. Required.
+         */
+        gboolean (*notify)(NlcBackendDevice *dev, NlcDeviceState *state, GError **error);
+        /* Sends a RARP for the guest MAC through the device. NULL: the backend
+         * cannot announce and Announce() fails with Failed. */
+        gboolean (*announce)(NlcBackendDevice *dev, GError **error);
+} NlcBackend;
+
+#define NLC_BACKEND_DEFINE(symbol, ...)                                                  \
+        const NlcBackend symbol = { .abi_major = NLC_PLUGIN_ABI_MAJOR,                     \
+                                    .abi_minor = NLC_PLUGIN_ABI_MINOR,                     \
+                                    __VA_ARGS__ }
+
+/* Helpers for backends, implemented by the daemon. */
+const char *nlc_backend_device_get_prop(const NlcBackendDevice *dev, const char *key);
+void nlc_backend_device_set_prop(NlcBackendDevice *dev, const char *key, const char *value);
+
+G_END_DECLS

@@ -1,0 +1,452 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <gio/gunixfdlist.h>
+#include <unistd.h>
+
+#include "nlc-dbus-names.h"
+#include "nlc-device.h"
+#include "nlc-error.h"
+#include "nlc-lifecycle.h"
+#include "nlc-log.h"
+
+struct _NlcDevice {
+        NlcDbusDeviceSkeleton parent;
+        NlcJournalRecord *rec;
+        NlcBackendDevice bdev;
+        const NlcBackend *backend;
+        NlcJournal *journal;
+        char *object_path;
+};
+
+enum { SIGNAL_FREED, N_SIGNALS };
+static guint signals[N_SIGNALS];
+
+static void nlc_device_iface_init(NlcDbusDeviceIface *iface);
+
+G_DEFINE_TYPE_WITH_CODE(NlcDevice, nlc_device, NLC_DBUS_TYPE_DEVICE_SKELETON,
+                        G_IMPLEMENT_INTERFACE(NLC_DBUS_TYPE_DEVICE, nlc_device_iface_init))
+
+const char *
+nlc_backend_device_get_prop(const NlcBackendDevice *dev, const char *key)
+{
+        return g_hash_table_lookup(dev->props, key);
+}
+
+void
+nlc_backend_device_set_prop(NlcBackendDevice *dev, const char *key, const char *value)
+{
+        if (value)
+                g_hash_table_insert(dev->props, g_strdup(key), g_strdup(value));
+        else
+                g_hash_table_remove(dev->props, key);
+}
+
+static void
+close_queues(NlcDevice *self)
+{
+        for (guint i = 0; i < self->bdev.queue_fds->len; i++)
+                close(g_array_index(self->bdev.queue_fds, int, i));
+        g_array_set_size(self->bdev.queue_fds, 0);
+}
+
+static void
+sync_properties(NlcDevice *self)
+{
+        NlcDbusDevice *skel = NLC_DBUS_DEVICE(self);
+        const char *ifname = nlc_backend_device_get_prop(&self->bdev, "ifname");
+        const char *bridge = nlc_backend_device_get_prop(&self->bdev, "bridge");
+
+        nlc_dbus_device_set_instance(skel, self->rec->instance);
+        nlc_dbus_device_set_backend(skel, self->rec->backend);
+        nlc_dbus_device_set_mac(skel, self->rec->mac);
+        nlc_dbus_device_set_if_name(skel, ifname ? ifname : "");
+        nlc_dbus_device_set_bridge(skel, bridge ? bridge : "");
+        nlc_dbus_device_set_state(skel, nlc_device_state_to_string(self->rec->state));
+}
+
+static gboolean
+journal_record(NlcDevice *self, GError **error)
+{
+        if (self->rec->state == NLC_DEVICE_STATE_FREED)
+                return nlc_journal_remove(self->journal, self->rec->id, error);
+        return nlc_journal_write(self->journal, self->rec, error);
+}
+
+/*
+ * The state funnel: every change of State goes through here. Refuses what the
+ * transition table does not allow, logs old -> new (reason), journals, sets
+ * the property, flushes, then emits StateChanged.
+ */
+static gboolean
+set_state(NlcDevice *self, NlcDeviceState new_state, NlcOp op, const char *reason, GError **error)
+{
+        NlcDeviceState old_state = self->rec->state;
+        const char *old_name = nlc_device_state_to_string(old_state);
+        const char *new_name = nlc_device_state_to_string(new_state);
+        g_autoptr(GError) local = NULL;
+
+        if (!nlc_lifecycle_transition_allowed(old_state, new_state, op)) {
+                g_set_error(&local, NLC_ERROR, NLC_ERROR_FAILED,
+                            "internal error: %s may not move device %s from %s to %s",
+                            nlc_op_to_string(op), self->rec->id, old_name, new_name);
+                g_critical("%s", local->message);
+                g_propagate_error(error, g_steal_pointer(&local));
+                return FALSE;
+        }
+        self->rec->state = new_state;
+        self->rec->has_pending = FALSE;
+        if (!journal_record(self, &local)) {
+                /* The kernel already changed: keep memory in line with it and
+                 * let the caller see that durability failed. */
+                nlc_dev_warning(self, "%s -> %s (%s) not journalled: %s", old_name, new_name,
+                                reason, local->message);
+        } else {
+                nlc_dev_message(self, "%s -> %s (%s)", old_name, new_name, reason);
+        }
+        sync_properties(self);
+        g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
+        nlc_dbus_device_emit_state_changed(NLC_DBUS_DEVICE(self), old_name, new_name, reason);
+        if (local) {
+                g_propagate_error(error, g_steal_pointer(&local));
+                return FALSE;
+        }
+        return TRUE;
+}
+
+static gboolean
+call_backend(NlcDevice *self, NlcOp op, GError **error)
+{
+        const NlcBackend *b = self->backend;
+
+        switch (op) {
+        case NLC_OP_CREATE:
+                close_queues(self);
+                if (!b->create(&self->bdev, error)) {
+                        close_queues(self);
+                        return FALSE;
+                }
+                return TRUE;
+        case NLC_OP_ACTIVATE:
+                return b->activate(&self->bdev, error);
+        case NLC_OP_DEACTIVATE:
+                return b->deactivate(&self->bdev, error);
+        case NLC_OP_DESTROY:
+                if (!b->destroy(&self->bdev, error))
+                        return FALSE;
+                close_queues(self);
+                return TRUE;
+        case NLC_OP_FREE:
+                return b->free ? b->free(&self->bdev, error) : TRUE;
+        case NLC_OP_ALLOCATE:
+        case NLC_OP_NOTIFY:
+        default:
+                g_set_error(error, NLC_ERROR, NLC_ERROR_FAILED,
+                            "internal error: %s is not run through call_backend",
+                            nlc_op_to_string(op));
+                return FALSE;
+        }
+}
+
+/* One lifecycle operation: refuse, no-op, or write-ahead + run + funnel. */
+static gboolean
+run_op(NlcDevice *self, NlcOp op, GError **error)
+{
+        g_autofree char *sources = NULL;
+        g_autoptr(GError) local = NULL;
+
+        switch (nlc_lifecycle_check(self->rec->state, op)) {
+        case NLC_TRANSITION_NOOP:
+                nlc_dev_debug(self, "%s: already %s", nlc_op_to_string(op),
+                              nlc_device_state_to_string(self->rec->state));
+                return TRUE;
+        case NLC_TRANSITION_REFUSE:
+                sources = nlc_lifecycle_describe_sources(op);
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
+                            "cannot %s device %s: it is %s, and %s needs it %s",
+                            nlc_op_to_string(op), self->rec->id,
+                            nlc_device_state_to_string(self->rec->state), nlc_op_to_string(op),
+                            sources);
+                return FALSE;
+        case NLC_TRANSITION_RUN:
+        default:
+                break;
+        }
+        /* Write-ahead: a crash from here on is rolled forward at restart. */
+        self->rec->has_pending = TRUE;
+        self->rec->pending = op;
+        if (!nlc_journal_write(self->journal, self->rec, error)) {
+                self->rec->has_pending = FALSE;
+                return FALSE;
+        }
+        if (!call_backend(self, op, &local)) {
+                g_autoptr(GError) journal_error = NULL;
+
+                nlc_dev_warning(self, "%s failed: %s", nlc_op_to_string(op), local->message);
+                self->rec->has_pending = FALSE;
+                if (!nlc_journal_write(self->journal, self->rec, &journal_error))
+                        nlc_dev_warning(self, "%s", journal_error->message);
+                g_propagate_error(error, g_steal_pointer(&local));
+                return FALSE;
+        }
+        return set_state(self, nlc_lifecycle_target(op), op, nlc_op_to_string(op), error);
+}
+
+static gboolean
+fail_call(GDBusMethodInvocation *invocation, GError *error)
+{
+        g_dbus_method_invocation_return_gerror(invocation, error);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_create(NlcDbusDevice *skel, GDBusMethodInvocation *invocation, GUnixFDList *in_fds)
+{
+        NlcDevice *self = NLC_DEVICE(skel);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
+        GVariantBuilder handles;
+
+        if (!run_op(self, NLC_OP_CREATE, &error))
+                return fail_call(invocation, error);
+        g_variant_builder_init(&handles, G_VARIANT_TYPE("ah"));
+        for (guint i = 0; i < self->bdev.queue_fds->len; i++) {
+                /* The list dups the fd: the caller gets the same open queue
+                 * the daemon keeps, not a new one. */
+                int idx = g_unix_fd_list_append(fds, g_array_index(self->bdev.queue_fds, int, i),
+                                                &error);
+
+                if (idx < 0) {
+                        g_variant_builder_clear(&handles);
+                        return fail_call(invocation, error);
+                }
+                g_variant_builder_add(&handles, "h", idx);
+        }
+        nlc_dbus_device_complete_create(skel, invocation, fds, g_variant_builder_end(&handles));
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+#define DEFINE_SIMPLE_HANDLER(name, op)                                                        \
+        static gboolean handle_##name(NlcDbusDevice *skel, GDBusMethodInvocation *invocation) \
+        {                                                                                      \
+                g_autoptr(GError) error = NULL;                                                \
+                if (!run_op(NLC_DEVICE(skel), op, &error))                                     \
+                        return fail_call(invocation, error);                                   \
+                nlc_dbus_device_complete_##name(skel, invocation);                             \
+                return G_DBUS_METHOD_INVOCATION_HANDLED;                                       \
+        }
+
+DEFINE_SIMPLE_HANDLER(activate, NLC_OP_ACTIVATE)
+DEFINE_SIMPLE_HANDLER(deactivate, NLC_OP_DEACTIVATE)
+DEFINE_SIMPLE_HANDLER(destroy, NLC_OP_DESTROY)
+
+static gboolean
+handle_free(NlcDbusDevice *skel, GDBusMethodInvocation *invocation)
+{
+        NlcDevice *self = NLC_DEVICE(skel);
+        g_autoptr(GError) error = NULL;
+
+        if (!run_op(self, NLC_OP_FREE, &error))
+                return fail_call(invocation, error);
+        nlc_dbus_device_complete_free(skel, invocation);
+        /* The manager unexports and drops the device. */
+        g_signal_emit(self, signals[SIGNAL_FREED], 0);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_announce(NlcDbusDevice *skel, GDBusMethodInvocation *invocation)
+{
+        NlcDevice *self = NLC_DEVICE(skel);
+        g_autoptr(GError) error = NULL;
+
+        if (self->rec->state != NLC_DEVICE_STATE_ACTIVE) {
+                g_set_error(&error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
+                            "cannot announce device %s: it is %s; only an active device holds "
+                            "the guest MAC",
+                            self->rec->id, nlc_device_state_to_string(self->rec->state));
+                return fail_call(invocation, error);
+        }
+        if (!self->backend->announce) {
+                g_set_error(&error, NLC_ERROR, NLC_ERROR_FAILED,
+                            "backend %s cannot announce", self->backend->name);
+                return fail_call(invocation, error);
+        }
+        if (!self->backend->announce(&self->bdev, &error))
+                return fail_call(invocation, error);
+        nlc_dbus_device_complete_announce(skel, invocation);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+nlc_device_iface_init(NlcDbusDeviceIface *iface)
+{
+        iface->handle_create = handle_create;
+        iface->handle_activate = handle_activate;
+        iface->handle_deactivate = handle_deactivate;
+        iface->handle_destroy = handle_destroy;
+        iface->handle_free = handle_free;
+        iface->handle_announce = handle_announce;
+}
+
+static gboolean verify_with_kernel(NlcDevice *self, const char *reason, GError **error);
+
+gboolean
+nlc_device_allocate(NlcDevice *self, GVariantDict *options, const NlcBackendHost *host,
+                    GError **error)
+{
+        if (!self->backend->allocate(&self->bdev, options, host, error))
+                return FALSE;
+        if (host->adopting)
+                return verify_with_kernel(self, "adopted", error);
+        return set_state(self, NLC_DEVICE_STATE_ALLOCATED, NLC_OP_ALLOCATE, "allocate", error);
+}
+
+/* Lets the backend compare the device with the kernel; moves the state to
+ * what the kernel shows. */
+static gboolean
+verify_with_kernel(NlcDevice *self, const char *reason, GError **error)
+{
+        NlcDeviceState state = self->rec->state;
+
+        if (!self->backend->notify(&self->bdev, &state, error))
+                return FALSE;
+        if (state != self->rec->state)
+                return set_state(self, state, NLC_OP_NOTIFY, reason, error);
+        /* Same state; the backend may have updated its fields. */
+        sync_properties(self);
+        return journal_record(self, error);
+}
+
+gboolean
+nlc_device_adopt(NlcDevice *self, GError **error)
+{
+        return verify_with_kernel(self, "adopted", error);
+}
+
+gboolean
+nlc_device_restore(NlcDevice *self, GError **error)
+{
+        g_autoptr(GError) local = NULL;
+
+        if (self->rec->has_pending) {
+                NlcOp op = self->rec->pending;
+
+                nlc_dev_message(self, "completing %s interrupted by a restart",
+                                nlc_op_to_string(op));
+                if (!call_backend(self, op, &local)) {
+                        nlc_dev_warning(self, "could not complete %s (%s); staying %s",
+                                        nlc_op_to_string(op), local->message,
+                                        nlc_device_state_to_string(self->rec->state));
+                        self->rec->has_pending = FALSE;
+                        g_clear_error(&local);
+                } else if (!set_state(self, nlc_lifecycle_target(op), op, "restored", error)) {
+                        return FALSE;
+                }
+        }
+        if (self->rec->state == NLC_DEVICE_STATE_FREED)
+                return TRUE;
+        sync_properties(self);
+        return verify_with_kernel(self, "restored", error);
+}
+
+NlcDevice *
+nlc_device_new(NlcJournalRecord *record, const NlcBackend *backend, NlcJournal *journal)
+{
+        NlcDevice *self = g_object_new(NLC_TYPE_DEVICE, NULL);
+
+        self->rec = record;
+        if (!self->rec->props)
+                self->rec->props = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        self->backend = backend;
+        self->journal = journal;
+        self->object_path = g_strconcat(NLC_DBUS_DEVICE_PATH_PREFIX, record->id, NULL);
+        self->bdev.id = record->id;
+        self->bdev.instance = record->instance;
+        self->bdev.mac_str = record->mac;
+        for (int i = 0; i < 6; i++)
+                self->bdev.mac[i] = (guint8) g_ascii_strtoull(record->mac + i * 3, NULL, 16);
+        self->bdev.props = record->props;
+        sync_properties(self);
+        return self;
+}
+
+static void
+nlc_device_init(NlcDevice *self)
+{
+        self->bdev.queue_fds = g_array_new(FALSE, FALSE, sizeof(int));
+}
+
+static void
+nlc_device_finalize(GObject *object)
+{
+        NlcDevice *self = NLC_DEVICE(object);
+
+        close_queues(self);
+        g_array_unref(self->bdev.queue_fds);
+        nlc_journal_record_free(self->rec);
+        g_free(self->object_path);
+        G_OBJECT_CLASS(nlc_device_parent_class)->finalize(object);
+}
+
+static void
+nlc_device_class_init(NlcDeviceClass *klass)
+{
+        G_OBJECT_CLASS(klass)->finalize = nlc_device_finalize;
+        signals[SIGNAL_FREED] = g_signal_new("freed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
+                                             0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+}
+
+const char *
+nlc_device_get_id(NlcDevice *self)
+{
+        return self->rec->id;
+}
+
+const char *
+nlc_device_get_object_path(NlcDevice *self)
+{
+        return self->object_path;
+}
+
+const char *
+nlc_device_get_instance(NlcDevice *self)
+{
+        return self->rec->instance;
+}
+
+const char *
+nlc_device_get_mac(NlcDevice *self)
+{
+        return self->rec->mac;
+}
+
+const char *
+nlc_device_get_backend_name(NlcDevice *self)
+{
+        return self->rec->backend;
+}
+
+const char *
+nlc_device_get_ifname_or_dash(NlcDevice *self)
+{
+        const char *ifname = nlc_backend_device_get_prop(&self->bdev, "ifname");
+
+        return ifname && *ifname ? ifname : "-";
+}
+
+GVariant *
+nlc_device_get_options(NlcDevice *self)
+{
+        return self->rec->options;
+}
+
+NlcDeviceState
+nlc_device_get_state(NlcDevice *self)
+{
+        return self->rec->state;
+}
+
+gint64
+nlc_device_get_allocated_usec(NlcDevice *self)
+{
+        return self->rec->allocated_usec;
+}

@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "nlc-error.h"
+#include "nlc-journal.h"
+
+#define GROUP_DEVICE "device"
+#define GROUP_BACKEND "backend"
+
+struct _NlcJournal {
+        char *devices_dir;
+        char *next_id_path;
+        guint64 next_id;
+};
+
+static gboolean
+write_file(const char *path, const char *data, gsize len, GError **error)
+{
+        g_autoptr(GError) local = NULL;
+
+        if (g_file_set_contents_full(path, data, (gssize) len,
+                                     G_FILE_SET_CONTENTS_CONSISTENT |
+                                             G_FILE_SET_CONTENTS_DURABLE,
+                                     0600, &local))
+                return TRUE;
+        g_set_error(error, NLC_ERROR, NLC_ERROR_FAILED, "journal: %s", local->message);
+        return FALSE;
+}
+
+NlcJournal *
+nlc_journal_open(const char *state_dir, GError **error)
+{
+        g_autoptr(NlcJournal) journal = g_new0(NlcJournal, 1);
+        g_autofree char *contents = NULL;
+
+        journal->devices_dir = g_build_filename(state_dir, "devices", NULL);
+        journal->next_id_path = g_build_filename(state_dir, "next-id", NULL);
+        if (g_mkdir_with_parents(journal->devices_dir, 0700) < 0) {
+                nlc_error_set_errno(error, -errno, "cannot create %s", journal->devices_dir);
+                return NULL;
+        }
+        journal->next_id = 1;
+        if (g_file_get_contents(journal->next_id_path, &contents, NULL, NULL))
+                journal->next_id = MAX(1, g_ascii_strtoull(contents, NULL, 10));
+        return g_steal_pointer(&journal);
+}
+
+void
+nlc_journal_free(NlcJournal *journal)
+{
+        if (!journal)
+                return;
+        g_free(journal->devices_dir);
+        g_free(journal->next_id_path);
+        g_free(journal);
+}
+
+static char *
+record_path(NlcJournal *journal, const char *id)
+{
+        g_autofree char *name = g_strconcat(id, ".device", NULL);
+
+        return g_build_filename(journal->devices_dir, name, NULL);
+}
+
+gboolean
+nlc_journal_write(NlcJournal *journal, const NlcJournalRecord *record, GError **error)
+{
+        g_autoptr(GKeyFile) kf = g_key_file_new();
+        g_autofree char *path = record_path(journal, record->id);
+        g_autofree char *options = NULL;
+        g_autofree char *data = NULL;
+        GHashTableIter iter;
+        gpointer key, value;
+        gsize len;
+
+        g_key_file_set_string(kf, GROUP_DEVICE, "id", record->id);
+        g_key_file_set_string(kf, GROUP_DEVICE, "instance", record->instance);
+        g_key_file_set_string(kf, GROUP_DEVICE, "backend", record->backend);
+        g_key_file_set_string(kf, GROUP_DEVICE, "mac", record->mac);
+        g_key_file_set_string(kf, GROUP_DEVICE, "state",
+                              nlc_device_state_to_string(record->state));
+        if (record->has_pending)
+                g_key_file_set_string(kf, GROUP_DEVICE, "pending",
+                                      nlc_op_to_string(record->pending));
+        options = g_variant_print(record->options, TRUE);
+        g_key_file_set_string(kf, GROUP_DEVICE, "options", options);
+        g_key_file_set_int64(kf, GROUP_DEVICE, "allocated-usec", record->allocated_usec);
+        if (record->props) {
+                g_hash_table_iter_init(&iter, record->props);
+                while (g_hash_table_iter_next(&iter, &key, &value))
+                        g_key_file_set_string(kf, GROUP_BACKEND, key, value);
+        }
+        data = g_key_file_to_data(kf, &len, NULL);
+        return write_file(path, data, len, error);
+}
+
+gboolean
+nlc_journal_remove(NlcJournal *journal, const char *id, GError **error)
+{
+        g_autofree char *path = record_path(journal, id);
+
+        if (g_unlink(path) < 0 && errno != ENOENT)
+                return nlc_error_set_errno(error, -errno, "journal: cannot remove %s", path);
+        return TRUE;
+}
+
+void
+nlc_journal_record_free(NlcJournalRecord *record)
+{
+        if (!record)
+                return;
+        g_free(record->id);
+        g_free(record->instance);
+        g_free(record->backend);
+        g_free(record->mac);
+        g_clear_pointer(&record->options, g_variant_unref);
+        g_clear_pointer(&record->props, g_hash_table_unref);
+        g_free(record);
+}
+
+static NlcJournalRecord *
+parse_record(GKeyFile *kf, GError **error)
+{
+        g_autoptr(NlcJournalRecord) rec = g_new0(NlcJournalRecord, 1);
+        g_autofree char *state = NULL;
+        g_autofree char *pending = NULL;
+        g_autofree char *options = NULL;
+        g_auto(GStrv) keys = NULL;
+
+        rec->id = g_key_file_get_string(kf, GROUP_DEVICE, "id", error);
+        if (!rec->id)
+                return NULL;
+        rec->instance = g_key_file_get_string(kf, GROUP_DEVICE, "instance", error);
+        rec->backend = rec->instance ? g_key_file_get_string(kf, GROUP_DEVICE, "backend", error) : NULL;
+        rec->mac = rec->backend ? g_key_file_get_string(kf, GROUP_DEVICE, "mac", error) : NULL;
+        state = rec->mac ? g_key_file_get_string(kf, GROUP_DEVICE, "state", error) : NULL;
+        options = state ? g_key_file_get_string(kf, GROUP_DEVICE, "options", error) : NULL;
+        if (!options)
+                return NULL;
+        if (!nlc_device_state_from_string(state, &rec->state)) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_FAILED, "unknown state '%s'", state);
+                return NULL;
+        }
+        pending = g_key_file_get_string(kf, GROUP_DEVICE, "pending", NULL);
+        if (pending) {
+                if (!nlc_op_from_string(pending, &rec->pending)) {
+                        g_set_error(error, NLC_ERROR, NLC_ERROR_FAILED,
+                                    "unknown pending operation '%s'", pending);
+                        return NULL;
+                }
+                rec->has_pending = TRUE;
+        }
+        rec->options = g_variant_parse(G_VARIANT_TYPE_VARDICT, options, NULL, NULL, error);
+        if (!rec->options)
+                return NULL;
+        g_variant_ref_sink(rec->options);
+        rec->allocated_usec = g_key_file_get_int64(kf, GROUP_DEVICE, "allocated-usec", NULL);
+        rec->props = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        keys = g_key_file_get_keys(kf, GROUP_BACKEND, NULL, NULL);
+        for (guint i = 0; keys && keys[i]; i++)
+                g_hash_table_insert(rec->props, g_strdup(keys[i]),
+                                    g_key_file_get_string(kf, GROUP_BACKEND, keys[i], NULL));
+        return g_steal_pointer(&rec);
+}
+
+GPtrArray *
+nlc_journal_load(NlcJournal *journal)
+{
+        GPtrArray *records = g_ptr_array_new_with_free_func((GDestroyNotify) nlc_journal_record_free);
+        g_autoptr(GDir) dir = g_dir_open(journal->devices_dir, 0, NULL);
+        const char *name;
+
+        while (dir && (name = g_dir_read_name(dir))) {
+                g_autofree char *path = g_build_filename(journal->devices_dir, name, NULL);
+                g_autoptr(GKeyFile) kf = g_key_file_new();
+                g_autoptr(GError) error = NULL;
+                NlcJournalRecord *rec = NULL;
+
+                if (!g_str_has_suffix(name, ".device"))
+                        continue; /* atomic-write temporaries, set-aside records */
+                if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error))
+                        rec = parse_record(kf, &error);
+                if (!rec) {
+                        g_autofree char *aside = g_strconcat(path, ".corrupt", NULL);
+
+                        g_warning("journal: %s is unreadable (%s); moved to %s", path,
+                                  error->message, aside);
+                        g_rename(path, aside);
+                        continue;
+                }
+                /* The id in the file must match its name: a copied file would
+                 * otherwise shadow another device. */
+                if (!g_str_equal(name, rec->id) &&
+                    !(g_str_has_prefix(name, rec->id) && g_str_equal(name + strlen(rec->id), ".device"))) {
+                        g_warning("journal: %s claims id %s; ignored", path, rec->id);
+                        nlc_journal_record_free(rec);
+                        continue;
+                }
+                g_ptr_array_add(records, rec);
+        }
+        return records;
+}
+
+char *
+nlc_journal_next_id(NlcJournal *journal, GError **error)
+{
+        guint64 id = journal->next_id;
+        g_autofree char *data = g_strdup_printf("%" G_GUINT64_FORMAT "\n", id + 1);
+
+        if (!write_file(journal->next_id_path, data, strlen(data), error))
+                return NULL;
+        journal->next_id = id + 1;
+        return g_strdup_printf("%" G_GUINT64_FORMAT, id);
+}

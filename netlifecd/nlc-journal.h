@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The journal: one key file per device under <state-dir>/devices/, replaced
+ * atomically (write, fsync, rename) before every reply that reports a change.
+ * Durability policy: every accepted change is fsynced, so a reply means the
+ * change survives a crash of the daemon or of the host.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "nlc-enums.h"
+
+typedef struct {
+        char *id;
+        char *instance;
+        char *backend;
+        char *mac;
+        NlcDeviceState state;
+        /* The operation in flight, written before the kernel is touched; a
+         * record that still has one after a crash is rolled forward. */
+        gboolean has_pending;
+        NlcOp pending;
+        GVariant *options; /* a{sv} as the caller gave them */
+        GHashTable *props; /* the backend's fields */
+        gint64 allocated_usec;
+} NlcJournalRecord;
+
+typedef struct _NlcJournal NlcJournal;
+
+NlcJournal *nlc_journal_open(const char *state_dir, GError **error);
+void nlc_journal_free(NlcJournal *journal);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlcJournal, nlc_journal_free)
+
+gboolean nlc_journal_write(NlcJournal *journal, const NlcJournalRecord *record, GError **error);
+gboolean nlc_journal_remove(NlcJournal *journal, const char *id, GError **error);
+/* Every readable record. A record that cannot be parsed is renamed to
+ * <id>.corrupt and reported in the log, never silently dropped. */
+GPtrArray *nlc_journal_load(NlcJournal *journal);
+/* A device id never handed out before, persisted before it is returned. */
+char *nlc_journal_next_id(NlcJournal *journal, GError **error);
+
+void nlc_journal_record_free(NlcJournalRecord *record);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlcJournalRecord, nlc_journal_record_free)

@@ -1,0 +1,397 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "nlc-backends.h"
+#include "nlc-dbus-names.h"
+#include "nlc-device-fallback.h"
+#include "nlc-device.h"
+#include "nlc-error.h"
+#include "nlc-journal.h"
+#include "nlc-log.h"
+#include "nlc-manager.h"
+#include "nlc-names.h"
+
+struct _NlcManager {
+        NlcDbusManagerSkeleton parent;
+        NlcJournal *journal;
+        GHashTable *devices; /* id → NlcDevice */
+        GDBusObjectManagerServer *object_manager;
+        GDBusConnection *connection;
+        guint fallback_id;
+};
+
+static void nlc_manager_iface_init(NlcDbusManagerIface *iface);
+
+G_DEFINE_TYPE_WITH_CODE(NlcManager, nlc_manager, NLC_DBUS_TYPE_MANAGER_SKELETON,
+                        G_IMPLEMENT_INTERFACE(NLC_DBUS_TYPE_MANAGER, nlc_manager_iface_init))
+
+static void
+export_device(NlcManager *self, NlcDevice *device)
+{
+        g_autoptr(NlcDbusObjectSkeleton) object =
+                nlc_dbus_object_skeleton_new(nlc_device_get_object_path(device));
+
+        nlc_dbus_object_skeleton_set_device(object, NLC_DBUS_DEVICE(device));
+        g_dbus_object_manager_server_export(self->object_manager, G_DBUS_OBJECT_SKELETON(object));
+}
+
+static void
+on_device_freed(NlcDevice *device, NlcManager *self)
+{
+        g_autofree char *id = g_strdup(nlc_device_get_id(device));
+
+        g_dbus_object_manager_server_unexport(self->object_manager,
+                                              nlc_device_get_object_path(device));
+        g_signal_handlers_disconnect_by_data(device, self);
+        g_hash_table_remove(self->devices, id);
+}
+
+static void
+add_device(NlcManager *self, NlcDevice *device)
+{
+        g_hash_table_insert(self->devices, g_strdup(nlc_device_get_id(device)),
+                            g_object_ref(device));
+        g_signal_connect(device, "freed", G_CALLBACK(on_device_freed), self);
+        export_device(self, device);
+}
+
+static gboolean
+ifname_reserved(const char *ifname, gpointer user_data)
+{
+        NlcManager *self = user_data;
+        GHashTableIter iter;
+        gpointer value;
+
+        g_hash_table_iter_init(&iter, self->devices);
+        while (g_hash_table_iter_next(&iter, NULL, &value))
+                if (g_str_equal(nlc_device_get_ifname_or_dash(value), ifname))
+                        return TRUE;
+        return FALSE;
+}
+
+static NlcDevice *
+find_by_ifname(NlcManager *self, const char *backend, const char *ifname)
+{
+        GHashTableIter iter;
+        gpointer value;
+
+        g_hash_table_iter_init(&iter, self->devices);
+        while (g_hash_table_iter_next(&iter, NULL, &value))
+                if (g_str_equal(nlc_device_get_backend_name(value), backend) &&
+                    g_str_equal(nlc_device_get_ifname_or_dash(value), ifname))
+                        return value;
+        return NULL;
+}
+
+/* Same instance, backend, MAC and options: a repeated Allocate. */
+static NlcDevice *
+find_same_allocation(NlcManager *self, const char *instance, const char *backend,
+                     const char *mac, GVariant *options)
+{
+        GHashTableIter iter;
+        gpointer value;
+
+        g_hash_table_iter_init(&iter, self->devices);
+        while (g_hash_table_iter_next(&iter, NULL, &value))
+                if (g_str_equal(nlc_device_get_instance(value), instance) &&
+                    g_str_equal(nlc_device_get_backend_name(value), backend) &&
+                    g_str_equal(nlc_device_get_mac(value), mac) &&
+                    g_variant_equal(nlc_device_get_options(value), options))
+                        return value;
+        return NULL;
+}
+
+typedef struct {
+        const NlcBackend *backend;
+        char *mac; /* normalized */
+} ValidArgs;
+
+static void
+valid_args_clear(ValidArgs *args)
+{
+        g_clear_pointer(&args->mac, g_free);
+}
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(ValidArgs, valid_args_clear)
+
+static gboolean
+validate_args(const char *instance, const char *backend, const char *mac, GVariant *options,
+              ValidArgs *out, GError **error)
+{
+        guint8 bytes[6];
+
+        if (!nlc_instance_name_validate(instance, error) || !nlc_mac_parse(mac, bytes, error))
+                return FALSE;
+        out->backend = nlc_backends_lookup(backend);
+        if (!out->backend) {
+                g_autofree char *names = nlc_backends_list_names();
+
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                            "unknown backend '%s' (available: %s)", backend, names);
+                return FALSE;
+        }
+        if (!nlc_backend_check_options(out->backend, options, error))
+                return FALSE;
+        out->mac = nlc_mac_to_string(bytes);
+        return TRUE;
+}
+
+/* A new device record, allocated (or adopted) by its backend. */
+static NlcDevice *
+new_device(NlcManager *self, const char *instance, const ValidArgs *args, GVariant *options,
+           gboolean adopting, GError **error)
+{
+        g_autoptr(NlcJournalRecord) rec = g_new0(NlcJournalRecord, 1);
+        g_autoptr(NlcDevice) device = NULL;
+        g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT(options);
+        NlcBackendHost host = {
+                .ifname_reserved = ifname_reserved,
+                .user_data = self,
+                .adopting = adopting,
+        };
+
+        rec->id = nlc_journal_next_id(self->journal, error);
+        if (!rec->id)
+                return NULL;
+        rec->instance = g_strdup(instance);
+        rec->backend = g_strdup(args->backend->name);
+        rec->mac = g_strdup(args->mac);
+        rec->options = g_variant_ref_sink(g_variant_ref(options));
+        rec->state = NLC_DEVICE_STATE_NONE;
+        rec->allocated_usec = g_get_real_time();
+        device = nlc_device_new(g_steal_pointer(&rec), args->backend, self->journal);
+        if (!nlc_device_allocate(device, &dict, &host, error))
+                return NULL;
+        return g_steal_pointer(&device);
+}
+
+static gboolean
+fail_call(GDBusMethodInvocation *invocation, GError *error)
+{
+        g_dbus_method_invocation_return_gerror(invocation, error);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_allocate(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const char *instance,
+                const char *backend, const char *mac, GVariant *options)
+{
+        NlcManager *self = NLC_MANAGER(skel);
+        g_auto(ValidArgs) args = { 0 };
+        g_autoptr(GError) error = NULL;
+        g_autoptr(NlcDevice) device = NULL;
+        NlcDevice *existing;
+
+        if (!validate_args(instance, backend, mac, options, &args, &error))
+                return fail_call(invocation, error);
+        existing = find_same_allocation(self, instance, backend, args.mac, options);
+        if (existing) {
+                nlc_dbus_manager_complete_allocate(skel, invocation,
+                                                   nlc_device_get_object_path(existing));
+                return G_DBUS_METHOD_INVOCATION_HANDLED;
+        }
+        device = new_device(self, instance, &args, options, FALSE, &error);
+        if (!device)
+                return fail_call(invocation, error);
+        add_device(self, device);
+        nlc_dbus_manager_complete_allocate(skel, invocation, nlc_device_get_object_path(device));
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_notify(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const char *instance,
+              const char *backend, const char *mac, GVariant *options)
+{
+        NlcManager *self = NLC_MANAGER(skel);
+        g_auto(ValidArgs) args = { 0 };
+        g_autoptr(GError) error = NULL;
+        g_autoptr(NlcDevice) device = NULL;
+        const char *ifname = NULL;
+        NlcDevice *existing;
+
+        if (!validate_args(instance, backend, mac, options, &args, &error))
+                return fail_call(invocation, error);
+        if (!g_variant_lookup(options, "ifname", "&s", &ifname)) {
+                g_set_error(&error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                            "Notify needs option 'ifname' naming the existing device");
+                return fail_call(invocation, error);
+        }
+        existing = find_by_ifname(self, backend, ifname);
+        if (existing) {
+                if (!g_str_equal(nlc_device_get_instance(existing), instance) ||
+                    !g_str_equal(nlc_device_get_mac(existing), args.mac)) {
+                        g_set_error(&error, NLC_ERROR, NLC_ERROR_CONFLICT,
+                                    "%s is already device %s of instance %s with MAC %s", ifname,
+                                    nlc_device_get_id(existing), nlc_device_get_instance(existing),
+                                    nlc_device_get_mac(existing));
+                        return fail_call(invocation, error);
+                }
+                if (!nlc_device_adopt(existing, &error))
+                        return fail_call(invocation, error);
+                nlc_dbus_manager_complete_notify(skel, invocation,
+                                                 nlc_device_get_object_path(existing));
+                return G_DBUS_METHOD_INVOCATION_HANDLED;
+        }
+        device = new_device(self, instance, &args, options, TRUE, &error);
+        if (!device)
+                return fail_call(invocation, error);
+        add_device(self, device);
+        nlc_dbus_manager_complete_notify(skel, invocation, nlc_device_get_object_path(device));
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_get_device(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const char *instance,
+                  const char *mac)
+{
+        NlcManager *self = NLC_MANAGER(skel);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *normalized = NULL;
+        NlcDevice *best = NULL;
+        GHashTableIter iter;
+        gpointer value;
+        guint8 bytes[6];
+
+        if (!nlc_instance_name_validate(instance, &error) || !nlc_mac_parse(mac, bytes, &error))
+                return fail_call(invocation, error);
+        normalized = nlc_mac_to_string(bytes);
+        /* Where several devices share the MAC: the active one, else the newest. */
+        g_hash_table_iter_init(&iter, self->devices);
+        while (g_hash_table_iter_next(&iter, NULL, &value)) {
+                NlcDevice *d = value;
+
+                if (!g_str_equal(nlc_device_get_instance(d), instance) ||
+                    !g_str_equal(nlc_device_get_mac(d), normalized))
+                        continue;
+                if (!best ||
+                    (nlc_device_get_state(d) == NLC_DEVICE_STATE_ACTIVE) >
+                            (nlc_device_get_state(best) == NLC_DEVICE_STATE_ACTIVE) ||
+                    ((nlc_device_get_state(d) == NLC_DEVICE_STATE_ACTIVE) ==
+                             (nlc_device_get_state(best) == NLC_DEVICE_STATE_ACTIVE) &&
+                     nlc_device_get_allocated_usec(d) > nlc_device_get_allocated_usec(best)))
+                        best = d;
+        }
+        if (!best) {
+                g_set_error(&error, NLC_ERROR, NLC_ERROR_NOT_FOUND,
+                            "instance %s has no device with MAC %s", instance, normalized);
+                return fail_call(invocation, error);
+        }
+        nlc_dbus_manager_complete_get_device(skel, invocation, nlc_device_get_object_path(best));
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+nlc_manager_iface_init(NlcDbusManagerIface *iface)
+{
+        iface->handle_allocate = handle_allocate;
+        iface->handle_notify = handle_notify;
+        iface->handle_get_device = handle_get_device;
+}
+
+static void
+restore_devices(NlcManager *self)
+{
+        g_autoptr(GPtrArray) records = nlc_journal_load(self->journal);
+
+        while (records->len > 0) {
+                NlcJournalRecord *rec = g_ptr_array_steal_index_fast(records, records->len - 1);
+                const NlcBackend *backend = nlc_backends_lookup(rec->backend);
+                g_autoptr(NlcDevice) device = NULL;
+                g_autoptr(GError) error = NULL;
+
+                if (!backend) {
+                        /* Keep the record on disk: a later daemon with the
+                         * backend built in takes it back. */
+                        g_warning("journal: device %s uses unknown backend %s; left as is",
+                                  rec->id, rec->backend);
+                        nlc_journal_record_free(rec);
+                        continue;
+                }
+                device = nlc_device_new(rec, backend, self->journal);
+                if (!nlc_device_restore(device, &error))
+                        nlc_dev_warning(device, "restored with problems: %s", error->message);
+                if (nlc_device_get_state(device) == NLC_DEVICE_STATE_FREED)
+                        continue;
+                add_device(self, device);
+        }
+}
+
+static char **
+list_device_ids(gpointer user_data)
+{
+        NlcManager *self = user_data;
+
+        return (char **) g_hash_table_get_keys_as_array(self->devices, NULL);
+}
+
+NlcManager *
+nlc_manager_new(const char *state_dir, GError **error)
+{
+        g_autoptr(NlcManager) self = g_object_new(NLC_TYPE_MANAGER, NULL);
+
+        self->journal = nlc_journal_open(state_dir, error);
+        if (!self->journal)
+                return NULL;
+        restore_devices(self);
+        return g_steal_pointer(&self);
+}
+
+gboolean
+nlc_manager_export(NlcManager *self, GDBusConnection *connection, GError **error)
+{
+        self->connection = g_object_ref(connection);
+        if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(self), connection,
+                                              NLC_DBUS_PATH, error))
+                return FALSE;
+        self->fallback_id =
+                nlc_device_fallback_register(connection, list_device_ids, self, error);
+        if (!self->fallback_id)
+                return FALSE;
+        g_dbus_object_manager_server_set_connection(self->object_manager, connection);
+        return TRUE;
+}
+
+void
+nlc_manager_unexport(NlcManager *self)
+{
+        if (!self->connection)
+                return;
+        g_dbus_object_manager_server_set_connection(self->object_manager, NULL);
+        if (self->fallback_id)
+                g_dbus_connection_unregister_subtree(self->connection, self->fallback_id);
+        self->fallback_id = 0;
+        g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(self));
+        g_clear_object(&self->connection);
+}
+
+static void
+nlc_manager_init(NlcManager *self)
+{
+        self->devices = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
+        self->object_manager = g_dbus_object_manager_server_new(NLC_DBUS_PATH);
+        nlc_dbus_manager_set_version(NLC_DBUS_MANAGER(self), NLC_VERSION);
+}
+
+static void
+nlc_manager_dispose(GObject *object)
+{
+        NlcManager *self = NLC_MANAGER(object);
+        GHashTableIter iter;
+        gpointer value;
+
+        nlc_manager_unexport(self);
+        if (self->devices) {
+                g_hash_table_iter_init(&iter, self->devices);
+                while (g_hash_table_iter_next(&iter, NULL, &value))
+                        g_signal_handlers_disconnect_by_data(value, self);
+        }
+        g_clear_pointer(&self->devices, g_hash_table_unref);
+        g_clear_object(&self->object_manager);
+        g_clear_pointer(&self->journal, nlc_journal_free);
+        G_OBJECT_CLASS(nlc_manager_parent_class)->dispose(object);
+}
+
+static void
+nlc_manager_class_init(NlcManagerClass *klass)
+{
+        G_OBJECT_CLASS(klass)->dispose = nlc_manager_dispose;
+}

@@ -1,0 +1,335 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The libnl wrapper: the one file that speaks rtnetlink requests. libnl
+ * returns its own NLE_* codes; they are turned into negative errno here and
+ * nowhere else.
+ */
+#include <errno.h>
+#include <linux/if_bridge.h>
+#include <linux/if_link.h>
+#include <linux/neighbour.h>
+#include <linux/rtnetlink.h>
+#include <netlink/netlink.h>
+#include <netlink/route/link.h>
+#include <string.h>
+
+#include "nlc-netlink.h"
+
+/* <net/if.h> (which our header needs for IF_NAMESIZE) hides the RFC 2863
+ * flags of <linux/if.h>; the uapi value is stable. */
+#ifndef IFF_LOWER_UP
+#define IFF_LOWER_UP 0x10000
+#endif
+
+static struct nl_sock *route_sock;
+
+static int
+errno_from_nle(int nle)
+{
+        switch (nle < 0 ? -nle : nle) {
+        case 0:
+                return 0;
+        case NLE_NODEV:
+        case NLE_OBJ_NOTFOUND:
+                return -ENODEV;
+        case NLE_EXIST:
+                return -EEXIST;
+        case NLE_BUSY:
+                return -EBUSY;
+        case NLE_INVAL:
+        case NLE_MISSING_ATTR:
+                return -EINVAL;
+        case NLE_PERM:
+                return -EPERM;
+        case NLE_NOACCESS:
+                return -EACCES;
+        case NLE_NOMEM:
+                return -ENOMEM;
+        case NLE_AGAIN:
+                return -EAGAIN;
+        case NLE_OPNOTSUPP:
+                return -EOPNOTSUPP;
+        case NLE_RANGE:
+                return -ERANGE;
+        case NLE_MSGSIZE:
+                return -EMSGSIZE;
+        case NLE_NOADDR:
+                return -EADDRNOTAVAIL;
+        default:
+                return -EIO;
+        }
+}
+
+int
+nlc_netlink_init(void)
+{
+        int r;
+
+        if (route_sock)
+                return 0;
+        route_sock = nl_socket_alloc();
+        if (!route_sock)
+                return -ENOMEM;
+        r = nl_connect(route_sock, NETLINK_ROUTE);
+        if (r < 0) {
+                nl_socket_free(route_sock);
+                route_sock = NULL;
+                return errno_from_nle(r);
+        }
+        /* Requests are synchronous; a big buffer only matters for dumps. */
+        nl_socket_set_buffer_size(route_sock, 1 << 20, 1 << 20);
+        return 0;
+}
+
+void
+nlc_netlink_close(void)
+{
+        g_clear_pointer(&route_sock, nl_socket_free);
+}
+
+static struct nl_sock *
+sock(void)
+{
+        if (!route_sock)
+                nlc_netlink_init();
+        return route_sock;
+}
+
+static void
+fill_info(struct rtnl_link *link, NlcLinkInfo *out)
+{
+        struct nl_addr *addr = rtnl_link_get_addr(link);
+        const char *kind = rtnl_link_get_type(link);
+
+        memset(out, 0, sizeof *out);
+        out->ifindex = rtnl_link_get_ifindex(link);
+        out->master_ifindex = rtnl_link_get_master(link);
+        out->mtu = rtnl_link_get_mtu(link);
+        out->flags = rtnl_link_get_flags(link);
+        out->lower_up = (out->flags & IFF_LOWER_UP) != 0;
+        g_strlcpy(out->name, rtnl_link_get_name(link), sizeof out->name);
+        if (kind)
+                g_strlcpy(out->kind, kind, sizeof out->kind);
+        if (addr && nl_addr_get_len(addr) == 6)
+                memcpy(out->mac, nl_addr_get_binary_addr(addr), 6);
+}
+
+static int
+link_get(int ifindex, const char *name, NlcLinkInfo *out)
+{
+        struct rtnl_link *link = NULL;
+        int r;
+
+        if (!sock())
+                return -ENOMEM;
+        r = rtnl_link_get_kernel(sock(), ifindex, name, &link);
+        if (r < 0)
+                return errno_from_nle(r);
+        fill_info(link, out);
+        rtnl_link_put(link);
+        return 0;
+}
+
+int
+nlc_link_get(const char *ifname, NlcLinkInfo *out)
+{
+        if (!ifname || !*ifname || strlen(ifname) >= IF_NAMESIZE)
+                return -EINVAL;
+        return link_get(0, ifname, out);
+}
+
+int
+nlc_link_get_by_index(int ifindex, NlcLinkInfo *out)
+{
+        return ifindex > 0 ? link_get(ifindex, NULL, out) : -EINVAL;
+}
+
+/* Sends @msg (consumed) and waits for the kernel's ack. */
+static int
+send_and_ack(struct nl_msg *msg)
+{
+        if (!sock()) {
+                nlmsg_free(msg);
+                return -ENOMEM;
+        }
+        return errno_from_nle(nl_send_sync(sock(), msg));
+}
+
+static struct nl_msg *
+link_msg(int type, int family, int ifindex, guint flags, guint change)
+{
+        struct ifinfomsg ifi = {
+                .ifi_family = family,
+                .ifi_index = ifindex,
+                .ifi_flags = flags,
+                .ifi_change = change,
+        };
+        struct nl_msg *msg = nlmsg_alloc_simple(type, 0);
+
+        if (msg && nlmsg_append(msg, &ifi, sizeof ifi, NLMSG_ALIGNTO) < 0)
+                g_clear_pointer(&msg, nlmsg_free);
+        return msg;
+}
+
+static int
+link_set_u32(int ifindex, int attr, guint32 value)
+{
+        struct nl_msg *msg = link_msg(RTM_SETLINK, AF_UNSPEC, ifindex, 0, 0);
+
+        if (!msg)
+                return -ENOMEM;
+        if (nla_put_u32(msg, attr, value) < 0) {
+                nlmsg_free(msg);
+                return -EMSGSIZE;
+        }
+        return send_and_ack(msg);
+}
+
+int
+nlc_link_set_master(int ifindex, int master_ifindex)
+{
+        return link_set_u32(ifindex, IFLA_MASTER, (guint32) master_ifindex);
+}
+
+int
+nlc_link_set_mtu(int ifindex, guint mtu)
+{
+        return link_set_u32(ifindex, IFLA_MTU, mtu);
+}
+
+int
+nlc_link_set_up(int ifindex, gboolean up)
+{
+        struct nl_msg *msg = link_msg(RTM_SETLINK, AF_UNSPEC, ifindex, up ? IFF_UP : 0, IFF_UP);
+
+        return msg ? send_and_ack(msg) : -ENOMEM;
+}
+
+int
+nlc_link_delete(int ifindex)
+{
+        struct nl_msg *msg = link_msg(RTM_DELLINK, AF_UNSPEC, ifindex, 0, 0);
+        int r;
+
+        if (!msg)
+                return -ENOMEM;
+        r = send_and_ack(msg);
+        return r == -ENODEV ? 0 : r;
+}
+
+int
+nlc_bridge_port_set_flags(int port_ifindex, gboolean learning, gboolean unicast_flood)
+{
+        /* RTM_SETLINK in AF_BRIDGE with IFLA_PROTINFO: the kernel hands it to
+         * the port's master (br_setlink), as `bridge link set` does. */
+        struct nl_msg *msg = link_msg(RTM_SETLINK, AF_BRIDGE, port_ifindex, 0, 0);
+        struct nlattr *protinfo;
+
+        if (!msg)
+                return -ENOMEM;
+        protinfo = nla_nest_start(msg, IFLA_PROTINFO | NLA_F_NESTED);
+        if (!protinfo || nla_put_u8(msg, IFLA_BRPORT_LEARNING, learning ? 1 : 0) < 0 ||
+            nla_put_u8(msg, IFLA_BRPORT_UNICAST_FLOOD, unicast_flood ? 1 : 0) < 0) {
+                nlmsg_free(msg);
+                return -EMSGSIZE;
+        }
+        nla_nest_end(msg, protinfo);
+        return send_and_ack(msg);
+}
+
+static struct nl_msg *
+fdb_msg(int type, int nl_flags, int port_ifindex, const guint8 mac[6])
+{
+        struct ndmsg ndm = {
+                .ndm_family = AF_BRIDGE,
+                .ndm_ifindex = port_ifindex,
+                /* NUD_NOARP without NUD_PERMANENT is the bridge's "static":
+                 * never aged, not a local address of the bridge. */
+                .ndm_state = NUD_NOARP,
+                .ndm_flags = NTF_MASTER,
+        };
+        struct nl_msg *msg = nlmsg_alloc_simple(type, nl_flags);
+
+        if (!msg)
+                return NULL;
+        if (nlmsg_append(msg, &ndm, sizeof ndm, NLMSG_ALIGNTO) < 0 ||
+            nla_put(msg, NDA_LLADDR, 6, mac) < 0)
+                g_clear_pointer(&msg, nlmsg_free);
+        return msg;
+}
+
+int
+nlc_fdb_replace_static(int port_ifindex, const guint8 mac[6])
+{
+        struct nl_msg *msg = fdb_msg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, port_ifindex, mac);
+
+        return msg ? send_and_ack(msg) : -ENOMEM;
+}
+
+int
+nlc_fdb_delete(int port_ifindex, const guint8 mac[6])
+{
+        struct nl_msg *msg = fdb_msg(RTM_DELNEIGH, 0, port_ifindex, mac);
+        int r;
+
+        if (!msg)
+                return -ENOMEM;
+        r = send_and_ack(msg);
+        return r == -ENODEV || r == -ENOENT ? 0 : r;
+}
+
+typedef struct {
+        const guint8 *mac;
+        int port_ifindex;
+        gboolean found;
+} FdbSearch;
+
+static int
+fdb_search_cb(struct nl_msg *msg, void *arg)
+{
+        FdbSearch *search = arg;
+        struct nlmsghdr *nlh = nlmsg_hdr(msg);
+        struct ndmsg *ndm = nlmsg_data(nlh);
+        struct nlattr *tb[NDA_MAX + 1];
+
+        if (nlh->nlmsg_type != RTM_NEWNEIGH || ndm->ndm_family != AF_BRIDGE)
+                return NL_OK;
+        if (nlmsg_parse(nlh, sizeof *ndm, tb, NDA_MAX, NULL) < 0 || !tb[NDA_LLADDR] ||
+            nla_len(tb[NDA_LLADDR]) != 6)
+                return NL_OK;
+        if (ndm->ndm_ifindex == search->port_ifindex && (ndm->ndm_state & NUD_NOARP) &&
+            !(ndm->ndm_state & NUD_PERMANENT) && (ndm->ndm_flags & NTF_MASTER) &&
+            memcmp(nla_data(tb[NDA_LLADDR]), search->mac, 6) == 0)
+                search->found = TRUE;
+        return NL_OK;
+}
+
+int
+nlc_fdb_has_static(int port_ifindex, const guint8 mac[6])
+{
+        /* An ifinfomsg-sized dump request filters the FDB dump to one bridge
+         * port (ifi_index), as `bridge fdb show dev X` does. */
+        struct nl_msg *msg = link_msg(RTM_GETNEIGH, AF_BRIDGE, port_ifindex, 0, 0);
+        FdbSearch search = { .mac = mac, .port_ifindex = port_ifindex };
+        struct nl_cb *cb;
+        int r;
+
+        if (!msg || !sock()) {
+                nlmsg_free(msg);
+                return -ENOMEM;
+        }
+        nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_DUMP;
+        r = nl_send_auto(sock(), msg);
+        nlmsg_free(msg);
+        if (r < 0)
+                return errno_from_nle(r);
+        cb = nl_cb_alloc(NL_CB_DEFAULT);
+        if (!cb)
+                return -ENOMEM;
+        nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, fdb_search_cb, &search);
+        r = nl_recvmsgs(sock(), cb);
+        nl_cb_put(cb);
+        if (r < 0)
+                return errno_from_nle(r);
+        return search.found ? 1 : 0;
+}

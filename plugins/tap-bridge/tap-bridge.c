@@ -1,0 +1,409 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * tap-bridge: a persistent tap enslaved to a Linux bridge. The port never
+ * learns (the guest MAC's location is a static FDB entry the daemon owns) and
+ * is not flooded with unknown unicast; the daemon holds the queues from create
+ * on, so the port has carrier and STP starts counting before the guest runs.
+ */
+#include <errno.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include "nlc-announce.h"
+#include "nlc-error.h"
+#include "nlc-names.h"
+#include "nlc-netlink.h"
+#include "nlc-plugin.h"
+#include "nlc-tap.h"
+
+#define MAX_QUEUES 16
+
+static const NlcBackendOption options[] = {
+        { "bridge", "s", "Linux bridge to enslave the tap to (required)" },
+        { "ifname", "s", "Name of the tap (default nlc<id>)" },
+        { "queues", "u", "Number of tap queues, 1-16 (default 1; more is a multiqueue tap)" },
+        { NULL },
+};
+
+static const char *
+ifname_of(const NlcBackendDevice *dev)
+{
+        return nlc_backend_device_get_prop(dev, "ifname");
+}
+
+static guint
+queues_of(const NlcBackendDevice *dev)
+{
+        const char *q = nlc_backend_device_get_prop(dev, "queues");
+
+        return q ? (guint) g_ascii_strtoull(q, NULL, 10) : 1;
+}
+
+/* The bridge, which must exist and be a bridge. */
+static gboolean
+get_bridge(const char *name, NlcError missing_code, NlcLinkInfo *out, GError **error)
+{
+        int r = nlc_link_get(name, out);
+
+        if (r == -ENODEV) {
+                g_set_error(error, NLC_ERROR, missing_code, "bridge '%s' does not exist", name);
+                return FALSE;
+        }
+        if (r < 0)
+                return nlc_error_set_errno(error, r, "cannot look up bridge '%s'", name);
+        if (!g_str_equal(out->kind, "bridge")) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                            "'%s' is not a bridge (its kind is '%s')", name,
+                            *out->kind ? out->kind : "none");
+                return FALSE;
+        }
+        return TRUE;
+}
+
+/* Our tap: it must be a tun/tap device if it exists. Returns 1 when it
+ * exists, 0 when it does not, -1 with @error set otherwise. */
+static int
+get_tap(const char *ifname, NlcLinkInfo *out, GError **error)
+{
+        int r = nlc_link_get(ifname, out);
+
+        if (r == -ENODEV)
+                return 0;
+        if (r < 0)
+                return nlc_error_set_errno(error, r, "cannot look up %s", ifname) - 1;
+        if (!g_str_equal(out->kind, "tun")) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_CONFLICT,
+                            "%s exists and is not a tap (its kind is '%s')", ifname,
+                            *out->kind ? out->kind : "none");
+                return -1;
+        }
+        return 1;
+}
+
+static gboolean
+choose_ifname(NlcBackendDevice *dev, const char *requested, const NlcBackendHost *host,
+              GError **error)
+{
+        g_autofree char *name = NULL;
+        NlcLinkInfo link;
+
+        if (requested) {
+                if (!nlc_ifname_validate(requested, error))
+                        return FALSE;
+                if (host->ifname_reserved(requested, host->user_data)) {
+                        g_set_error(error, NLC_ERROR, NLC_ERROR_CONFLICT,
+                                    "interface name %s is reserved by another device", requested);
+                        return FALSE;
+                }
+                if (host->adopting) {
+                        int r = get_tap(requested, &link, error);
+
+                        if (r == 0)
+                                g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_FOUND,
+                                            "there is no tap %s to adopt", requested);
+                        if (r <= 0)
+                                return FALSE;
+                } else if (nlc_link_get(requested, &link) == 0) {
+                        g_set_error(error, NLC_ERROR, NLC_ERROR_CONFLICT,
+                                    "interface %s already exists", requested);
+                        return FALSE;
+                }
+                nlc_backend_device_set_prop(dev, "ifname", requested);
+                return TRUE;
+        }
+        /* nlc<id> is unique among our records; step aside from foreign links. */
+        for (guint k = 0; k < 100; k++) {
+                g_free(name);
+                name = k ? g_strdup_printf("nlc%s-%u", dev->id, k) : g_strdup_printf("nlc%s", dev->id);
+                if (strlen(name) >= IF_NAMESIZE)
+                        break;
+                if (!host->ifname_reserved(name, host->user_data) && nlc_link_get(name, &link) == -ENODEV) {
+                        nlc_backend_device_set_prop(dev, "ifname", name);
+                        return TRUE;
+                }
+        }
+        g_set_error(error, NLC_ERROR, NLC_ERROR_BUSY, "no free interface name for device %s",
+                    dev->id);
+        return FALSE;
+}
+
+static gboolean
+tap_bridge_allocate(NlcBackendDevice *dev, GVariantDict *opts, const NlcBackendHost *host,
+                    GError **error)
+{
+        const char *bridge = NULL, *ifname = NULL;
+        guint32 queues = 1;
+        g_autofree char *queues_str = NULL;
+        NlcLinkInfo br;
+
+        if (!g_variant_dict_lookup(opts, "bridge", "&s", &bridge)) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                            "backend tap-bridge needs option 'bridge'");
+                return FALSE;
+        }
+        if (!get_bridge(bridge, NLC_ERROR_INVALID_ARGS, &br, error))
+                return FALSE;
+        g_variant_dict_lookup(opts, "queues", "u", &queues);
+        if (queues < 1 || queues > MAX_QUEUES) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                            "option 'queues' is %u; it must be 1 to %d", queues, MAX_QUEUES);
+                return FALSE;
+        }
+        g_variant_dict_lookup(opts, "ifname", "&s", &ifname);
+        if (host->adopting && !ifname) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                            "adopting a tap needs option 'ifname'");
+                return FALSE;
+        }
+        if (!choose_ifname(dev, ifname, host, error))
+                return FALSE;
+        queues_str = g_strdup_printf("%u", queues);
+        nlc_backend_device_set_prop(dev, "bridge", bridge);
+        nlc_backend_device_set_prop(dev, "queues", queues_str);
+        return TRUE;
+}
+
+/* Opens @n queues of the tap into dev->queue_fds. An adopted tap may be
+ * multiqueue or not whatever was asked: the kernel refuses a mismatch with
+ * EINVAL, so the other kind is tried once. */
+static int
+open_queues(NlcBackendDevice *dev, guint n)
+{
+        gboolean multi = n > 1;
+
+        for (guint i = 0; i < n; i++) {
+                int fd = nlc_tap_open_queue(ifname_of(dev), multi);
+
+                if (fd == -EINVAL && i == 0) {
+                        multi = !multi;
+                        fd = nlc_tap_open_queue(ifname_of(dev), multi);
+                }
+                if (fd < 0)
+                        return fd;
+                g_array_append_val(dev->queue_fds, fd);
+        }
+        return 0;
+}
+
+/* Enslaves the tap and makes the port what the design wants; idempotent, so
+ * create and the drift repair of notify share it. */
+static gboolean
+configure_port(NlcBackendDevice *dev, const NlcLinkInfo *tap, const NlcLinkInfo *br,
+               gboolean set_mtu, GError **error)
+{
+        int r;
+
+        if (set_mtu && tap->mtu != br->mtu) {
+                r = nlc_link_set_mtu(tap->ifindex, br->mtu);
+                if (r < 0)
+                        return nlc_error_set_errno(error, r, "cannot set MTU %u on %s", br->mtu,
+                                                   tap->name);
+        }
+        if (tap->master_ifindex != br->ifindex) {
+                if (tap->master_ifindex)
+                        g_message("tap-bridge: %s was on ifindex %d, moving it back to %s",
+                                  tap->name, tap->master_ifindex, br->name);
+                r = nlc_link_set_master(tap->ifindex, br->ifindex);
+                if (r < 0)
+                        return nlc_error_set_errno(error, r, "cannot enslave %s to %s", tap->name,
+                                                   br->name);
+        }
+        r = nlc_bridge_port_set_flags(tap->ifindex, FALSE, FALSE);
+        if (r < 0)
+                return nlc_error_set_errno(error, r, "cannot turn learning and flooding off on %s",
+                                           tap->name);
+        if (!(tap->flags & IFF_UP)) {
+                r = nlc_link_set_up(tap->ifindex, TRUE);
+                if (r < 0)
+                        return nlc_error_set_errno(error, r, "cannot set %s up", tap->name);
+        }
+        return TRUE;
+}
+
+static gboolean
+tap_bridge_create(NlcBackendDevice *dev, GError **error)
+{
+        const char *ifname = ifname_of(dev);
+        NlcLinkInfo br, tap;
+        int existed, r;
+
+        if (!get_bridge(nlc_backend_device_get_prop(dev, "bridge"), NLC_ERROR_NOT_FOUND, &br,
+                        error))
+                return FALSE;
+        existed = get_tap(ifname, &tap, error);
+        if (existed < 0)
+                return FALSE;
+        r = open_queues(dev, queues_of(dev));
+        if (r < 0) {
+                nlc_error_set_errno(error, r, "cannot open the queues of tap %s", ifname);
+        } else if ((r = nlc_link_get(ifname, &tap)) < 0) {
+                nlc_error_set_errno(error, r, "tap %s vanished after creation", ifname);
+        } else if (configure_port(dev, &tap, &br, TRUE, error)) {
+                return TRUE;
+        }
+        /* Undo what this call made; a tap that was there before stays. */
+        if (!existed && nlc_link_get(ifname, &tap) == 0)
+                nlc_link_delete(tap.ifindex);
+        return FALSE;
+}
+
+static gboolean
+tap_bridge_announce(NlcBackendDevice *dev, GError **error)
+{
+        int r;
+
+        if (dev->queue_fds->len == 0) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_FAILED,
+                            "the daemon holds no queue of %s to announce through (the "
+                            "hypervisor holds them all)",
+                            ifname_of(dev));
+                return FALSE;
+        }
+        r = nlc_announce_rarp_vnet(g_array_index(dev->queue_fds, int, 0), dev->mac);
+        if (r < 0)
+                return nlc_error_set_errno(error, r, "cannot write a RARP into %s", ifname_of(dev));
+        return TRUE;
+}
+
+static gboolean
+tap_bridge_activate(NlcBackendDevice *dev, GError **error)
+{
+        g_autoptr(GError) announce_error = NULL;
+        NlcLinkInfo tap;
+        int r = nlc_link_get(ifname_of(dev), &tap);
+
+        if (r < 0)
+                return nlc_error_set_errno(error, r, "tap %s", ifname_of(dev));
+        r = nlc_fdb_replace_static(tap.ifindex, dev->mac);
+        if (r < 0)
+                return nlc_error_set_errno(error, r, "cannot add FDB entry %s -> %s",
+                                           dev->mac_str, tap.name);
+        /* The MAC's location is already right; a lost announce is repaired by
+         * the next one (Announce()), so it does not undo the activation. */
+        if (!tap_bridge_announce(dev, &announce_error))
+                g_message("tap-bridge: %s active without announce: %s", tap.name,
+                          announce_error->message);
+        return TRUE;
+}
+
+static gboolean
+tap_bridge_deactivate(NlcBackendDevice *dev, GError **error)
+{
+        NlcLinkInfo tap;
+        int r = nlc_link_get(ifname_of(dev), &tap);
+
+        if (r == -ENODEV)
+                return TRUE; /* no port, no entry */
+        if (r < 0)
+                return nlc_error_set_errno(error, r, "tap %s", ifname_of(dev));
+        r = nlc_fdb_delete(tap.ifindex, dev->mac);
+        if (r < 0)
+                return nlc_error_set_errno(error, r, "cannot remove FDB entry %s -> %s",
+                                           dev->mac_str, tap.name);
+        return TRUE;
+}
+
+static gboolean
+tap_bridge_destroy(NlcBackendDevice *dev, GError **error)
+{
+        NlcLinkInfo tap;
+        int exists = get_tap(ifname_of(dev), &tap, error);
+        int r;
+
+        if (exists <= 0)
+                return exists == 0;
+        r = nlc_link_delete(tap.ifindex);
+        if (r < 0)
+                return nlc_error_set_errno(error, r, "cannot delete %s", tap.name);
+        return TRUE;
+}
+
+/* Reopens the queues only when nobody holds the tap: with carrier up a
+ * hypervisor has them, and opening more would add queues the guest never
+ * reads (multiqueue) or fail with EBUSY. */
+static void
+reopen_queues_if_orphaned(NlcBackendDevice *dev)
+{
+        NlcLinkInfo tap;
+        int r;
+
+        if (dev->queue_fds->len > 0 || nlc_link_get(ifname_of(dev), &tap) < 0 ||
+            tap.lower_up)
+                return;
+        r = open_queues(dev, queues_of(dev));
+        if (r < 0)
+                g_message("tap-bridge: cannot reopen the queues of %s: %s", tap.name,
+                          g_strerror(-r));
+}
+
+static gboolean
+tap_bridge_notify(NlcBackendDevice *dev, NlcDeviceState *state, GError **error)
+{
+        const char *ifname = ifname_of(dev);
+        NlcLinkInfo br, tap;
+        int exists, has_fdb, r;
+
+        if (*state == NLC_DEVICE_STATE_ALLOCATED || *state == NLC_DEVICE_STATE_DESTROYED)
+                return TRUE; /* nothing of ours is in the kernel */
+        if (!get_bridge(nlc_backend_device_get_prop(dev, "bridge"), NLC_ERROR_NOT_FOUND, &br,
+                        error))
+                return FALSE;
+        exists = get_tap(ifname, &tap, error);
+        if (exists < 0)
+                return FALSE;
+        if (exists == 0) {
+                if (*state == NLC_DEVICE_STATE_NONE) {
+                        g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_FOUND,
+                                    "there is no tap %s to adopt", ifname);
+                        return FALSE;
+                }
+                g_message("tap-bridge: %s vanished; creating it again", ifname);
+                if (!tap_bridge_create(dev, error))
+                        return FALSE;
+                exists = get_tap(ifname, &tap, error);
+                if (exists <= 0)
+                        return FALSE;
+        }
+        /* A running guest keeps its MTU: only create sets it. */
+        if (!configure_port(dev, &tap, &br, FALSE, error))
+                return FALSE;
+        reopen_queues_if_orphaned(dev);
+
+        has_fdb = nlc_fdb_has_static(tap.ifindex, dev->mac);
+        if (has_fdb < 0)
+                return nlc_error_set_errno(error, has_fdb, "cannot read the FDB of %s", br.name);
+        if (*state == NLC_DEVICE_STATE_NONE) {
+                *state = has_fdb ? NLC_DEVICE_STATE_ACTIVE : NLC_DEVICE_STATE_CREATED;
+                return TRUE;
+        }
+        if (*state == NLC_DEVICE_STATE_ACTIVE && !has_fdb) {
+                g_message("tap-bridge: FDB entry %s -> %s was missing; added again",
+                          dev->mac_str, ifname);
+                r = nlc_fdb_replace_static(tap.ifindex, dev->mac);
+                if (r < 0)
+                        return nlc_error_set_errno(error, r, "cannot add FDB entry %s -> %s",
+                                                   dev->mac_str, ifname);
+        } else if (*state == NLC_DEVICE_STATE_CREATED && has_fdb) {
+                /* Only an active device may hold its MAC. */
+                g_message("tap-bridge: %s is inactive but held %s; entry removed", ifname,
+                          dev->mac_str);
+                r = nlc_fdb_delete(tap.ifindex, dev->mac);
+                if (r < 0)
+                        return nlc_error_set_errno(error, r, "cannot remove FDB entry %s -> %s",
+                                                   dev->mac_str, ifname);
+        }
+        return TRUE;
+}
+
+NLC_BACKEND_DEFINE(nlc_backend_tap_bridge,
+                   .name = "tap-bridge",
+                   .description = "tap device enslaved to a Linux bridge",
+                   .options = options,
+                   .allocate = tap_bridge_allocate,
+                   .create = tap_bridge_create,
+                   .activate = tap_bridge_activate,
+                   .deactivate = tap_bridge_deactivate,
+                   .destroy = tap_bridge_destroy,
+                   .free = NULL,
+                   .notify = tap_bridge_notify,
+                   .announce = tap_bridge_announce);
