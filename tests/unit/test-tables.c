@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The enums that cross the bus: every value has a string, every string maps
+ * back, and every error code has its registered D-Bus name. */
+#include <gio/gio.h>
+
+#include "nlc-error.h"
+
+static void
+test_device_states(void)
+{
+        for (guint v = 0; v <= NLC_DEVICE_STATE_LAST; v++) {
+                const char *s = nlc_device_state_to_string(v);
+                NlcDeviceState back;
+
+                g_assert_nonnull(s);
+                g_assert_true(nlc_device_state_from_string(s, &back));
+                g_assert_cmpuint(back, ==, v);
+        }
+        g_assert_null(nlc_device_state_to_string(NLC_DEVICE_STATE_LAST + 1));
+        g_assert_cmpstr(nlc_device_state_to_string(NLC_DEVICE_STATE_ACTIVE), ==, "active");
+        {
+                NlcDeviceState unused;
+                g_assert_false(nlc_device_state_from_string("Active", &unused));
+                g_assert_false(nlc_device_state_from_string(NULL, &unused));
+        }
+}
+
+static void
+test_ops(void)
+{
+        for (guint v = 0; v <= NLC_OP_LAST; v++) {
+                const char *s = nlc_op_to_string(v);
+                NlcOp back;
+
+                g_assert_nonnull(s);
+                g_assert_true(nlc_op_from_string(s, &back));
+                g_assert_cmpuint(back, ==, v);
+        }
+        g_assert_null(nlc_op_to_string(NLC_OP_LAST + 1));
+}
+
+static void
+test_dbus_error_names(void)
+{
+        static const char *const expected[] = {
+                "org.netlifecd1.Error.Failed",      "org.netlifecd1.Error.InvalidArgs",
+                "org.netlifecd1.Error.InvalidState", "org.netlifecd1.Error.NotFound",
+                "org.netlifecd1.Error.Conflict",    "org.netlifecd1.Error.Busy",
+        };
+
+        G_STATIC_ASSERT(G_N_ELEMENTS(expected) == NLC_ERROR_LAST + 1);
+        for (guint v = 0; v <= NLC_ERROR_LAST; v++) {
+                g_autoptr(GError) error = g_error_new(NLC_ERROR, (int) v, "x");
+                g_autofree char *name = g_dbus_error_encode_gerror(error);
+                g_autoptr(GError) back = g_dbus_error_new_for_dbus_error(name, "x");
+
+                g_assert_cmpstr(name, ==, expected[v]);
+                g_assert_error(back, NLC_ERROR, (int) v);
+        }
+}
+
+int
+main(int argc, char **argv)
+{
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/tables/device-states", test_device_states);
+        g_test_add_func("/tables/ops", test_ops);
+        g_test_add_func("/tables/dbus-error-names", test_dbus_error_names);
+        return g_test_run();
+}
