@@ -76,6 +76,7 @@ int
 main(int argc, char **argv)
 {
         gboolean session = FALSE, verbose = FALSE, version = FALSE;
+        int monitor_rcvbuf = 0;
         g_autofree char *address = NULL;
         g_autofree char *state_dir = NULL;
         g_autofree char *runtime_dir = NULL;
@@ -87,6 +88,9 @@ main(int argc, char **argv)
                   "Journal directory (default " NLC_DEFAULT_STATE_DIR ")", "DIR" },
                 { "runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime_dir,
                   "Runtime directory (default " NLC_DEFAULT_RUNTIME_DIR ")", "DIR" },
+                { "monitor-rcvbuf", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &monitor_rcvbuf,
+                  "Kernel event socket buffer in bytes (tests use a tiny one to force overruns)",
+                  "BYTES" },
                 { "verbose", 'v', 0, G_OPTION_ARG_NONE, &verbose, "Log debug messages", NULL },
                 { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
                 { NULL },
@@ -135,7 +139,11 @@ main(int argc, char **argv)
         nlc_error_quark(); /* register org.netlifecd1.Error.* before any call */
         nlc_backends_init();
 
-        manager = nlc_manager_new(state_dir, &error);
+        if (monitor_rcvbuf < 0) {
+                g_printerr("netlifecd: --monitor-rcvbuf must not be negative\n");
+                return 2;
+        }
+        manager = nlc_manager_new(state_dir, (guint) monitor_rcvbuf, &error);
         if (!manager) {
                 g_printerr("netlifecd: %s\n", error->message);
                 return 1;

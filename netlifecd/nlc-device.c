@@ -15,9 +15,17 @@ struct _NlcDevice {
         const NlcBackend *backend;
         NlcJournal *journal;
         char *object_path;
+        NlcDeviceOwnership ownership;
+        NlcPortState port_state;
+        guint64 ready_in_usec; /* at ready_at_usec */
+        gint64 ready_at_usec;
 };
 
-enum { SIGNAL_FREED, N_SIGNALS };
+enum { SIGNAL_FREED, SIGNAL_READY_CHANGED, N_SIGNALS };
+/* ReadyInUsec is overridden here so it can be computed when read. */
+enum { PROP_0, PROP_READY_IN_USEC };
+static guint skeleton_ready_in_usec_id; /* the generated skeleton's id for it */
+static GParamSpec *ready_in_usec_pspec;
 static guint signals[N_SIGNALS];
 
 static void nlc_device_iface_init(NlcDbusDeviceIface *iface);
@@ -61,6 +69,9 @@ sync_properties(NlcDevice *self)
         nlc_dbus_device_set_if_name(skel, ifname ? ifname : "");
         nlc_dbus_device_set_bridge(skel, bridge ? bridge : "");
         nlc_dbus_device_set_state(skel, nlc_device_state_to_string(self->rec->state));
+        /* Only an active device holds its MAC: the manager's registry makes
+         * sure no two active devices share one. */
+        nlc_dbus_device_set_owns_mac(skel, self->rec->state == NLC_DEVICE_STATE_ACTIVE);
 }
 
 static gboolean
@@ -104,6 +115,7 @@ set_state(NlcDevice *self, NlcDeviceState new_state, NlcOp op, const char *reaso
         }
         sync_properties(self);
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
+        /* Also the GObject signal "state-changed" the manager and instances follow. */
         nlc_dbus_device_emit_state_changed(NLC_DBUS_DEVICE(self), old_name, new_name, reason);
         if (local) {
                 g_propagate_error(error, g_steal_pointer(&local));
@@ -148,7 +160,7 @@ call_backend(NlcDevice *self, NlcOp op, GError **error)
 
 /* One lifecycle operation: refuse, no-op, or write-ahead + run + funnel. */
 static gboolean
-run_op(NlcDevice *self, NlcOp op, GError **error)
+run_op_reason(NlcDevice *self, NlcOp op, const char *reason, GError **error)
 {
         g_autofree char *sources = NULL;
         g_autoptr(GError) local = NULL;
@@ -187,7 +199,134 @@ run_op(NlcDevice *self, NlcOp op, GError **error)
                 g_propagate_error(error, g_steal_pointer(&local));
                 return FALSE;
         }
-        return set_state(self, nlc_lifecycle_target(op), op, nlc_op_to_string(op), error);
+        return set_state(self, nlc_lifecycle_target(op), op, reason, error);
+}
+
+static gboolean
+same_bridge(NlcDevice *a, NlcDevice *b)
+{
+        const char *ba = nlc_device_get_bridge(a), *bb = nlc_device_get_bridge(b);
+
+        return ba && bb && g_str_equal(ba, bb);
+}
+
+/*
+ * Activation with the MAC handover of DESIGN §4. On the same bridge the new
+ * port's static entry replaces the old one in one RTM_NEWNEIGH (never zero or
+ * two entries), after which the previous owner's deactivate finds nothing to
+ * delete. Across bridges the old entry goes first, then the new one comes.
+ */
+static gboolean
+activate(NlcDevice *self, GError **error)
+{
+        NlcDevice *previous = NULL;
+        g_autoptr(GError) local = NULL;
+        gboolean cross_bridge;
+
+        if (nlc_lifecycle_check(self->rec->state, NLC_OP_ACTIVATE) != NLC_TRANSITION_RUN)
+                return run_op_reason(self, NLC_OP_ACTIVATE, "activate", error);
+        if (self->ownership.claim &&
+            !self->ownership.claim(self, &previous, error, self->ownership.user_data))
+                return FALSE;
+        if (previous)
+                g_object_ref(previous);
+        cross_bridge = previous && !same_bridge(previous, self);
+        if (cross_bridge && !run_op_reason(previous, NLC_OP_DEACTIVATE, "handover", &local)) {
+                g_propagate_prefixed_error(error, g_steal_pointer(&local),
+                                           "cannot take the MAC from device %s: ",
+                                           nlc_device_get_id(previous));
+                g_object_unref(previous);
+                return FALSE;
+        }
+        if (!run_op_reason(self, NLC_OP_ACTIVATE, "activate", error)) {
+                /* Give the MAC back rather than leave it without a home. */
+                if (cross_bridge && !run_op_reason(previous, NLC_OP_ACTIVATE, "handover failed",
+                                                   &local)) {
+                        nlc_dev_warning(previous, "could not take the MAC back: %s",
+                                        local->message);
+                        if (self->ownership.released)
+                                self->ownership.released(previous, self->ownership.user_data);
+                }
+                g_clear_object(&previous);
+                return FALSE;
+        }
+        if (previous && !cross_bridge &&
+            !run_op_reason(previous, NLC_OP_DEACTIVATE, "handover", &local))
+                nlc_dev_warning(previous, "handover: %s", local->message);
+        g_clear_object(&previous);
+        if (self->ownership.claimed)
+                self->ownership.claimed(self, self->ownership.user_data);
+        return TRUE;
+}
+
+gboolean
+nlc_device_run(NlcDevice *self, NlcOp op, GError **error)
+{
+        NlcDeviceState before = self->rec->state;
+        gboolean ok;
+
+        if (op == NLC_OP_ACTIVATE)
+                return activate(self, error);
+        ok = run_op_reason(self, op, nlc_op_to_string(op), error);
+        if (ok && before == NLC_DEVICE_STATE_ACTIVE && self->rec->state != NLC_DEVICE_STATE_ACTIVE &&
+            self->ownership.released)
+                self->ownership.released(self, self->ownership.user_data);
+        return ok;
+}
+
+void
+nlc_device_set_ownership(NlcDevice *self, const NlcDeviceOwnership *ownership)
+{
+        self->ownership = *ownership;
+}
+
+static guint64
+ready_in_usec_now(NlcDevice *self)
+{
+        gint64 elapsed;
+
+        if (self->ready_in_usec == 0 || self->ready_in_usec == G_MAXUINT64)
+                return self->ready_in_usec;
+        elapsed = g_get_monotonic_time() - self->ready_at_usec;
+        if (elapsed <= 0)
+                return self->ready_in_usec;
+        /* The kernel's event is the truth; until it comes, say 1 µs rather
+         * than 0, which would claim readiness. */
+        return (guint64) elapsed >= self->ready_in_usec ? 1 : self->ready_in_usec - (guint64) elapsed;
+}
+
+void
+nlc_device_set_port_state(NlcDevice *self, NlcPortState state, guint64 ready_in_usec,
+                          gint64 now_usec)
+{
+        NlcDbusDevice *skel = NLC_DBUS_DEVICE(self);
+        gboolean was_ready = self->port_state == NLC_PORT_STATE_FORWARDING;
+        gboolean ready = state == NLC_PORT_STATE_FORWARDING;
+
+        if (state != self->port_state)
+                nlc_dev_debug(self, "port %s -> %s", nlc_port_state_to_string(self->port_state),
+                              nlc_port_state_to_string(state));
+        self->port_state = state;
+        self->ready_in_usec = ready ? 0 : ready_in_usec;
+        self->ready_at_usec = now_usec;
+        nlc_dbus_device_set_port_state(skel, nlc_port_state_to_string(state));
+        nlc_dbus_device_set_ready(skel, ready);
+        nlc_dbus_device_set_ready_in_usec(skel, self->ready_in_usec);
+        g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
+        if (ready != was_ready)
+                g_signal_emit(self, signals[SIGNAL_READY_CHANGED], 0);
+}
+
+gboolean
+nlc_device_get_ready(NlcDevice *self)
+{
+        return self->port_state == NLC_PORT_STATE_FORWARDING;
+}
+
+NlcPortState
+nlc_device_get_port_state(NlcDevice *self)
+{
+        return self->port_state;
 }
 
 static gboolean
@@ -205,7 +344,7 @@ handle_create(NlcDbusDevice *skel, GDBusMethodInvocation *invocation, GUnixFDLis
         g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
         GVariantBuilder handles;
 
-        if (!run_op(self, NLC_OP_CREATE, &error))
+        if (!nlc_device_run(self, NLC_OP_CREATE, &error))
                 return fail_call(invocation, error);
         g_variant_builder_init(&handles, G_VARIANT_TYPE("ah"));
         for (guint i = 0; i < self->bdev.queue_fds->len; i++) {
@@ -228,7 +367,7 @@ handle_create(NlcDbusDevice *skel, GDBusMethodInvocation *invocation, GUnixFDLis
         static gboolean handle_##name(NlcDbusDevice *skel, GDBusMethodInvocation *invocation) \
         {                                                                                      \
                 g_autoptr(GError) error = NULL;                                                \
-                if (!run_op(NLC_DEVICE(skel), op, &error))                                     \
+                if (!nlc_device_run(NLC_DEVICE(skel), op, &error))                             \
                         return fail_call(invocation, error);                                   \
                 nlc_dbus_device_complete_##name(skel, invocation);                             \
                 return G_DBUS_METHOD_INVOCATION_HANDLED;                                       \
@@ -244,7 +383,7 @@ handle_free(NlcDbusDevice *skel, GDBusMethodInvocation *invocation)
         NlcDevice *self = NLC_DEVICE(skel);
         g_autoptr(GError) error = NULL;
 
-        if (!run_op(self, NLC_OP_FREE, &error))
+        if (!nlc_device_run(self, NLC_OP_FREE, &error))
                 return fail_call(invocation, error);
         nlc_dbus_device_complete_free(skel, invocation);
         /* The manager unexports and drops the device. */
@@ -373,6 +512,10 @@ static void
 nlc_device_init(NlcDevice *self)
 {
         self->bdev.queue_fds = g_array_new(FALSE, FALSE, sizeof(int));
+        self->port_state = NLC_PORT_STATE_DISABLED;
+        self->ready_in_usec = G_MAXUINT64;
+        nlc_dbus_device_set_port_state(NLC_DBUS_DEVICE(self), "disabled");
+        nlc_dbus_device_set_ready_in_usec(NLC_DBUS_DEVICE(self), G_MAXUINT64);
 }
 
 static void
@@ -387,12 +530,59 @@ nlc_device_finalize(GObject *object)
         G_OBJECT_CLASS(nlc_device_parent_class)->finalize(object);
 }
 
+/* ReadyInUsec is computed when read, so a client polling it sees it count
+ * down. GObject routes a property to the class that installed it, hence the
+ * override; stores still go to the skeleton, which emits PropertiesChanged. */
+static void
+nlc_device_get_property(GObject *object, guint prop_id, GValue *value, GParamSpec *pspec)
+{
+        if (prop_id == PROP_READY_IN_USEC)
+                g_value_set_uint64(value, ready_in_usec_now(NLC_DEVICE(object)));
+        else
+                G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+}
+
+static void
+nlc_device_set_property(GObject *object, guint prop_id, const GValue *value, GParamSpec *pspec)
+{
+        if (prop_id == PROP_READY_IN_USEC)
+                G_OBJECT_CLASS(nlc_device_parent_class)
+                        ->set_property(object, skeleton_ready_in_usec_id, value,
+                                       ready_in_usec_pspec);
+        else
+                G_OBJECT_WARN_INVALID_PROPERTY_ID(object, prop_id, pspec);
+}
+
+/* gdbus-codegen numbers the skeleton's properties 1..N in the order of the
+ * XML (its set_property indexes by that); GObject hides the override's id
+ * behind the interface's pspec, so it is derived from the interface info. */
+static guint
+skeleton_property_id(const char *dbus_name)
+{
+        GDBusInterfaceInfo *info = nlc_dbus_device_interface_info();
+
+        for (guint i = 0; info->properties && info->properties[i]; i++)
+                if (g_str_equal(info->properties[i]->name, dbus_name))
+                        return i + 1;
+        g_error("org.netlifecd1.Device has no property %s", dbus_name);
+}
+
 static void
 nlc_device_class_init(NlcDeviceClass *klass)
 {
-        G_OBJECT_CLASS(klass)->finalize = nlc_device_finalize;
+        GObjectClass *object_class = G_OBJECT_CLASS(klass);
+
+        object_class->finalize = nlc_device_finalize;
+        skeleton_ready_in_usec_id = skeleton_property_id("ReadyInUsec");
+        ready_in_usec_pspec = g_object_class_find_property(object_class, "ready-in-usec");
+        object_class->get_property = nlc_device_get_property;
+        object_class->set_property = nlc_device_set_property;
+        g_object_class_override_property(object_class, PROP_READY_IN_USEC, "ready-in-usec");
         signals[SIGNAL_FREED] = g_signal_new("freed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
                                              0, NULL, NULL, NULL, G_TYPE_NONE, 0);
+        signals[SIGNAL_READY_CHANGED] = g_signal_new("ready-changed", G_TYPE_FROM_CLASS(klass),
+                                                     G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
+                                                     G_TYPE_NONE, 0);
 }
 
 const char *
@@ -423,6 +613,28 @@ const char *
 nlc_device_get_backend_name(NlcDevice *self)
 {
         return self->rec->backend;
+}
+
+const char *
+nlc_device_get_ifname(NlcDevice *self)
+{
+        const char *ifname = nlc_backend_device_get_prop(&self->bdev, "ifname");
+
+        return ifname && *ifname ? ifname : NULL;
+}
+
+const char *
+nlc_device_get_bridge(NlcDevice *self)
+{
+        const char *bridge = nlc_backend_device_get_prop(&self->bdev, "bridge");
+
+        return bridge && *bridge ? bridge : NULL;
+}
+
+const guint8 *
+nlc_device_get_mac_bytes(NlcDevice *self)
+{
+        return self->bdev.mac;
 }
 
 const char *

@@ -29,6 +29,40 @@ gboolean nlc_device_adopt(NlcDevice *self, GError **error);
  * the device against the kernel. */
 gboolean nlc_device_restore(NlcDevice *self, GError **error);
 
+/*
+ * MAC ownership (DESIGN §4), decided by the manager. claim() runs before an
+ * activation: it refuses a MAC another instance holds (Conflict) and names
+ * the device of the same instance that must hand the MAC over (*previous,
+ * or NULL). released() runs after a device stopped holding its MAC.
+ */
+typedef struct {
+        gboolean (*claim)(NlcDevice *device, NlcDevice **previous, GError **error,
+                          gpointer user_data);
+        void (*claimed)(NlcDevice *device, gpointer user_data);
+        void (*released)(NlcDevice *device, gpointer user_data);
+        gpointer user_data;
+} NlcDeviceOwnership;
+
+void nlc_device_set_ownership(NlcDevice *self, const NlcDeviceOwnership *ownership);
+
+/* Runs one lifecycle operation as the D-Bus method would. */
+gboolean nlc_device_run(NlcDevice *self, NlcOp op, GError **error);
+
+/*
+ * The port's STP state from a kernel event read at @now_usec (monotonic);
+ * @ready_in_usec is the time left then (G_MAXUINT64: not counting). Updates
+ * PortState, Ready and ReadyInUsec and emits "ready-changed" when Ready flips.
+ */
+void nlc_device_set_port_state(NlcDevice *self, NlcPortState state, guint64 ready_in_usec,
+                               gint64 now_usec);
+gboolean nlc_device_get_ready(NlcDevice *self);
+NlcPortState nlc_device_get_port_state(NlcDevice *self);
+/* The tap/port interface name, or NULL. */
+const char *nlc_device_get_ifname(NlcDevice *self);
+/* The bridge the port belongs to, or NULL. */
+const char *nlc_device_get_bridge(NlcDevice *self);
+const guint8 *nlc_device_get_mac_bytes(NlcDevice *self);
+
 const char *nlc_device_get_id(NlcDevice *self);
 const char *nlc_device_get_object_path(NlcDevice *self);
 const char *nlc_device_get_instance(NlcDevice *self);

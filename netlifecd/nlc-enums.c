@@ -19,6 +19,13 @@ static const char *const op_names[] = {
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(op_names) == NLC_OP_LAST + 1);
 
+static const char *const port_state_names[] = {
+        [NLC_PORT_STATE_DISABLED] = "disabled",     [NLC_PORT_STATE_LISTENING] = "listening",
+        [NLC_PORT_STATE_LEARNING] = "learning",     [NLC_PORT_STATE_FORWARDING] = "forwarding",
+        [NLC_PORT_STATE_BLOCKING] = "blocking",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(port_state_names) == NLC_PORT_STATE_LAST + 1);
+
 static const char *const error_names[] = {
         [NLC_ERROR_FAILED] = "Failed",       [NLC_ERROR_INVALID_ARGS] = "InvalidArgs",
         [NLC_ERROR_INVALID_STATE] = "InvalidState", [NLC_ERROR_NOT_FOUND] = "NotFound",
@@ -69,6 +76,23 @@ nlc_op_from_string(const char *s, NlcOp *out)
         if (!lookup(op_names, G_N_ELEMENTS(op_names), s, &v))
                 return FALSE;
         *out = (NlcOp) v;
+        return TRUE;
+}
+
+const char *
+nlc_port_state_to_string(NlcPortState state)
+{
+        return (guint) state <= NLC_PORT_STATE_LAST ? port_state_names[state] : NULL;
+}
+
+gboolean
+nlc_port_state_from_string(const char *s, NlcPortState *out)
+{
+        guint v;
+
+        if (!lookup(port_state_names, G_N_ELEMENTS(port_state_names), s, &v))
+                return FALSE;
+        *out = (NlcPortState) v;
         return TRUE;
 }
 

@@ -6,15 +6,21 @@
 #include "nlc-device-fallback.h"
 #include "nlc-device.h"
 #include "nlc-error.h"
+#include "nlc-instance.h"
 #include "nlc-journal.h"
 #include "nlc-log.h"
 #include "nlc-manager.h"
 #include "nlc-names.h"
+#include "nlc-topology.h"
 
 struct _NlcManager {
         NlcDbusManagerSkeleton parent;
         NlcJournal *journal;
-        GHashTable *devices; /* id → NlcDevice */
+        GHashTable *devices;   /* id → NlcDevice */
+        GHashTable *by_ifname; /* interface name → NlcDevice (borrowed) */
+        GHashTable *instances; /* name → NlcInstance */
+        GHashTable *mac_owner; /* "52:54:..." → the active NlcDevice holding it (borrowed) */
+        NlcTopology *topology;
         GDBusObjectManagerServer *object_manager;
         GDBusConnection *connection;
         guint fallback_id;
@@ -36,51 +42,173 @@ export_device(NlcManager *self, NlcDevice *device)
 }
 
 static void
+export_skeleton(NlcManager *self, const char *path, gpointer iface,
+                void (*set)(NlcDbusObjectSkeleton *, gpointer))
+{
+        g_autoptr(NlcDbusObjectSkeleton) object = nlc_dbus_object_skeleton_new(path);
+
+        set(object, iface);
+        g_dbus_object_manager_server_export(self->object_manager, G_DBUS_OBJECT_SKELETON(object));
+}
+
+static void
+join_instance(NlcManager *self, NlcDevice *device)
+{
+        const char *name = nlc_device_get_instance(device);
+        NlcInstance *instance = g_hash_table_lookup(self->instances, name);
+
+        if (!instance) {
+                instance = nlc_instance_new(name);
+                g_hash_table_insert(self->instances, g_strdup(name), instance);
+                export_skeleton(self, nlc_instance_get_object_path(instance), instance,
+                                (gpointer) nlc_dbus_object_skeleton_set_instance);
+        }
+        nlc_instance_add_device(instance, device);
+}
+
+static void
+leave_instance(NlcManager *self, NlcDevice *device)
+{
+        const char *name = nlc_device_get_instance(device);
+        NlcInstance *instance = g_hash_table_lookup(self->instances, name);
+
+        if (!instance)
+                return;
+        nlc_instance_remove_device(instance, device);
+        if (nlc_instance_get_n_devices(instance) > 0)
+                return;
+        g_dbus_object_manager_server_unexport(self->object_manager,
+                                              nlc_instance_get_object_path(instance));
+        g_hash_table_remove(self->instances, name);
+}
+
+static void
+release_mac(NlcManager *self, NlcDevice *device)
+{
+        if (g_hash_table_lookup(self->mac_owner, nlc_device_get_mac(device)) == device)
+                g_hash_table_remove(self->mac_owner, nlc_device_get_mac(device));
+}
+
+static void
 on_device_freed(NlcDevice *device, NlcManager *self)
 {
         g_autofree char *id = g_strdup(nlc_device_get_id(device));
+        const char *ifname = nlc_device_get_ifname(device);
 
         g_dbus_object_manager_server_unexport(self->object_manager,
                                               nlc_device_get_object_path(device));
         g_signal_handlers_disconnect_by_data(device, self);
+        release_mac(self, device);
+        if (ifname && g_hash_table_lookup(self->by_ifname, ifname) == device)
+                g_hash_table_remove(self->by_ifname, ifname);
+        nlc_topology_forget_device(self->topology, device);
+        leave_instance(self, device);
         g_hash_table_remove(self->devices, id);
+}
+
+static void
+on_device_state_changed(NlcDevice *device, const char *old_state, const char *new_state,
+                        const char *reason, NlcManager *self)
+{
+        if (nlc_device_get_state(device) != NLC_DEVICE_STATE_ACTIVE)
+                release_mac(self, device);
+        nlc_topology_device_changed(self->topology, device);
+}
+
+/* DESIGN §4: a MAC held by another instance is refused; one held by another
+ * device of the same instance is handed over. */
+static gboolean
+claim_mac(NlcDevice *device, NlcDevice **previous, GError **error, gpointer user_data)
+{
+        NlcManager *self = user_data;
+        NlcDevice *owner = g_hash_table_lookup(self->mac_owner, nlc_device_get_mac(device));
+
+        *previous = NULL;
+        if (!owner || owner == device)
+                return TRUE;
+        if (!g_str_equal(nlc_device_get_instance(owner), nlc_device_get_instance(device))) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_CONFLICT,
+                            "MAC %s is held by device %s of instance %s", nlc_device_get_mac(device),
+                            nlc_device_get_id(owner), nlc_device_get_instance(owner));
+                return FALSE;
+        }
+        *previous = owner;
+        return TRUE;
+}
+
+static void
+mac_claimed(NlcDevice *device, gpointer user_data)
+{
+        NlcManager *self = user_data;
+
+        g_hash_table_insert(self->mac_owner, g_strdup(nlc_device_get_mac(device)), device);
+        nlc_topology_ownership_changed(self->topology, device);
+}
+
+static void
+mac_released(NlcDevice *device, gpointer user_data)
+{
+        release_mac(user_data, device);
 }
 
 static void
 add_device(NlcManager *self, NlcDevice *device)
 {
+        const NlcDeviceOwnership ownership = {
+                .claim = claim_mac,
+                .claimed = mac_claimed,
+                .released = mac_released,
+                .user_data = self,
+        };
+        const char *ifname = nlc_device_get_ifname(device);
+
         g_hash_table_insert(self->devices, g_strdup(nlc_device_get_id(device)),
                             g_object_ref(device));
+        if (ifname)
+                g_hash_table_insert(self->by_ifname, g_strdup(ifname), device);
+        if (nlc_device_get_state(device) == NLC_DEVICE_STATE_ACTIVE)
+                g_hash_table_insert(self->mac_owner, g_strdup(nlc_device_get_mac(device)), device);
+        nlc_device_set_ownership(device, &ownership);
         g_signal_connect(device, "freed", G_CALLBACK(on_device_freed), self);
+        g_signal_connect(device, "state-changed", G_CALLBACK(on_device_state_changed), self);
         export_device(self, device);
+        join_instance(self, device);
+        nlc_topology_device_changed(self->topology, device);
+}
+
+static NlcDevice *
+device_by_ifname(const char *ifname, gpointer user_data)
+{
+        NlcManager *self = user_data;
+
+        return g_hash_table_lookup(self->by_ifname, ifname);
+}
+
+static NlcDevice *
+mac_owner(const guint8 mac[6], gpointer user_data)
+{
+        NlcManager *self = user_data;
+        char s[18];
+
+        g_snprintf(s, sizeof s, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
+                   mac[4], mac[5]);
+        return g_hash_table_lookup(self->mac_owner, s);
 }
 
 static gboolean
 ifname_reserved(const char *ifname, gpointer user_data)
 {
         NlcManager *self = user_data;
-        GHashTableIter iter;
-        gpointer value;
 
-        g_hash_table_iter_init(&iter, self->devices);
-        while (g_hash_table_iter_next(&iter, NULL, &value))
-                if (g_str_equal(nlc_device_get_ifname_or_dash(value), ifname))
-                        return TRUE;
-        return FALSE;
+        return g_hash_table_contains(self->by_ifname, ifname);
 }
 
 static NlcDevice *
 find_by_ifname(NlcManager *self, const char *backend, const char *ifname)
 {
-        GHashTableIter iter;
-        gpointer value;
+        NlcDevice *device = g_hash_table_lookup(self->by_ifname, ifname);
 
-        g_hash_table_iter_init(&iter, self->devices);
-        while (g_hash_table_iter_next(&iter, NULL, &value))
-                if (g_str_equal(nlc_device_get_backend_name(value), backend) &&
-                    g_str_equal(nlc_device_get_ifname_or_dash(value), ifname))
-                        return value;
-        return NULL;
+        return device && g_str_equal(nlc_device_get_backend_name(device), backend) ? device : NULL;
 }
 
 /* Same instance, backend, MAC and options: a repeated Allocate. */
@@ -279,9 +407,30 @@ handle_get_device(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static gboolean
+handle_get_instance(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const char *name)
+{
+        NlcManager *self = NLC_MANAGER(skel);
+        g_autoptr(GError) error = NULL;
+        NlcInstance *instance;
+
+        if (!nlc_instance_name_validate(name, &error))
+                return fail_call(invocation, error);
+        instance = g_hash_table_lookup(self->instances, name);
+        if (!instance) {
+                g_set_error(&error, NLC_ERROR, NLC_ERROR_NOT_FOUND,
+                            "instance %s has no device on this host", name);
+                return fail_call(invocation, error);
+        }
+        nlc_dbus_manager_complete_get_instance(skel, invocation,
+                                               nlc_instance_get_object_path(instance));
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 static void
 nlc_manager_iface_init(NlcDbusManagerIface *iface)
 {
+        iface->handle_get_instance = handle_get_instance;
         iface->handle_allocate = handle_allocate;
         iface->handle_notify = handle_notify;
         iface->handle_get_device = handle_get_device;
@@ -324,14 +473,25 @@ list_device_ids(gpointer user_data)
 }
 
 NlcManager *
-nlc_manager_new(const char *state_dir, GError **error)
+nlc_manager_new(const char *state_dir, guint monitor_rcvbuf, GError **error)
 {
         g_autoptr(NlcManager) self = g_object_new(NLC_TYPE_MANAGER, NULL);
+        const NlcTopologyHooks hooks = {
+                .device_by_ifname = device_by_ifname,
+                .mac_owner = mac_owner,
+                .user_data = self,
+        };
 
         self->journal = nlc_journal_open(state_dir, error);
         if (!self->journal)
                 return NULL;
+        /* The monitor listens before anything is read, so no event between
+         * the restore and the first dump is lost. */
+        self->topology = nlc_topology_new(self->object_manager, &hooks, monitor_rcvbuf, error);
+        if (!self->topology)
+                return NULL;
         restore_devices(self);
+        nlc_topology_sync(self->topology);
         return g_steal_pointer(&self);
 }
 
@@ -367,6 +527,9 @@ static void
 nlc_manager_init(NlcManager *self)
 {
         self->devices = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
+        self->by_ifname = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        self->instances = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
+        self->mac_owner = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         self->object_manager = g_dbus_object_manager_server_new(NLC_DBUS_PATH);
         nlc_dbus_manager_set_version(NLC_DBUS_MANAGER(self), NLC_VERSION);
 }
@@ -384,6 +547,10 @@ nlc_manager_dispose(GObject *object)
                 while (g_hash_table_iter_next(&iter, NULL, &value))
                         g_signal_handlers_disconnect_by_data(value, self);
         }
+        g_clear_pointer(&self->topology, nlc_topology_free);
+        g_clear_pointer(&self->mac_owner, g_hash_table_unref);
+        g_clear_pointer(&self->instances, g_hash_table_unref);
+        g_clear_pointer(&self->by_ifname, g_hash_table_unref);
         g_clear_pointer(&self->devices, g_hash_table_unref);
         g_clear_object(&self->object_manager);
         g_clear_pointer(&self->journal, nlc_journal_free);

@@ -31,6 +31,16 @@ typedef enum {
         NLC_OP_LAST = NLC_OP_NOTIFY,
 } NlcOp;
 
+/* A bridge port's STP state; the values are the kernel's BR_STATE_*. */
+typedef enum {
+        NLC_PORT_STATE_DISABLED = 0,
+        NLC_PORT_STATE_LISTENING = 1,
+        NLC_PORT_STATE_LEARNING = 2,
+        NLC_PORT_STATE_FORWARDING = 3,
+        NLC_PORT_STATE_BLOCKING = 4,
+        NLC_PORT_STATE_LAST = NLC_PORT_STATE_BLOCKING,
+} NlcPortState;
+
 /* Registered as the D-Bus errors org.netlifecd1.Error.<Name>. */
 typedef enum {
         NLC_ERROR_FAILED = 0,
@@ -47,6 +57,9 @@ gboolean nlc_device_state_from_string(const char *s, NlcDeviceState *out);
 
 const char *nlc_op_to_string(NlcOp op);
 gboolean nlc_op_from_string(const char *s, NlcOp *out);
+
+const char *nlc_port_state_to_string(NlcPortState state);
+gboolean nlc_port_state_from_string(const char *s, NlcPortState *out);
 
 /* The short name, e.g. "InvalidState". */
 const char *nlc_error_to_string(NlcError code);

@@ -143,7 +143,7 @@ static void
 restart(Fixture *f)
 {
         g_autoptr(GError) error = NULL;
-        g_autoptr(NlcManager) manager = nlc_manager_new(f->dir, &error);
+        g_autoptr(NlcManager) manager = nlc_manager_new(f->dir, 0, &error);
 
         g_assert_no_error(error);
         g_assert_nonnull(manager);

@@ -40,6 +40,24 @@ test_ops(void)
 }
 
 static void
+test_port_states(void)
+{
+        /* The values are the kernel's BR_STATE_*: the monitor casts. */
+        static const char *const kernel_order[] = { "disabled", "listening", "learning",
+                                                    "forwarding", "blocking" };
+
+        G_STATIC_ASSERT(G_N_ELEMENTS(kernel_order) == NLC_PORT_STATE_LAST + 1);
+        for (guint v = 0; v <= NLC_PORT_STATE_LAST; v++) {
+                NlcPortState back;
+
+                g_assert_cmpstr(nlc_port_state_to_string(v), ==, kernel_order[v]);
+                g_assert_true(nlc_port_state_from_string(kernel_order[v], &back));
+                g_assert_cmpuint(back, ==, v);
+        }
+        g_assert_null(nlc_port_state_to_string(NLC_PORT_STATE_LAST + 1));
+}
+
+static void
 test_dbus_error_names(void)
 {
         static const char *const expected[] = {
@@ -65,6 +83,7 @@ main(int argc, char **argv)
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/tables/device-states", test_device_states);
         g_test_add_func("/tables/ops", test_ops);
+        g_test_add_func("/tables/port-states", test_port_states);
         g_test_add_func("/tables/dbus-error-names", test_dbus_error_names);
         return g_test_run();
 }

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * NlcBridge: org.netlifecd1.Bridge, a Linux bridge holding at least one
+ * managed port, as the kernel's events describe it.
+ */
+#pragma once
+
+#include "nlc-dbus-generated.h"
+#include "nlc-enums.h"
+
+G_BEGIN_DECLS
+
+#define NLC_TYPE_BRIDGE (nlc_bridge_get_type())
+G_DECLARE_FINAL_TYPE(NlcBridge, nlc_bridge, NLC, BRIDGE, NlcDbusBridgeSkeleton)
+
+NlcBridge *nlc_bridge_new(const char *name, int ifindex);
+const char *nlc_bridge_get_name(NlcBridge *self);
+const char *nlc_bridge_get_object_path(NlcBridge *self);
+int nlc_bridge_get_ifindex(NlcBridge *self);
+void nlc_bridge_set_ifindex(NlcBridge *self, int ifindex);
+
+void nlc_bridge_set_config(NlcBridge *self, gboolean stp_enabled, guint64 forward_delay_usec);
+guint64 nlc_bridge_get_forward_delay_usec(NlcBridge *self);
+
+void nlc_bridge_update_port(NlcBridge *self, int ifindex, const char *name, NlcPortState state);
+void nlc_bridge_remove_port(NlcBridge *self, int ifindex);
+/* The port's interface name, or NULL when it is not a port of this bridge. */
+const char *nlc_bridge_get_port_name(NlcBridge *self, int ifindex);
+
+void nlc_bridge_set_owned_macs(NlcBridge *self, const char *const *macs);
+/* Counts and signals a guest MAC seen on a port that is not its owner's. */
+void nlc_bridge_report_conflict(NlcBridge *self, const char *mac, const char *owner_port,
+                                const char *seen_port);
+
+G_END_DECLS

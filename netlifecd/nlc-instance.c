@@ -1,0 +1,244 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "nlc-error.h"
+#include "nlc-instance.h"
+
+struct _NlcInstance {
+        NlcDbusInstanceSkeleton parent;
+        char *name;
+        char *object_path;
+        GPtrArray *devices; /* NlcDevice, referenced */
+        GList *waiters;     /* Waiter */
+};
+
+typedef struct {
+        NlcInstance *instance;
+        GDBusMethodInvocation *invocation;
+        guint timeout_id;
+} Waiter;
+
+static void nlc_instance_iface_init(NlcDbusInstanceIface *iface);
+
+G_DEFINE_TYPE_WITH_CODE(NlcInstance, nlc_instance, NLC_DBUS_TYPE_INSTANCE_SKELETON,
+                        G_IMPLEMENT_INTERFACE(NLC_DBUS_TYPE_INSTANCE, nlc_instance_iface_init))
+
+static void
+finish_waiter(Waiter *w, gboolean ready)
+{
+        w->instance->waiters = g_list_remove(w->instance->waiters, w);
+        if (w->timeout_id)
+                g_source_remove(w->timeout_id);
+        nlc_dbus_instance_complete_wait_ready(NLC_DBUS_INSTANCE(w->instance), w->invocation,
+                                              ready);
+        g_free(w);
+}
+
+static gboolean
+all_devices(NlcInstance *self, gboolean (*pred)(NlcDevice *))
+{
+        if (self->devices->len == 0)
+                return FALSE;
+        for (guint i = 0; i < self->devices->len; i++)
+                if (!pred(self->devices->pdata[i]))
+                        return FALSE;
+        return TRUE;
+}
+
+static gboolean
+device_is_active(NlcDevice *d)
+{
+        return nlc_device_get_state(d) == NLC_DEVICE_STATE_ACTIVE;
+}
+
+static void
+recompute(NlcInstance *self)
+{
+        NlcDbusInstance *skel = NLC_DBUS_INSTANCE(self);
+        g_autoptr(GPtrArray) paths = g_ptr_array_new();
+        gboolean ready = all_devices(self, nlc_device_get_ready);
+
+        for (guint i = 0; i < self->devices->len; i++)
+                g_ptr_array_add(paths, (gpointer) nlc_device_get_object_path(self->devices->pdata[i]));
+        g_ptr_array_add(paths, NULL);
+        nlc_dbus_instance_set_devices(skel, (const char *const *) paths->pdata);
+        nlc_dbus_instance_set_ready(skel, ready);
+        nlc_dbus_instance_set_active(skel, all_devices(self, device_is_active));
+        g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
+        while (ready && self->waiters)
+                finish_waiter(self->waiters->data, TRUE);
+}
+
+static gboolean
+on_wait_timeout(gpointer data)
+{
+        Waiter *w = data;
+
+        w->timeout_id = 0;
+        finish_waiter(w, FALSE);
+        return G_SOURCE_REMOVE;
+}
+
+static gboolean
+handle_wait_ready(NlcDbusInstance *skel, GDBusMethodInvocation *invocation, guint timeout_ms)
+{
+        NlcInstance *self = NLC_INSTANCE(skel);
+        Waiter *w;
+
+        if (nlc_dbus_instance_get_ready(skel)) {
+                nlc_dbus_instance_complete_wait_ready(skel, invocation, TRUE);
+                return G_DBUS_METHOD_INVOCATION_HANDLED;
+        }
+        w = g_new0(Waiter, 1);
+        w->instance = self;
+        w->invocation = invocation;
+        w->timeout_id = g_timeout_add(timeout_ms, on_wait_timeout, w);
+        self->waiters = g_list_append(self->waiters, w);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* Runs @op on every device that is not already where it leads; refuses,
+ * changing nothing, when one of them cannot take it. */
+static gboolean
+run_on_all(NlcInstance *self, NlcOp op, NlcDeviceState ok_from, NlcDeviceState target,
+           GError **error)
+{
+        for (guint i = 0; i < self->devices->len; i++) {
+                NlcDevice *d = self->devices->pdata[i];
+                NlcDeviceState st = nlc_device_get_state(d);
+
+                if (st != ok_from && st != target && op == NLC_OP_ACTIVATE) {
+                        g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
+                                    "cannot activate instance %s: device %s is %s", self->name,
+                                    nlc_device_get_id(d), nlc_device_state_to_string(st));
+                        return FALSE;
+                }
+        }
+        for (guint i = 0; i < self->devices->len; i++) {
+                NlcDevice *d = self->devices->pdata[i];
+
+                if (nlc_device_get_state(d) == ok_from && !nlc_device_run(d, op, error))
+                        return FALSE;
+        }
+        return TRUE;
+}
+
+static gboolean
+handle_activate(NlcDbusInstance *skel, GDBusMethodInvocation *invocation)
+{
+        g_autoptr(GError) error = NULL;
+
+        if (!run_on_all(NLC_INSTANCE(skel), NLC_OP_ACTIVATE, NLC_DEVICE_STATE_CREATED,
+                        NLC_DEVICE_STATE_ACTIVE, &error)) {
+                g_dbus_method_invocation_return_gerror(invocation, error);
+                return G_DBUS_METHOD_INVOCATION_HANDLED;
+        }
+        nlc_dbus_instance_complete_activate(skel, invocation);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_deactivate(NlcDbusInstance *skel, GDBusMethodInvocation *invocation)
+{
+        g_autoptr(GError) error = NULL;
+
+        if (!run_on_all(NLC_INSTANCE(skel), NLC_OP_DEACTIVATE, NLC_DEVICE_STATE_ACTIVE,
+                        NLC_DEVICE_STATE_CREATED, &error)) {
+                g_dbus_method_invocation_return_gerror(invocation, error);
+                return G_DBUS_METHOD_INVOCATION_HANDLED;
+        }
+        nlc_dbus_instance_complete_deactivate(skel, invocation);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+nlc_instance_iface_init(NlcDbusInstanceIface *iface)
+{
+        iface->handle_wait_ready = handle_wait_ready;
+        iface->handle_activate = handle_activate;
+        iface->handle_deactivate = handle_deactivate;
+}
+
+void
+nlc_instance_add_device(NlcInstance *self, NlcDevice *device)
+{
+        if (g_ptr_array_find(self->devices, device, NULL))
+                return;
+        g_ptr_array_add(self->devices, g_object_ref(device));
+        g_signal_connect_swapped(device, "ready-changed", G_CALLBACK(recompute), self);
+        g_signal_connect_swapped(device, "state-changed", G_CALLBACK(recompute), self);
+        recompute(self);
+}
+
+void
+nlc_instance_remove_device(NlcInstance *self, NlcDevice *device)
+{
+        g_signal_handlers_disconnect_by_data(device, self);
+        if (g_ptr_array_remove(self->devices, device))
+                recompute(self);
+}
+
+guint
+nlc_instance_get_n_devices(NlcInstance *self)
+{
+        return self->devices->len;
+}
+
+const char *
+nlc_instance_get_name(NlcInstance *self)
+{
+        return self->name;
+}
+
+const char *
+nlc_instance_get_object_path(NlcInstance *self)
+{
+        return self->object_path;
+}
+
+NlcInstance *
+nlc_instance_new(const char *name)
+{
+        NlcInstance *self = g_object_new(NLC_TYPE_INSTANCE, NULL);
+        g_autofree char *escaped = g_dbus_escape_object_path(name);
+
+        self->name = g_strdup(name);
+        self->object_path = g_strconcat("/org/netlifecd1/instance/", escaped, NULL);
+        nlc_dbus_instance_set_name(NLC_DBUS_INSTANCE(self), name);
+        recompute(self);
+        return self;
+}
+
+static void
+nlc_instance_init(NlcInstance *self)
+{
+        self->devices = g_ptr_array_new_with_free_func(g_object_unref);
+}
+
+static void
+nlc_instance_dispose(GObject *object)
+{
+        NlcInstance *self = NLC_INSTANCE(object);
+
+        while (self->waiters)
+                finish_waiter(self->waiters->data, FALSE);
+        for (guint i = 0; self->devices && i < self->devices->len; i++)
+                g_signal_handlers_disconnect_by_data(self->devices->pdata[i], self);
+        g_clear_pointer(&self->devices, g_ptr_array_unref);
+        G_OBJECT_CLASS(nlc_instance_parent_class)->dispose(object);
+}
+
+static void
+nlc_instance_finalize(GObject *object)
+{
+        NlcInstance *self = NLC_INSTANCE(object);
+
+        g_free(self->name);
+        g_free(self->object_path);
+        G_OBJECT_CLASS(nlc_instance_parent_class)->finalize(object);
+}
+
+static void
+nlc_instance_class_init(NlcInstanceClass *klass)
+{
+        G_OBJECT_CLASS(klass)->dispose = nlc_instance_dispose;
+        G_OBJECT_CLASS(klass)->finalize = nlc_instance_finalize;
+}

@@ -1,0 +1,24 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * NlcInstance: org.netlifecd1.Instance, one guest on this host. Ready when it
+ * has devices and every one forwards; WaitReady callers are answered from the
+ * kernel event that makes it so.
+ */
+#pragma once
+
+#include "nlc-dbus-generated.h"
+#include "nlc-device.h"
+
+G_BEGIN_DECLS
+
+#define NLC_TYPE_INSTANCE (nlc_instance_get_type())
+G_DECLARE_FINAL_TYPE(NlcInstance, nlc_instance, NLC, INSTANCE, NlcDbusInstanceSkeleton)
+
+NlcInstance *nlc_instance_new(const char *name);
+const char *nlc_instance_get_name(NlcInstance *self);
+const char *nlc_instance_get_object_path(NlcInstance *self);
+void nlc_instance_add_device(NlcInstance *self, NlcDevice *device);
+void nlc_instance_remove_device(NlcInstance *self, NlcDevice *device);
+guint nlc_instance_get_n_devices(NlcInstance *self);
+
+G_END_DECLS
