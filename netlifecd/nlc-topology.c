@@ -101,8 +101,13 @@ on_link(const NlcLinkEvent *ev, gpointer data)
                 set_device_port(t, dev, ev->port_state, ev->forward_delay_timer_usec, b);
 }
 
-/* The guest MAC seen on its owner's bridge at a port that is not the owner's:
- * signal it, and put the static entry back where the running guest is. */
+/*
+ * A guest MAC in the FDB of a managed bridge at a port that is not its
+ * owner's: signal it. The kernel never moves a static entry by learning
+ * (6.x), so on the owner's own bridge this is someone else's static entry, and
+ * the owner's is put back; elsewhere it is learnt, the MAC seen where the
+ * running guest is not.
+ */
 static void
 on_fdb(const NlcFdbEvent *ev, gpointer data)
 {
@@ -118,17 +123,20 @@ on_fdb(const NlcFdbEvent *ev, gpointer data)
                 return;
         owner = t->hooks.mac_owner(ev->mac, t->hooks.user_data);
         b = bridge_by_index(t, ev->bridge_ifindex);
-        if (!owner || !b || g_strcmp0(nlc_bridge_get_name(b), nlc_device_get_bridge(owner)) != 0)
+        owner_port = owner ? nlc_device_get_ifname(owner) : NULL;
+        if (!owner_port || !b)
                 return;
-        owner_port = nlc_device_get_ifname(owner);
         seen = nlc_bridge_get_port_name(b, ev->port_ifindex);
-        if (!owner_port || g_strcmp0(seen, owner_port) == 0)
+        if (g_strcmp0(seen, owner_port) == 0)
                 return;
         mac = nlc_mac_to_string(ev->mac);
         if (!seen && nlc_link_get_by_index(ev->port_ifindex, &link) == 0)
                 seen = link.name;
         nlc_bridge_report_conflict(b, mac, owner_port, seen ? seen : "?");
-        if (nlc_link_get(owner_port, &link) == 0 && (r = nlc_fdb_replace_static(link.ifindex, ev->mac)) < 0)
+        if (g_strcmp0(nlc_bridge_get_name(b), nlc_device_get_bridge(owner)) != 0)
+                return;
+        if (nlc_link_get(owner_port, &link) == 0 &&
+            (r = nlc_fdb_replace_static(link.ifindex, ev->mac)) < 0)
                 g_warning("bridge %s: cannot put %s back on %s: %s", nlc_bridge_get_name(b), mac,
                           owner_port, g_strerror(-r));
 }
