@@ -22,6 +22,7 @@ struct _NlcMonitor {
         struct mnl_socket *query; /* dumps and one-shot queries, never events */
         guint32 query_seq;
         guint watch_id;
+        guint retry_id;
         NlcMonitorCallbacks cb;
         gpointer user_data;
         guint overruns;
@@ -213,10 +214,15 @@ dispatch(const struct nlmsghdr *nlh, void *data)
         return MNL_CB_OK;
 }
 
+static struct mnl_socket *open_socket(int flags, unsigned groups, GError **error);
+
 /* Sends a request on the query socket and feeds the replies to dispatch()
- * until the kernel says it is done. */
+ * until the kernel says it is done. A dump the kernel marks interrupted
+ * (NLM_F_DUMP_INTR: links changed meanwhile, common during event floods) is
+ * still read to its end, so the socket stays in step, and reported. */
 static int
-request(NlcMonitor *m, guint16 type, guint16 flags, guint8 family, int ifindex)
+request_once(NlcMonitor *m, guint16 type, guint16 flags, guint8 family, int ifindex,
+             gboolean *interrupted)
 {
         struct nlmsghdr *nlh = mnl_nlmsg_put_header(m->buf);
         guint32 seq = ++m->query_seq;
@@ -238,12 +244,45 @@ request(NlcMonitor *m, guint16 type, guint16 flags, guint8 family, int ifindex)
         if (mnl_socket_sendto(m->query, nlh, nlh->nlmsg_len) < 0)
                 return -errno;
         do {
+                int left;
+
                 n = mnl_socket_recvfrom(m->query, m->buf, BUF_SIZE);
                 if (n < 0)
                         return -errno;
+                left = (int) n;
+                /* libmnl stops at the first interrupted part; we want all. */
+                for (nlh = (struct nlmsghdr *) m->buf; mnl_nlmsg_ok(nlh, left);
+                     nlh = mnl_nlmsg_next(nlh, &left))
+                        if (nlh->nlmsg_flags & NLM_F_DUMP_INTR) {
+                                *interrupted = TRUE;
+                                nlh->nlmsg_flags &= ~NLM_F_DUMP_INTR;
+                        }
                 r = mnl_cb_run(m->buf, (size_t) n, seq, portid, dispatch, m);
         } while (r > MNL_CB_STOP);
         return r < 0 ? -errno : 0;
+}
+
+static int
+request(NlcMonitor *m, guint16 type, guint16 flags, guint8 family, int ifindex)
+{
+        for (int attempt = 0; attempt < 10; attempt++) {
+                gboolean interrupted = FALSE;
+                int r = request_once(m, type, flags, family, ifindex, &interrupted);
+
+                if (r < 0) {
+                        /* Replies may be left in the socket: start afresh. */
+                        struct mnl_socket *fresh = open_socket(SOCK_CLOEXEC, 0, NULL);
+
+                        if (fresh) {
+                                mnl_socket_close(m->query);
+                                m->query = fresh;
+                        }
+                        return r;
+                }
+                if (!interrupted)
+                        return 0;
+        }
+        return -EINTR;
 }
 
 int
@@ -271,23 +310,40 @@ nlc_monitor_dump_all(NlcMonitor *m)
         return r;
 }
 
+static gboolean resync_retry(gpointer data);
+
 /* Events were lost: throw away what is queued (it predates the dump), then
- * re-read the whole state. */
+ * re-read the whole state. resynced() only follows a complete dump; a failed
+ * one is tried again shortly. */
 static void
 resync(NlcMonitor *m)
 {
         int r;
 
-        m->overruns++;
         if (m->cb.resync_begin)
                 m->cb.resync_begin(m->user_data);
         while (mnl_socket_recvfrom(m->events, m->buf, BUF_SIZE) > 0 || errno == ENOBUFS)
                 ;
         r = nlc_monitor_dump_all(m);
-        if (r < 0)
-                g_warning("monitor: re-dump after lost events failed: %s", g_strerror(-r));
+        if (r < 0) {
+                g_message("monitor: re-reading links and FDB failed (%s); trying again",
+                          g_strerror(-r));
+                if (!m->retry_id)
+                        m->retry_id = g_timeout_add(100, resync_retry, m);
+                return;
+        }
         if (m->cb.resynced)
                 m->cb.resynced(m->user_data);
+}
+
+static gboolean
+resync_retry(gpointer data)
+{
+        NlcMonitor *m = data;
+
+        m->retry_id = 0;
+        resync(m);
+        return G_SOURCE_REMOVE;
 }
 
 static gboolean
@@ -302,7 +358,10 @@ on_events(int fd, GIOCondition condition, gpointer data)
                         if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
                                 break;
                         if (errno == ENOBUFS) {
-                                g_debug("monitor: event socket overran; re-dumping");
+                                m->overruns++;
+                                g_message("monitor: kernel events were lost (overrun %u); "
+                                          "re-reading links and FDB",
+                                          m->overruns);
                                 resync(m);
                                 continue;
                         }
@@ -365,6 +424,8 @@ nlc_monitor_free(NlcMonitor *m)
                 return;
         if (m->watch_id)
                 g_source_remove(m->watch_id);
+        if (m->retry_id)
+                g_source_remove(m->retry_id);
         if (m->events)
                 mnl_socket_close(m->events);
         if (m->query)

@@ -300,8 +300,11 @@ nlc_topology_sync(NlcTopology *t)
 
         on_resync_begin(t);
         r = nlc_monitor_dump_all(t->monitor);
-        if (r < 0)
+        if (r < 0) {
+                /* Ports stay as the per-device queries left them. */
                 g_warning("monitor: cannot read links and FDB: %s", g_strerror(-r));
+                return;
+        }
         on_resynced(t);
 }
 
