@@ -19,6 +19,7 @@
 #include <glib/gstdio.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -45,8 +46,8 @@ on_link(const NlcLinkEvent *ev, gpointer data)
 }
 
 static void
-on_properties_changed(GDBusConnection *c, const char *sender, const char *path,
-                      const char *iface, const char *signal, GVariant *params, gpointer data)
+on_properties_changed(GDBusConnection *c, const char *sender, const char *path, const char *iface,
+                      const char *signal, GVariant *params, gpointer data)
 {
         Bench *b = data;
         g_autoptr(GVariant) changed = g_variant_get_child_value(params, 1);
@@ -84,14 +85,22 @@ percentile(GArray *v, double p)
         return g_array_index(v, gint64, i) / 1000.0;
 }
 
+/* Children die with the bench, also when it aborts. */
+static void
+die_with_parent(gpointer unused)
+{
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
 static GPid
 spawn(char **argv, GError **error)
 {
         GPid pid;
 
-        if (!g_spawn_async(NULL, argv, NULL, G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
+        if (!g_spawn_async(NULL, argv, NULL,
+                           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
                                    G_SPAWN_STDOUT_TO_DEV_NULL,
-                           NULL, NULL, &pid, error))
+                           die_with_parent, NULL, &pid, error))
                 return 0;
         return pid;
 }
@@ -161,8 +170,9 @@ main(int argc, char **argv)
         for (int i = 0; i < 200; i++) {
                 g_autoptr(GVariant) owner = g_dbus_connection_call_sync(
                         conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                        "org.freedesktop.DBus", "NameHasOwner", g_variant_new("(s)", "org.netlifecd1"),
-                        G_VARIANT_TYPE("(b)"), 0, -1, NULL, NULL);
+                        "org.freedesktop.DBus", "NameHasOwner",
+                        g_variant_new("(s)", "org.netlifecd1"), G_VARIANT_TYPE("(b)"), 0, -1, NULL,
+                        NULL);
                 gboolean has = FALSE;
 
                 if (owner)
@@ -190,10 +200,10 @@ main(int argc, char **argv)
         b.tap_ifindex = link.ifindex;
         monitor = nlc_monitor_new(&cb, &b, 0, &error);
         g_assert_no_error(error);
-        g_dbus_connection_signal_subscribe(conn, "org.netlifecd1", "org.freedesktop.DBus.Properties",
-                                           "PropertiesChanged", path, "org.netlifecd1.Device",
-                                           G_DBUS_SIGNAL_FLAGS_NONE, on_properties_changed, &b,
-                                           NULL);
+        g_dbus_connection_signal_subscribe(conn, "org.netlifecd1",
+                                           "org.freedesktop.DBus.Properties", "PropertiesChanged",
+                                           path, "org.netlifecd1.Device", G_DBUS_SIGNAL_FLAGS_NONE,
+                                           on_properties_changed, &b, NULL);
 
         for (int i = 0; i < n + 10; i++) {
                 gboolean up = i % 2 == 1;
@@ -207,7 +217,8 @@ main(int argc, char **argv)
                 while ((!b.raw_at || !b.dbus_at) && g_get_monotonic_time() < deadline)
                         g_main_context_iteration(NULL, TRUE);
                 if (!b.raw_at || !b.dbus_at)
-                        g_error("change %d: no %s event within 2 s", i, b.raw_at ? "D-Bus" : "kernel");
+                        g_error("change %d: no %s event within 2 s", i,
+                                b.raw_at ? "D-Bus" : "kernel");
                 if (i < 10)
                         continue; /* warm-up */
                 g_array_append_val(raw, (gint64){ b.raw_at - t0 });

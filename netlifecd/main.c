@@ -95,7 +95,8 @@ main(int argc, char **argv)
                 { "version", 0, 0, G_OPTION_ARG_NONE, &version, "Print the version", NULL },
                 { NULL },
         };
-        g_autoptr(GOptionContext) context = g_option_context_new("- network-device lifecycle service");
+        g_autoptr(GOptionContext) context =
+                g_option_context_new("- network-device lifecycle service");
         g_autoptr(GError) error = NULL;
         g_autoptr(GDBusConnection) connection = NULL;
         g_autoptr(NlcManager) manager = NULL;

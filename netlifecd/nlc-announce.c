@@ -7,7 +7,7 @@
 
 #include "nlc-announce.h"
 
-#define ETH_P_RARP_BE 0x8035
+#define ETH_P_RARP_BE  0x8035
 #define ARPOP_RREQUEST 3 /* "reverse request", as QEMU's qemu_announce_self */
 
 void
@@ -16,8 +16,8 @@ nlc_rarp_build(guint8 frame[NLC_RARP_FRAME_LEN], const guint8 mac[6])
         guint8 *p = frame;
 
         memset(frame, 0, NLC_RARP_FRAME_LEN);
-        memset(p, 0xff, 6);       /* destination: broadcast */
-        memcpy(p + 6, mac, 6);    /* source: the guest */
+        memset(p, 0xff, 6);    /* destination: broadcast */
+        memcpy(p + 6, mac, 6); /* source: the guest */
         p[12] = ETH_P_RARP_BE >> 8;
         p[13] = ETH_P_RARP_BE & 0xff;
         p += 14;
@@ -25,8 +25,8 @@ nlc_rarp_build(guint8 frame[NLC_RARP_FRAME_LEN], const guint8 mac[6])
         p[2] = 0x08, p[3] = 0x00; /* protocol type: IPv4 */
         p[4] = 6, p[5] = 4;       /* address lengths */
         p[6] = 0x00, p[7] = ARPOP_RREQUEST;
-        memcpy(p + 8, mac, 6);    /* sender hardware address; sender IP 0 */
-        memcpy(p + 18, mac, 6);   /* target hardware address; target IP 0 */
+        memcpy(p + 8, mac, 6);  /* sender hardware address; sender IP 0 */
+        memcpy(p + 18, mac, 6); /* target hardware address; target IP 0 */
 }
 
 int

@@ -34,8 +34,8 @@ nlc_backends_register(const NlcBackend *backend, GError **error)
         if (!registry)
                 registry = g_ptr_array_new();
         if (nlc_backends_lookup(backend->name)) {
-                g_set_error(error, NLC_ERROR, NLC_ERROR_CONFLICT,
-                            "backend %s is registered twice", backend->name);
+                g_set_error(error, NLC_ERROR, NLC_ERROR_CONFLICT, "backend %s is registered twice",
+                            backend->name);
                 return FALSE;
         }
         g_ptr_array_add(registry, (gpointer) backend);
@@ -107,8 +107,8 @@ nlc_backend_check_options(const NlcBackend *b, GVariant *options, GError **error
                                 g_string_append_printf(known, "%s%s", known->len ? ", " : "",
                                                        k->name);
                         g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
-                                    "option '%s' is not known to backend %s (it accepts: %s)",
-                                    name, b->name, known->str);
+                                    "option '%s' is not known to backend %s (it accepts: %s)", name,
+                                    b->name, known->str);
                         return FALSE;
                 }
                 if (!g_variant_is_of_type(value, G_VARIANT_TYPE(o->type))) {

@@ -49,8 +49,7 @@ introspect(GDBusConnection *connection, const char *sender, const char *object_p
 
 static const GDBusInterfaceVTable *
 dispatch(GDBusConnection *connection, const char *sender, const char *object_path,
-         const char *interface_name, const char *node, gpointer *out_user_data,
-         gpointer user_data)
+         const char *interface_name, const char *node, gpointer *out_user_data, gpointer user_data)
 {
         if (!node || g_strcmp0(interface_name, NLC_DBUS_INTERFACE_DEVICE) != 0)
                 return NULL;
@@ -69,12 +68,12 @@ nlc_device_fallback_register(GDBusConnection *connection, char **(*list_ids)(gpo
                              gpointer user_data, GError **error)
 {
         Fallback *fb = g_new0(Fallback, 1);
-        g_autofree char *root = g_strndup(NLC_DBUS_DEVICE_PATH_PREFIX,
-                                          strlen(NLC_DBUS_DEVICE_PATH_PREFIX) - 1);
+        g_autofree char *root =
+                g_strndup(NLC_DBUS_DEVICE_PATH_PREFIX, strlen(NLC_DBUS_DEVICE_PATH_PREFIX) - 1);
 
         fb->list_ids = list_ids;
         fb->user_data = user_data;
-        return g_dbus_connection_register_subtree(connection, root, &subtree_vtable,
-                                                  G_DBUS_SUBTREE_FLAGS_DISPATCH_TO_UNENUMERATED_NODES,
-                                                  fb, g_free, error);
+        return g_dbus_connection_register_subtree(
+                connection, root, &subtree_vtable,
+                G_DBUS_SUBTREE_FLAGS_DISPATCH_TO_UNENUMERATED_NODES, fb, g_free, error);
 }

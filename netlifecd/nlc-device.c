@@ -232,16 +232,16 @@ activate(NlcDevice *self, GError **error)
                 g_object_ref(previous);
         cross_bridge = previous && !same_bridge(previous, self);
         if (cross_bridge && !run_op_reason(previous, NLC_OP_DEACTIVATE, "handover", &local)) {
-                g_propagate_prefixed_error(error, g_steal_pointer(&local),
-                                           "cannot take the MAC from device %s: ",
-                                           nlc_device_get_id(previous));
+                g_propagate_prefixed_error(
+                        error, g_steal_pointer(&local),
+                        "cannot take the MAC from device %s: ", nlc_device_get_id(previous));
                 g_object_unref(previous);
                 return FALSE;
         }
         if (!run_op_reason(self, NLC_OP_ACTIVATE, "activate", error)) {
                 /* Give the MAC back rather than leave it without a home. */
-                if (cross_bridge && !run_op_reason(previous, NLC_OP_ACTIVATE, "handover failed",
-                                                   &local)) {
+                if (cross_bridge &&
+                    !run_op_reason(previous, NLC_OP_ACTIVATE, "handover failed", &local)) {
                         nlc_dev_warning(previous, "could not take the MAC back: %s",
                                         local->message);
                         if (self->ownership.released)
@@ -268,8 +268,8 @@ nlc_device_run(NlcDevice *self, NlcOp op, GError **error)
         if (op == NLC_OP_ACTIVATE)
                 return activate(self, error);
         ok = run_op_reason(self, op, nlc_op_to_string(op), error);
-        if (ok && before == NLC_DEVICE_STATE_ACTIVE && self->rec->state != NLC_DEVICE_STATE_ACTIVE &&
-            self->ownership.released)
+        if (ok && before == NLC_DEVICE_STATE_ACTIVE &&
+            self->rec->state != NLC_DEVICE_STATE_ACTIVE && self->ownership.released)
                 self->ownership.released(self, self->ownership.user_data);
         return ok;
 }
@@ -292,7 +292,8 @@ ready_in_usec_now(NlcDevice *self)
                 return self->ready_in_usec;
         /* The kernel's event is the truth; until it comes, say 1 µs rather
          * than 0, which would claim readiness. */
-        return (guint64) elapsed >= self->ready_in_usec ? 1 : self->ready_in_usec - (guint64) elapsed;
+        return (guint64) elapsed >= self->ready_in_usec ? 1
+                                                        : self->ready_in_usec - (guint64) elapsed;
 }
 
 void
@@ -363,14 +364,14 @@ handle_create(NlcDbusDevice *skel, GDBusMethodInvocation *invocation, GUnixFDLis
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-#define DEFINE_SIMPLE_HANDLER(name, op)                                                        \
+#define DEFINE_SIMPLE_HANDLER(name, op)                                                       \
         static gboolean handle_##name(NlcDbusDevice *skel, GDBusMethodInvocation *invocation) \
-        {                                                                                      \
-                g_autoptr(GError) error = NULL;                                                \
-                if (!nlc_device_run(NLC_DEVICE(skel), op, &error))                             \
-                        return fail_call(invocation, error);                                   \
-                nlc_dbus_device_complete_##name(skel, invocation);                             \
-                return G_DBUS_METHOD_INVOCATION_HANDLED;                                       \
+        {                                                                                     \
+                g_autoptr(GError) error = NULL;                                               \
+                if (!nlc_device_run(NLC_DEVICE(skel), op, &error))                            \
+                        return fail_call(invocation, error);                                  \
+                nlc_dbus_device_complete_##name(skel, invocation);                            \
+                return G_DBUS_METHOD_INVOCATION_HANDLED;                                      \
         }
 
 DEFINE_SIMPLE_HANDLER(activate, NLC_OP_ACTIVATE)
@@ -405,8 +406,8 @@ handle_announce(NlcDbusDevice *skel, GDBusMethodInvocation *invocation)
                 return fail_call(invocation, error);
         }
         if (!self->backend->announce) {
-                g_set_error(&error, NLC_ERROR, NLC_ERROR_FAILED,
-                            "backend %s cannot announce", self->backend->name);
+                g_set_error(&error, NLC_ERROR, NLC_ERROR_FAILED, "backend %s cannot announce",
+                            self->backend->name);
                 return fail_call(invocation, error);
         }
         if (!self->backend->announce(&self->bdev, &error))
@@ -580,9 +581,9 @@ nlc_device_class_init(NlcDeviceClass *klass)
         g_object_class_override_property(object_class, PROP_READY_IN_USEC, "ready-in-usec");
         signals[SIGNAL_FREED] = g_signal_new("freed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST,
                                              0, NULL, NULL, NULL, G_TYPE_NONE, 0);
-        signals[SIGNAL_READY_CHANGED] = g_signal_new("ready-changed", G_TYPE_FROM_CLASS(klass),
-                                                     G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL,
-                                                     G_TYPE_NONE, 0);
+        signals[SIGNAL_READY_CHANGED] =
+                g_signal_new("ready-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
+                             NULL, NULL, G_TYPE_NONE, 0);
 }
 
 const char *

@@ -16,8 +16,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(NlcDevice, nlc_device, NLC, DEVICE, NlcDbusDeviceSkeleton)
 
 /* Takes ownership of @record. @journal must outlive the device. */
-NlcDevice *nlc_device_new(NlcJournalRecord *record, const NlcBackend *backend,
-                          NlcJournal *journal);
+NlcDevice *nlc_device_new(NlcJournalRecord *record, const NlcBackend *backend, NlcJournal *journal);
 
 /* A new record: runs the backend's allocate and journals state "allocated";
  * with @host->adopting, adopts the existing kernel device instead. */

@@ -2,34 +2,34 @@
 #include "nlc-enums.h"
 
 static const char *const device_state_names[] = {
-        [NLC_DEVICE_STATE_NONE] = "none",
-        [NLC_DEVICE_STATE_ALLOCATED] = "allocated",
-        [NLC_DEVICE_STATE_CREATED] = "created",
-        [NLC_DEVICE_STATE_ACTIVE] = "active",
-        [NLC_DEVICE_STATE_DESTROYED] = "destroyed",
-        [NLC_DEVICE_STATE_FREED] = "freed",
+        [NLC_DEVICE_STATE_NONE] = "none",           [NLC_DEVICE_STATE_ALLOCATED] = "allocated",
+        [NLC_DEVICE_STATE_CREATED] = "created",     [NLC_DEVICE_STATE_ACTIVE] = "active",
+        [NLC_DEVICE_STATE_DESTROYED] = "destroyed", [NLC_DEVICE_STATE_FREED] = "freed",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(device_state_names) == NLC_DEVICE_STATE_LAST + 1);
 
 static const char *const op_names[] = {
-        [NLC_OP_ALLOCATE] = "allocate",     [NLC_OP_CREATE] = "create",
-        [NLC_OP_ACTIVATE] = "activate",     [NLC_OP_DEACTIVATE] = "deactivate",
-        [NLC_OP_DESTROY] = "destroy",       [NLC_OP_FREE] = "free",
+        [NLC_OP_ALLOCATE] = "allocate", [NLC_OP_CREATE] = "create",
+        [NLC_OP_ACTIVATE] = "activate", [NLC_OP_DEACTIVATE] = "deactivate",
+        [NLC_OP_DESTROY] = "destroy",   [NLC_OP_FREE] = "free",
         [NLC_OP_NOTIFY] = "notify",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(op_names) == NLC_OP_LAST + 1);
 
 static const char *const port_state_names[] = {
-        [NLC_PORT_STATE_DISABLED] = "disabled",     [NLC_PORT_STATE_LISTENING] = "listening",
-        [NLC_PORT_STATE_LEARNING] = "learning",     [NLC_PORT_STATE_FORWARDING] = "forwarding",
+        [NLC_PORT_STATE_DISABLED] = "disabled", [NLC_PORT_STATE_LISTENING] = "listening",
+        [NLC_PORT_STATE_LEARNING] = "learning", [NLC_PORT_STATE_FORWARDING] = "forwarding",
         [NLC_PORT_STATE_BLOCKING] = "blocking",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(port_state_names) == NLC_PORT_STATE_LAST + 1);
 
 static const char *const error_names[] = {
-        [NLC_ERROR_FAILED] = "Failed",       [NLC_ERROR_INVALID_ARGS] = "InvalidArgs",
-        [NLC_ERROR_INVALID_STATE] = "InvalidState", [NLC_ERROR_NOT_FOUND] = "NotFound",
-        [NLC_ERROR_CONFLICT] = "Conflict",   [NLC_ERROR_BUSY] = "Busy",
+        [NLC_ERROR_FAILED] = "Failed",
+        [NLC_ERROR_INVALID_ARGS] = "InvalidArgs",
+        [NLC_ERROR_INVALID_STATE] = "InvalidState",
+        [NLC_ERROR_NOT_FOUND] = "NotFound",
+        [NLC_ERROR_CONFLICT] = "Conflict",
+        [NLC_ERROR_BUSY] = "Busy",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(error_names) == NLC_ERROR_LAST + 1);
 

@@ -27,8 +27,7 @@ finish_waiter(Waiter *w, gboolean ready)
         w->instance->waiters = g_list_remove(w->instance->waiters, w);
         if (w->timeout_id)
                 g_source_remove(w->timeout_id);
-        nlc_dbus_instance_complete_wait_ready(NLC_DBUS_INSTANCE(w->instance), w->invocation,
-                                              ready);
+        nlc_dbus_instance_complete_wait_ready(NLC_DBUS_INSTANCE(w->instance), w->invocation, ready);
         g_free(w);
 }
 
@@ -57,7 +56,8 @@ recompute(NlcInstance *self)
         gboolean ready = all_devices(self, nlc_device_get_ready);
 
         for (guint i = 0; i < self->devices->len; i++)
-                g_ptr_array_add(paths, (gpointer) nlc_device_get_object_path(self->devices->pdata[i]));
+                g_ptr_array_add(paths,
+                                (gpointer) nlc_device_get_object_path(self->devices->pdata[i]));
         g_ptr_array_add(paths, NULL);
         nlc_dbus_instance_set_devices(skel, (const char *const *) paths->pdata);
         nlc_dbus_instance_set_ready(skel, ready);

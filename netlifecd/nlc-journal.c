@@ -7,7 +7,7 @@
 #include "nlc-error.h"
 #include "nlc-journal.h"
 
-#define GROUP_DEVICE "device"
+#define GROUP_DEVICE  "device"
 #define GROUP_BACKEND "backend"
 
 struct _NlcJournal {
@@ -22,8 +22,7 @@ write_file(const char *path, const char *data, gsize len, GError **error)
         g_autoptr(GError) local = NULL;
 
         if (g_file_set_contents_full(path, data, (gssize) len,
-                                     G_FILE_SET_CONTENTS_CONSISTENT |
-                                             G_FILE_SET_CONTENTS_DURABLE,
+                                     G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
                                      0600, &local))
                 return TRUE;
         g_set_error(error, NLC_ERROR, NLC_ERROR_FAILED, "journal: %s", local->message);
@@ -81,8 +80,7 @@ nlc_journal_write(NlcJournal *journal, const NlcJournalRecord *record, GError **
         g_key_file_set_string(kf, GROUP_DEVICE, "instance", record->instance);
         g_key_file_set_string(kf, GROUP_DEVICE, "backend", record->backend);
         g_key_file_set_string(kf, GROUP_DEVICE, "mac", record->mac);
-        g_key_file_set_string(kf, GROUP_DEVICE, "state",
-                              nlc_device_state_to_string(record->state));
+        g_key_file_set_string(kf, GROUP_DEVICE, "state", nlc_device_state_to_string(record->state));
         if (record->has_pending)
                 g_key_file_set_string(kf, GROUP_DEVICE, "pending",
                                       nlc_op_to_string(record->pending));
@@ -135,7 +133,8 @@ parse_record(GKeyFile *kf, GError **error)
         if (!rec->id)
                 return NULL;
         rec->instance = g_key_file_get_string(kf, GROUP_DEVICE, "instance", error);
-        rec->backend = rec->instance ? g_key_file_get_string(kf, GROUP_DEVICE, "backend", error) : NULL;
+        rec->backend =
+                rec->instance ? g_key_file_get_string(kf, GROUP_DEVICE, "backend", error) : NULL;
         rec->mac = rec->backend ? g_key_file_get_string(kf, GROUP_DEVICE, "mac", error) : NULL;
         state = rec->mac ? g_key_file_get_string(kf, GROUP_DEVICE, "state", error) : NULL;
         options = state ? g_key_file_get_string(kf, GROUP_DEVICE, "options", error) : NULL;
@@ -170,7 +169,8 @@ parse_record(GKeyFile *kf, GError **error)
 GPtrArray *
 nlc_journal_load(NlcJournal *journal)
 {
-        GPtrArray *records = g_ptr_array_new_with_free_func((GDestroyNotify) nlc_journal_record_free);
+        GPtrArray *records =
+                g_ptr_array_new_with_free_func((GDestroyNotify) nlc_journal_record_free);
         g_autoptr(GDir) dir = g_dir_open(journal->devices_dir, 0, NULL);
         const char *name;
 
@@ -195,7 +195,8 @@ nlc_journal_load(NlcJournal *journal)
                 /* The id in the file must match its name: a copied file would
                  * otherwise shadow another device. */
                 if (!g_str_equal(name, rec->id) &&
-                    !(g_str_has_prefix(name, rec->id) && g_str_equal(name + strlen(rec->id), ".device"))) {
+                    !(g_str_has_prefix(name, rec->id) &&
+                      g_str_equal(name + strlen(rec->id), ".device"))) {
                         g_warning("journal: %s claims id %s; ignored", path, rec->id);
                         nlc_journal_record_free(rec);
                         continue;

@@ -128,8 +128,9 @@ claim_mac(NlcDevice *device, NlcDevice **previous, GError **error, gpointer user
                 return TRUE;
         if (!g_str_equal(nlc_device_get_instance(owner), nlc_device_get_instance(device))) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_CONFLICT,
-                            "MAC %s is held by device %s of instance %s", nlc_device_get_mac(device),
-                            nlc_device_get_id(owner), nlc_device_get_instance(owner));
+                            "MAC %s is held by device %s of instance %s",
+                            nlc_device_get_mac(device), nlc_device_get_id(owner),
+                            nlc_device_get_instance(owner));
                 return FALSE;
         }
         *previous = owner;
@@ -213,8 +214,8 @@ find_by_ifname(NlcManager *self, const char *backend, const char *ifname)
 
 /* Same instance, backend, MAC and options: a repeated Allocate. */
 static NlcDevice *
-find_same_allocation(NlcManager *self, const char *instance, const char *backend,
-                     const char *mac, GVariant *options)
+find_same_allocation(NlcManager *self, const char *instance, const char *backend, const char *mac,
+                     GVariant *options)
 {
         GHashTableIter iter;
         gpointer value;
@@ -450,8 +451,8 @@ restore_devices(NlcManager *self)
                 if (!backend) {
                         /* Keep the record on disk: a later daemon with the
                          * backend built in takes it back. */
-                        g_warning("journal: device %s uses unknown backend %s; left as is",
-                                  rec->id, rec->backend);
+                        g_warning("journal: device %s uses unknown backend %s; left as is", rec->id,
+                                  rec->backend);
                         nlc_journal_record_free(rec);
                         continue;
                 }
@@ -502,8 +503,7 @@ nlc_manager_export(NlcManager *self, GDBusConnection *connection, GError **error
         if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(self), connection,
                                               NLC_DBUS_PATH, error))
                 return FALSE;
-        self->fallback_id =
-                nlc_device_fallback_register(connection, list_device_ids, self, error);
+        self->fallback_id = nlc_device_fallback_register(connection, list_device_ids, self, error);
         if (!self->fallback_id)
                 return FALSE;
         g_dbus_object_manager_server_set_connection(self->object_manager, connection);

@@ -15,7 +15,7 @@
 
 /* USER_HZ: the kernel reports bridge times in clock_t (1/100 s). */
 #define CLOCK_T_USEC 10000ull
-#define BUF_SIZE (64 * 1024)
+#define BUF_SIZE     (64 * 1024)
 
 struct _NlcMonitor {
         struct mnl_socket *events;

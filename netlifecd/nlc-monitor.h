@@ -16,9 +16,9 @@
 typedef struct {
         int ifindex;
         const char *name;
-        int master_ifindex;   /* 0 when not enslaved */
-        gboolean removed;     /* RTM_DELLINK of the link itself */
-        gboolean af_bridge;   /* an AF_BRIDGE message: bridge-port view */
+        int master_ifindex; /* 0 when not enslaved */
+        gboolean removed;   /* RTM_DELLINK of the link itself */
+        gboolean af_bridge; /* an AF_BRIDGE message: bridge-port view */
         gboolean carrier;
         /* Bridges (IFLA_INFO_KIND "bridge"). */
         gboolean is_bridge;
@@ -50,8 +50,8 @@ typedef struct {
 typedef struct _NlcMonitor NlcMonitor;
 
 /* @rcvbuf: the event socket's receive buffer in bytes (0: 8 MiB). */
-NlcMonitor *nlc_monitor_new(const NlcMonitorCallbacks *callbacks, gpointer user_data,
-                            guint rcvbuf, GError **error);
+NlcMonitor *nlc_monitor_new(const NlcMonitorCallbacks *callbacks, gpointer user_data, guint rcvbuf,
+                            GError **error);
 void nlc_monitor_free(NlcMonitor *monitor);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlcMonitor, nlc_monitor_free)
 

@@ -26,8 +26,7 @@ nlc_mac_parse(const char *s, guint8 mac[6], GError **error)
                 return FALSE;
         }
         if (memcmp(mac, zero, 6) == 0) {
-                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
-                            "MAC %s is all-zero", s);
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS, "MAC %s is all-zero", s);
                 return FALSE;
         }
         return TRUE;

@@ -6,8 +6,9 @@ nlc_port_ready_in_usec(NlcPortState state, guint64 timer_usec, guint64 forward_d
 {
         /* A state announced before its timer was armed reads 0: the whole
          * delay is still ahead. */
-        guint64 step = timer_usec ? MIN(timer_usec, forward_delay_usec ? forward_delay_usec : timer_usec)
-                                  : forward_delay_usec;
+        guint64 step =
+                timer_usec ? MIN(timer_usec, forward_delay_usec ? forward_delay_usec : timer_usec)
+                           : forward_delay_usec;
 
         switch (state) {
         case NLC_PORT_STATE_FORWARDING:

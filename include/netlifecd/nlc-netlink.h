@@ -16,10 +16,10 @@ typedef struct {
         int ifindex;
         int master_ifindex; /* 0 when not enslaved */
         guint mtu;
-        guint flags;        /* IFF_UP, ... */
-        gboolean lower_up;  /* carrier: for a tap, some process holds a queue */
+        guint flags;       /* IFF_UP, ... */
+        gboolean lower_up; /* carrier: for a tap, some process holds a queue */
         char name[IF_NAMESIZE];
-        char kind[32];      /* "bridge", "tun", "veth", ... or "" */
+        char kind[32]; /* "bridge", "tun", "veth", ... or "" */
         guint8 mac[6];
 } NlcLinkInfo;
 

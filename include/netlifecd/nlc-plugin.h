@@ -60,8 +60,8 @@ typedef struct {
 typedef struct {
         guint16 abi_major;
         guint16 abi_minor;
-        const char *name;        /* "tap-bridge": the Allocate() backend argument */
-        const char *description; /* one line, for operators */
+        const char *name;                /* "tap-bridge": the Allocate() backend argument */
+        const char *description;         /* one line, for operators */
         const NlcBackendOption *options; /* terminated by a { NULL } entry */
 
         /* Validates the options, reserves what the device will need (name,
@@ -97,9 +97,9 @@ typedef struct {
         gboolean (*announce)(NlcBackendDevice *dev, GError **error);
 } NlcBackend;
 
-#define NLC_BACKEND_DEFINE(symbol, ...)                                                  \
-        const NlcBackend symbol = { .abi_major = NLC_PLUGIN_ABI_MAJOR,                     \
-                                    .abi_minor = NLC_PLUGIN_ABI_MINOR,                     \
+#define NLC_BACKEND_DEFINE(symbol, ...)                                \
+        const NlcBackend symbol = { .abi_major = NLC_PLUGIN_ABI_MAJOR, \
+                                    .abi_minor = NLC_PLUGIN_ABI_MINOR, \
                                     __VA_ARGS__ }
 
 /* Helpers for backends, implemented by the daemon. */

@@ -114,10 +114,12 @@ choose_ifname(NlcBackendDevice *dev, const char *requested, const NlcBackendHost
         /* nlc<id> is unique among our records; step aside from foreign links. */
         for (guint k = 0; k < 100; k++) {
                 g_free(name);
-                name = k ? g_strdup_printf("nlc%s-%u", dev->id, k) : g_strdup_printf("nlc%s", dev->id);
+                name = k ? g_strdup_printf("nlc%s-%u", dev->id, k)
+                         : g_strdup_printf("nlc%s", dev->id);
                 if (strlen(name) >= IF_NAMESIZE)
                         break;
-                if (!host->ifname_reserved(name, host->user_data) && nlc_link_get(name, &link) == -ENODEV) {
+                if (!host->ifname_reserved(name, host->user_data) &&
+                    nlc_link_get(name, &link) == -ENODEV) {
                         nlc_backend_device_set_prop(dev, "ifname", name);
                         return TRUE;
                 }
@@ -276,8 +278,8 @@ tap_bridge_activate(NlcBackendDevice *dev, GError **error)
                 return nlc_error_set_errno(error, r, "tap %s", ifname_of(dev));
         r = nlc_fdb_replace_static(tap.ifindex, dev->mac);
         if (r < 0)
-                return nlc_error_set_errno(error, r, "cannot add FDB entry %s -> %s",
-                                           dev->mac_str, tap.name);
+                return nlc_error_set_errno(error, r, "cannot add FDB entry %s -> %s", dev->mac_str,
+                                           tap.name);
         /* The MAC's location is already right; a lost announce is repaired by
          * the next one (Announce()), so it does not undo the activation. */
         if (!tap_bridge_announce(dev, &announce_error))
@@ -327,8 +329,7 @@ reopen_queues_if_orphaned(NlcBackendDevice *dev)
         NlcLinkInfo tap;
         int r;
 
-        if (dev->queue_fds->len > 0 || nlc_link_get(ifname_of(dev), &tap) < 0 ||
-            tap.lower_up)
+        if (dev->queue_fds->len > 0 || nlc_link_get(ifname_of(dev), &tap) < 0 || tap.lower_up)
                 return;
         r = open_queues(dev, queues_of(dev));
         if (r < 0)
@@ -377,8 +378,8 @@ tap_bridge_notify(NlcBackendDevice *dev, NlcDeviceState *state, GError **error)
                 return TRUE;
         }
         if (*state == NLC_DEVICE_STATE_ACTIVE && !has_fdb) {
-                g_message("tap-bridge: FDB entry %s -> %s was missing; added again",
-                          dev->mac_str, ifname);
+                g_message("tap-bridge: FDB entry %s -> %s was missing; added again", dev->mac_str,
+                          ifname);
                 r = nlc_fdb_replace_static(tap.ifindex, dev->mac);
                 if (r < 0)
                         return nlc_error_set_errno(error, r, "cannot add FDB entry %s -> %s",
@@ -395,15 +396,9 @@ tap_bridge_notify(NlcBackendDevice *dev, NlcDeviceState *state, GError **error)
         return TRUE;
 }
 
-NLC_BACKEND_DEFINE(nlc_backend_tap_bridge,
-                   .name = "tap-bridge",
-                   .description = "tap device enslaved to a Linux bridge",
-                   .options = options,
-                   .allocate = tap_bridge_allocate,
-                   .create = tap_bridge_create,
-                   .activate = tap_bridge_activate,
-                   .deactivate = tap_bridge_deactivate,
-                   .destroy = tap_bridge_destroy,
-                   .free = NULL,
-                   .notify = tap_bridge_notify,
+NLC_BACKEND_DEFINE(nlc_backend_tap_bridge, .name = "tap-bridge",
+                   .description = "tap device enslaved to a Linux bridge", .options = options,
+                   .allocate = tap_bridge_allocate, .create = tap_bridge_create,
+                   .activate = tap_bridge_activate, .deactivate = tap_bridge_deactivate,
+                   .destroy = tap_bridge_destroy, .free = NULL, .notify = tap_bridge_notify,
                    .announce = tap_bridge_announce);

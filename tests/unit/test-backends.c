@@ -29,8 +29,8 @@ static const NlcBackendOption fake_options[] = {
         { NULL },
 };
 
-#define FAKE_OPS                                                                          \
-        .options = fake_options, .allocate = fake_allocate, .create = fake_op,             \
+#define FAKE_OPS                                                               \
+        .options = fake_options, .allocate = fake_allocate, .create = fake_op, \
         .activate = fake_op, .deactivate = fake_op, .destroy = fake_op, .notify = fake_notify
 
 NLC_BACKEND_DEFINE(fake_good, .name = "fake", FAKE_OPS);
@@ -73,7 +73,8 @@ test_options(void)
 {
         g_autoptr(GVariant) good = g_variant_ref_sink(
                 g_variant_new_parsed("{'bridge': <'br0'>, 'queues': <uint32 2>}"));
-        g_autoptr(GVariant) unknown = g_variant_ref_sink(g_variant_new_parsed("{'brige': <'br0'>}"));
+        g_autoptr(GVariant) unknown =
+                g_variant_ref_sink(g_variant_new_parsed("{'brige': <'br0'>}"));
         g_autoptr(GVariant) wrong = g_variant_ref_sink(g_variant_new_parsed("{'queues': <'2'>}"));
         g_autoptr(GError) e1 = NULL, e2 = NULL;
 

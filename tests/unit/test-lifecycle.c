@@ -11,12 +11,9 @@
 /* rows: none, allocated, created, active, destroyed, freed */
 static const NlcTransition expected[NLC_OP_LAST + 1][NLC_DEVICE_STATE_LAST + 1] = {
         /*                      none alloc created active destroyed freed */
-        [NLC_OP_ALLOCATE] = { R, N, X, X, X, X },
-        [NLC_OP_CREATE] = { X, R, N, X, R, X },
-        [NLC_OP_ACTIVATE] = { X, X, R, N, X, X },
-        [NLC_OP_DEACTIVATE] = { X, X, N, R, X, X },
-        [NLC_OP_DESTROY] = { X, X, R, X, N, X },
-        [NLC_OP_FREE] = { X, R, X, X, R, N },
+        [NLC_OP_ALLOCATE] = { R, N, X, X, X, X }, [NLC_OP_CREATE] = { X, R, N, X, R, X },
+        [NLC_OP_ACTIVATE] = { X, X, R, N, X, X }, [NLC_OP_DEACTIVATE] = { X, X, N, R, X, X },
+        [NLC_OP_DESTROY] = { X, X, R, X, N, X },  [NLC_OP_FREE] = { X, R, X, X, R, N },
         [NLC_OP_NOTIFY] = { R, R, R, R, R, X },
 };
 
@@ -54,10 +51,10 @@ test_transition_allowed(void)
         g_assert_true(nlc_lifecycle_transition_allowed(NLC_DEVICE_STATE_CREATED,
                                                        NLC_DEVICE_STATE_ACTIVE, NLC_OP_ACTIVATE));
         /* The right op with the wrong target is refused by the funnel. */
-        g_assert_false(nlc_lifecycle_transition_allowed(NLC_DEVICE_STATE_CREATED,
-                                                        NLC_DEVICE_STATE_DESTROYED, NLC_OP_ACTIVATE));
-        g_assert_false(nlc_lifecycle_transition_allowed(NLC_DEVICE_STATE_ACTIVE,
-                                                        NLC_DEVICE_STATE_DESTROYED, NLC_OP_DESTROY));
+        g_assert_false(nlc_lifecycle_transition_allowed(
+                NLC_DEVICE_STATE_CREATED, NLC_DEVICE_STATE_DESTROYED, NLC_OP_ACTIVATE));
+        g_assert_false(nlc_lifecycle_transition_allowed(
+                NLC_DEVICE_STATE_ACTIVE, NLC_DEVICE_STATE_DESTROYED, NLC_OP_DESTROY));
         /* notify may move to any live state the kernel shows, never to freed. */
         g_assert_true(nlc_lifecycle_transition_allowed(NLC_DEVICE_STATE_NONE,
                                                        NLC_DEVICE_STATE_ACTIVE, NLC_OP_NOTIFY));

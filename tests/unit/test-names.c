@@ -9,9 +9,15 @@ static void
 test_mac(void)
 {
         static const char *const bad[] = {
-                "", "52:54:00:12:34", "52:54:00:12:34:567", "52-54-00-12-34-56",
-                "52:54:00:12:34:5g", "52:54:00:12:34:56 ", "01:00:5e:00:00:01", /* multicast */
-                "ff:ff:ff:ff:ff:ff", "00:00:00:00:00:00",
+                "",
+                "52:54:00:12:34",
+                "52:54:00:12:34:567",
+                "52-54-00-12-34-56",
+                "52:54:00:12:34:5g",
+                "52:54:00:12:34:56 ",
+                "01:00:5e:00:00:01", /* multicast */
+                "ff:ff:ff:ff:ff:ff",
+                "00:00:00:00:00:00",
         };
         guint8 mac[6];
         g_autofree char *s = NULL;
@@ -32,7 +38,8 @@ test_instance_and_ifname(void)
 {
         g_autofree char *long64 = g_strnfill(64, 'a');
         g_autofree char *long65 = g_strnfill(65, 'a');
-        static const char *const bad_if[] = { "", "sixteen-chars-xx", "a/b", "a b", ".", "..", "tap:0" };
+        static const char *const bad_if[] = { "",     "sixteen-chars-xx", "a/b", "a b", ".", "..",
+                                              "tap:0" };
 
         g_assert_true(nlc_instance_name_validate("vm-1.prod_a", NULL));
         g_assert_true(nlc_instance_name_validate(long64, NULL));
@@ -55,8 +62,10 @@ test_errno_mapping(void)
                 int e;
                 NlcError code;
         } cases[] = {
-                { 19 /* ENODEV */, NLC_ERROR_NOT_FOUND }, { 17 /* EEXIST */, NLC_ERROR_CONFLICT },
-                { 16 /* EBUSY */, NLC_ERROR_BUSY },      { 22 /* EINVAL */, NLC_ERROR_INVALID_ARGS },
+                { 19 /* ENODEV */, NLC_ERROR_NOT_FOUND },
+                { 17 /* EEXIST */, NLC_ERROR_CONFLICT },
+                { 16 /* EBUSY */, NLC_ERROR_BUSY },
+                { 22 /* EINVAL */, NLC_ERROR_INVALID_ARGS },
                 { 1 /* EPERM */, NLC_ERROR_FAILED },
         };
 

@@ -12,7 +12,7 @@
 #include "nlc-journal.h"
 #include "nlc-manager.h"
 
-static GString *calls;        /* "op(id) " per backend call */
+static GString *calls; /* "op(id) " per backend call */
 static gboolean fail_activate;
 static NlcDeviceState kernel_says = NLC_DEVICE_STATE_NONE; /* NONE: agree */
 
@@ -23,10 +23,10 @@ record(const char *op, NlcBackendDevice *dev)
         return TRUE;
 }
 
-#define FAKE(op)                                                             \
-        static gboolean fake_##op(NlcBackendDevice *dev, GError **error)     \
-        {                                                                    \
-                return record(#op, dev);                                     \
+#define FAKE(op)                                                         \
+        static gboolean fake_##op(NlcBackendDevice *dev, GError **error) \
+        {                                                                \
+                return record(#op, dev);                                 \
         }
 FAKE(create)
 FAKE(deactivate)
@@ -62,9 +62,8 @@ fake_notify(NlcBackendDevice *dev, NlcDeviceState *state, GError **error)
 static const NlcBackendOption no_options[] = { { NULL } };
 
 NLC_BACKEND_DEFINE(fake_backend, .name = "fake", .options = no_options, .allocate = fake_allocate,
-                   .create = fake_create, .activate = fake_activate,
-                   .deactivate = fake_deactivate, .destroy = fake_destroy, .free = fake_free,
-                   .notify = fake_notify);
+                   .create = fake_create, .activate = fake_activate, .deactivate = fake_deactivate,
+                   .destroy = fake_destroy, .free = fake_free, .notify = fake_notify);
 
 static GString *warnings;
 
@@ -231,8 +230,7 @@ main(int argc, char **argv)
         nlc_error_quark();
         g_assert_true(nlc_backends_register(&fake_backend, NULL));
 
-#define ADD(path, fn) \
-        g_test_add(path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, fixture_set_up, fn, fixture_tear_down)
         ADD("/restore/pending-create-rolls-forward", test_pending_create_rolls_forward);
         ADD("/restore/pending-free-removes-record", test_pending_free_removes_record);
         ADD("/restore/failed-roll-forward-keeps-state", test_failed_roll_forward_keeps_state);
