@@ -79,6 +79,39 @@ nlc_backends_list_names(void)
         return g_string_free(g_steal_pointer(&names), FALSE);
 }
 
+GVariant *
+nlc_backends_describe(void)
+{
+        GVariantBuilder all;
+
+        g_variant_builder_init(&all, G_VARIANT_TYPE("a{sa{sv}}"));
+        for (guint i = 0; registry && i < registry->len; i++) {
+                const NlcBackend *b = registry->pdata[i];
+                GVariantBuilder one, types, docs;
+
+                g_variant_builder_init(&types, G_VARIANT_TYPE("a{ss}"));
+                g_variant_builder_init(&docs, G_VARIANT_TYPE("a{ss}"));
+                for (const NlcBackendOption *o = b->options; o->name; o++) {
+                        g_variant_builder_add(&types, "{ss}", o->name, o->type);
+                        g_variant_builder_add(&docs, "{ss}", o->name, o->description);
+                }
+                g_variant_builder_init(&one, G_VARIANT_TYPE("a{sv}"));
+                g_variant_builder_add(&one, "{sv}", "description",
+                                      g_variant_new_string(b->description ? b->description : ""));
+                g_variant_builder_add(&one, "{sv}", "fd-handover",
+                                      g_variant_new_boolean(b->caps.fd_handover));
+                g_variant_builder_add(&one, "{sv}", "quiet-until-activate",
+                                      g_variant_new_boolean(b->caps.quiet_until_activate));
+                g_variant_builder_add(&one, "{sv}", "postcopy-safe",
+                                      g_variant_new_boolean(b->caps.postcopy_safe));
+                g_variant_builder_add(&one, "{sv}", "options", g_variant_builder_end(&types));
+                g_variant_builder_add(&one, "{sv}", "option-descriptions",
+                                      g_variant_builder_end(&docs));
+                g_variant_builder_add(&all, "{sa{sv}}", b->name, &one);
+        }
+        return g_variant_builder_end(&all);
+}
+
 static const NlcBackendOption *
 find_option(const NlcBackend *b, const char *name)
 {

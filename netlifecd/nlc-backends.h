@@ -14,6 +14,10 @@ gboolean nlc_backend_check(const NlcBackend *backend, GError **error);
 const NlcBackend *nlc_backends_lookup(const char *name);
 /* "tap-bridge, macvtap": for error messages. */
 char *nlc_backends_list_names(void);
+/* Manager.Backends: name → { description, fd-handover, quiet-until-activate,
+ * postcopy-safe, options (a{ss} name → GVariant type), option-descriptions
+ * (a{ss}) }. */
+GVariant *nlc_backends_describe(void);
 /* Checks @options (a{sv}) against the backend's accepted options: unknown
  * names and wrong types are refused with InvalidArgs naming the option. */
 gboolean nlc_backend_check_options(const NlcBackend *backend, GVariant *options, GError **error);

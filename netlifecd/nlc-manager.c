@@ -532,6 +532,7 @@ nlc_manager_init(NlcManager *self)
         self->mac_owner = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         self->object_manager = g_dbus_object_manager_server_new(NLC_DBUS_PATH);
         nlc_dbus_manager_set_version(NLC_DBUS_MANAGER(self), NLC_VERSION);
+        nlc_dbus_manager_set_backends(NLC_DBUS_MANAGER(self), nlc_backends_describe());
 }
 
 static void

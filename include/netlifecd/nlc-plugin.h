@@ -17,7 +17,7 @@
 G_BEGIN_DECLS
 
 #define NLC_PLUGIN_ABI_MAJOR 1
-#define NLC_PLUGIN_ABI_MINOR 0
+#define NLC_PLUGIN_ABI_MINOR 1 /* 1.1: capabilities */
 
 typedef struct _NlcBackendDevice NlcBackendDevice;
 
@@ -47,6 +47,18 @@ typedef struct {
         const char *description;
 } NlcBackendOption;
 
+/* What a backend promises; published in Manager.Backends. */
+typedef struct {
+        /* create returns queue fds for the hypervisor (Device.Create → ah). */
+        gboolean fd_handover;
+        /* Before activate the device neither holds the guest MAC nor sends
+         * anything as the guest. */
+        gboolean quiet_until_activate;
+        /* activate is one step that can run at the post-copy switch: it never
+         * waits on the network (no new port, no STP delay). */
+        gboolean postcopy_safe;
+} NlcBackendCaps;
+
 /* Services the daemon offers to backends during allocate. */
 typedef struct {
         /* TRUE when another device record already reserved @ifname. */
@@ -63,6 +75,7 @@ typedef struct {
         const char *name;                /* "tap-bridge": the Allocate() backend argument */
         const char *description;         /* one line, for operators */
         const NlcBackendOption *options; /* terminated by a { NULL } entry */
+        NlcBackendCaps caps;
 
         /* Validates the options, reserves what the device will need (name,
          * lower device, ...) and records it in dev->props. Reads the kernel,

@@ -88,6 +88,28 @@ test_options(void)
         g_assert_nonnull(strstr(e2->message, "'u'"));
 }
 
+static void
+test_describe(void)
+{
+        g_autoptr(GVariant) all = NULL;
+        g_autoptr(GVariant) tap = NULL;
+        g_autoptr(GVariant) options = NULL;
+        gboolean fd_handover = FALSE;
+        const char *type = NULL;
+
+        nlc_backends_init();
+        all = g_variant_ref_sink(nlc_backends_describe());
+        tap = g_variant_lookup_value(all, "tap-bridge", G_VARIANT_TYPE_VARDICT);
+        g_assert_nonnull(tap);
+        g_assert_true(g_variant_lookup(tap, "fd-handover", "b", &fd_handover));
+        g_assert_true(fd_handover);
+        options = g_variant_lookup_value(tap, "options", G_VARIANT_TYPE("a{ss}"));
+        g_assert_true(g_variant_lookup(options, "queues", "&s", &type));
+        g_assert_cmpstr(type, ==, "u");
+        g_assert_true(g_variant_lookup(options, "bridge", "&s", &type));
+        g_assert_cmpstr(type, ==, "s");
+}
+
 int
 main(int argc, char **argv)
 {
@@ -95,5 +117,6 @@ main(int argc, char **argv)
         g_test_add_func("/backends/abi-check", test_abi_check);
         g_test_add_func("/backends/register-and-lookup", test_register_and_lookup);
         g_test_add_func("/backends/options", test_options);
+        g_test_add_func("/backends/describe", test_describe);
         return g_test_run();
 }
