@@ -144,7 +144,10 @@ main(int argc, char **argv)
                 g_printerr("netlifecd: --monitor-rcvbuf must not be negative\n");
                 return 2;
         }
-        manager = nlc_manager_new(state_dir, (guint) monitor_rcvbuf, &error);
+        manager = nlc_manager_new(&(NlcManagerConfig){ .state_dir = state_dir,
+                                                       .runtime_dir = runtime_dir,
+                                                       .monitor_rcvbuf = (guint) monitor_rcvbuf },
+                                  &error);
         if (!manager) {
                 g_printerr("netlifecd: %s\n", error->message);
                 return 1;

@@ -489,7 +489,8 @@ nlc_device_restore(NlcDevice *self, GError **error)
 }
 
 NlcDevice *
-nlc_device_new(NlcJournalRecord *record, const NlcBackend *backend, NlcJournal *journal)
+nlc_device_new(NlcJournalRecord *record, const NlcBackend *backend, NlcJournal *journal,
+               const char *runtime_dir)
 {
         NlcDevice *self = g_object_new(NLC_TYPE_DEVICE, NULL);
 
@@ -505,6 +506,7 @@ nlc_device_new(NlcJournalRecord *record, const NlcBackend *backend, NlcJournal *
         for (int i = 0; i < 6; i++)
                 self->bdev.mac[i] = (guint8) g_ascii_strtoull(record->mac + i * 3, NULL, 16);
         self->bdev.props = record->props;
+        self->bdev.runtime_dir = runtime_dir;
         sync_properties(self);
         return self;
 }

@@ -15,8 +15,10 @@ G_BEGIN_DECLS
 #define NLC_TYPE_DEVICE (nlc_device_get_type())
 G_DECLARE_FINAL_TYPE(NlcDevice, nlc_device, NLC, DEVICE, NlcDbusDeviceSkeleton)
 
-/* Takes ownership of @record. @journal must outlive the device. */
-NlcDevice *nlc_device_new(NlcJournalRecord *record, const NlcBackend *backend, NlcJournal *journal);
+/* Takes ownership of @record. @journal and @runtime_dir must outlive the
+ * device. */
+NlcDevice *nlc_device_new(NlcJournalRecord *record, const NlcBackend *backend, NlcJournal *journal,
+                          const char *runtime_dir);
 
 /* A new record: runs the backend's allocate and journals state "allocated";
  * with @host->adopting, adopts the existing kernel device instead. */

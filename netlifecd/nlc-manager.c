@@ -16,6 +16,7 @@
 struct _NlcManager {
         NlcDbusManagerSkeleton parent;
         NlcJournal *journal;
+        char *runtime_dir;
         GHashTable *devices;   /* id → NlcDevice */
         GHashTable *by_ifname; /* interface name → NlcDevice (borrowed) */
         GHashTable *instances; /* name → NlcInstance */
@@ -287,7 +288,8 @@ new_device(NlcManager *self, const char *instance, const ValidArgs *args, GVaria
         rec->options = g_variant_ref_sink(g_variant_ref(options));
         rec->state = NLC_DEVICE_STATE_NONE;
         rec->allocated_usec = g_get_real_time();
-        device = nlc_device_new(g_steal_pointer(&rec), args->backend, self->journal);
+        device = nlc_device_new(g_steal_pointer(&rec), args->backend, self->journal,
+                                self->runtime_dir);
         if (!nlc_device_allocate(device, &dict, &host, error))
                 return NULL;
         return g_steal_pointer(&device);
@@ -456,7 +458,7 @@ restore_devices(NlcManager *self)
                         nlc_journal_record_free(rec);
                         continue;
                 }
-                device = nlc_device_new(rec, backend, self->journal);
+                device = nlc_device_new(rec, backend, self->journal, self->runtime_dir);
                 if (!nlc_device_restore(device, &error))
                         nlc_dev_warning(device, "restored with problems: %s", error->message);
                 if (nlc_device_get_state(device) == NLC_DEVICE_STATE_FREED)
@@ -474,7 +476,7 @@ list_device_ids(gpointer user_data)
 }
 
 NlcManager *
-nlc_manager_new(const char *state_dir, guint monitor_rcvbuf, GError **error)
+nlc_manager_new(const NlcManagerConfig *config, GError **error)
 {
         g_autoptr(NlcManager) self = g_object_new(NLC_TYPE_MANAGER, NULL);
         const NlcTopologyHooks hooks = {
@@ -483,12 +485,14 @@ nlc_manager_new(const char *state_dir, guint monitor_rcvbuf, GError **error)
                 .user_data = self,
         };
 
-        self->journal = nlc_journal_open(state_dir, error);
+        self->runtime_dir = g_strdup(config->runtime_dir);
+        self->journal = nlc_journal_open(config->state_dir, error);
         if (!self->journal)
                 return NULL;
         /* The monitor listens before anything is read, so no event between
          * the restore and the first dump is lost. */
-        self->topology = nlc_topology_new(self->object_manager, &hooks, monitor_rcvbuf, error);
+        self->topology =
+                nlc_topology_new(self->object_manager, &hooks, config->monitor_rcvbuf, error);
         if (!self->topology)
                 return NULL;
         restore_devices(self);
@@ -555,6 +559,7 @@ nlc_manager_dispose(GObject *object)
         g_clear_pointer(&self->devices, g_hash_table_unref);
         g_clear_object(&self->object_manager);
         g_clear_pointer(&self->journal, nlc_journal_free);
+        g_clear_pointer(&self->runtime_dir, g_free);
         G_OBJECT_CLASS(nlc_manager_parent_class)->dispose(object);
 }
 

@@ -12,10 +12,15 @@ G_BEGIN_DECLS
 #define NLC_TYPE_MANAGER (nlc_manager_get_type())
 G_DECLARE_FINAL_TYPE(NlcManager, nlc_manager, NLC, MANAGER, NlcDbusManagerSkeleton)
 
-/* Opens the journal under @state_dir, starts the kernel monitor (event
- * socket buffer @monitor_rcvbuf bytes, 0 for the default) and restores every
- * recorded device, verified and repaired against the kernel. */
-NlcManager *nlc_manager_new(const char *state_dir, guint monitor_rcvbuf, GError **error);
+typedef struct {
+        const char *state_dir;   /* the journal */
+        const char *runtime_dir; /* backends' runtime files */
+        guint monitor_rcvbuf;    /* kernel event socket buffer, bytes; 0: default */
+} NlcManagerConfig;
+
+/* Opens the journal, starts the kernel monitor and restores every recorded
+ * device, verified and repaired against the kernel. @config is copied. */
+NlcManager *nlc_manager_new(const NlcManagerConfig *config, GError **error);
 /* Exports the manager and all devices on @connection. */
 gboolean nlc_manager_export(NlcManager *self, GDBusConnection *connection, GError **error);
 void nlc_manager_unexport(NlcManager *self);

@@ -259,6 +259,13 @@ nlc_topology_device_changed(NlcTopology *t, NlcDevice *dev)
         NlcLinkInfo link;
 
         recount_device(t, dev, bridge);
+        if (has_port && !nlc_device_get_bridge(dev)) {
+                /* No bridge (macvtap, direct): no STP to wait for; the device
+                 * can carry traffic as soon as it exists. */
+                nlc_device_set_port_state(dev, NLC_PORT_STATE_FORWARDING, 0,
+                                          g_get_monotonic_time());
+                return;
+        }
         if (!bridge || !ifname || nlc_link_get(ifname, &link) < 0 ||
             nlc_monitor_query_link(t->monitor, link.ifindex) < 0)
                 set_device_port(t, dev, NLC_PORT_STATE_DISABLED, 0, NULL);

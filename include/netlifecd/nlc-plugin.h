@@ -37,6 +37,9 @@ struct _NlcBackendDevice {
         /* Queue fds (int) the daemon holds open; filled by create and notify,
          * closed by the daemon after destroy. */
         GArray *queue_fds;
+        /* The daemon's runtime directory (--runtime-dir), for files such as
+         * macvtap device nodes; it outlives daemon restarts. */
+        const char *runtime_dir;
 };
 
 /* One accepted allocate option. The daemon refuses unknown names and values

@@ -142,7 +142,8 @@ static void
 restart(Fixture *f)
 {
         g_autoptr(GError) error = NULL;
-        g_autoptr(NlcManager) manager = nlc_manager_new(f->dir, 0, &error);
+        g_autoptr(NlcManager) manager = nlc_manager_new(
+                &(NlcManagerConfig){ .state_dir = f->dir, .runtime_dir = f->dir }, &error);
 
         g_assert_no_error(error);
         g_assert_nonnull(manager);
