@@ -472,7 +472,10 @@ list_device_ids(gpointer user_data)
 {
         NlcManager *self = user_data;
 
-        return (char **) g_hash_table_get_keys_as_array(self->devices, NULL);
+        g_autofree gpointer *keys = g_hash_table_get_keys_as_array(self->devices, NULL);
+
+        /* GDBus frees what enumerate returns: copies, not our keys. */
+        return g_strdupv((char **) keys);
 }
 
 NlcManager *

@@ -24,6 +24,7 @@ struct _NlcQmp {
         GInputStream *in;
         GOutputStream *out;
         GByteArray *rx;          /* bytes read, not yet a whole line */
+        gsize rx_scanned;        /* rx[0..rx_scanned) holds no newline */
         guint generation;        /* bumped on every drop: stale callbacks stop */
         GCancellable *io_cancel; /* this connection's reads and writes */
         GQueue writes;           /* GBytes, written one at a time */
@@ -106,6 +107,7 @@ drop_connection(NlcQmp *self, const GError *why)
         self->stage = STAGE_IDLE;
         self->generation++;
         g_byte_array_set_size(self->rx, 0);
+        self->rx_scanned = 0;
         g_cancellable_cancel(self->io_cancel);
         g_clear_object(&self->io_cancel);
         g_queue_clear_full(&self->writes, (GDestroyNotify) g_bytes_unref);
@@ -413,7 +415,8 @@ feed(NlcQmp *self, const guint8 *data, gsize len)
         gsize start = 0;
 
         g_byte_array_append(self->rx, data, (guint) len);
-        for (gsize i = 0; i < self->rx->len && generation == self->generation; i++) {
+        /* Each byte is looked at once, however long the line grows. */
+        for (gsize i = self->rx_scanned; i < self->rx->len && generation == self->generation; i++) {
                 if (self->rx->data[i] != '\n')
                         continue;
                 self->rx->data[i] = '\0';
@@ -428,6 +431,7 @@ feed(NlcQmp *self, const guint8 *data, gsize len)
         if (generation != self->generation)
                 return;
         g_byte_array_remove_range(self->rx, 0, (guint) start);
+        self->rx_scanned = self->rx->len;
         if (self->rx->len > MAX_LINE)
                 drop_with(self, NLC_QMP_ERROR_PROTOCOL, "%s: a line longer than %u bytes",
                           self->path, MAX_LINE);
