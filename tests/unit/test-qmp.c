@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "nlc-fake-qmp.h"
+#include "nlc-qmp-commands.h"
 #include "nlc-qmp.h"
 
 typedef struct {
@@ -291,6 +292,74 @@ test_huge_line(Fixture *f, gconstpointer data)
 }
 
 static void
+probe_done(GObject *source, GAsyncResult *res, gpointer data)
+{
+        NlcQmpProbe **out = data;
+
+        *out = nlc_qmp_probe_finish(NLC_QMP(source), res, NULL);
+}
+
+/* QEMU 7.2's replies: no postcopy-preempt, so the driver must not use it. */
+static void
+test_probe_qemu_7_2(Fixture *f, gconstpointer data)
+{
+        g_autoptr(NlcQmpProbe) probe = NULL;
+        gboolean got = FALSE;
+
+        nlc_fake_qmp_expect(f->fake, "query-version", NULL,
+                            "{\"qemu\": {\"major\": 7, \"minor\": 2, \"micro\": 0}, \"package\": "
+                            "\"Debian 1:7.2+dfsg-7\"}");
+        nlc_fake_qmp_expect(f->fake, "query-migrate-capabilities", NULL,
+                            "[{\"state\": false, \"capability\": \"xbzrle\"}, "
+                            "{\"state\": false, \"capability\": \"events\"}, "
+                            "{\"state\": false, \"capability\": \"postcopy-ram\"}, "
+                            "{\"state\": false, \"capability\": \"pause-before-switchover\"}, "
+                            "{\"state\": false, \"capability\": \"postcopy-blocktime\"}]");
+        nlc_qmp_probe_async(f->qmp, NULL, probe_done, &probe);
+        while (!probe && nlc_fake_qmp_run_until_done(f->fake, 10) == FALSE)
+                ;
+        for (int i = 0; i < 200 && !probe; i++)
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(1000), TRUE);
+        g_assert_nonnull(probe);
+        got = nlc_qmp_probe_has(probe, "postcopy-ram");
+        g_assert_true(got);
+        g_assert_true(nlc_qmp_probe_has(probe, "pause-before-switchover"));
+        g_assert_false(nlc_qmp_probe_has(probe, "postcopy-preempt"));
+        g_assert_cmpuint(probe->version, ==, 70200);
+        nlc_fake_qmp_assert_done(f->fake);
+}
+
+static void
+test_command_arguments_on_the_wire(Fixture *f, gconstpointer data)
+{
+        const NlcQmpCapability caps[] = { { "postcopy-ram", TRUE }, { "events", TRUE } };
+        Call c = { 0 };
+
+        nlc_fake_qmp_expect(
+                f->fake, "migrate-set-capabilities",
+                "{\"capabilities\": [{\"capability\": \"postcopy-ram\", \"state\": true}, "
+                "{\"capability\": \"events\", \"state\": true}]}",
+                NULL);
+        nlc_fake_qmp_expect(f->fake, "migrate",
+                            "{\"uri\": \"tcp:198.51.100.2:4444\", \"resume\": true}", NULL);
+        nlc_fake_qmp_expect(f->fake, "announce-self",
+                            "{\"initial\": 50, \"max\": 550, \"rounds\": 5, \"step\": 100}", NULL);
+        nlc_qmp_migrate_set_capabilities(f->qmp, caps, G_N_ELEMENTS(caps), NULL, exec_done, &c);
+        iterate_until(&c.done, 2000);
+        g_assert_no_error(c.error);
+        call_clear(&c);
+        nlc_qmp_migrate_resume(f->qmp, "tcp:198.51.100.2:4444", NULL, exec_done, &c);
+        iterate_until(&c.done, 2000);
+        g_assert_no_error(c.error);
+        call_clear(&c);
+        nlc_qmp_announce_self(f->qmp, 5, 50, 550, 100, NULL, exec_done, &c);
+        iterate_until(&c.done, 2000);
+        g_assert_no_error(c.error);
+        call_clear(&c);
+        nlc_fake_qmp_assert_done(f->fake);
+}
+
+static void
 test_not_connected(void)
 {
         g_autoptr(NlcQmp) qmp = nlc_qmp_new("/nonexistent/qmp.sock");
@@ -321,6 +390,8 @@ main(int argc, char **argv)
         ADD("/qmp/garbage-reconnects", test_garbage_reconnects);
         ADD("/qmp/hang-up-fails-pending", test_hang_up_fails_pending);
         ADD("/qmp/huge-line", test_huge_line);
+        ADD("/qmp/probe-qemu-7.2", test_probe_qemu_7_2);
+        ADD("/qmp/command-arguments-on-the-wire", test_command_arguments_on_the_wire);
         g_test_add_func("/qmp/not-connected", test_not_connected);
         return g_test_run();
 }
