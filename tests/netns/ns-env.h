@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A private world for one test case: a fresh network namespace (unshare of
+ * the test process itself, so everything made in it goes away with it), a
+ * private dbus-daemon and the real netlifecd binary ($NLC_DAEMON). Without
+ * the privilege to unshare, the test fails: it never passes silently.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <gio/gunixfdlist.h>
+
+typedef struct {
+        char *dir;
+        char *address;
+        GPid bus_pid;
+        GPid daemon_pid;
+        char *daemon_log;
+        char **daemon_args; /* extra arguments for the next (re)start */
+        GDBusConnection *conn;
+} NsEnv;
+
+void ns_env_set_up(NsEnv *env, const char *const *daemon_args);
+void ns_env_tear_down(NsEnv *env);
+void ns_env_start_daemon(NsEnv *env);
+void ns_env_kill9_daemon(NsEnv *env);
+
+/* Runs a shell command in the namespace; fails the test when it fails. */
+void ns_sh(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* The same, returning stdout. */
+char *ns_sh_out(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+/* Calls a method on org.netlifecd1; NULL with @error on failure. */
+GVariant *ns_call(NsEnv *env, const char *path, const char *iface, const char *method,
+                  GVariant *params, const char *reply_type, GError **error);
+/* The same, asserting that it fails with the D-Bus error @error_name. */
+void ns_call_expect_error(NsEnv *env, const char *path, const char *iface, const char *method,
+                          GVariant *params, const char *error_name);
+/* Allocate(instance, "tap-bridge", mac, options) → object path (asserted). */
+char *ns_allocate(NsEnv *env, const char *instance, const char *mac, const char *options_text);
+/* Device.Create() → the fds received (asserted). */
+GUnixFDList *ns_create(NsEnv *env, const char *path);
+void ns_device_call(NsEnv *env, const char *path, const char *method);
+GVariant *ns_get(NsEnv *env, const char *path, const char *iface, const char *prop);
+char *ns_get_string(NsEnv *env, const char *path, const char *iface, const char *prop);
+gboolean ns_get_bool(NsEnv *env, const char *path, const char *iface, const char *prop);
+guint64 ns_get_u64(NsEnv *env, const char *path, const char *iface, const char *prop);
+
+/* Iterates the main context until @cond(@data) or @timeout_ms; returns cond. */
+gboolean ns_wait(gboolean (*cond)(gpointer), gpointer data, guint timeout_ms);
+
+/* The kernel's view, through iproute2 (independent of the daemon's code). */
+char *ns_kernel_port_state(const char *ifname);
+/* Static FDB entries for @mac on any bridge, as "port@bridge" words. */
+char *ns_kernel_fdb_static(const char *mac);
