@@ -1,9 +1,12 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <errno.h>
 #include <linux/if_tun.h>
+#include <netpacket/packet.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "nlc-announce.h"
 
@@ -50,4 +53,36 @@ nlc_announce_rarp_vnet(int queue_fd, const guint8 mac[6])
         if (n < 0)
                 return -errno;
         return n == (ssize_t) (hdr_len + sizeof frame) ? 0 : -EIO;
+}
+
+int
+nlc_announce_rarp_packet(int ifindex, const guint8 mac[6])
+{
+        /* Protocol 0: the socket only sends, it never queues received frames. */
+        struct sockaddr_ll sll = {
+                .sll_family = AF_PACKET,
+                .sll_ifindex = ifindex,
+        };
+        guint8 frame[NLC_RARP_FRAME_LEN];
+        ssize_t n;
+        int fd, e;
+
+        if (ifindex <= 0)
+                return -EINVAL;
+        fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *) &sll, sizeof sll) < 0) {
+                e = errno;
+                close(fd);
+                return -e;
+        }
+        /* SOCK_RAW: the frame goes out as built, Ethernet header included. */
+        nlc_rarp_build(frame, mac);
+        n = send(fd, frame, sizeof frame, 0);
+        e = errno;
+        close(fd);
+        if (n < 0)
+                return -e;
+        return n == (ssize_t) sizeof frame ? 0 : -EIO;
 }

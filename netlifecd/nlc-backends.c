@@ -3,6 +3,8 @@
 #include "nlc-error.h"
 
 extern const NlcBackend nlc_backend_tap_bridge;
+extern const NlcBackend nlc_backend_macvtap;
+extern const NlcBackend nlc_backend_direct;
 
 static GPtrArray *registry;
 
@@ -45,7 +47,8 @@ nlc_backends_register(const NlcBackend *backend, GError **error)
 void
 nlc_backends_init(void)
 {
-        static const NlcBackend *const builtin[] = { &nlc_backend_tap_bridge };
+        static const NlcBackend *const builtin[] = { &nlc_backend_tap_bridge, &nlc_backend_macvtap,
+                                                     &nlc_backend_direct };
 
         for (guint i = 0; i < G_N_ELEMENTS(builtin); i++) {
                 g_autoptr(GError) error = NULL;

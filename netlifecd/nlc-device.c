@@ -488,6 +488,14 @@ nlc_device_restore(NlcDevice *self, GError **error)
         return verify_with_kernel(self, "restored", error);
 }
 
+static gboolean
+persist_props(NlcBackendDevice *bdev, GError **error)
+{
+        NlcDevice *self = (NlcDevice *) ((char *) bdev - G_STRUCT_OFFSET(NlcDevice, bdev));
+
+        return nlc_journal_write(self->journal, self->rec, error);
+}
+
 NlcDevice *
 nlc_device_new(NlcJournalRecord *record, const NlcBackend *backend, NlcJournal *journal,
                const char *runtime_dir)
@@ -507,6 +515,7 @@ nlc_device_new(NlcJournalRecord *record, const NlcBackend *backend, NlcJournal *
                 self->bdev.mac[i] = (guint8) g_ascii_strtoull(record->mac + i * 3, NULL, 16);
         self->bdev.props = record->props;
         self->bdev.runtime_dir = runtime_dir;
+        self->bdev.persist = persist_props;
         sync_properties(self);
         return self;
 }

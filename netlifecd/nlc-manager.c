@@ -341,9 +341,12 @@ handle_notify(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const cha
 
         if (!validate_args(instance, backend, mac, options, &args, &error))
                 return fail_call(invocation, error);
-        if (!g_variant_lookup(options, "ifname", "&s", &ifname)) {
+        /* The kernel device to adopt: "ifname", or "device" for direct. */
+        if (!g_variant_lookup(options, "ifname", "&s", &ifname) &&
+            !g_variant_lookup(options, "device", "&s", &ifname)) {
                 g_set_error(&error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
-                            "Notify needs option 'ifname' naming the existing device");
+                            "Notify needs option 'ifname' (or 'device') naming the existing "
+                            "device");
                 return fail_call(invocation, error);
         }
         existing = find_by_ifname(self, backend, ifname);

@@ -11,6 +11,7 @@
 #include <linux/rtnetlink.h>
 #include <netlink/netlink.h>
 #include <netlink/route/link.h>
+#include <netlink/route/link/macvtap.h>
 #include <string.h>
 
 #include "nlc-netlink.h"
@@ -297,8 +298,11 @@ fdb_search_cb(struct nl_msg *msg, void *arg)
         if (nlmsg_parse(nlh, sizeof *ndm, tb, NDA_MAX, NULL) < 0 || !tb[NDA_LLADDR] ||
             nla_len(tb[NDA_LLADDR]) != 6)
                 return NL_OK;
-        if (ndm->ndm_ifindex == search->port_ifindex && (ndm->ndm_state & NUD_NOARP) &&
-            !(ndm->ndm_state & NUD_PERMANENT) && (ndm->ndm_flags & NTF_MASTER) &&
+        /* The bridge's own entries carry NDA_MASTER; it does not set
+         * NTF_MASTER in dumps. NTF_SELF ones are the port device's list. */
+        if (ndm->ndm_ifindex == search->port_ifindex && tb[NDA_MASTER] &&
+            !(ndm->ndm_flags & NTF_SELF) && (ndm->ndm_state & NUD_NOARP) &&
+            !(ndm->ndm_state & NUD_PERMANENT) &&
             memcmp(nla_data(tb[NDA_LLADDR]), search->mac, 6) == 0)
                 search->found = TRUE;
         return NL_OK;
@@ -332,4 +336,283 @@ nlc_fdb_has_static(int port_ifindex, const guint8 mac[6])
         if (r < 0)
                 return errno_from_nle(r);
         return search.found ? 1 : 0;
+}
+
+int
+nlc_link_get_lower(int ifindex)
+{
+        struct rtnl_link *link = NULL;
+        int r, lower;
+
+        if (ifindex <= 0)
+                return -EINVAL;
+        if (!sock())
+                return -ENOMEM;
+        r = rtnl_link_get_kernel(sock(), ifindex, NULL, &link);
+        if (r < 0)
+                return errno_from_nle(r);
+        lower = rtnl_link_get_link(link);
+        rtnl_link_put(link);
+        return lower > 0 ? lower : 0;
+}
+
+int
+nlc_link_set_address(int ifindex, const guint8 mac[6])
+{
+        struct nl_msg *msg = link_msg(RTM_SETLINK, AF_UNSPEC, ifindex, 0, 0);
+
+        if (!msg)
+                return -ENOMEM;
+        if (nla_put(msg, IFLA_ADDRESS, 6, mac) < 0) {
+                nlmsg_free(msg);
+                return -EMSGSIZE;
+        }
+        return send_and_ack(msg);
+}
+
+static const struct {
+        const char *name;
+        guint32 mode;
+} macvtap_modes[] = {
+        { "bridge", MACVLAN_MODE_BRIDGE },
+        { "vepa", MACVLAN_MODE_VEPA },
+        { "private", MACVLAN_MODE_PRIVATE },
+        { "passthru", MACVLAN_MODE_PASSTHRU },
+};
+
+static int
+macvtap_mode(const char *name)
+{
+        for (guint i = 0; name && i < G_N_ELEMENTS(macvtap_modes); i++)
+                if (g_str_equal(macvtap_modes[i].name, name))
+                        return (int) macvtap_modes[i].mode;
+        return -EINVAL;
+}
+
+gboolean
+nlc_macvtap_mode_valid(const char *mode)
+{
+        return macvtap_mode(mode) > 0;
+}
+
+int
+nlc_macvtap_create(const char *ifname, int lower_ifindex, const char *mode, const guint8 mac[6])
+{
+        struct rtnl_link *link;
+        struct nl_addr *addr;
+        int m = macvtap_mode(mode);
+        int r;
+
+        if (m < 0 || lower_ifindex <= 0 || !ifname || strlen(ifname) >= IF_NAMESIZE)
+                return -EINVAL;
+        if (!sock())
+                return -ENOMEM;
+        link = rtnl_link_macvtap_alloc();
+        if (!link)
+                return -ENOMEM;
+        addr = nl_addr_build(AF_LLC, mac, 6);
+        if (!addr) {
+                rtnl_link_put(link);
+                return -ENOMEM;
+        }
+        rtnl_link_set_name(link, ifname);
+        rtnl_link_set_link(link, lower_ifindex);
+        rtnl_link_set_addr(link, addr);
+        r = rtnl_link_macvtap_set_mode(link, (guint32) m);
+        /* No IFF_UP in the request: the link comes up only at activate. */
+        if (r >= 0)
+                r = rtnl_link_add(sock(), link, NLM_F_CREATE | NLM_F_EXCL);
+        nl_addr_put(addr);
+        rtnl_link_put(link);
+        return errno_from_nle(r);
+}
+
+G_STATIC_ASSERT((int) NLC_VF_LINK_STATE_AUTO == (int) IFLA_VF_LINK_STATE_AUTO);
+G_STATIC_ASSERT((int) NLC_VF_LINK_STATE_ENABLE == (int) IFLA_VF_LINK_STATE_ENABLE);
+G_STATIC_ASSERT((int) NLC_VF_LINK_STATE_DISABLE == (int) IFLA_VF_LINK_STATE_DISABLE);
+
+/* RTM_SETLINK on the PF: IFLA_VFINFO_LIST { IFLA_VF_INFO { IFLA_VF_MAC,
+ * IFLA_VF_LINK_STATE } }, as `ip link set PF vf N mac M state S` sends it.
+ * The kernel (do_setvfinfo) applies each attribute through the PF driver's
+ * ndo_set_vf_mac / ndo_set_vf_link_state. */
+static struct nl_msg *
+vf_msg(int pf_ifindex, guint32 vf, const guint8 *mac, int link_state)
+{
+        struct nl_msg *msg = link_msg(RTM_SETLINK, AF_UNSPEC, pf_ifindex, 0, 0);
+        struct nlattr *list, *info;
+        gboolean ok;
+
+        if (!msg)
+                return NULL;
+        list = nla_nest_start(msg, IFLA_VFINFO_LIST | NLA_F_NESTED);
+        info = list ? nla_nest_start(msg, IFLA_VF_INFO | NLA_F_NESTED) : NULL;
+        ok = info != NULL;
+        if (ok && mac) {
+                struct ifla_vf_mac vf_mac = { .vf = vf };
+
+                memcpy(vf_mac.mac, mac, 6);
+                ok = nla_put(msg, IFLA_VF_MAC, sizeof vf_mac, &vf_mac) >= 0;
+        }
+        if (ok && link_state >= 0) {
+                struct ifla_vf_link_state vf_state = { .vf = vf,
+                                                       .link_state = (guint32) link_state };
+
+                ok = nla_put(msg, IFLA_VF_LINK_STATE, sizeof vf_state, &vf_state) >= 0;
+        }
+        if (!ok) {
+                nlmsg_free(msg);
+                return NULL;
+        }
+        nla_nest_end(msg, info);
+        nla_nest_end(msg, list);
+        return msg;
+}
+
+int
+nlc_vf_msg_build(void *buf, gsize size, int pf_ifindex, guint32 vf, const guint8 *mac,
+                 int link_state)
+{
+        struct nl_msg *msg = vf_msg(pf_ifindex, vf, mac, link_state);
+        struct nlmsghdr *nlh;
+        int len;
+
+        if (!msg)
+                return -ENOMEM;
+        nlh = nlmsg_hdr(msg);
+        len = (int) nlh->nlmsg_len;
+        if ((gsize) len > size) {
+                nlmsg_free(msg);
+                return -EMSGSIZE;
+        }
+        memcpy(buf, nlh, (gsize) len);
+        nlmsg_free(msg);
+        return len;
+}
+
+static int
+vf_send(int pf_ifindex, guint32 vf, const guint8 *mac, int link_state)
+{
+        struct nl_msg *msg = vf_msg(pf_ifindex, vf, mac, link_state);
+
+        return msg ? send_and_ack(msg) : -ENOMEM;
+}
+
+int
+nlc_vf_set_mac(int pf_ifindex, guint32 vf, const guint8 mac[6])
+{
+        return vf_send(pf_ifindex, vf, mac, -1);
+}
+
+int
+nlc_vf_set_link_state(int pf_ifindex, guint32 vf, NlcVfLinkState state)
+{
+        return vf_send(pf_ifindex, vf, NULL, (int) state);
+}
+
+/* One IFLA_VF_INFO: 1 when it describes @vf (and fills what it carries). */
+static int
+vf_info_match(struct nlattr *info, guint32 vf, guint8 mac_out[6], NlcVfLinkState *state_out)
+{
+        struct nlattr *tb[IFLA_VF_MAX + 1];
+        const struct ifla_vf_mac *vf_mac;
+        const struct ifla_vf_link_state *vf_state;
+
+        if (nla_parse_nested(tb, IFLA_VF_MAX, info, NULL) < 0)
+                return -EINVAL;
+        if (!tb[IFLA_VF_MAC] || nla_len(tb[IFLA_VF_MAC]) < (int) sizeof *vf_mac)
+                return -EINVAL;
+        vf_mac = nla_data(tb[IFLA_VF_MAC]);
+        if (vf_mac->vf != vf)
+                return 0;
+        memcpy(mac_out, vf_mac->mac, 6);
+        /* Kernels since 3.11 report the link state; auto is its default. */
+        *state_out = NLC_VF_LINK_STATE_AUTO;
+        if (tb[IFLA_VF_LINK_STATE] && nla_len(tb[IFLA_VF_LINK_STATE]) >= (int) sizeof *vf_state) {
+                vf_state = nla_data(tb[IFLA_VF_LINK_STATE]);
+                *state_out = (NlcVfLinkState) vf_state->link_state;
+        }
+        return 1;
+}
+
+int
+nlc_vf_info_parse(const void *msg, gsize len, guint32 vf, guint8 mac_out[6],
+                  NlcVfLinkState *state_out)
+{
+        struct nlmsghdr *nlh = (struct nlmsghdr *) msg;
+        struct nlattr *tb[IFLA_MAX + 1];
+        struct nlattr *info;
+        int rem;
+
+        if (len < sizeof *nlh || nlh->nlmsg_len > len || nlh->nlmsg_type != RTM_NEWLINK ||
+            nlmsg_parse(nlh, sizeof(struct ifinfomsg), tb, IFLA_MAX, NULL) < 0)
+                return -EINVAL;
+        if (!tb[IFLA_VFINFO_LIST])
+                return -ENOENT;
+        for (info = nla_data(tb[IFLA_VFINFO_LIST]), rem = nla_len(tb[IFLA_VFINFO_LIST]);
+             nla_ok(info, rem); info = nla_next(info, &rem)) {
+                int r;
+
+                if (nla_type(info) != IFLA_VF_INFO)
+                        continue;
+                r = vf_info_match(info, vf, mac_out, state_out);
+                if (r != 0)
+                        return r < 0 ? r : 0;
+        }
+        return -ENOENT;
+}
+
+typedef struct {
+        guint32 vf;
+        guint8 *mac;
+        NlcVfLinkState *state;
+        int result;
+} VfSearch;
+
+static int
+vf_search_cb(struct nl_msg *msg, void *arg)
+{
+        VfSearch *search = arg;
+        struct nlmsghdr *nlh = nlmsg_hdr(msg);
+
+        if (nlh->nlmsg_type == RTM_NEWLINK)
+                search->result = nlc_vf_info_parse(nlh, nlh->nlmsg_len, search->vf, search->mac,
+                                                   search->state);
+        return NL_OK;
+}
+
+int
+nlc_vf_get_info(int pf_ifindex, guint32 vf, guint8 mac_out[6], NlcVfLinkState *state_out)
+{
+        struct nl_msg *msg = link_msg(RTM_GETLINK, AF_UNSPEC, pf_ifindex, 0, 0);
+        VfSearch search = { .vf = vf, .mac = mac_out, .state = state_out, .result = -ENOENT };
+        struct nl_cb *cb;
+        int r;
+
+        if (!msg || !sock()) {
+                nlmsg_free(msg);
+                return -ENOMEM;
+        }
+        /* Without RTEXT_FILTER_VF the kernel leaves the VF list out. */
+        if (nla_put_u32(msg, IFLA_EXT_MASK, RTEXT_FILTER_VF) < 0) {
+                nlmsg_free(msg);
+                return -EMSGSIZE;
+        }
+        r = nl_send_auto(sock(), msg);
+        nlmsg_free(msg);
+        if (r < 0)
+                return errno_from_nle(r);
+        cb = nl_cb_alloc(NL_CB_DEFAULT);
+        if (!cb)
+                return -ENOMEM;
+        nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, vf_search_cb, &search);
+        r = nl_recvmsgs(sock(), cb);
+        nl_cb_put(cb);
+        if (r < 0)
+                return errno_from_nle(r);
+        /* The reply came alone; the ack nl_send_auto() asked for follows it
+         * and must not be left for the next request to trip over. */
+        r = nl_wait_for_ack(sock());
+        if (r < 0)
+                return errno_from_nle(r);
+        return search.result;
 }

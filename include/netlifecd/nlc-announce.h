@@ -17,4 +17,10 @@ void nlc_rarp_build(guint8 frame[NLC_RARP_FRAME_LEN], const guint8 mac[6]);
  * (QEMU may change it to 12 on the same open file). Returns 0 or -errno. */
 int nlc_announce_rarp_vnet(int queue_fd, const guint8 mac[6]);
 
+/* Sends that frame out of the link @ifindex through an AF_PACKET socket bound
+ * to it, for a device whose queues the daemon does not hold (an assigned host
+ * netdev, or a macvtap whose queues only the hypervisor holds). The link must
+ * be up. Returns 0 or -errno. */
+int nlc_announce_rarp_packet(int ifindex, const guint8 mac[6]);
+
 G_END_DECLS

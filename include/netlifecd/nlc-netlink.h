@@ -47,4 +47,48 @@ int nlc_fdb_delete(int port_ifindex, const guint8 mac[6]);
 /* 1 when a static entry mac → port exists on the port's bridge, 0 if not. */
 int nlc_fdb_has_static(int port_ifindex, const guint8 mac[6]);
 
+/* The link's IFLA_LINK: the ifindex of a macvtap's (or VLAN's) lower device,
+ * 0 when it has none. */
+int nlc_link_get_lower(int ifindex);
+/* Sets the link-layer address (IFLA_ADDRESS). */
+int nlc_link_set_address(int ifindex, const guint8 mac[6]);
+
+/* TRUE for a macvtap mode nlc_macvtap_create() knows: "bridge", "vepa",
+ * "private" or "passthru". */
+gboolean nlc_macvtap_mode_valid(const char *mode);
+/* Creates macvtap @ifname on @lower_ifindex in @mode, down, with address
+ * @mac. -EEXIST when the name is taken, -EINVAL for an unknown mode. */
+int nlc_macvtap_create(const char *ifname, int lower_ifindex, const char *mode,
+                       const guint8 mac[6]);
+
+/*
+ * SR-IOV: a VF is programmed through its PF with RTM_SETLINK on the PF,
+ * IFLA_VFINFO_LIST → IFLA_VF_INFO → IFLA_VF_MAC / IFLA_VF_LINK_STATE.
+ * The values are those of the kernel's IFLA_VF_LINK_STATE_*.
+ */
+typedef enum {
+        NLC_VF_LINK_STATE_AUTO = 0,    /* follows the PF's uplink */
+        NLC_VF_LINK_STATE_ENABLE = 1,  /* always up */
+        NLC_VF_LINK_STATE_DISABLE = 2, /* always down */
+} NlcVfLinkState;
+
+#define NLC_VF_MSG_MAX 256 /* room for any request nlc_vf_msg_build() makes */
+
+/* Builds that request into @buf without sending it: the VF's MAC when @mac is
+ * not NULL, its link state when @link_state is not negative. Returns the
+ * message length, or -EMSGSIZE when @size is too small. The senders below
+ * send these bytes, with the socket's sequence number and port and
+ * NLM_F_REQUEST | NLM_F_ACK filled in. */
+int nlc_vf_msg_build(void *buf, gsize size, int pf_ifindex, guint32 vf, const guint8 *mac,
+                     int link_state);
+int nlc_vf_set_mac(int pf_ifindex, guint32 vf, const guint8 mac[6]);
+int nlc_vf_set_link_state(int pf_ifindex, guint32 vf, NlcVfLinkState state);
+/* Reads VF @vf's MAC and link state from an RTM_NEWLINK of the PF (as the
+ * kernel sends it for IFLA_EXT_MASK RTEXT_FILTER_VF): 0, -ENOENT when the
+ * message lists no such VF, -EINVAL when it is malformed. */
+int nlc_vf_info_parse(const void *msg, gsize len, guint32 vf, guint8 mac_out[6],
+                      NlcVfLinkState *state_out);
+/* Asks the kernel for the PF's VF list and parses it as above. */
+int nlc_vf_get_info(int pf_ifindex, guint32 vf, guint8 mac_out[6], NlcVfLinkState *state_out);
+
 G_END_DECLS

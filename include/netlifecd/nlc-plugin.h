@@ -17,7 +17,7 @@
 G_BEGIN_DECLS
 
 #define NLC_PLUGIN_ABI_MAJOR 1
-#define NLC_PLUGIN_ABI_MINOR 1 /* 1.1: capabilities */
+#define NLC_PLUGIN_ABI_MINOR 2 /* 1.1: capabilities; 1.2: persist */
 
 typedef struct _NlcBackendDevice NlcBackendDevice;
 
@@ -40,6 +40,9 @@ struct _NlcBackendDevice {
         /* The daemon's runtime directory (--runtime-dir), for files such as
          * macvtap device nodes; it outlives daemon restarts. */
         const char *runtime_dir;
+        /* Journals dev->props now, for a backend that must record something
+         * (a saved MAC) before it changes the kernel. */
+        gboolean (*persist)(NlcBackendDevice *dev, GError **error);
 };
 
 /* One accepted allocate option. The daemon refuses unknown names and values

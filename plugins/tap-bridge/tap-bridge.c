@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "nlc-announce.h"
+#include "nlc-backend-util.h"
 #include "nlc-error.h"
-#include "nlc-names.h"
 #include "nlc-netlink.h"
 #include "nlc-plugin.h"
 #include "nlc-tap.h"
@@ -65,68 +65,7 @@ get_bridge(const char *name, NlcError missing_code, NlcLinkInfo *out, GError **e
 static int
 get_tap(const char *ifname, NlcLinkInfo *out, GError **error)
 {
-        int r = nlc_link_get(ifname, out);
-
-        if (r == -ENODEV)
-                return 0;
-        if (r < 0)
-                return nlc_error_set_errno(error, r, "cannot look up %s", ifname) - 1;
-        if (!g_str_equal(out->kind, "tun")) {
-                g_set_error(error, NLC_ERROR, NLC_ERROR_CONFLICT,
-                            "%s exists and is not a tap (its kind is '%s')", ifname,
-                            *out->kind ? out->kind : "none");
-                return -1;
-        }
-        return 1;
-}
-
-static gboolean
-choose_ifname(NlcBackendDevice *dev, const char *requested, const NlcBackendHost *host,
-              GError **error)
-{
-        g_autofree char *name = NULL;
-        NlcLinkInfo link;
-
-        if (requested) {
-                if (!nlc_ifname_validate(requested, error))
-                        return FALSE;
-                if (host->ifname_reserved(requested, host->user_data)) {
-                        g_set_error(error, NLC_ERROR, NLC_ERROR_CONFLICT,
-                                    "interface name %s is reserved by another device", requested);
-                        return FALSE;
-                }
-                if (host->adopting) {
-                        int r = get_tap(requested, &link, error);
-
-                        if (r == 0)
-                                g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_FOUND,
-                                            "there is no tap %s to adopt", requested);
-                        if (r <= 0)
-                                return FALSE;
-                } else if (nlc_link_get(requested, &link) == 0) {
-                        g_set_error(error, NLC_ERROR, NLC_ERROR_CONFLICT,
-                                    "interface %s already exists", requested);
-                        return FALSE;
-                }
-                nlc_backend_device_set_prop(dev, "ifname", requested);
-                return TRUE;
-        }
-        /* nlc<id> is unique among our records; step aside from foreign links. */
-        for (guint k = 0; k < 100; k++) {
-                g_free(name);
-                name = k ? g_strdup_printf("nlc%s-%u", dev->id, k)
-                         : g_strdup_printf("nlc%s", dev->id);
-                if (strlen(name) >= IF_NAMESIZE)
-                        break;
-                if (!host->ifname_reserved(name, host->user_data) &&
-                    nlc_link_get(name, &link) == -ENODEV) {
-                        nlc_backend_device_set_prop(dev, "ifname", name);
-                        return TRUE;
-                }
-        }
-        g_set_error(error, NLC_ERROR, NLC_ERROR_BUSY, "no free interface name for device %s",
-                    dev->id);
-        return FALSE;
+        return nlc_backend_get_link(ifname, "tun", out, error);
 }
 
 static gboolean
@@ -157,7 +96,7 @@ tap_bridge_allocate(NlcBackendDevice *dev, GVariantDict *opts, const NlcBackendH
                             "adopting a tap needs option 'ifname'");
                 return FALSE;
         }
-        if (!choose_ifname(dev, ifname, host, error))
+        if (!nlc_backend_reserve_ifname(dev, ifname, "tun", host, error))
                 return FALSE;
         queues_str = g_strdup_printf("%u", queues);
         nlc_backend_device_set_prop(dev, "bridge", bridge);

@@ -65,7 +65,7 @@ test_register_and_lookup(void)
         g_assert_false(nlc_backends_register(&fake_good, &error));
         g_assert_error(error, NLC_ERROR, NLC_ERROR_CONFLICT);
         names = nlc_backends_list_names();
-        g_assert_cmpstr(names, ==, "tap-bridge, fake");
+        g_assert_cmpstr(names, ==, "tap-bridge, macvtap, direct, fake");
 }
 
 static void
