@@ -156,6 +156,31 @@ send_and_ack(struct nl_msg *msg)
         return errno_from_nle(nl_send_sync(sock(), msg));
 }
 
+/* Sends @msg (consumed) and hands every reply to @valid until the kernel
+ * says it is done (a dump's end, or a lone reply). */
+static int
+send_and_collect(struct nl_msg *msg, nl_recvmsg_msg_cb_t valid, void *arg)
+{
+        struct nl_cb *cb;
+        int r;
+
+        if (!sock()) {
+                nlmsg_free(msg);
+                return -ENOMEM;
+        }
+        r = nl_send_auto(sock(), msg);
+        nlmsg_free(msg);
+        if (r < 0)
+                return errno_from_nle(r);
+        cb = nl_cb_alloc(NL_CB_DEFAULT);
+        if (!cb)
+                return -ENOMEM;
+        nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, valid, arg);
+        r = nl_recvmsgs(sock(), cb);
+        nl_cb_put(cb);
+        return r < 0 ? errno_from_nle(r) : 0;
+}
+
 static struct nl_msg *
 link_msg(int type, int family, int ifindex, guint flags, guint change)
 {
@@ -315,26 +340,14 @@ nlc_fdb_has_static(int port_ifindex, const guint8 mac[6])
          * port (ifi_index), as `bridge fdb show dev X` does. */
         struct nl_msg *msg = link_msg(RTM_GETNEIGH, AF_BRIDGE, port_ifindex, 0, 0);
         FdbSearch search = { .mac = mac, .port_ifindex = port_ifindex };
-        struct nl_cb *cb;
         int r;
 
-        if (!msg || !sock()) {
-                nlmsg_free(msg);
+        if (!msg)
                 return -ENOMEM;
-        }
         nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_DUMP;
-        r = nl_send_auto(sock(), msg);
-        nlmsg_free(msg);
+        r = send_and_collect(msg, fdb_search_cb, &search);
         if (r < 0)
-                return errno_from_nle(r);
-        cb = nl_cb_alloc(NL_CB_DEFAULT);
-        if (!cb)
-                return -ENOMEM;
-        nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, fdb_search_cb, &search);
-        r = nl_recvmsgs(sock(), cb);
-        nl_cb_put(cb);
-        if (r < 0)
-                return errno_from_nle(r);
+                return r;
         return search.found ? 1 : 0;
 }
 
@@ -585,7 +598,6 @@ nlc_vf_get_info(int pf_ifindex, guint32 vf, guint8 mac_out[6], NlcVfLinkState *s
 {
         struct nl_msg *msg = link_msg(RTM_GETLINK, AF_UNSPEC, pf_ifindex, 0, 0);
         VfSearch search = { .vf = vf, .mac = mac_out, .state = state_out, .result = -ENOENT };
-        struct nl_cb *cb;
         int r;
 
         if (!msg || !sock()) {
@@ -597,18 +609,9 @@ nlc_vf_get_info(int pf_ifindex, guint32 vf, guint8 mac_out[6], NlcVfLinkState *s
                 nlmsg_free(msg);
                 return -EMSGSIZE;
         }
-        r = nl_send_auto(sock(), msg);
-        nlmsg_free(msg);
+        r = send_and_collect(msg, vf_search_cb, &search);
         if (r < 0)
-                return errno_from_nle(r);
-        cb = nl_cb_alloc(NL_CB_DEFAULT);
-        if (!cb)
-                return -ENOMEM;
-        nl_cb_set(cb, NL_CB_VALID, NL_CB_CUSTOM, vf_search_cb, &search);
-        r = nl_recvmsgs(sock(), cb);
-        nl_cb_put(cb);
-        if (r < 0)
-                return errno_from_nle(r);
+                return r;
         /* The reply came alone; the ack nl_send_auto() asked for follows it
          * and must not be left for the next request to trip over. */
         r = nl_wait_for_ack(sock());
