@@ -121,6 +121,52 @@ run_on_all(NlcInstance *self, NlcOp op, NlcDeviceState ok_from, NlcDeviceState t
         return TRUE;
 }
 
+gboolean
+nlc_instance_activate(NlcInstance *self, GError **error)
+{
+        return run_on_all(self, NLC_OP_ACTIVATE, NLC_DEVICE_STATE_CREATED, NLC_DEVICE_STATE_ACTIVE,
+                          error);
+}
+
+gboolean
+nlc_instance_deactivate(NlcInstance *self, GError **error)
+{
+        return run_on_all(self, NLC_OP_DEACTIVATE, NLC_DEVICE_STATE_ACTIVE,
+                          NLC_DEVICE_STATE_CREATED, error);
+}
+
+gboolean
+nlc_instance_get_ready(NlcInstance *self)
+{
+        return nlc_dbus_instance_get_ready(NLC_DBUS_INSTANCE(self));
+}
+
+#define TIMELINE_MAX 64
+
+void
+nlc_instance_record(NlcInstance *self, const char *what)
+{
+        GVariant *old = nlc_dbus_instance_get_guest_timeline(NLC_DBUS_INSTANCE(self));
+        gsize n = old ? g_variant_n_children(old) : 0;
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE("a(st)"));
+        for (gsize i = n >= TIMELINE_MAX ? n - TIMELINE_MAX + 1 : 0; i < n; i++) {
+                g_autoptr(GVariant) entry = g_variant_get_child_value(old, i);
+
+                g_variant_builder_add_value(&b, entry);
+        }
+        g_variant_builder_add(&b, "(st)", what, (guint64) g_get_real_time());
+        nlc_dbus_instance_set_guest_timeline(NLC_DBUS_INSTANCE(self), g_variant_builder_end(&b));
+        g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
+}
+
+void
+nlc_instance_set_qemu_socket(NlcInstance *self, const char *path)
+{
+        nlc_dbus_instance_set_qemu_socket(NLC_DBUS_INSTANCE(self), path ? path : "");
+}
+
 static gboolean
 handle_activate(NlcDbusInstance *skel, GDBusMethodInvocation *invocation)
 {
@@ -203,6 +249,9 @@ nlc_instance_new(const char *name)
         self->name = g_strdup(name);
         self->object_path = g_strconcat("/org/netlifecd1/instance/", escaped, NULL);
         nlc_dbus_instance_set_name(NLC_DBUS_INSTANCE(self), name);
+        nlc_dbus_instance_set_qemu_socket(NLC_DBUS_INSTANCE(self), "");
+        nlc_dbus_instance_set_guest_timeline(NLC_DBUS_INSTANCE(self),
+                                             g_variant_new_array(G_VARIANT_TYPE("(st)"), NULL, 0));
         recompute(self);
         return self;
 }

@@ -20,5 +20,12 @@ const char *nlc_instance_get_object_path(NlcInstance *self);
 void nlc_instance_add_device(NlcInstance *self, NlcDevice *device);
 void nlc_instance_remove_device(NlcInstance *self, NlcDevice *device);
 guint nlc_instance_get_n_devices(NlcInstance *self);
+gboolean nlc_instance_get_ready(NlcInstance *self);
+/* Instance.Activate()/Deactivate() for the daemon's own use. */
+gboolean nlc_instance_activate(NlcInstance *self, GError **error);
+gboolean nlc_instance_deactivate(NlcInstance *self, GError **error);
+/* Appends (what, now) to GuestTimeline, keeping the latest 64. */
+void nlc_instance_record(NlcInstance *self, const char *what);
+void nlc_instance_set_qemu_socket(NlcInstance *self, const char *path);
 
 G_END_DECLS

@@ -13,6 +13,7 @@
 struct _NlcJournal {
         char *devices_dir;
         char *next_id_path;
+        char *attachments_path;
         guint64 next_id;
 };
 
@@ -37,6 +38,7 @@ nlc_journal_open(const char *state_dir, GError **error)
 
         journal->devices_dir = g_build_filename(state_dir, "devices", NULL);
         journal->next_id_path = g_build_filename(state_dir, "next-id", NULL);
+        journal->attachments_path = g_build_filename(state_dir, "attachments", NULL);
         if (g_mkdir_with_parents(journal->devices_dir, 0700) < 0) {
                 nlc_error_set_errno(error, -errno, "cannot create %s", journal->devices_dir);
                 return NULL;
@@ -54,6 +56,7 @@ nlc_journal_free(NlcJournal *journal)
                 return;
         g_free(journal->devices_dir);
         g_free(journal->next_id_path);
+        g_free(journal->attachments_path);
         g_free(journal);
 }
 
@@ -216,4 +219,45 @@ nlc_journal_next_id(NlcJournal *journal, GError **error)
                 return NULL;
         journal->next_id = id + 1;
         return g_strdup_printf("%" G_GUINT64_FORMAT, id);
+}
+
+GHashTable *
+nlc_journal_load_attachments(NlcJournal *journal)
+{
+        GHashTable *all = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
+        g_autoptr(GKeyFile) kf = g_key_file_new();
+        g_auto(GStrv) instances = NULL;
+
+        if (!g_key_file_load_from_file(kf, journal->attachments_path, G_KEY_FILE_NONE, NULL))
+                return all;
+        instances = g_key_file_get_groups(kf, NULL);
+        for (guint i = 0; instances[i]; i++) {
+                char *path = g_key_file_get_string(kf, instances[i], "qmp", NULL);
+
+                if (path)
+                        g_hash_table_insert(all, g_strdup(instances[i]), path);
+        }
+        return all;
+}
+
+gboolean
+nlc_journal_set_attachment(NlcJournal *journal, const char *instance, const char *qmp_path,
+                           GError **error)
+{
+        g_autoptr(GHashTable) all = nlc_journal_load_attachments(journal);
+        g_autoptr(GKeyFile) kf = g_key_file_new();
+        g_autofree char *data = NULL;
+        GHashTableIter iter;
+        gpointer key, value;
+        gsize len;
+
+        if (qmp_path)
+                g_hash_table_insert(all, g_strdup(instance), g_strdup(qmp_path));
+        else
+                g_hash_table_remove(all, instance);
+        g_hash_table_iter_init(&iter, all);
+        while (g_hash_table_iter_next(&iter, &key, &value))
+                g_key_file_set_string(kf, key, "qmp", value);
+        data = g_key_file_to_data(kf, &len, NULL);
+        return write_file(journal->attachments_path, data, len, error);
 }

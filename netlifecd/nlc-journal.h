@@ -40,5 +40,12 @@ GPtrArray *nlc_journal_load(NlcJournal *journal);
 /* A device id never handed out before, persisted before it is returned. */
 char *nlc_journal_next_id(NlcJournal *journal, GError **error);
 
+/* Which QMP socket each instance's guest is followed through
+ * (Manager.AttachQemu); @qmp_path NULL forgets the instance. */
+gboolean nlc_journal_set_attachment(NlcJournal *journal, const char *instance, const char *qmp_path,
+                                    GError **error);
+/* instance → QMP socket path. */
+GHashTable *nlc_journal_load_attachments(NlcJournal *journal);
+
 void nlc_journal_record_free(NlcJournalRecord *record);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlcJournalRecord, nlc_journal_record_free)

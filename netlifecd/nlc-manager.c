@@ -6,6 +6,7 @@
 #include "nlc-device-fallback.h"
 #include "nlc-device.h"
 #include "nlc-error.h"
+#include "nlc-guest.h"
 #include "nlc-instance.h"
 #include "nlc-journal.h"
 #include "nlc-log.h"
@@ -21,6 +22,7 @@ struct _NlcManager {
         GHashTable *by_ifname; /* interface name → NlcDevice (borrowed) */
         GHashTable *instances; /* name → NlcInstance */
         GHashTable *mac_owner; /* "52:54:..." → the active NlcDevice holding it (borrowed) */
+        GHashTable *guests;    /* instance name → NlcGuest (AttachQemu) */
         NlcTopology *topology;
         GDBusObjectManagerServer *object_manager;
         GDBusConnection *connection;
@@ -78,6 +80,8 @@ leave_instance(NlcManager *self, NlcDevice *device)
         nlc_instance_remove_device(instance, device);
         if (nlc_instance_get_n_devices(instance) > 0)
                 return;
+        if (g_hash_table_remove(self->guests, name))
+                nlc_journal_set_attachment(self->journal, name, NULL, NULL);
         g_dbus_object_manager_server_unexport(self->object_manager,
                                               nlc_instance_get_object_path(instance));
         g_hash_table_remove(self->instances, name);
@@ -413,6 +417,54 @@ handle_get_device(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+NlcInstance *
+nlc_manager_lookup_instance(NlcManager *self, const char *name)
+{
+        return g_hash_table_lookup(self->instances, name);
+}
+
+gboolean
+nlc_manager_attach_qemu(NlcManager *self, const char *name, const char *qmp_socket, GError **error)
+{
+        NlcInstance *instance;
+        NlcGuest *guest;
+
+        if (!nlc_instance_name_validate(name, error))
+                return FALSE;
+        if (!qmp_socket || !g_path_is_absolute(qmp_socket)) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                            "the QMP socket must be an absolute path, not '%s'",
+                            qmp_socket ? qmp_socket : "");
+                return FALSE;
+        }
+        instance = g_hash_table_lookup(self->instances, name);
+        if (!instance) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_FOUND,
+                            "instance %s has no device on this host", name);
+                return FALSE;
+        }
+        guest = g_hash_table_lookup(self->guests, name);
+        if (guest && g_str_equal(nlc_guest_get_qmp_path(guest), qmp_socket))
+                return TRUE;
+        if (!nlc_journal_set_attachment(self->journal, name, qmp_socket, error))
+                return FALSE;
+        g_message("instance %s: following the guest through %s", name, qmp_socket);
+        g_hash_table_insert(self->guests, g_strdup(name), nlc_guest_new(instance, qmp_socket));
+        return TRUE;
+}
+
+static gboolean
+handle_attach_qemu(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const char *name,
+                   const char *qmp_socket)
+{
+        g_autoptr(GError) error = NULL;
+
+        if (!nlc_manager_attach_qemu(NLC_MANAGER(skel), name, qmp_socket, &error))
+                return fail_call(invocation, error);
+        nlc_dbus_manager_complete_attach_qemu(skel, invocation);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 static gboolean
 handle_get_instance(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const char *name)
 {
@@ -437,6 +489,7 @@ static void
 nlc_manager_iface_init(NlcDbusManagerIface *iface)
 {
         iface->handle_get_instance = handle_get_instance;
+        iface->handle_attach_qemu = handle_attach_qemu;
         iface->handle_allocate = handle_allocate;
         iface->handle_notify = handle_notify;
         iface->handle_get_device = handle_get_device;
@@ -467,6 +520,23 @@ restore_devices(NlcManager *self)
                 if (nlc_device_get_state(device) == NLC_DEVICE_STATE_FREED)
                         continue;
                 add_device(self, device);
+        }
+}
+
+static void
+restore_attachments(NlcManager *self)
+{
+        g_autoptr(GHashTable) all = nlc_journal_load_attachments(self->journal);
+        GHashTableIter iter;
+        gpointer name, path;
+
+        g_hash_table_iter_init(&iter, all);
+        while (g_hash_table_iter_next(&iter, &name, &path)) {
+                g_autoptr(GError) error = NULL;
+
+                if (!nlc_manager_attach_qemu(self, name, path, &error))
+                        g_warning("instance %s: cannot follow its guest again: %s",
+                                  (const char *) name, error->message);
         }
 }
 
@@ -503,6 +573,7 @@ nlc_manager_new(const NlcManagerConfig *config, GError **error)
                 return NULL;
         restore_devices(self);
         nlc_topology_sync(self->topology);
+        restore_attachments(self);
         return g_steal_pointer(&self);
 }
 
@@ -540,6 +611,8 @@ nlc_manager_init(NlcManager *self)
         self->by_ifname = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         self->instances = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
         self->mac_owner = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        self->guests = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
+                                             (GDestroyNotify) nlc_guest_free);
         self->object_manager = g_dbus_object_manager_server_new(NLC_DBUS_PATH);
         nlc_dbus_manager_set_version(NLC_DBUS_MANAGER(self), NLC_VERSION);
         nlc_dbus_manager_set_backends(NLC_DBUS_MANAGER(self), nlc_backends_describe());
@@ -558,6 +631,7 @@ nlc_manager_dispose(GObject *object)
                 while (g_hash_table_iter_next(&iter, NULL, &value))
                         g_signal_handlers_disconnect_by_data(value, self);
         }
+        g_clear_pointer(&self->guests, g_hash_table_unref);
         g_clear_pointer(&self->topology, nlc_topology_free);
         g_clear_pointer(&self->mac_owner, g_hash_table_unref);
         g_clear_pointer(&self->instances, g_hash_table_unref);

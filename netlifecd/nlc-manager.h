@@ -6,6 +6,7 @@
 #pragma once
 
 #include "nlc-dbus-generated.h"
+#include "nlc-instance.h"
 
 G_BEGIN_DECLS
 
@@ -24,5 +25,10 @@ NlcManager *nlc_manager_new(const NlcManagerConfig *config, GError **error);
 /* Exports the manager and all devices on @connection. */
 gboolean nlc_manager_export(NlcManager *self, GDBusConnection *connection, GError **error);
 void nlc_manager_unexport(NlcManager *self);
+/* The instance object, or NULL. */
+NlcInstance *nlc_manager_lookup_instance(NlcManager *self, const char *name);
+/* Manager.AttachQemu(): follow @instance's guest through its QMP socket. */
+gboolean nlc_manager_attach_qemu(NlcManager *self, const char *instance, const char *qmp_socket,
+                                 GError **error);
 
 G_END_DECLS

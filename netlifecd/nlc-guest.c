@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "nlc-guest.h"
+#include "nlc-qmp-commands.h"
+
+/* QEMU's own announce-self defaults (net/announce.c): 5 rounds, 50 ms
+ * first, growing by 100 ms up to 550 ms. */
+#define ANNOUNCE_ROUNDS     5
+#define ANNOUNCE_INITIAL_MS 50
+#define ANNOUNCE_MAX_MS     550
+#define ANNOUNCE_STEP_MS    100
+
+struct _NlcGuest {
+        NlcInstance *instance;
+        NlcQmp *qmp;
+        gulong event_id, connected_id, disconnected_id;
+        gulong ready_id; /* waiting for the ports before announce-self */
+        GCancellable *cancel;
+};
+
+static void
+on_announced(GObject *source, GAsyncResult *result, gpointer data)
+{
+        NlcGuest *g = data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
+
+        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                return;
+        if (!reply) {
+                g_message("instance %s: announce-self failed: %s",
+                          nlc_instance_get_name(g->instance), error->message);
+                return;
+        }
+        nlc_instance_record(g->instance, "announced");
+}
+
+static void
+announce(NlcGuest *g)
+{
+        nlc_qmp_announce_self(g->qmp, ANNOUNCE_ROUNDS, ANNOUNCE_INITIAL_MS, ANNOUNCE_MAX_MS,
+                              ANNOUNCE_STEP_MS, g->cancel, on_announced, g);
+}
+
+static void
+on_ready_changed(GObject *object, GParamSpec *pspec, gpointer data)
+{
+        NlcGuest *g = data;
+
+        if (!nlc_instance_get_ready(g->instance))
+                return;
+        g_signal_handler_disconnect(g->instance, g->ready_id);
+        g->ready_id = 0;
+        announce(g);
+}
+
+/* Announcements sent before the ports forward are dropped by the bridge:
+ * wait for readiness, which the kernel's event tells. */
+static void
+announce_when_ready(NlcGuest *g)
+{
+        if (nlc_instance_get_ready(g->instance)) {
+                announce(g);
+                return;
+        }
+        if (!g->ready_id)
+                g->ready_id = g_signal_connect(g->instance, "notify::ready",
+                                               G_CALLBACK(on_ready_changed), g);
+}
+
+static void
+guest_running(NlcGuest *g)
+{
+        g_autoptr(GError) error = NULL;
+
+        if (!nlc_instance_activate(g->instance, &error)) {
+                g_warning("instance %s: cannot activate its devices for the running guest: %s",
+                          nlc_instance_get_name(g->instance), error->message);
+                return;
+        }
+        nlc_instance_record(g->instance, "activated");
+        announce_when_ready(g);
+}
+
+static void
+guest_stopped(NlcGuest *g)
+{
+        g_autoptr(GError) error = NULL;
+
+        if (g->ready_id) {
+                g_signal_handler_disconnect(g->instance, g->ready_id);
+                g->ready_id = 0;
+        }
+        if (!nlc_instance_deactivate(g->instance, &error)) {
+                g_warning("instance %s: cannot deactivate its devices for the stopped guest: %s",
+                          nlc_instance_get_name(g->instance), error->message);
+                return;
+        }
+        nlc_instance_record(g->instance, "deactivated");
+}
+
+static void
+on_event(NlcQmp *qmp, const char *name, JsonObject *data, gint64 timestamp, gpointer user_data)
+{
+        NlcGuest *g = user_data;
+
+        if (g_str_equal(name, "STOP")) {
+                nlc_instance_record(g->instance, "stop");
+                guest_stopped(g);
+        } else if (g_str_equal(name, "RESUME")) {
+                nlc_instance_record(g->instance, "resume");
+                guest_running(g);
+        }
+}
+
+static void
+on_status(GObject *source, GAsyncResult *result, gpointer data)
+{
+        NlcGuest *g = data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
+        JsonObject *o = reply && JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL;
+
+        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                return;
+        if (!o) {
+                g_message("instance %s: query-status failed: %s",
+                          nlc_instance_get_name(g->instance), error ? error->message : "no status");
+                return;
+        }
+        if (json_object_get_boolean_member_with_default(o, "running", FALSE))
+                guest_running(g);
+        else
+                guest_stopped(g);
+}
+
+static void
+on_connected(NlcQmp *qmp, gpointer data)
+{
+        NlcGuest *g = data;
+
+        nlc_instance_record(g->instance, "qmp-connected");
+        /* Events may have been missed while disconnected: ask. */
+        nlc_qmp_query_status(qmp, g->cancel, on_status, g);
+}
+
+static void
+on_disconnected(NlcQmp *qmp, GError *why, gpointer data)
+{
+        NlcGuest *g = data;
+
+        nlc_instance_record(g->instance, "qmp-disconnected");
+        g_message("instance %s: %s", nlc_instance_get_name(g->instance), why->message);
+}
+
+static void
+on_first_connect(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(GError) error = NULL;
+
+        /* Success is handled by "connected"; failures keep retrying. */
+        if (!nlc_qmp_connect_finish(NLC_QMP(source), result, &error))
+                g_debug("qmp: %s", error->message);
+}
+
+NlcGuest *
+nlc_guest_new(NlcInstance *instance, const char *qmp_path)
+{
+        NlcGuest *g = g_new0(NlcGuest, 1);
+
+        g->instance = g_object_ref(instance);
+        g->qmp = nlc_qmp_new(qmp_path);
+        g->cancel = g_cancellable_new();
+        g->event_id = g_signal_connect(g->qmp, "event", G_CALLBACK(on_event), g);
+        g->connected_id = g_signal_connect(g->qmp, "connected", G_CALLBACK(on_connected), g);
+        g->disconnected_id =
+                g_signal_connect(g->qmp, "disconnected", G_CALLBACK(on_disconnected), g);
+        nlc_instance_set_qemu_socket(instance, qmp_path);
+        nlc_qmp_connect_async(g->qmp, g->cancel, on_first_connect, NULL);
+        return g;
+}
+
+void
+nlc_guest_free(NlcGuest *g)
+{
+        if (!g)
+                return;
+        g_cancellable_cancel(g->cancel);
+        g_clear_object(&g->cancel);
+        if (g->ready_id)
+                g_signal_handler_disconnect(g->instance, g->ready_id);
+        g_signal_handlers_disconnect_by_data(g->qmp, g);
+        nlc_qmp_close(g->qmp);
+        g_clear_object(&g->qmp);
+        nlc_instance_set_qemu_socket(g->instance, NULL);
+        g_clear_object(&g->instance);
+        g_free(g);
+}
+
+const char *
+nlc_guest_get_qmp_path(NlcGuest *g)
+{
+        return nlc_qmp_get_socket_path(g->qmp);
+}
+
+NlcQmp *
+nlc_guest_get_qmp(NlcGuest *g)
+{
+        return g->qmp;
+}
