@@ -116,16 +116,17 @@ nlc_backends_describe(void)
 }
 
 static const NlcBackendOption *
-find_option(const NlcBackend *b, const char *name)
+find_option(const NlcBackendOption *table, const char *name)
 {
-        for (const NlcBackendOption *o = b->options; o->name; o++)
+        for (const NlcBackendOption *o = table; o->name; o++)
                 if (g_str_equal(o->name, name))
                         return o;
         return NULL;
 }
 
 gboolean
-nlc_backend_check_options(const NlcBackend *b, GVariant *options, GError **error)
+nlc_options_check(const NlcBackendOption *table, const char *owner, GVariant *options,
+                  GError **error)
 {
         GVariantIter iter;
         const char *name;
@@ -134,25 +135,33 @@ nlc_backend_check_options(const NlcBackend *b, GVariant *options, GError **error
         g_variant_iter_init(&iter, options);
         while (g_variant_iter_next(&iter, "{&sv}", &name, &value)) {
                 g_autoptr(GVariant) owned = value;
-                const NlcBackendOption *o = find_option(b, name);
+                const NlcBackendOption *o = find_option(table, name);
 
                 if (!o) {
                         g_autoptr(GString) known = g_string_new(NULL);
 
-                        for (const NlcBackendOption *k = b->options; k->name; k++)
+                        for (const NlcBackendOption *k = table; k->name; k++)
                                 g_string_append_printf(known, "%s%s", known->len ? ", " : "",
                                                        k->name);
                         g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
-                                    "option '%s' is not known to backend %s (it accepts: %s)", name,
-                                    b->name, known->str);
+                                    "option '%s' is not known to %s (it accepts: %s)", name, owner,
+                                    known->str);
                         return FALSE;
                 }
                 if (!g_variant_is_of_type(value, G_VARIANT_TYPE(o->type))) {
                         g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
-                                    "option '%s' of backend %s must be of type '%s', not '%s'",
-                                    name, b->name, o->type, g_variant_get_type_string(value));
+                                    "option '%s' of %s must be of type '%s', not '%s'", name, owner,
+                                    o->type, g_variant_get_type_string(value));
                         return FALSE;
                 }
         }
         return TRUE;
+}
+
+gboolean
+nlc_backend_check_options(const NlcBackend *b, GVariant *options, GError **error)
+{
+        g_autofree char *owner = g_strdup_printf("backend %s", b->name);
+
+        return nlc_options_check(b->options, owner, options, error);
 }

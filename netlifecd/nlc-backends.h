@@ -18,6 +18,11 @@ char *nlc_backends_list_names(void);
  * postcopy-safe, options (a{ss} name → GVariant type), option-descriptions
  * (a{ss}) }. */
 GVariant *nlc_backends_describe(void);
+/* Checks @options (a{sv}) against @table (terminated by { NULL }): unknown
+ * names and wrong types are refused with InvalidArgs naming the option and
+ * @owner ("backend tap-bridge", "Migrate"). */
+gboolean nlc_options_check(const NlcBackendOption *table, const char *owner, GVariant *options,
+                           GError **error);
 /* Checks @options (a{sv}) against the backend's accepted options: unknown
  * names and wrong types are refused with InvalidArgs naming the option. */
 gboolean nlc_backend_check_options(const NlcBackend *backend, GVariant *options, GError **error);

@@ -23,6 +23,36 @@ static const char *const port_state_names[] = {
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(port_state_names) == NLC_PORT_STATE_LAST + 1);
 
+static const char *const migration_phase_names[] = {
+        [NLC_MIGRATION_PHASE_SETUP] = "setup",
+        [NLC_MIGRATION_PHASE_INCOMING] = "incoming",
+        [NLC_MIGRATION_PHASE_PRECOPY] = "precopy",
+        [NLC_MIGRATION_PHASE_WAITING_FOR_DESTINATION] = "waiting-for-destination",
+        [NLC_MIGRATION_PHASE_POSTCOPY_REQUESTED] = "postcopy-requested",
+        [NLC_MIGRATION_PHASE_POSTCOPY] = "postcopy",
+        [NLC_MIGRATION_PHASE_POSTCOPY_PAUSED] = "postcopy-paused",
+        [NLC_MIGRATION_PHASE_POSTCOPY_RECOVER] = "postcopy-recover",
+        [NLC_MIGRATION_PHASE_COMPLETED] = "completed",
+        [NLC_MIGRATION_PHASE_FAILED] = "failed",
+        [NLC_MIGRATION_PHASE_CANCELLED] = "cancelled",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(migration_phase_names) == NLC_MIGRATION_PHASE_LAST + 1);
+
+static const char *const postcopy_policy_names[] = {
+        [NLC_POSTCOPY_AFTER_PRECOPY] = "after-precopy",
+        [NLC_POSTCOPY_IMMEDIATE] = "immediate",
+        [NLC_POSTCOPY_ON_STALL] = "on-stall",
+        [NLC_POSTCOPY_NEVER] = "never",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(postcopy_policy_names) == NLC_POSTCOPY_LAST + 1);
+
+static const char *const readiness_source_names[] = {
+        [NLC_READINESS_LOCAL] = "local",
+        [NLC_READINESS_COORDINATED] = "coordinated",
+        [NLC_READINESS_DESTINATION_BUS] = "destination-bus",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(readiness_source_names) == NLC_READINESS_LAST + 1);
+
 static const char *const error_names[] = {
         [NLC_ERROR_FAILED] = "Failed",
         [NLC_ERROR_INVALID_ARGS] = "InvalidArgs",
@@ -93,6 +123,46 @@ nlc_port_state_from_string(const char *s, NlcPortState *out)
         if (!lookup(port_state_names, G_N_ELEMENTS(port_state_names), s, &v))
                 return FALSE;
         *out = (NlcPortState) v;
+        return TRUE;
+}
+
+const char *
+nlc_migration_phase_to_string(NlcMigrationPhase phase)
+{
+        return (guint) phase <= NLC_MIGRATION_PHASE_LAST ? migration_phase_names[phase] : NULL;
+}
+
+const char *
+nlc_postcopy_policy_to_string(NlcPostcopyPolicy policy)
+{
+        return (guint) policy <= NLC_POSTCOPY_LAST ? postcopy_policy_names[policy] : NULL;
+}
+
+gboolean
+nlc_postcopy_policy_from_string(const char *s, NlcPostcopyPolicy *out)
+{
+        guint v;
+
+        if (!lookup(postcopy_policy_names, G_N_ELEMENTS(postcopy_policy_names), s, &v))
+                return FALSE;
+        *out = (NlcPostcopyPolicy) v;
+        return TRUE;
+}
+
+const char *
+nlc_readiness_source_to_string(NlcReadinessSource source)
+{
+        return (guint) source <= NLC_READINESS_LAST ? readiness_source_names[source] : NULL;
+}
+
+gboolean
+nlc_readiness_source_from_string(const char *s, NlcReadinessSource *out)
+{
+        guint v;
+
+        if (!lookup(readiness_source_names, G_N_ELEMENTS(readiness_source_names), s, &v))
+                return FALSE;
+        *out = (NlcReadinessSource) v;
         return TRUE;
 }
 

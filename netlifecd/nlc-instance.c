@@ -222,6 +222,12 @@ nlc_instance_remove_device(NlcInstance *self, NlcDevice *device)
                 recompute(self);
 }
 
+GPtrArray *
+nlc_instance_get_devices(NlcInstance *self)
+{
+        return self->devices;
+}
+
 guint
 nlc_instance_get_n_devices(NlcInstance *self)
 {

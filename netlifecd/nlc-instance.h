@@ -20,6 +20,8 @@ const char *nlc_instance_get_object_path(NlcInstance *self);
 void nlc_instance_add_device(NlcInstance *self, NlcDevice *device);
 void nlc_instance_remove_device(NlcInstance *self, NlcDevice *device);
 guint nlc_instance_get_n_devices(NlcInstance *self);
+/* The devices, in the order they joined (borrowed). */
+GPtrArray *nlc_instance_get_devices(NlcInstance *self);
 gboolean nlc_instance_get_ready(NlcInstance *self);
 /* Instance.Activate()/Deactivate() for the daemon's own use. */
 gboolean nlc_instance_activate(NlcInstance *self, GError **error);

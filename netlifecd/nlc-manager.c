@@ -11,6 +11,7 @@
 #include "nlc-journal.h"
 #include "nlc-log.h"
 #include "nlc-manager.h"
+#include "nlc-migration.h"
 #include "nlc-names.h"
 #include "nlc-topology.h"
 
@@ -18,11 +19,13 @@ struct _NlcManager {
         NlcDbusManagerSkeleton parent;
         NlcJournal *journal;
         char *runtime_dir;
-        GHashTable *devices;   /* id → NlcDevice */
-        GHashTable *by_ifname; /* interface name → NlcDevice (borrowed) */
-        GHashTable *instances; /* name → NlcInstance */
-        GHashTable *mac_owner; /* "52:54:..." → the active NlcDevice holding it (borrowed) */
-        GHashTable *guests;    /* instance name → NlcGuest (AttachQemu) */
+        GHashTable *devices;    /* id → NlcDevice */
+        GHashTable *by_ifname;  /* interface name → NlcDevice (borrowed) */
+        GHashTable *instances;  /* name → NlcInstance */
+        GHashTable *mac_owner;  /* "52:54:..." → the active NlcDevice holding it (borrowed) */
+        GHashTable *guests;     /* instance name → NlcGuest (AttachQemu) */
+        GHashTable *migrations; /* id → NlcMigration (kept after they end, for their record) */
+        guint64 next_migration_id;
         NlcTopology *topology;
         GDBusObjectManagerServer *object_manager;
         GDBusConnection *connection;
@@ -465,6 +468,111 @@ handle_attach_qemu(NlcDbusManager *skel, GDBusMethodInvocation *invocation, cons
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* The guest and instance a migration needs, or an error saying why not. */
+static gboolean
+migration_preconditions(NlcManager *self, const char *name, NlcInstance **instance,
+                        NlcGuest **guest, GError **error)
+{
+        GHashTableIter iter;
+        gpointer value;
+
+        if (!nlc_instance_name_validate(name, error))
+                return FALSE;
+        *instance = g_hash_table_lookup(self->instances, name);
+        if (!*instance) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_FOUND,
+                            "instance %s has no device on this host", name);
+                return FALSE;
+        }
+        *guest = g_hash_table_lookup(self->guests, name);
+        if (!*guest) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
+                            "instance %s: call AttachQemu first, so the daemon follows its guest",
+                            name);
+                return FALSE;
+        }
+        g_hash_table_iter_init(&iter, self->migrations);
+        while (g_hash_table_iter_next(&iter, NULL, &value))
+                if (g_str_equal(nlc_migration_get_instance(value), name) &&
+                    !nlc_migration_is_finished(value)) {
+                        g_set_error(error, NLC_ERROR, NLC_ERROR_BUSY,
+                                    "instance %s is already migrating (%s)", name,
+                                    nlc_migration_get_object_path(value));
+                        return FALSE;
+                }
+        return TRUE;
+}
+
+static const char *
+add_migration(NlcManager *self, NlcMigration *migration, const char *id, const char *uri)
+{
+        g_hash_table_insert(self->migrations, g_strdup(id), migration);
+        export_skeleton(self, nlc_migration_get_object_path(migration), migration,
+                        (gpointer) nlc_dbus_object_skeleton_set_migration);
+        nlc_migration_start(migration, uri);
+        return nlc_migration_get_object_path(migration);
+}
+
+NlcMigration *
+nlc_manager_start_migration(NlcManager *self, const char *name, const char *uri, GVariant *options,
+                            gboolean source, GError **error)
+{
+        g_auto(NlcMigrationOptions) opt = { 0 };
+        g_autofree char *id = NULL;
+        NlcInstance *instance, *destination = NULL;
+        NlcMigration *migration;
+        NlcGuest *guest;
+
+        if (!migration_preconditions(self, name, &instance, &guest, error) ||
+            !nlc_migration_options_parse(options, source, name, &opt, error))
+                return NULL;
+        if (source && opt.readiness == NLC_READINESS_LOCAL) {
+                destination = g_hash_table_lookup(self->instances, opt.destination_instance);
+                if (!destination) {
+                        g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_FOUND,
+                                    "readiness 'local': destination instance %s has no device here",
+                                    opt.destination_instance);
+                        return NULL;
+                }
+        }
+        id = g_strdup_printf("%" G_GUINT64_FORMAT, ++self->next_migration_id);
+        migration = source ? nlc_migration_new_source(id, instance, nlc_guest_get_qmp(guest),
+                                                      destination, &opt)
+                           : nlc_migration_new_destination(id, instance, nlc_guest_get_qmp(guest),
+                                                           &opt);
+        add_migration(self, migration, id, uri);
+        return migration;
+}
+
+static gboolean
+handle_migrate(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const char *name,
+               const char *uri, GVariant *options)
+{
+        g_autoptr(GError) error = NULL;
+        NlcMigration *m =
+                nlc_manager_start_migration(NLC_MANAGER(skel), name, uri, options, TRUE, &error);
+
+        if (!m)
+                return fail_call(invocation, error);
+        nlc_dbus_manager_complete_migrate(skel, invocation, nlc_migration_get_object_path(m));
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_prepare_incoming(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const char *name,
+                        const char *uri, GVariant *options)
+{
+        g_autoptr(GError) error = NULL;
+        NlcMigration *m =
+                nlc_manager_start_migration(NLC_MANAGER(skel), name, uri, options, FALSE, &error);
+
+        if (!m)
+                return fail_call(invocation, error);
+        nlc_dbus_manager_complete_prepare_incoming(skel, invocation,
+                                                   nlc_migration_get_object_path(m));
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 static gboolean
 handle_get_instance(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const char *name)
 {
@@ -490,6 +598,8 @@ nlc_manager_iface_init(NlcDbusManagerIface *iface)
 {
         iface->handle_get_instance = handle_get_instance;
         iface->handle_attach_qemu = handle_attach_qemu;
+        iface->handle_migrate = handle_migrate;
+        iface->handle_prepare_incoming = handle_prepare_incoming;
         iface->handle_allocate = handle_allocate;
         iface->handle_notify = handle_notify;
         iface->handle_get_device = handle_get_device;
@@ -613,6 +723,7 @@ nlc_manager_init(NlcManager *self)
         self->mac_owner = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         self->guests = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                              (GDestroyNotify) nlc_guest_free);
+        self->migrations = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
         self->object_manager = g_dbus_object_manager_server_new(NLC_DBUS_PATH);
         nlc_dbus_manager_set_version(NLC_DBUS_MANAGER(self), NLC_VERSION);
         nlc_dbus_manager_set_backends(NLC_DBUS_MANAGER(self), nlc_backends_describe());
@@ -631,6 +742,7 @@ nlc_manager_dispose(GObject *object)
                 while (g_hash_table_iter_next(&iter, NULL, &value))
                         g_signal_handlers_disconnect_by_data(value, self);
         }
+        g_clear_pointer(&self->migrations, g_hash_table_unref);
         g_clear_pointer(&self->guests, g_hash_table_unref);
         g_clear_pointer(&self->topology, nlc_topology_free);
         g_clear_pointer(&self->mac_owner, g_hash_table_unref);

@@ -7,6 +7,7 @@
 
 #include "nlc-dbus-generated.h"
 #include "nlc-instance.h"
+#include "nlc-migration.h"
 
 G_BEGIN_DECLS
 
@@ -30,5 +31,10 @@ NlcInstance *nlc_manager_lookup_instance(NlcManager *self, const char *name);
 /* Manager.AttachQemu(): follow @instance's guest through its QMP socket. */
 gboolean nlc_manager_attach_qemu(NlcManager *self, const char *instance, const char *qmp_socket,
                                  GError **error);
+
+/* Manager.Migrate() (@source) or PrepareIncoming(): the new migration,
+ * owned by the manager. */
+NlcMigration *nlc_manager_start_migration(NlcManager *self, const char *instance, const char *uri,
+                                          GVariant *options, gboolean source, GError **error);
 
 G_END_DECLS

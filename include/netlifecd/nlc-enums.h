@@ -41,6 +41,36 @@ typedef enum {
         NLC_PORT_STATE_LAST = NLC_PORT_STATE_BLOCKING,
 } NlcPortState;
 
+typedef enum {
+        NLC_MIGRATION_PHASE_SETUP = 0,
+        NLC_MIGRATION_PHASE_INCOMING = 1, /* destination: waiting for the stream */
+        NLC_MIGRATION_PHASE_PRECOPY = 2,
+        NLC_MIGRATION_PHASE_WAITING_FOR_DESTINATION = 3,
+        NLC_MIGRATION_PHASE_POSTCOPY_REQUESTED = 4,
+        NLC_MIGRATION_PHASE_POSTCOPY = 5,
+        NLC_MIGRATION_PHASE_POSTCOPY_PAUSED = 6,
+        NLC_MIGRATION_PHASE_POSTCOPY_RECOVER = 7,
+        NLC_MIGRATION_PHASE_COMPLETED = 8,
+        NLC_MIGRATION_PHASE_FAILED = 9,
+        NLC_MIGRATION_PHASE_CANCELLED = 10,
+        NLC_MIGRATION_PHASE_LAST = NLC_MIGRATION_PHASE_CANCELLED,
+} NlcMigrationPhase;
+
+typedef enum {
+        NLC_POSTCOPY_AFTER_PRECOPY = 0,
+        NLC_POSTCOPY_IMMEDIATE = 1,
+        NLC_POSTCOPY_ON_STALL = 2,
+        NLC_POSTCOPY_NEVER = 3,
+        NLC_POSTCOPY_LAST = NLC_POSTCOPY_NEVER,
+} NlcPostcopyPolicy;
+
+typedef enum {
+        NLC_READINESS_LOCAL = 0,
+        NLC_READINESS_COORDINATED = 1,
+        NLC_READINESS_DESTINATION_BUS = 2,
+        NLC_READINESS_LAST = NLC_READINESS_DESTINATION_BUS,
+} NlcReadinessSource;
+
 /* Registered as the D-Bus errors org.netlifecd1.Error.<Name>. */
 typedef enum {
         NLC_ERROR_FAILED = 0,
@@ -60,6 +90,12 @@ gboolean nlc_op_from_string(const char *s, NlcOp *out);
 
 const char *nlc_port_state_to_string(NlcPortState state);
 gboolean nlc_port_state_from_string(const char *s, NlcPortState *out);
+
+const char *nlc_migration_phase_to_string(NlcMigrationPhase phase);
+const char *nlc_postcopy_policy_to_string(NlcPostcopyPolicy policy);
+gboolean nlc_postcopy_policy_from_string(const char *s, NlcPostcopyPolicy *out);
+const char *nlc_readiness_source_to_string(NlcReadinessSource source);
+gboolean nlc_readiness_source_from_string(const char *s, NlcReadinessSource *out);
 
 /* The short name, e.g. "InvalidState". */
 const char *nlc_error_to_string(NlcError code);

@@ -70,6 +70,8 @@ NLC_BACKEND_DEFINE(nlc_fake_backend,
 static GLogWriterOutput
 capture_writer(GLogLevelFlags level, const GLogField *fields, gsize n, gpointer user_data)
 {
+        if (level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL))
+                return g_log_writer_default(level, fields, n, user_data);
         if (!(level & G_LOG_LEVEL_WARNING))
                 return G_LOG_WRITER_HANDLED; /* state-change chatter */
         for (gsize i = 0; i < n; i++)

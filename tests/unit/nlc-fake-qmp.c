@@ -346,6 +346,8 @@ nlc_fake_qmp_run_until_done(NlcFakeQmp *f, guint timeout_ms)
 void
 nlc_fake_qmp_assert_done(NlcFakeQmp *f)
 {
+        /* Commands sent just before the check may still be on their way. */
+        nlc_fake_qmp_run_until_done(f, 2000);
         if (f->errors->len)
                 g_error("fake QMP: %s", f->errors->str);
         if (f->next != f->steps->len)

@@ -38,7 +38,8 @@ void nlc_fake_qmp_hang_up(NlcFakeQmp *fake);
 
 /* Iterates the main context until the script is done or @timeout_ms passed. */
 gboolean nlc_fake_qmp_run_until_done(NlcFakeQmp *fake, guint timeout_ms);
-/* Asserts the whole script ran and nothing unscripted came. */
+/* Asserts the whole script ran (waiting up to 2 s for it) and nothing
+ * unscripted came. */
 void nlc_fake_qmp_assert_done(NlcFakeQmp *fake);
 /* How many clients connected so far. */
 guint nlc_fake_qmp_get_connections(NlcFakeQmp *fake);

@@ -58,6 +58,30 @@ test_port_states(void)
 }
 
 static void
+test_migration_tables(void)
+{
+        for (guint v = 0; v <= NLC_MIGRATION_PHASE_LAST; v++)
+                g_assert_nonnull(nlc_migration_phase_to_string(v));
+        g_assert_null(nlc_migration_phase_to_string(NLC_MIGRATION_PHASE_LAST + 1));
+        for (guint v = 0; v <= NLC_POSTCOPY_LAST; v++) {
+                NlcPostcopyPolicy back;
+
+                g_assert_true(
+                        nlc_postcopy_policy_from_string(nlc_postcopy_policy_to_string(v), &back));
+                g_assert_cmpuint(back, ==, v);
+        }
+        for (guint v = 0; v <= NLC_READINESS_LAST; v++) {
+                NlcReadinessSource back;
+
+                g_assert_true(
+                        nlc_readiness_source_from_string(nlc_readiness_source_to_string(v), &back));
+                g_assert_cmpuint(back, ==, v);
+        }
+        g_assert_cmpstr(nlc_migration_phase_to_string(NLC_MIGRATION_PHASE_WAITING_FOR_DESTINATION),
+                        ==, "waiting-for-destination");
+}
+
+static void
 test_dbus_error_names(void)
 {
         static const char *const expected[] = {
@@ -84,6 +108,7 @@ main(int argc, char **argv)
         g_test_add_func("/tables/device-states", test_device_states);
         g_test_add_func("/tables/ops", test_ops);
         g_test_add_func("/tables/port-states", test_port_states);
+        g_test_add_func("/tables/migration", test_migration_tables);
         g_test_add_func("/tables/dbus-error-names", test_dbus_error_names);
         return g_test_run();
 }

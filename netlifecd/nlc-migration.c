@@ -1,0 +1,845 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <string.h>
+
+#include "nlc-backends.h"
+#include "nlc-error.h"
+#include "nlc-migration.h"
+#include "nlc-qmp-commands.h"
+#include "nlc-remote-instance.h"
+
+typedef enum { ROLE_SOURCE, ROLE_DESTINATION } Role;
+
+struct _NlcMigration {
+        NlcDbusMigrationSkeleton parent;
+        Role role;
+        char *object_path;
+        char *uri;
+        NlcInstance *instance;
+        NlcQmp *qmp;
+        NlcMigrationOptions opt;
+        NlcMigrationPhase phase;
+        GCancellable *cancel;
+        gulong event_id;
+        /* readiness of the destination */
+        NlcInstance *local_destination;
+        gulong local_ready_id;
+        NlcRemoteInstance *remote;
+        gboolean destination_ready;
+        /* the switch */
+        gboolean policy_fired;
+        gboolean switch_sent;
+        gboolean postcopy_given_up; /* readiness timed out, fallback continue-precopy */
+        guint readiness_timeout_id;
+        /* on-stall */
+        guint64 last_remaining;
+        guint stalled_passes;
+};
+
+static void nlc_migration_iface_init(NlcDbusMigrationIface *iface);
+
+G_DEFINE_TYPE_WITH_CODE(NlcMigration, nlc_migration, NLC_DBUS_TYPE_MIGRATION_SKELETON,
+                        G_IMPLEMENT_INTERFACE(NLC_DBUS_TYPE_MIGRATION, nlc_migration_iface_init))
+
+/* ---- options ---------------------------------------------------------- */
+
+static const NlcBackendOption source_options[] = {
+        { "postcopy", "s", "after-precopy, immediate, on-stall or never" },
+        { "precopy-passes", "u", "full pre-copy passes before the switch (after-precopy)" },
+        { "stall-passes", "u", "passes without progress before the switch (on-stall)" },
+        { "readiness", "s", "local, coordinated or destination-bus" },
+        { "destination-instance", "s", "the destination instance's name" },
+        { "destination-bus", "s", "D-Bus address of the destination daemon's bus" },
+        { "readiness-timeout", "u", "ms to wait for the destination after the policy fired" },
+        { "fallback", "s", "continue-precopy or fail, when the destination is not ready in time" },
+        { "max-bandwidth", "t", "bytes per second" },
+        { NULL },
+};
+
+static const NlcBackendOption destination_options[] = {
+        { "postcopy", "b", "allow post-copy (default true)" },
+        { NULL },
+};
+
+void
+nlc_migration_options_clear(NlcMigrationOptions *o)
+{
+        g_clear_pointer(&o->destination_instance, g_free);
+        g_clear_pointer(&o->destination_bus, g_free);
+}
+
+static gboolean
+bad_value(GError **error, const char *option, const char *value, const char *expected)
+{
+        g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS, "option '%s' is '%s'; expected %s",
+                    option, value, expected);
+        return FALSE;
+}
+
+gboolean
+nlc_migration_options_parse(GVariant *options, gboolean source, const char *instance,
+                            NlcMigrationOptions *out, GError **error)
+{
+        const char *s = NULL;
+
+        memset(out, 0, sizeof *out);
+        out->policy = NLC_POSTCOPY_AFTER_PRECOPY;
+        out->precopy_passes = 1;
+        out->stall_passes = 2;
+        out->readiness = NLC_READINESS_LOCAL;
+        out->readiness_timeout_ms = 60000;
+        out->allow_postcopy = TRUE;
+        out->destination_instance = g_strdup(instance);
+        if (!nlc_options_check(source ? source_options : destination_options,
+                               source ? "Migrate" : "PrepareIncoming", options, error))
+                return FALSE;
+        if (!source) {
+                g_variant_lookup(options, "postcopy", "b", &out->allow_postcopy);
+                return TRUE;
+        }
+        if (g_variant_lookup(options, "postcopy", "&s", &s) &&
+            !nlc_postcopy_policy_from_string(s, &out->policy))
+                return bad_value(error, "postcopy", s,
+                                 "after-precopy, immediate, on-stall or never");
+        if (g_variant_lookup(options, "readiness", "&s", &s) &&
+            !nlc_readiness_source_from_string(s, &out->readiness))
+                return bad_value(error, "readiness", s, "local, coordinated or destination-bus");
+        if (g_variant_lookup(options, "fallback", "&s", &s)) {
+                if (g_str_equal(s, "fail"))
+                        out->fallback_fail = TRUE;
+                else if (!g_str_equal(s, "continue-precopy"))
+                        return bad_value(error, "fallback", s, "continue-precopy or fail");
+        }
+        g_variant_lookup(options, "precopy-passes", "u", &out->precopy_passes);
+        g_variant_lookup(options, "stall-passes", "u", &out->stall_passes);
+        g_variant_lookup(options, "readiness-timeout", "u", &out->readiness_timeout_ms);
+        g_variant_lookup(options, "max-bandwidth", "t", &out->max_bandwidth);
+        if (g_variant_lookup(options, "destination-instance", "&s", &s)) {
+                g_free(out->destination_instance);
+                out->destination_instance = g_strdup(s);
+        }
+        if (g_variant_lookup(options, "destination-bus", "&s", &s))
+                out->destination_bus = g_strdup(s);
+        if (out->precopy_passes < 1 || out->stall_passes < 1) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                            "options 'precopy-passes' and 'stall-passes' must be at least 1");
+                return FALSE;
+        }
+        if (out->readiness == NLC_READINESS_DESTINATION_BUS &&
+            (!out->destination_bus || !g_dbus_is_supported_address(out->destination_bus, NULL))) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                            "readiness 'destination-bus' needs option 'destination-bus' with a "
+                            "D-Bus address");
+                return FALSE;
+        }
+        return TRUE;
+}
+
+/* ---- phase funnel, timeline ----------------------------------------- */
+
+static void
+record(NlcMigration *self, const char *what)
+{
+        GVariant *old = nlc_dbus_migration_get_timeline(NLC_DBUS_MIGRATION(self));
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE("a(st)"));
+        for (gsize i = 0; old && i < g_variant_n_children(old); i++) {
+                g_autoptr(GVariant) entry = g_variant_get_child_value(old, i);
+
+                g_variant_builder_add_value(&b, entry);
+        }
+        g_variant_builder_add(&b, "(st)", what, (guint64) g_get_real_time());
+        nlc_dbus_migration_set_timeline(NLC_DBUS_MIGRATION(self), g_variant_builder_end(&b));
+        g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
+}
+
+static gboolean
+phase_is_final(NlcMigrationPhase p)
+{
+        return p == NLC_MIGRATION_PHASE_COMPLETED || p == NLC_MIGRATION_PHASE_FAILED ||
+               p == NLC_MIGRATION_PHASE_CANCELLED;
+}
+
+static void stop_following(NlcMigration *self);
+
+/* Every phase change goes through here: log, property, signal. */
+static void
+set_phase(NlcMigration *self, NlcMigrationPhase phase)
+{
+        const char *old = nlc_migration_phase_to_string(self->phase);
+        const char *new = nlc_migration_phase_to_string(phase);
+
+        if (phase == self->phase || phase_is_final(self->phase))
+                return;
+        g_message("migration %s (%s %s): %s -> %s", self->object_path,
+                  nlc_instance_get_name(self->instance),
+                  self->role == ROLE_SOURCE ? "source" : "destination", old, new);
+        self->phase = phase;
+        nlc_dbus_migration_set_phase(NLC_DBUS_MIGRATION(self), new);
+        g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
+        nlc_dbus_migration_emit_phase_changed(NLC_DBUS_MIGRATION(self), old, new);
+        if (phase_is_final(phase))
+                stop_following(self);
+}
+
+static void fail(NlcMigration *self, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static void
+fail(NlcMigration *self, const char *fmt, ...)
+{
+        g_autofree char *msg = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        msg = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
+        g_message("migration %s: %s", self->object_path, msg);
+        nlc_dbus_migration_set_error(NLC_DBUS_MIGRATION(self), msg);
+        record(self, "failed");
+        set_phase(self, NLC_MIGRATION_PHASE_FAILED);
+}
+
+/* ---- the switch ------------------------------------------------------- */
+
+static void
+on_postcopy_started(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
+        NlcMigration *self;
+
+        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                return;
+        self = data;
+        if (!reply) {
+                /* QEMU refuses when pre-copy finished first: the events say. */
+                g_message("migration %s: migrate-start-postcopy: %s", self->object_path,
+                          error->message);
+                self->switch_sent = FALSE;
+                return;
+        }
+        set_phase(self, NLC_MIGRATION_PHASE_POSTCOPY_REQUESTED);
+}
+
+/* Sends the switch when both the policy and the destination say so. */
+static void
+maybe_switch(NlcMigration *self)
+{
+        if (!self->policy_fired || self->switch_sent || phase_is_final(self->phase))
+                return;
+        if (!self->destination_ready) {
+                set_phase(self, NLC_MIGRATION_PHASE_WAITING_FOR_DESTINATION);
+                return;
+        }
+        if (self->readiness_timeout_id) {
+                g_source_remove(self->readiness_timeout_id);
+                self->readiness_timeout_id = 0;
+        }
+        self->switch_sent = TRUE;
+        record(self, "postcopy-switch");
+        nlc_qmp_migrate_start_postcopy(self->qmp, self->cancel, on_postcopy_started, self);
+}
+
+static void
+on_cancel_sent(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
+
+        if (!reply && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                g_message("migrate_cancel: %s", error->message);
+}
+
+static gboolean
+on_readiness_timeout(gpointer data)
+{
+        NlcMigration *self = data;
+
+        self->readiness_timeout_id = 0;
+        if (self->switch_sent || phase_is_final(self->phase))
+                return G_SOURCE_REMOVE;
+        record(self, "readiness-timeout");
+        if (self->opt.fallback_fail) {
+                nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
+                fail(self, "the destination was not ready within %u ms",
+                     self->opt.readiness_timeout_ms);
+                return G_SOURCE_REMOVE;
+        }
+        /* Stay pre-copy: the source still holds the MAC, nothing is lost. */
+        g_message("migration %s: destination not ready within %u ms; staying pre-copy",
+                  self->object_path, self->opt.readiness_timeout_ms);
+        self->policy_fired = FALSE;
+        self->postcopy_given_up = TRUE;
+        set_phase(self, NLC_MIGRATION_PHASE_PRECOPY);
+        return G_SOURCE_REMOVE;
+}
+
+static void
+fire_policy(NlcMigration *self, gboolean manual)
+{
+        if (self->policy_fired || self->switch_sent || phase_is_final(self->phase))
+                return;
+        if (!manual && (self->postcopy_given_up || self->opt.policy == NLC_POSTCOPY_NEVER))
+                return;
+        self->policy_fired = TRUE;
+        record(self, manual ? "postcopy-requested-by-caller" : "policy-fired");
+        if (!self->destination_ready && self->opt.readiness_timeout_ms)
+                self->readiness_timeout_id =
+                        g_timeout_add(self->opt.readiness_timeout_ms, on_readiness_timeout, self);
+        maybe_switch(self);
+}
+
+static void
+set_destination_ready(NlcMigration *self, gboolean ready)
+{
+        if (ready == self->destination_ready)
+                return;
+        self->destination_ready = ready;
+        nlc_dbus_migration_set_destination_ready(NLC_DBUS_MIGRATION(self), ready);
+        g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
+        if (ready) {
+                record(self, "destination-ready");
+                if (self->role == ROLE_SOURCE)
+                        maybe_switch(self);
+        }
+}
+
+static void
+on_local_ready(GObject *object, GParamSpec *pspec, gpointer data)
+{
+        set_destination_ready(data, nlc_instance_get_ready(NLC_INSTANCE(object)));
+}
+
+static void
+on_remote_ready(gboolean ready, gpointer data)
+{
+        set_destination_ready(data, ready);
+}
+
+/* ---- following QEMU -------------------------------------------------- */
+
+static guint64
+remaining_bytes(JsonNode *reply)
+{
+        JsonObject *o = reply && JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL;
+        JsonObject *ram = o && json_object_has_member(o, "ram")
+                                  ? json_object_get_object_member(o, "ram")
+                                  : NULL;
+
+        return ram ? (guint64) json_object_get_int_member_with_default(ram, "remaining", 0) : 0;
+}
+
+static void
+on_pass_progress(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
+        NlcMigration *self;
+        guint64 remaining;
+
+        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                return;
+        self = data;
+        if (!reply)
+                return;
+        remaining = remaining_bytes(reply);
+        nlc_dbus_migration_set_remaining_bytes(NLC_DBUS_MIGRATION(self), remaining);
+        g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
+        if (self->opt.policy != NLC_POSTCOPY_ON_STALL)
+                return;
+        /* Pre-copy converges while each pass leaves less behind. */
+        if (self->last_remaining && remaining >= self->last_remaining)
+                self->stalled_passes++;
+        else
+                self->stalled_passes = 0;
+        self->last_remaining = remaining;
+        if (self->stalled_passes >= self->opt.stall_passes)
+                fire_policy(self, FALSE);
+}
+
+static void
+on_pass(NlcMigration *self, guint pass)
+{
+        g_autofree char *what = g_strdup_printf("pass-%u", pass);
+
+        nlc_dbus_migration_set_pass(NLC_DBUS_MIGRATION(self), pass);
+        record(self, what);
+        if (self->role != ROLE_SOURCE)
+                return;
+        nlc_qmp_query_migrate(self->qmp, self->cancel, on_pass_progress, self);
+        /* MIGRATION_PASS n starts pass n: pass n-1 was full. */
+        if (self->opt.policy == NLC_POSTCOPY_AFTER_PRECOPY && pass > self->opt.precopy_passes)
+                fire_policy(self, FALSE);
+}
+
+static void
+on_final_stats(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
+        JsonObject *o = reply && JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL;
+        NlcMigration *self;
+
+        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                return;
+        self = data;
+        if (o)
+                nlc_dbus_migration_set_downtime(
+                        NLC_DBUS_MIGRATION(self),
+                        (guint64) json_object_get_int_member_with_default(o, "downtime", 0));
+        record(self, "completed");
+        set_phase(self, NLC_MIGRATION_PHASE_COMPLETED);
+}
+
+static void
+on_failure_stats(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
+        JsonObject *o = reply && JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL;
+
+        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                return;
+        fail(data, "QEMU: %s",
+             o ? json_object_get_string_member_with_default(o, "error-desc", "migration failed")
+               : "migration failed");
+}
+
+static void
+on_status(NlcMigration *self, const char *status)
+{
+        if (g_str_equal(status, "active")) {
+                if (self->role == ROLE_SOURCE && self->phase == NLC_MIGRATION_PHASE_SETUP)
+                        set_phase(self, NLC_MIGRATION_PHASE_PRECOPY);
+        } else if (g_str_equal(status, "postcopy-active")) {
+                if (self->phase != NLC_MIGRATION_PHASE_POSTCOPY)
+                        record(self, "postcopy-active");
+                set_phase(self, NLC_MIGRATION_PHASE_POSTCOPY);
+        } else if (g_str_equal(status, "postcopy-paused")) {
+                record(self, "postcopy-paused");
+                set_phase(self, NLC_MIGRATION_PHASE_POSTCOPY_PAUSED);
+        } else if (g_str_equal(status, "postcopy-recover")) {
+                set_phase(self, NLC_MIGRATION_PHASE_POSTCOPY_RECOVER);
+        } else if (g_str_equal(status, "completed")) {
+                if (self->role == ROLE_SOURCE) {
+                        nlc_qmp_query_migrate(self->qmp, self->cancel, on_final_stats, self);
+                } else {
+                        record(self, "completed");
+                        set_phase(self, NLC_MIGRATION_PHASE_COMPLETED);
+                }
+        } else if (g_str_equal(status, "failed")) {
+                if (self->role == ROLE_SOURCE)
+                        nlc_qmp_query_migrate(self->qmp, self->cancel, on_failure_stats, self);
+                else
+                        fail(self, "QEMU reports the incoming migration failed");
+        } else if (g_str_equal(status, "cancelled")) {
+                record(self, "cancelled");
+                set_phase(self, NLC_MIGRATION_PHASE_CANCELLED);
+        }
+}
+
+static void
+on_event(NlcQmp *qmp, const char *name, JsonObject *data, gint64 timestamp, gpointer user_data)
+{
+        NlcMigration *self = user_data;
+
+        if (g_str_equal(name, "MIGRATION") && data)
+                on_status(self, json_object_get_string_member_with_default(data, "status", ""));
+        else if (g_str_equal(name, "MIGRATION_PASS") && data)
+                on_pass(self, (guint) json_object_get_int_member_with_default(data, "pass", 0));
+        else if (g_str_equal(name, "STOP") && self->role == ROLE_SOURCE &&
+                 self->phase != NLC_MIGRATION_PHASE_SETUP)
+                record(self, "source-stop");
+        else if (g_str_equal(name, "RESUME") && self->role == ROLE_DESTINATION)
+                record(self, "destination-resume");
+}
+
+static void
+stop_following(NlcMigration *self)
+{
+        if (self->event_id)
+                g_signal_handler_disconnect(self->qmp, self->event_id);
+        self->event_id = 0;
+        if (self->readiness_timeout_id)
+                g_source_remove(self->readiness_timeout_id);
+        self->readiness_timeout_id = 0;
+        if (self->local_ready_id)
+                g_signal_handler_disconnect(self->local_destination, self->local_ready_id);
+        self->local_ready_id = 0;
+        g_clear_pointer(&self->remote, nlc_remote_instance_free);
+}
+
+/* ---- start: probe, capabilities, parameters, migrate ------------------ */
+
+static void
+on_started(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
+        NlcMigration *self;
+
+        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                return;
+        self = data;
+        if (!reply) {
+                fail(self, "%s", error->message);
+                return;
+        }
+        if (self->role == ROLE_DESTINATION) {
+                record(self, "incoming");
+                set_phase(self, NLC_MIGRATION_PHASE_INCOMING);
+                return;
+        }
+        record(self, "migrate");
+        set_phase(self, NLC_MIGRATION_PHASE_PRECOPY);
+        if (self->opt.policy == NLC_POSTCOPY_IMMEDIATE)
+                fire_policy(self, FALSE);
+}
+
+static void
+run_migrate(NlcMigration *self)
+{
+        if (self->role == ROLE_SOURCE)
+                nlc_qmp_migrate(self->qmp, self->uri, self->cancel, on_started, self);
+        else
+                nlc_qmp_migrate_incoming(self->qmp, self->uri, self->cancel, on_started, self);
+}
+
+static void
+on_parameters(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
+
+        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                return;
+        if (!reply) {
+                fail(data, "%s", error->message);
+                return;
+        }
+        run_migrate(data);
+}
+
+static void
+on_capabilities(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
+        NlcMigration *self;
+
+        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                return;
+        self = data;
+        if (!reply) {
+                fail(self, "%s", error->message);
+                return;
+        }
+        if (self->role == ROLE_SOURCE && self->opt.max_bandwidth) {
+                JsonObject *params = json_object_new();
+
+                json_object_set_int_member(params, "max-bandwidth",
+                                           (gint64) self->opt.max_bandwidth);
+                nlc_qmp_migrate_set_parameters(self->qmp, params, self->cancel, on_parameters,
+                                               self);
+                return;
+        }
+        run_migrate(self);
+}
+
+static gboolean
+wants_postcopy(NlcMigration *self)
+{
+        return self->role == ROLE_SOURCE ? self->opt.policy != NLC_POSTCOPY_NEVER
+                                         : self->opt.allow_postcopy;
+}
+
+static void
+on_probed(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(NlcQmpProbe) probe = nlc_qmp_probe_finish(NLC_QMP(source), result, &error);
+        NlcMigration *self;
+        NlcQmpCapability caps[2];
+        guint n = 0;
+
+        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                return;
+        self = data;
+        if (!probe) {
+                fail(self, "cannot probe QEMU: %s", error->message);
+                return;
+        }
+        /* Both exist since QEMU 2.x; probed, not assumed. */
+        if (!nlc_qmp_probe_has(probe, "events") ||
+            (wants_postcopy(self) && !nlc_qmp_probe_has(probe, "postcopy-ram"))) {
+                fail(self, "QEMU %u.%u does not offer the migration capabilities %s",
+                     probe->version / 10000, probe->version / 100 % 100,
+                     wants_postcopy(self) ? "events and postcopy-ram" : "events");
+                return;
+        }
+        caps[n++] = (NlcQmpCapability){ "events", TRUE };
+        caps[n++] = (NlcQmpCapability){ "postcopy-ram", wants_postcopy(self) };
+        nlc_qmp_migrate_set_capabilities(self->qmp, caps, n, self->cancel, on_capabilities, self);
+}
+
+void
+nlc_migration_start(NlcMigration *self, const char *uri)
+{
+        self->uri = g_strdup(uri);
+        nlc_qmp_probe_async(self->qmp, self->cancel, on_probed, self);
+}
+
+/* ---- D-Bus methods ---------------------------------------------------- */
+
+gboolean
+nlc_migration_start_postcopy(NlcMigration *self, GError **error)
+{
+        if (self->role != ROLE_SOURCE ||
+            (self->phase != NLC_MIGRATION_PHASE_PRECOPY &&
+             self->phase != NLC_MIGRATION_PHASE_WAITING_FOR_DESTINATION)) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
+                            "StartPostcopy needs a source migration in pre-copy (it is %s)",
+                            nlc_migration_phase_to_string(self->phase));
+                return FALSE;
+        }
+        if (self->opt.policy == NLC_POSTCOPY_NEVER) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
+                            "this migration runs with postcopy 'never': post-copy is off in QEMU");
+                return FALSE;
+        }
+        fire_policy(self, TRUE);
+        return TRUE;
+}
+
+gboolean
+nlc_migration_destination_ready(NlcMigration *self, GError **error)
+{
+        if (self->role != ROLE_SOURCE || self->opt.readiness != NLC_READINESS_COORDINATED) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
+                            "DestinationReady is for a source migration with readiness "
+                            "'coordinated'");
+                return FALSE;
+        }
+        set_destination_ready(self, TRUE);
+        return TRUE;
+}
+
+gboolean
+nlc_migration_cancel(NlcMigration *self, GError **error)
+{
+        if (phase_is_final(self->phase)) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE, "the migration is over (%s)",
+                            nlc_migration_phase_to_string(self->phase));
+                return FALSE;
+        }
+        /* From postcopy-requested on (the enum is in order) the guest may run
+         * on the destination already. */
+        if (self->switch_sent || self->phase >= NLC_MIGRATION_PHASE_POSTCOPY_REQUESTED) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
+                            "the guest already runs on the destination (post-copy): it cannot "
+                            "come back");
+                return FALSE;
+        }
+        record(self, "cancel-requested");
+        nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
+        return TRUE;
+}
+
+#define DEFINE_ACTION_HANDLER(name)                                                              \
+        static gboolean handle_##name(NlcDbusMigration *skel, GDBusMethodInvocation *invocation) \
+        {                                                                                        \
+                g_autoptr(GError) error = NULL;                                                  \
+                if (!nlc_migration_##name(NLC_MIGRATION(skel), &error)) {                        \
+                        g_dbus_method_invocation_return_gerror(invocation, error);               \
+                        return G_DBUS_METHOD_INVOCATION_HANDLED;                                 \
+                }                                                                                \
+                nlc_dbus_migration_complete_##name(skel, invocation);                            \
+                return G_DBUS_METHOD_INVOCATION_HANDLED;                                         \
+        }
+
+DEFINE_ACTION_HANDLER(start_postcopy)
+DEFINE_ACTION_HANDLER(destination_ready)
+DEFINE_ACTION_HANDLER(cancel)
+
+static gboolean
+refuse(GDBusMethodInvocation *invocation, NlcError code, const char *message)
+{
+        g_dbus_method_invocation_return_error_literal(invocation, NLC_ERROR, code, message);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+on_recover_sent(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(GDBusMethodInvocation) invocation = data;
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
+
+        if (!reply) {
+                g_dbus_method_invocation_return_error(invocation, NLC_ERROR, NLC_ERROR_FAILED, "%s",
+                                                      error->message);
+                return;
+        }
+        /* Recover() has no out arguments. */
+        g_dbus_method_invocation_return_value(g_steal_pointer(&invocation), NULL);
+}
+
+static gboolean
+handle_recover(NlcDbusMigration *skel, GDBusMethodInvocation *invocation, const char *uri)
+{
+        NlcMigration *self = NLC_MIGRATION(skel);
+
+        if (self->phase != NLC_MIGRATION_PHASE_POSTCOPY_PAUSED)
+                return refuse(invocation, NLC_ERROR_INVALID_STATE,
+                              "Recover is for a post-copy migration that paused");
+        record(self, "recover");
+        if (self->role == ROLE_SOURCE)
+                nlc_qmp_migrate_resume(self->qmp, uri, NULL, on_recover_sent,
+                                       g_object_ref(invocation));
+        else
+                nlc_qmp_migrate_recover(self->qmp, uri, NULL, on_recover_sent,
+                                        g_object_ref(invocation));
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static void
+nlc_migration_iface_init(NlcDbusMigrationIface *iface)
+{
+        iface->handle_start_postcopy = handle_start_postcopy;
+        iface->handle_destination_ready = handle_destination_ready;
+        iface->handle_cancel = handle_cancel;
+        iface->handle_recover = handle_recover;
+}
+
+/* ---- construction ---------------------------------------------------- */
+
+static NlcMigration *
+new_migration(const char *id, Role role, NlcInstance *instance, NlcQmp *qmp,
+              NlcMigrationOptions *options)
+{
+        NlcMigration *self = g_object_new(NLC_TYPE_MIGRATION, NULL);
+        NlcDbusMigration *skel = NLC_DBUS_MIGRATION(self);
+
+        self->role = role;
+        self->object_path = g_strconcat("/org/netlifecd1/migration/", id, NULL);
+        self->instance = g_object_ref(instance);
+        self->qmp = g_object_ref(qmp);
+        self->opt = *options;
+        memset(options, 0, sizeof *options); /* taken */
+        self->cancel = g_cancellable_new();
+        self->event_id = g_signal_connect(qmp, "event", G_CALLBACK(on_event), self);
+        nlc_dbus_migration_set_instance(skel, nlc_instance_get_name(instance));
+        nlc_dbus_migration_set_role(skel, role == ROLE_SOURCE ? "source" : "destination");
+        nlc_dbus_migration_set_phase(skel, nlc_migration_phase_to_string(self->phase));
+        nlc_dbus_migration_set_policy(
+                skel, role == ROLE_SOURCE ? nlc_postcopy_policy_to_string(self->opt.policy) : "");
+        nlc_dbus_migration_set_readiness(
+                skel,
+                role == ROLE_SOURCE ? nlc_readiness_source_to_string(self->opt.readiness) : "");
+        nlc_dbus_migration_set_timeline(skel, g_variant_new_array(G_VARIANT_TYPE("(st)"), NULL, 0));
+        nlc_dbus_migration_set_error(skel, "");
+        return self;
+}
+
+NlcMigration *
+nlc_migration_new_source(const char *id, NlcInstance *instance, NlcQmp *qmp,
+                         NlcInstance *destination, NlcMigrationOptions *options)
+{
+        NlcMigration *self = new_migration(id, ROLE_SOURCE, instance, qmp, options);
+
+        switch (self->opt.readiness) {
+        case NLC_READINESS_LOCAL:
+                self->local_destination = g_object_ref(destination);
+                self->local_ready_id = g_signal_connect(destination, "notify::ready",
+                                                        G_CALLBACK(on_local_ready), self);
+                set_destination_ready(self, nlc_instance_get_ready(destination));
+                break;
+        case NLC_READINESS_DESTINATION_BUS:
+                self->remote = nlc_remote_instance_new(self->opt.destination_bus,
+                                                       self->opt.destination_instance,
+                                                       on_remote_ready, self);
+                break;
+        case NLC_READINESS_COORDINATED:
+        default:
+                break;
+        }
+        return self;
+}
+
+NlcMigration *
+nlc_migration_new_destination(const char *id, NlcInstance *instance, NlcQmp *qmp,
+                              NlcMigrationOptions *options)
+{
+        NlcMigration *self = new_migration(id, ROLE_DESTINATION, instance, qmp, options);
+
+        /* The destination's own readiness, for whoever watches it here. */
+        self->local_destination = g_object_ref(instance);
+        self->local_ready_id =
+                g_signal_connect(instance, "notify::ready", G_CALLBACK(on_local_ready), self);
+        set_destination_ready(self, nlc_instance_get_ready(instance));
+        return self;
+}
+
+const char *
+nlc_migration_get_object_path(NlcMigration *self)
+{
+        return self->object_path;
+}
+
+const char *
+nlc_migration_get_instance(NlcMigration *self)
+{
+        return nlc_instance_get_name(self->instance);
+}
+
+NlcMigrationPhase
+nlc_migration_get_phase(NlcMigration *self)
+{
+        return self->phase;
+}
+
+gboolean
+nlc_migration_is_finished(NlcMigration *self)
+{
+        return phase_is_final(self->phase);
+}
+
+static void
+nlc_migration_init(NlcMigration *self)
+{
+        self->phase = NLC_MIGRATION_PHASE_SETUP;
+}
+
+static void
+nlc_migration_dispose(GObject *object)
+{
+        NlcMigration *self = NLC_MIGRATION(object);
+
+        if (self->cancel)
+                g_cancellable_cancel(self->cancel);
+        if (self->qmp)
+                stop_following(self);
+        g_clear_object(&self->cancel);
+        g_clear_object(&self->local_destination);
+        g_clear_object(&self->qmp);
+        g_clear_object(&self->instance);
+        G_OBJECT_CLASS(nlc_migration_parent_class)->dispose(object);
+}
+
+static void
+nlc_migration_finalize(GObject *object)
+{
+        NlcMigration *self = NLC_MIGRATION(object);
+
+        nlc_migration_options_clear(&self->opt);
+        g_free(self->object_path);
+        g_free(self->uri);
+        G_OBJECT_CLASS(nlc_migration_parent_class)->finalize(object);
+}
+
+static void
+nlc_migration_class_init(NlcMigrationClass *klass)
+{
+        G_OBJECT_CLASS(klass)->dispose = nlc_migration_dispose;
+        G_OBJECT_CLASS(klass)->finalize = nlc_migration_finalize;
+}

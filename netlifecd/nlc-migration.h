@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * NlcMigration: org.netlifecd1.Migration, the post-copy migration driver for
+ * one instance on one side (DESIGN §5). The source sends
+ * migrate-start-postcopy only when its policy fires AND the destination is
+ * ready; both sides follow QEMU's MIGRATION / MIGRATION_PASS events. The
+ * devices themselves follow the guest's CPUs through NlcGuest (STOP and
+ * RESUME), so the MAC moves at the exact moments the CPUs stop and start.
+ */
+#pragma once
+
+#include "nlc-dbus-generated.h"
+#include "nlc-enums.h"
+#include "nlc-instance.h"
+#include "nlc-qmp.h"
+
+G_BEGIN_DECLS
+
+typedef struct {
+        NlcPostcopyPolicy policy;
+        guint precopy_passes; /* after-precopy: full passes before the switch */
+        guint stall_passes;   /* on-stall: passes without progress */
+        NlcReadinessSource readiness;
+        char *destination_instance; /* local and destination-bus */
+        char *destination_bus;      /* destination-bus: D-Bus address */
+        guint readiness_timeout_ms;
+        gboolean fallback_fail;  /* else continue pre-copy */
+        guint64 max_bandwidth;   /* bytes/s; 0: QEMU's default */
+        gboolean allow_postcopy; /* destination */
+} NlcMigrationOptions;
+
+void nlc_migration_options_clear(NlcMigrationOptions *o);
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NlcMigrationOptions, nlc_migration_options_clear)
+
+/* Parses Migrate() (@source) or PrepareIncoming() options; InvalidArgs
+ * naming the option on anything unknown, mistyped or out of range.
+ * @instance is the default destination instance name. */
+gboolean nlc_migration_options_parse(GVariant *options, gboolean source, const char *instance,
+                                     NlcMigrationOptions *out, GError **error);
+
+#define NLC_TYPE_MIGRATION (nlc_migration_get_type())
+G_DECLARE_FINAL_TYPE(NlcMigration, nlc_migration, NLC, MIGRATION, NlcDbusMigrationSkeleton)
+
+/* @destination: with readiness "local", the destination instance (it may be
+ * @instance itself: the localhost live-upgrade case). Options are taken. */
+NlcMigration *nlc_migration_new_source(const char *id, NlcInstance *instance, NlcQmp *qmp,
+                                       NlcInstance *destination, NlcMigrationOptions *options);
+NlcMigration *nlc_migration_new_destination(const char *id, NlcInstance *instance, NlcQmp *qmp,
+                                            NlcMigrationOptions *options);
+/* Probes QEMU, sets capabilities, then migrate / migrate-incoming @uri. */
+void nlc_migration_start(NlcMigration *self, const char *uri);
+
+/* Migration.StartPostcopy(), .DestinationReady(), .Cancel(). */
+gboolean nlc_migration_start_postcopy(NlcMigration *self, GError **error);
+gboolean nlc_migration_destination_ready(NlcMigration *self, GError **error);
+gboolean nlc_migration_cancel(NlcMigration *self, GError **error);
+
+const char *nlc_migration_get_object_path(NlcMigration *self);
+const char *nlc_migration_get_instance(NlcMigration *self);
+NlcMigrationPhase nlc_migration_get_phase(NlcMigration *self);
+gboolean nlc_migration_is_finished(NlcMigration *self);
+
+G_END_DECLS

@@ -1,0 +1,475 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The post-copy driver against the scripted QEMU (QEMU 7.2's greeting and
+ * capability list) with fake devices: each policy, the readiness gate, the
+ * fallbacks, cancel, the destination side, and refusals.
+ */
+#include <string.h>
+
+#include "nlc-device.h"
+#include "nlc-error.h"
+#include "nlc-fake-backend.h"
+#include "nlc-fake-qmp.h"
+#include "nlc-journal.h"
+#include "nlc-manager.h"
+
+#define URI "tcp:198.51.100.2:4444"
+#define CAPS_7_2                                                                               \
+        "[{\"state\": false, \"capability\": \"xbzrle\"}, {\"state\": false, \"capability\": " \
+        "\"auto-converge\"}, {\"state\": false, \"capability\": \"events\"}, {\"state\": "     \
+        "false, \"capability\": \"postcopy-ram\"}, {\"state\": false, \"capability\": "        \
+        "\"pause-before-switchover\"}, {\"state\": false, \"capability\": "                    \
+        "\"postcopy-blocktime\"}]"
+#define SET_CAPS(postcopy)                                                                     \
+        "{\"capabilities\": [{\"capability\": \"events\", \"state\": true}, {\"capability\": " \
+        "\"postcopy-ram\", \"state\": " postcopy "}]}"
+
+typedef struct {
+        char *dir;
+        NlcFakeQmp *fake;
+        NlcManager *manager;
+} Fixture;
+
+static void
+write_device(NlcJournal *j, const char *id, const char *instance, NlcDeviceState state)
+{
+        NlcJournalRecord rec = {
+                .id = (char *) id,
+                .instance = (char *) instance,
+                .backend = (char *) "fake",
+                .mac = (char *) "52:54:00:00:0e:01",
+                .state = state,
+                .options = g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}")),
+        };
+
+        g_assert_true(nlc_journal_write(j, &rec, NULL));
+        g_variant_unref(rec.options);
+}
+
+/* vm1: the guest, device 1 created (ready: fake devices have no bridge).
+ * vm1-dst: a destination instance in this daemon whose device 2 is only
+ * allocated, so it is not ready until the test creates it. */
+static void
+set_up(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GError) error = NULL;
+
+        nlc_fake_backend_reset();
+        f->dir = g_dir_make_tmp("nlc-migration-XXXXXX", NULL);
+        {
+                g_autoptr(NlcJournal) j = nlc_journal_open(f->dir, NULL);
+
+                write_device(j, "1", "vm1", NLC_DEVICE_STATE_CREATED);
+                write_device(j, "2", "vm1-dst", NLC_DEVICE_STATE_ALLOCATED);
+        }
+        f->fake = nlc_fake_qmp_new(7, 2, 0);
+        f->manager = nlc_manager_new(
+                &(NlcManagerConfig){ .state_dir = f->dir, .runtime_dir = f->dir }, &error);
+        g_assert_no_error(error);
+}
+
+static void
+tear_down(Fixture *f, gconstpointer data)
+{
+        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->dir);
+
+        g_clear_object(&f->manager);
+        nlc_fake_qmp_free(f->fake);
+        g_spawn_command_line_sync(cmd, NULL, NULL, NULL, NULL);
+        g_free(f->dir);
+}
+
+/* The guest runs: following it activates vm1 and announces. */
+static void
+attach_running(Fixture *f)
+{
+        nlc_fake_qmp_expect(f->fake, "query-status", NULL,
+                            "{\"running\": true, \"status\": \"running\"}");
+        nlc_fake_qmp_expect(f->fake, "announce-self", NULL, NULL);
+        g_assert_true(
+                nlc_manager_attach_qemu(f->manager, "vm1", nlc_fake_qmp_get_path(f->fake), NULL));
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 3000));
+}
+
+static void
+expect_start(Fixture *f, const char *postcopy, const char *migrate_command, const char *uri_json)
+{
+        nlc_fake_qmp_expect(
+                f->fake, "query-version", NULL,
+                "{\"qemu\": {\"major\": 7, \"minor\": 2, \"micro\": 0}, \"package\": \"\"}");
+        nlc_fake_qmp_expect(f->fake, "query-migrate-capabilities", NULL, CAPS_7_2);
+        nlc_fake_qmp_expect(f->fake, "migrate-set-capabilities",
+                            g_str_equal(postcopy, "true") ? SET_CAPS("true") : SET_CAPS("false"),
+                            NULL);
+        nlc_fake_qmp_expect(f->fake, migrate_command, uri_json, NULL);
+}
+
+static NlcMigration *
+migrate(Fixture *f, const char *options_text)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) opts = g_variant_ref_sink(g_variant_new_parsed(options_text));
+        NlcMigration *m = nlc_manager_start_migration(f->manager, "vm1", URI, opts, TRUE, &error);
+
+        g_assert_no_error(error);
+        return m;
+}
+
+static void
+pass(Fixture *f, guint n, guint64 remaining)
+{
+        g_autofree char *data = g_strdup_printf("{\"pass\": %u}", n);
+        g_autofree char *reply =
+                g_strdup_printf("{\"status\": \"active\", \"ram\": {\"remaining\": "
+                                "%" G_GUINT64_FORMAT "}}",
+                                remaining);
+
+        nlc_fake_qmp_event(f->fake, "MIGRATION_PASS", data);
+        nlc_fake_qmp_expect(f->fake, "query-migrate", NULL, reply);
+}
+
+static const char *
+phase(NlcMigration *m)
+{
+        return nlc_dbus_migration_get_phase(NLC_DBUS_MIGRATION(m));
+}
+
+static void
+wait_phase(NlcMigration *m, const char *want)
+{
+        for (int i = 0; i < 3000 && g_strcmp0(phase(m), want) != 0; i++)
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(1000), TRUE);
+        g_assert_cmpstr(phase(m), ==, want);
+}
+
+/* The timeline's event names, in order, space-separated. */
+static char *
+timeline(NlcMigration *m)
+{
+        GVariant *t = nlc_dbus_migration_get_timeline(NLC_DBUS_MIGRATION(m));
+        g_autoptr(GString) s = g_string_new(NULL);
+
+        for (gsize i = 0; i < g_variant_n_children(t); i++) {
+                const char *what;
+                guint64 at;
+
+                g_variant_get_child(t, i, "(&st)", &what, &at);
+                g_string_append_printf(s, "%s%s", s->len ? " " : "", what);
+        }
+        return g_string_free(g_steal_pointer(&s), FALSE);
+}
+
+static NlcDeviceState
+journal_state(Fixture *f, const char *id)
+{
+        g_autoptr(NlcJournal) j = nlc_journal_open(f->dir, NULL);
+        g_autoptr(GPtrArray) all = nlc_journal_load(j);
+
+        for (guint i = 0; i < all->len; i++) {
+                NlcJournalRecord *r = all->pdata[i];
+
+                if (g_str_equal(r->id, id))
+                        return r->state;
+        }
+        g_error("no record %s", id);
+}
+
+/* after-precopy, destination ready: the switch goes on the second pass, the
+ * STOP deactivates the source device, and the downtime is QEMU's. */
+static void
+test_after_precopy(Fixture *f, gconstpointer data)
+{
+        g_autofree char *t = NULL;
+        NlcMigration *m;
+
+        attach_running(f);
+        expect_start(f, "true", "migrate-set-parameters", "{\"max-bandwidth\": 16777216}");
+        nlc_fake_qmp_expect(f->fake, "migrate", "{\"uri\": \"" URI "\"}", NULL);
+        nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"setup\"}");
+        nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"active\"}");
+        pass(f, 1, 900000);
+        pass(f, 2, 400000);
+        nlc_fake_qmp_expect(f->fake, "migrate-start-postcopy", NULL, NULL);
+        nlc_fake_qmp_event(f->fake, "STOP", NULL);
+        nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"postcopy-active\"}");
+        nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"completed\"}");
+        nlc_fake_qmp_expect(f->fake, "query-migrate", NULL,
+                            "{\"status\": \"completed\", \"downtime\": 42}");
+        m = migrate(f, "{'max-bandwidth': <uint64 16777216>}");
+        wait_phase(m, "completed");
+        nlc_fake_qmp_assert_done(f->fake);
+        t = timeline(m);
+        g_assert_cmpstr(t, ==,
+                        "destination-ready migrate pass-1 pass-2 policy-fired postcopy-switch "
+                        "source-stop postcopy-active completed");
+        g_assert_cmpuint(nlc_dbus_migration_get_downtime(NLC_DBUS_MIGRATION(m)), ==, 42);
+        g_assert_cmpuint(nlc_dbus_migration_get_pass(NLC_DBUS_MIGRATION(m)), ==, 2);
+        g_assert_cmpuint(nlc_dbus_migration_get_remaining_bytes(NLC_DBUS_MIGRATION(m)), ==, 400000);
+        g_assert_cmpuint(journal_state(f, "1"), ==,
+                         NLC_DEVICE_STATE_CREATED); /* STOP deactivated it */
+}
+
+/* The policy fires before the destination is ready: no switch until its
+ * ports forward (here: its device gets created). */
+static void
+test_gated_on_destination(Fixture *f, gconstpointer data)
+{
+        NlcInstance *dst = nlc_manager_lookup_instance(f->manager, "vm1-dst");
+        g_autoptr(GError) error = NULL;
+        g_autofree char *t = NULL;
+        NlcMigration *m;
+
+        attach_running(f);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        pass(f, 1, 900000);
+        pass(f, 2, 800000);
+        m = migrate(f, "{'destination-instance': <'vm1-dst'>}");
+        wait_phase(m, "waiting-for-destination");
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 2000));
+        /* Pre-copy keeps going while waiting. */
+        pass(f, 3, 700000);
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 2000));
+        g_assert_cmpstr(phase(m), ==, "waiting-for-destination");
+        nlc_fake_qmp_expect(f->fake, "migrate-start-postcopy", NULL, NULL);
+        g_assert_true(
+                nlc_device_run(nlc_instance_get_devices(dst)->pdata[0], NLC_OP_CREATE, &error));
+        wait_phase(m, "postcopy-requested");
+        nlc_fake_qmp_assert_done(f->fake);
+        t = timeline(m);
+        g_assert_cmpstr(
+                t, ==,
+                "migrate pass-1 pass-2 policy-fired pass-3 destination-ready postcopy-switch");
+}
+
+static void
+test_timeout_fails(Fixture *f, gconstpointer data)
+{
+        NlcMigration *m;
+
+        attach_running(f);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        nlc_fake_qmp_expect(f->fake, "migrate_cancel", NULL, NULL);
+        m = migrate(f, "{'destination-instance': <'vm1-dst'>, 'postcopy': <'immediate'>, "
+                       "'readiness-timeout': <uint32 150>, 'fallback': <'fail'>}");
+        wait_phase(m, "failed");
+        nlc_fake_qmp_assert_done(f->fake);
+        g_assert_nonnull(
+                strstr(nlc_dbus_migration_get_error(NLC_DBUS_MIGRATION(m)), "within 150 ms"));
+}
+
+/* continue-precopy: no switch ever, the migration ends as a pre-copy one and
+ * the source kept its MAC throughout. */
+static void
+test_timeout_continues_precopy(Fixture *f, gconstpointer data)
+{
+        g_autofree char *t = NULL;
+        NlcMigration *m;
+
+        attach_running(f);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        m = migrate(f, "{'destination-instance': <'vm1-dst'>, 'postcopy': <'immediate'>, "
+                       "'readiness-timeout': <uint32 150>}");
+        wait_phase(m, "waiting-for-destination");
+        wait_phase(m, "precopy");
+        pass(f, 2, 100);
+        nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"completed\"}");
+        nlc_fake_qmp_expect(f->fake, "query-migrate", NULL,
+                            "{\"status\": \"completed\", \"downtime\": 300}");
+        wait_phase(m, "completed");
+        nlc_fake_qmp_assert_done(f->fake);
+        t = timeline(m);
+        g_assert_null(strstr(t, "postcopy-switch"));
+        g_assert_nonnull(strstr(t, "readiness-timeout"));
+}
+
+static void
+test_coordinated(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        NlcMigration *m;
+
+        attach_running(f);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        m = migrate(f, "{'readiness': <'coordinated'>, 'postcopy': <'immediate'>}");
+        wait_phase(m, "waiting-for-destination");
+        nlc_fake_qmp_expect(f->fake, "migrate-start-postcopy", NULL, NULL);
+        g_assert_true(nlc_migration_destination_ready(m, &error));
+        g_assert_no_error(error);
+        wait_phase(m, "postcopy-requested");
+        nlc_fake_qmp_assert_done(f->fake);
+}
+
+static void
+test_on_stall(Fixture *f, gconstpointer data)
+{
+        NlcMigration *m;
+
+        attach_running(f);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        pass(f, 1, 5000);
+        pass(f, 2, 4000); /* still shrinking */
+        pass(f, 3, 4000); /* stalled once */
+        pass(f, 4, 4100); /* stalled twice: switch */
+        nlc_fake_qmp_expect(f->fake, "migrate-start-postcopy", NULL, NULL);
+        m = migrate(f, "{'postcopy': <'on-stall'>, 'stall-passes': <uint32 2>}");
+        wait_phase(m, "postcopy-requested");
+        nlc_fake_qmp_assert_done(f->fake);
+        g_assert_cmpuint(nlc_dbus_migration_get_pass(NLC_DBUS_MIGRATION(m)), ==, 4);
+}
+
+static void
+test_never_and_manual(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        NlcMigration *m;
+
+        attach_running(f);
+        expect_start(f, "false", "migrate", "{\"uri\": \"" URI "\"}");
+        pass(f, 2, 100);
+        pass(f, 3, 100);
+        m = migrate(f, "{'postcopy': <'never'>}");
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 3000));
+        wait_phase(m, "precopy");
+        g_assert_false(nlc_migration_start_postcopy(m, &error));
+        g_assert_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE);
+}
+
+static void
+test_cancel(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GError) e1 = NULL, e2 = NULL;
+        NlcMigration *m;
+
+        attach_running(f);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        m = migrate(f, "{'postcopy': <'never'>}");
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 3000));
+        wait_phase(m, "precopy");
+        nlc_fake_qmp_expect(f->fake, "migrate_cancel", NULL, NULL);
+        nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"cancelled\"}");
+        g_assert_true(nlc_migration_cancel(m, &e1));
+        wait_phase(m, "cancelled");
+        g_assert_false(nlc_migration_cancel(m, &e2));
+        g_assert_error(e2, NLC_ERROR, NLC_ERROR_INVALID_STATE);
+        g_assert_cmpuint(journal_state(f, "1"), ==, NLC_DEVICE_STATE_ACTIVE); /* kept its MAC */
+}
+
+/* After the switch the guest may run on the destination: no way back. */
+static void
+test_no_cancel_after_switch(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        NlcMigration *m;
+
+        attach_running(f);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        nlc_fake_qmp_expect(f->fake, "migrate-start-postcopy", NULL, NULL);
+        m = migrate(f, "{'postcopy': <'immediate'>}");
+        wait_phase(m, "postcopy-requested");
+        g_assert_false(nlc_migration_cancel(m, &error));
+        g_assert_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE);
+        nlc_fake_qmp_assert_done(f->fake);
+}
+
+/* The destination side: capabilities, migrate-incoming, then the guest
+ * starts here (RESUME: the daemon activates and announces). */
+static void
+test_destination(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) opts = g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}"));
+        g_autofree char *t = NULL;
+        NlcMigration *m;
+
+        nlc_fake_qmp_expect(f->fake, "query-status", NULL,
+                            "{\"running\": false, \"status\": \"inmigrate\"}");
+        g_assert_true(
+                nlc_manager_attach_qemu(f->manager, "vm1", nlc_fake_qmp_get_path(f->fake), NULL));
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 3000));
+        expect_start(f, "true", "migrate-incoming", "{\"uri\": \"tcp:0.0.0.0:4444\"}");
+        nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"active\"}");
+        nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"postcopy-active\"}");
+        nlc_fake_qmp_event(f->fake, "RESUME", NULL);
+        nlc_fake_qmp_expect(f->fake, "announce-self", NULL, NULL);
+        nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"completed\"}");
+        m = nlc_manager_start_migration(f->manager, "vm1", "tcp:0.0.0.0:4444", opts, FALSE, &error);
+        g_assert_no_error(error);
+        wait_phase(m, "completed");
+        nlc_fake_qmp_assert_done(f->fake);
+        t = timeline(m);
+        g_assert_cmpstr(t, ==,
+                        "destination-ready incoming postcopy-active destination-resume completed");
+        g_assert_cmpuint(journal_state(f, "1"), ==, NLC_DEVICE_STATE_ACTIVE);
+}
+
+static void
+test_refusals(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GVariant) empty = g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}"));
+        g_autoptr(GVariant) bad =
+                g_variant_ref_sink(g_variant_new_parsed("{'postcopy': <'sometimes'>}"));
+        g_autoptr(GVariant) typo =
+                g_variant_ref_sink(g_variant_new_parsed("{'max-bandwith': <uint64 1>}"));
+        g_autoptr(GVariant) nobus =
+                g_variant_ref_sink(g_variant_new_parsed("{'readiness': <'destination-bus'>}"));
+        g_autoptr(GError) e1 = NULL, e2 = NULL, e3 = NULL, e4 = NULL, e5 = NULL, e6 = NULL;
+
+        /* Not attached yet. */
+        g_assert_null(nlc_manager_start_migration(f->manager, "vm1", URI, empty, TRUE, &e1));
+        g_assert_error(e1, NLC_ERROR, NLC_ERROR_INVALID_STATE);
+        attach_running(f);
+        g_assert_null(nlc_manager_start_migration(f->manager, "vm1", URI, bad, TRUE, &e2));
+        g_assert_error(e2, NLC_ERROR, NLC_ERROR_INVALID_ARGS);
+        g_assert_null(nlc_manager_start_migration(f->manager, "vm1", URI, typo, TRUE, &e3));
+        g_assert_error(e3, NLC_ERROR, NLC_ERROR_INVALID_ARGS);
+        g_assert_nonnull(strstr(e3->message, "'max-bandwith'"));
+        g_assert_null(nlc_manager_start_migration(f->manager, "vm1", URI, nobus, TRUE, &e4));
+        g_assert_error(e4, NLC_ERROR, NLC_ERROR_INVALID_ARGS);
+        g_assert_null(nlc_manager_start_migration(f->manager, "nobody", URI, empty, TRUE, &e5));
+        g_assert_error(e5, NLC_ERROR, NLC_ERROR_NOT_FOUND);
+        /* One migration at a time per instance. */
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        g_assert_nonnull(nlc_manager_start_migration(f->manager, "vm1", URI, empty, TRUE, NULL));
+        g_assert_null(nlc_manager_start_migration(f->manager, "vm1", URI, empty, TRUE, &e6));
+        g_assert_error(e6, NLC_ERROR, NLC_ERROR_BUSY);
+}
+
+/* A QEMU without post-copy: a clear failure, nothing sent after the probe. */
+static void
+test_qemu_without_postcopy(Fixture *f, gconstpointer data)
+{
+        NlcMigration *m;
+
+        attach_running(f);
+        nlc_fake_qmp_expect(
+                f->fake, "query-version", NULL,
+                "{\"qemu\": {\"major\": 7, \"minor\": 2, \"micro\": 0}, \"package\": \"\"}");
+        nlc_fake_qmp_expect(f->fake, "query-migrate-capabilities", NULL,
+                            "[{\"state\": false, \"capability\": \"events\"}]");
+        m = migrate(f, "@a{sv} {}");
+        wait_phase(m, "failed");
+        nlc_fake_qmp_assert_done(f->fake);
+        g_assert_nonnull(
+                strstr(nlc_dbus_migration_get_error(NLC_DBUS_MIGRATION(m)), "postcopy-ram"));
+}
+
+int
+main(int argc, char **argv)
+{
+        g_test_init(&argc, &argv, NULL);
+        nlc_fake_backend_init();
+#define ADD(path, fn) g_test_add(path, Fixture, NULL, set_up, fn, tear_down)
+        ADD("/migration/after-precopy", test_after_precopy);
+        ADD("/migration/gated-on-destination", test_gated_on_destination);
+        ADD("/migration/timeout-fails", test_timeout_fails);
+        ADD("/migration/timeout-continues-precopy", test_timeout_continues_precopy);
+        ADD("/migration/coordinated", test_coordinated);
+        ADD("/migration/on-stall", test_on_stall);
+        ADD("/migration/never-and-manual", test_never_and_manual);
+        ADD("/migration/cancel", test_cancel);
+        ADD("/migration/no-cancel-after-switch", test_no_cancel_after_switch);
+        ADD("/migration/destination", test_destination);
+        ADD("/migration/refusals", test_refusals);
+        ADD("/migration/qemu-without-postcopy", test_qemu_without_postcopy);
+        return g_test_run();
+}
