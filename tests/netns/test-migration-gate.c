@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The post-copy gate against the real kernel, without QEMU: two real daemons
+ * (source and destination, each on its own bus) in one namespace; the source
+ * follows a scripted QEMU; the destination's tap sits on an STP bridge. With
+ * readiness "destination-bus", migrate-start-postcopy must reach QEMU only
+ * after the kernel put the destination port in forwarding.
+ */
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "../unit/nlc-fake-qmp.h"
+#include "ns-env.h"
+
+#define MAC "52:54:00:00:1f:01"
+#define MIG "org.netlifecd1.Migration"
+
+typedef struct {
+        NsEnv dst;        /* the fixture's daemon: the destination */
+        NsEnv src;        /* a second bus and daemon: the source */
+        NlcFakeQmp *qemu; /* the source QEMU */
+        GUnixFDList *fds[2];
+} Fixture;
+
+static void
+die_with_parent(gpointer data)
+{
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* A second private bus and daemon in the namespace the fixture made. */
+static void
+start_source(NsEnv *src)
+{
+        g_autoptr(GError) error = NULL;
+        g_autofree char *bus_path = NULL, *bus_arg = NULL;
+        char *bus_argv[] = { "dbus-daemon", "--session", "--nofork", NULL, NULL };
+
+        memset(src, 0, sizeof *src);
+        src->dir = g_dir_make_tmp("nlc-src-XXXXXX", &error);
+        g_assert_no_error(error);
+        src->daemon_log = g_build_filename(src->dir, "daemon.log", NULL);
+        bus_path = g_build_filename(src->dir, "bus", NULL);
+        src->address = g_strconcat("unix:path=", bus_path, NULL);
+        bus_arg = g_strconcat("--address=", src->address, NULL);
+        bus_argv[3] = bus_arg;
+        g_assert_true(g_spawn_async(NULL, bus_argv, NULL,
+                                    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
+                                            G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                                    die_with_parent, NULL, &src->bus_pid, &error));
+        for (int i = 0; i < 500 && !g_file_test(bus_path, G_FILE_TEST_EXISTS); i++)
+                g_usleep(10000);
+        src->conn = g_dbus_connection_new_for_address_sync(
+                src->address,
+                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                NULL, NULL, &error);
+        g_assert_no_error(error);
+        ns_env_start_daemon(src);
+}
+
+static void
+set_up(Fixture *f, gconstpointer data)
+{
+        ns_env_set_up(&f->dst, NULL);
+        /* The source's port needs no STP; the destination's counts 2 × 2 s. */
+        ns_sh("ip link add bsrc type bridge stp_state 0 && ip link set bsrc up");
+        ns_sh("ip link add bdst type bridge stp_state 1 forward_delay 200");
+        ns_sh("ip link add bdst-up type veth peer name bdst-peer && ip link set bdst-up master "
+              "bdst && "
+              "ip link set bdst-up up && ip link set bdst-peer up && ip link set bdst up");
+        start_source(&f->src);
+        f->qemu = nlc_fake_qmp_new(7, 2, 0);
+}
+
+static void
+tear_down(Fixture *f, gconstpointer data)
+{
+        g_clear_object(&f->fds[0]);
+        g_clear_object(&f->fds[1]);
+        nlc_fake_qmp_free(f->qemu);
+        /* The source's daemon and bus, then the fixture's own. */
+        ns_env_tear_down(&f->src);
+        ns_env_tear_down(&f->dst);
+}
+
+static char *
+migration_phase(Fixture *f, const char *path)
+{
+        return ns_get_string(&f->src, path, MIG, "Phase");
+}
+
+static guint64
+timeline_at(Fixture *f, const char *path, const char *what)
+{
+        g_autoptr(GVariant) t = ns_get(&f->src, path, MIG, "Timeline");
+
+        for (gsize i = 0; i < g_variant_n_children(t); i++) {
+                const char *name;
+                guint64 at;
+
+                g_variant_get_child(t, i, "(&st)", &name, &at);
+                if (g_str_equal(name, what))
+                        return at;
+        }
+        g_error("no '%s' in the timeline", what);
+}
+
+static void
+test_switch_waits_for_forwarding(Fixture *f, gconstpointer data)
+{
+        g_autofree char *src_dev = NULL, *dst_dev = NULL, *opts = NULL, *path = NULL;
+        g_autoptr(GVariant) r = NULL, o = NULL;
+        gint64 forwarding_at = 0; /* CLOCK_REALTIME µs, end of the first poll that saw it */
+        gint64 not_yet_since = 0; /* start of the last poll that saw it not forwarding */
+        guint64 switch_at;
+        gboolean saw_waiting = FALSE;
+
+        /* The guest runs on the source, its port ready at once. */
+        src_dev = ns_allocate(&f->src, "vm1", MAC, "{'bridge': <'bsrc'>, 'ifname': <'src0'>}");
+        f->fds[0] = ns_create(&f->src, src_dev);
+        nlc_fake_qmp_expect(f->qemu, "query-status", NULL,
+                            "{\"running\": true, \"status\": \"running\"}");
+        nlc_fake_qmp_expect(f->qemu, "announce-self", NULL, NULL);
+        g_assert_nonnull(ns_call(&f->src, "/org/netlifecd1", "org.netlifecd1.Manager", "AttachQemu",
+                                 g_variant_new("(ss)", "vm1", nlc_fake_qmp_get_path(f->qemu)), "()",
+                                 NULL));
+        g_assert_true(nlc_fake_qmp_run_until_done(f->qemu, 5000));
+
+        /* The destination's port starts counting STP now. */
+        dst_dev = ns_allocate(&f->dst, "vm1", MAC, "{'bridge': <'bdst'>, 'ifname': <'dst0'>}");
+        f->fds[1] = ns_create(&f->dst, dst_dev);
+
+        nlc_fake_qmp_expect(
+                f->qemu, "query-version", NULL,
+                "{\"qemu\": {\"major\": 7, \"minor\": 2, \"micro\": 0}, \"package\": \"\"}");
+        nlc_fake_qmp_expect(f->qemu, "query-migrate-capabilities", NULL,
+                            "[{\"state\": false, \"capability\": \"events\"}, "
+                            "{\"state\": false, \"capability\": \"postcopy-ram\"}]");
+        nlc_fake_qmp_expect(f->qemu, "migrate-set-capabilities", NULL, NULL);
+        nlc_fake_qmp_expect(f->qemu, "migrate", "{\"uri\": \"tcp:198.51.100.2:4444\"}", NULL);
+        nlc_fake_qmp_expect(f->qemu, "migrate-start-postcopy", NULL, NULL);
+        opts = g_strdup_printf("{'postcopy': <'immediate'>, 'readiness': <'destination-bus'>, "
+                               "'destination-bus': <'%s'>}",
+                               f->dst.address);
+        o = g_variant_ref_sink(g_variant_parse(G_VARIANT_TYPE_VARDICT, opts, NULL, NULL, NULL));
+        r = ns_call(&f->src, "/org/netlifecd1", "org.netlifecd1.Manager", "Migrate",
+                    g_variant_new("(ss@a{sv})", "vm1", "tcp:198.51.100.2:4444", o), "(o)", NULL);
+        g_assert_nonnull(r);
+        g_variant_get(r, "(o)", &path);
+
+        /* Watch the kernel and the daemon until the switch went out. */
+        for (int i = 0; i < 2000; i++) {
+                gint64 before = g_get_real_time();
+                g_autofree char *kernel = ns_kernel_port_state("dst0");
+                g_autofree char *phase = migration_phase(f, path);
+
+                if (!g_str_equal(kernel, "forwarding"))
+                        not_yet_since = before;
+                else if (!forwarding_at)
+                        forwarding_at = g_get_real_time();
+                saw_waiting |= g_str_equal(phase, "waiting-for-destination");
+                if (g_str_equal(phase, "postcopy-requested"))
+                        break;
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(5000), TRUE);
+        }
+        nlc_fake_qmp_assert_done(f->qemu);
+        g_assert_true(saw_waiting);
+        g_assert_cmpint(forwarding_at, >, 0);
+        switch_at = timeline_at(f, path, "postcopy-switch");
+        /* The kernel said "not forwarding" at some moment after not_yet_since:
+         * the switch cannot have gone out before that... */
+        g_assert_cmpint((gint64) switch_at, >, not_yet_since);
+        /* ...and it went out promptly once the port forwarded. */
+        g_assert_cmpint((gint64) switch_at - forwarding_at, <, 200000);
+        g_assert_cmpuint(timeline_at(f, path, "policy-fired"), <,
+                         timeline_at(f, path, "destination-ready"));
+        g_test_message("switch between %.1f ms after the last 'not forwarding' poll and %.1f ms "
+                       "after the first 'forwarding' one",
+                       ((gint64) switch_at - not_yet_since) / 1000.0,
+                       ((gint64) switch_at - forwarding_at) / 1000.0);
+}
+
+int
+main(int argc, char **argv)
+{
+        g_test_init(&argc, &argv, NULL);
+        g_test_add("/migration-gate/switch-waits-for-forwarding", Fixture, NULL, set_up,
+                   test_switch_waits_for_forwarding, tear_down);
+        return g_test_run();
+}
