@@ -105,6 +105,8 @@ set_state(NlcDevice *self, NlcDeviceState new_state, NlcOp op, const char *reaso
         }
         self->rec->state = new_state;
         self->rec->has_pending = FALSE;
+        if (new_state == NLC_DEVICE_STATE_ACTIVE)
+                self->rec->activated_usec = g_get_real_time();
         if (!journal_record(self, &local)) {
                 /* The kernel already changed: keep memory in line with it and
                  * let the caller see that durability failed. */
@@ -463,29 +465,55 @@ nlc_device_adopt(NlcDevice *self, GError **error)
 }
 
 gboolean
-nlc_device_restore(NlcDevice *self, GError **error)
+nlc_device_roll_forward(NlcDevice *self, GError **error)
 {
         g_autoptr(GError) local = NULL;
+        NlcOp op = self->rec->pending;
 
-        if (self->rec->has_pending) {
-                NlcOp op = self->rec->pending;
+        if (!self->rec->has_pending)
+                return TRUE;
+        nlc_dev_message(self, "completing %s interrupted by a restart", nlc_op_to_string(op));
+        if (call_backend(self, op, &local))
+                return set_state(self, nlc_lifecycle_target(op), op, "restored", error);
+        nlc_dev_warning(self, "could not complete %s (%s); staying %s", nlc_op_to_string(op),
+                        local->message, nlc_device_state_to_string(self->rec->state));
+        self->rec->has_pending = FALSE;
+        return journal_record(self, error);
+}
 
-                nlc_dev_message(self, "completing %s interrupted by a restart",
-                                nlc_op_to_string(op));
-                if (!call_backend(self, op, &local)) {
-                        nlc_dev_warning(self, "could not complete %s (%s); staying %s",
-                                        nlc_op_to_string(op), local->message,
-                                        nlc_device_state_to_string(self->rec->state));
-                        self->rec->has_pending = FALSE;
-                        g_clear_error(&local);
-                } else if (!set_state(self, nlc_lifecycle_target(op), op, "restored", error)) {
-                        return FALSE;
-                }
-        }
+gboolean
+nlc_device_yield_mac(NlcDevice *self, NlcDevice *holder, GError **error)
+{
+        g_autofree char *reason =
+                g_strdup_printf("restored: device %s holds the MAC", nlc_device_get_id(holder));
+        g_autoptr(GError) local = NULL;
+
+        /* Removes only this port's entry: on the holder's bridge the entry
+         * already points at the holder. */
+        if (!self->backend->deactivate(&self->bdev, &local))
+                nlc_dev_warning(self, "%s", local->message);
+        return set_state(self, NLC_DEVICE_STATE_CREATED, NLC_OP_NOTIFY, reason, error);
+}
+
+gint64
+nlc_device_get_activated_usec(NlcDevice *self)
+{
+        return self->rec->activated_usec;
+}
+
+gboolean
+nlc_device_verify(NlcDevice *self, GError **error)
+{
         if (self->rec->state == NLC_DEVICE_STATE_FREED)
                 return TRUE;
         sync_properties(self);
         return verify_with_kernel(self, "restored", error);
+}
+
+gboolean
+nlc_device_restore(NlcDevice *self, GError **error)
+{
+        return nlc_device_roll_forward(self, error) && nlc_device_verify(self, error);
 }
 
 static gboolean

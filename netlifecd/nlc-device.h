@@ -27,8 +27,16 @@ gboolean nlc_device_allocate(NlcDevice *self, GVariantDict *options, const NlcBa
 /* Adopts a device the kernel already has (Manager.Notify or a re-notify). */
 gboolean nlc_device_adopt(NlcDevice *self, GError **error);
 /* At start: rolls an interrupted operation forward, then verifies and repairs
- * the device against the kernel. */
+ * the device against the kernel (the two steps below in one). */
 gboolean nlc_device_restore(NlcDevice *self, GError **error);
+/* Restart, step 1: completes the operation the journal says was in flight. */
+gboolean nlc_device_roll_forward(NlcDevice *self, GError **error);
+/* Restart, step 2: a crash in the middle of a handover leaves two active
+ * records for one MAC; the loser drops to created. */
+gboolean nlc_device_yield_mac(NlcDevice *self, NlcDevice *holder, GError **error);
+gint64 nlc_device_get_activated_usec(NlcDevice *self);
+/* Restart, step 3: verifies and repairs the device against the kernel. */
+gboolean nlc_device_verify(NlcDevice *self, GError **error);
 
 /*
  * MAC ownership (DESIGN §4), decided by the manager. claim() runs before an

@@ -90,6 +90,8 @@ nlc_journal_write(NlcJournal *journal, const NlcJournalRecord *record, GError **
         options = g_variant_print(record->options, TRUE);
         g_key_file_set_string(kf, GROUP_DEVICE, "options", options);
         g_key_file_set_int64(kf, GROUP_DEVICE, "allocated-usec", record->allocated_usec);
+        if (record->activated_usec)
+                g_key_file_set_int64(kf, GROUP_DEVICE, "activated-usec", record->activated_usec);
         if (record->props) {
                 g_hash_table_iter_init(&iter, record->props);
                 while (g_hash_table_iter_next(&iter, &key, &value))
@@ -161,6 +163,7 @@ parse_record(GKeyFile *kf, GError **error)
                 return NULL;
         g_variant_ref_sink(rec->options);
         rec->allocated_usec = g_key_file_get_int64(kf, GROUP_DEVICE, "allocated-usec", NULL);
+        rec->activated_usec = g_key_file_get_int64(kf, GROUP_DEVICE, "activated-usec", NULL);
         rec->props = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         keys = g_key_file_get_keys(kf, GROUP_BACKEND, NULL, NULL);
         for (guint i = 0; keys && keys[i]; i++)

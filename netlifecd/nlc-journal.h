@@ -24,6 +24,9 @@ typedef struct {
         GVariant *options; /* a{sv} as the caller gave them */
         GHashTable *props; /* the backend's fields */
         gint64 allocated_usec;
+        /* When the device last became active: after a crash in the middle of
+         * a handover, the latest activation keeps the MAC. */
+        gint64 activated_usec;
 } NlcJournalRecord;
 
 typedef struct _NlcJournal NlcJournal;

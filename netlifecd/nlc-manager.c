@@ -605,15 +605,48 @@ nlc_manager_iface_init(NlcDbusManagerIface *iface)
         iface->handle_get_device = handle_get_device;
 }
 
+/* Among active devices sharing a MAC, the latest activation keeps it: a
+ * crash in the middle of a handover leaves the previous owner active in the
+ * journal too. */
+static void
+resolve_mac_owners(GPtrArray *devices)
+{
+        g_autoptr(GHashTable) owner = g_hash_table_new(g_str_hash, g_str_equal);
+
+        for (guint i = 0; i < devices->len; i++) {
+                NlcDevice *d = devices->pdata[i];
+                NlcDevice *other;
+
+                if (nlc_device_get_state(d) != NLC_DEVICE_STATE_ACTIVE)
+                        continue;
+                other = g_hash_table_lookup(owner, nlc_device_get_mac(d));
+                if (other) {
+                        gboolean d_wins = nlc_device_get_activated_usec(d) >
+                                          nlc_device_get_activated_usec(other);
+                        NlcDevice *loser = d_wins ? other : d;
+                        g_autoptr(GError) error = NULL;
+
+                        if (!nlc_device_yield_mac(loser, d_wins ? d : other, &error))
+                                nlc_dev_warning(loser, "%s", error->message);
+                        if (!d_wins)
+                                continue;
+                }
+                g_hash_table_insert(owner, (gpointer) nlc_device_get_mac(d), d);
+        }
+}
+
+/* Three passes: roll interrupted operations forward, settle who holds each
+ * MAC, then verify every device against the kernel. */
 static void
 restore_devices(NlcManager *self)
 {
         g_autoptr(GPtrArray) records = nlc_journal_load(self->journal);
+        g_autoptr(GPtrArray) devices = g_ptr_array_new_with_free_func(g_object_unref);
 
         while (records->len > 0) {
                 NlcJournalRecord *rec = g_ptr_array_steal_index_fast(records, records->len - 1);
                 const NlcBackend *backend = nlc_backends_lookup(rec->backend);
-                g_autoptr(NlcDevice) device = NULL;
+                NlcDevice *device;
                 g_autoptr(GError) error = NULL;
 
                 if (!backend) {
@@ -625,11 +658,19 @@ restore_devices(NlcManager *self)
                         continue;
                 }
                 device = nlc_device_new(rec, backend, self->journal, self->runtime_dir);
-                if (!nlc_device_restore(device, &error))
+                if (!nlc_device_roll_forward(device, &error))
                         nlc_dev_warning(device, "restored with problems: %s", error->message);
-                if (nlc_device_get_state(device) == NLC_DEVICE_STATE_FREED)
-                        continue;
-                add_device(self, device);
+                g_ptr_array_add(devices, device);
+        }
+        resolve_mac_owners(devices);
+        for (guint i = 0; i < devices->len; i++) {
+                NlcDevice *device = devices->pdata[i];
+                g_autoptr(GError) error = NULL;
+
+                if (!nlc_device_verify(device, &error))
+                        nlc_dev_warning(device, "restored with problems: %s", error->message);
+                if (nlc_device_get_state(device) != NLC_DEVICE_STATE_FREED)
+                        add_device(self, device);
         }
 }
 

@@ -36,9 +36,19 @@ fixture_tear_down(Fixture *f, gconstpointer data)
         g_free(f->dir);
 }
 
+static void write_record_at(Fixture *f, const char *id, const char *backend, NlcDeviceState state,
+                            gboolean has_pending, NlcOp pending, gint64 activated_usec);
+
 static void
 write_record(Fixture *f, const char *id, const char *backend, NlcDeviceState state,
              gboolean has_pending, NlcOp pending)
+{
+        write_record_at(f, id, backend, state, has_pending, pending, 0);
+}
+
+static void
+write_record_at(Fixture *f, const char *id, const char *backend, NlcDeviceState state,
+                gboolean has_pending, NlcOp pending, gint64 activated_usec)
 {
         NlcJournalRecord rec = {
                 .id = (char *) id,
@@ -49,6 +59,7 @@ write_record(Fixture *f, const char *id, const char *backend, NlcDeviceState sta
                 .has_pending = has_pending,
                 .pending = pending,
                 .options = g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}")),
+                .activated_usec = activated_usec,
         };
 
         g_assert_true(nlc_journal_write(f->journal, &rec, NULL));
@@ -150,6 +161,25 @@ test_unknown_backend_kept(Fixture *f, gconstpointer data)
         g_assert_cmpuint(rec->state, ==, NLC_DEVICE_STATE_ACTIVE);
 }
 
+/* A crash between the new owner's activation and the old owner's
+ * deactivation leaves both active on disk: the later activation keeps the
+ * MAC, the other drops to created (and its port's entry, if any, goes). */
+static void
+test_handover_interrupted(Fixture *f, gconstpointer data)
+{
+        g_autoptr(NlcJournalRecord) old_owner = NULL, new_owner = NULL;
+
+        write_record_at(f, "6", "fake", NLC_DEVICE_STATE_ACTIVE, FALSE, 0, 1000);
+        write_record_at(f, "7", "fake", NLC_DEVICE_STATE_ACTIVE, FALSE, 0, 2000);
+        restart(f);
+        old_owner = reread(f, "6");
+        new_owner = reread(f, "7");
+        g_assert_cmpuint(old_owner->state, ==, NLC_DEVICE_STATE_CREATED);
+        g_assert_cmpuint(new_owner->state, ==, NLC_DEVICE_STATE_ACTIVE);
+        g_assert_nonnull(strstr(nlc_fake_backend_calls->str, "deactivate(6)"));
+        g_assert_null(strstr(nlc_fake_backend_calls->str, "deactivate(7)"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -162,5 +192,6 @@ main(int argc, char **argv)
         ADD("/restore/failed-roll-forward-keeps-state", test_failed_roll_forward_keeps_state);
         ADD("/restore/kernel-state-wins", test_kernel_state_wins);
         ADD("/restore/unknown-backend-kept", test_unknown_backend_kept);
+        ADD("/restore/handover-interrupted", test_handover_interrupted);
         return g_test_run();
 }
