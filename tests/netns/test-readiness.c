@@ -292,12 +292,14 @@ test_overrun(Fixture *f, gconstpointer data)
         make_bridge("br0", TRUE, 200);
         f->path = ns_allocate(&f->env, "vm1", MAC, "{'bridge': <'br0'>, 'ifname': <'rt0'>}");
         f->fds = ns_create(&f->env, f->path);
-        for (int i = 0; i < 1500; i++)
+        /* 2500 veth pairs made and deleted: two RTM_NEWLINK and two
+         * RTM_DELLINK each, at least 10,000 link events. */
+        for (int i = 0; i < 2500; i++)
                 g_string_append_printf(cmds, "link add fl%d type veth peer name fp%d\n", i, i);
-        for (int i = 0; i < 1500; i++)
+        for (int i = 0; i < 2500; i++)
                 g_string_append_printf(cmds, "link del fl%d\n", i);
         g_assert_true(g_file_set_contents(batch, cmds->str, -1, NULL));
-        ns_sh("ip -batch %s", batch); /* 3000 links, 6000+ events, across the transitions */
+        ns_sh("ip -batch %s", batch); /* across the port's STP transitions */
         poll_kernel_forwarding(10000);
         for (int i = 0; i < 300 && !ns_get_bool(&f->env, f->path, DEV, "Ready"); i++)
                 g_usleep(10000);
