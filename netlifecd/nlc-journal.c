@@ -14,6 +14,7 @@ struct _NlcJournal {
         char *devices_dir;
         char *next_id_path;
         char *attachments_path;
+        char *migrations_dir;
         guint64 next_id;
 };
 
@@ -39,6 +40,11 @@ nlc_journal_open(const char *state_dir, GError **error)
         journal->devices_dir = g_build_filename(state_dir, "devices", NULL);
         journal->next_id_path = g_build_filename(state_dir, "next-id", NULL);
         journal->attachments_path = g_build_filename(state_dir, "attachments", NULL);
+        journal->migrations_dir = g_build_filename(state_dir, "migrations", NULL);
+        if (g_mkdir_with_parents(journal->migrations_dir, 0700) < 0) {
+                nlc_error_set_errno(error, -errno, "cannot create %s", journal->migrations_dir);
+                return NULL;
+        }
         if (g_mkdir_with_parents(journal->devices_dir, 0700) < 0) {
                 nlc_error_set_errno(error, -errno, "cannot create %s", journal->devices_dir);
                 return NULL;
@@ -57,6 +63,7 @@ nlc_journal_free(NlcJournal *journal)
         g_free(journal->devices_dir);
         g_free(journal->next_id_path);
         g_free(journal->attachments_path);
+        g_free(journal->migrations_dir);
         g_free(journal);
 }
 
@@ -263,4 +270,55 @@ nlc_journal_set_attachment(NlcJournal *journal, const char *instance, const char
                 g_key_file_set_string(kf, key, "qmp", value);
         data = g_key_file_to_data(kf, &len, NULL);
         return write_file(journal->attachments_path, data, len, error);
+}
+
+static char *
+migration_path(NlcJournal *journal, const char *id)
+{
+        g_autofree char *name = g_strconcat(id, ".migration", NULL);
+
+        return g_build_filename(journal->migrations_dir, name, NULL);
+}
+
+gboolean
+nlc_journal_write_migration(NlcJournal *journal, const char *id, GKeyFile *kf, GError **error)
+{
+        g_autofree char *path = migration_path(journal, id);
+        gsize len;
+        g_autofree char *data = g_key_file_to_data(kf, &len, NULL);
+
+        return write_file(path, data, len, error);
+}
+
+gboolean
+nlc_journal_remove_migration(NlcJournal *journal, const char *id, GError **error)
+{
+        g_autofree char *path = migration_path(journal, id);
+
+        if (g_unlink(path) < 0 && errno != ENOENT)
+                return nlc_error_set_errno(error, -errno, "journal: cannot remove %s", path);
+        return TRUE;
+}
+
+GPtrArray *
+nlc_journal_load_migrations(NlcJournal *journal)
+{
+        GPtrArray *all = g_ptr_array_new_with_free_func((GDestroyNotify) g_key_file_unref);
+        g_autoptr(GDir) dir = g_dir_open(journal->migrations_dir, 0, NULL);
+        const char *name;
+
+        while (dir && (name = g_dir_read_name(dir))) {
+                g_autofree char *path = g_build_filename(journal->migrations_dir, name, NULL);
+                g_autoptr(GKeyFile) kf = g_key_file_new();
+                g_autoptr(GError) error = NULL;
+
+                if (!g_str_has_suffix(name, ".migration"))
+                        continue;
+                if (!g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error)) {
+                        g_warning("journal: %s is unreadable (%s); ignored", path, error->message);
+                        continue;
+                }
+                g_ptr_array_add(all, g_steal_pointer(&kf));
+        }
+        return all;
 }

@@ -50,5 +50,13 @@ gboolean nlc_journal_set_attachment(NlcJournal *journal, const char *instance, c
 /* instance → QMP socket path. */
 GHashTable *nlc_journal_load_attachments(NlcJournal *journal);
 
+/* Migrations, one key file each under <state-dir>/migrations/, written
+ * atomically like device records. */
+gboolean nlc_journal_write_migration(NlcJournal *journal, const char *id, GKeyFile *kf,
+                                     GError **error);
+gboolean nlc_journal_remove_migration(NlcJournal *journal, const char *id, GError **error);
+/* Every readable migration record (GKeyFile), unordered. */
+GPtrArray *nlc_journal_load_migrations(NlcJournal *journal);
+
 void nlc_journal_record_free(NlcJournalRecord *record);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlcJournalRecord, nlc_journal_record_free)

@@ -420,6 +420,12 @@ handle_get_device(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+NlcMigration *
+nlc_manager_lookup_migration(NlcManager *self, const char *id)
+{
+        return g_hash_table_lookup(self->migrations, id);
+}
+
 NlcInstance *
 nlc_manager_lookup_instance(NlcManager *self, const char *name)
 {
@@ -537,9 +543,10 @@ nlc_manager_start_migration(NlcManager *self, const char *name, const char *uri,
         }
         id = g_strdup_printf("%" G_GUINT64_FORMAT, ++self->next_migration_id);
         migration = source ? nlc_migration_new_source(id, instance, nlc_guest_get_qmp(guest),
-                                                      destination, &opt)
+                                                      destination, &opt, options)
                            : nlc_migration_new_destination(id, instance, nlc_guest_get_qmp(guest),
-                                                           &opt);
+                                                           &opt, options);
+        nlc_migration_set_journal(migration, self->journal);
         add_migration(self, migration, id, uri);
         return migration;
 }
@@ -674,6 +681,53 @@ restore_devices(NlcManager *self)
         }
 }
 
+/* Unfinished migrations, from the journal, once the guests are followed
+ * again: each resyncs with its QEMU. */
+static void
+restore_migrations(NlcManager *self)
+{
+        g_autoptr(GPtrArray) all = nlc_journal_load_migrations(self->journal);
+
+        for (guint i = 0; i < all->len; i++) {
+                GKeyFile *kf = all->pdata[i];
+                g_autofree char *id = g_key_file_get_string(kf, "migration", "id", NULL);
+                g_autofree char *name = g_key_file_get_string(kf, "migration", "instance", NULL);
+                g_autofree char *opts = g_key_file_get_string(kf, "migration", "options", NULL);
+                g_autoptr(GVariant) options =
+                        opts ? g_variant_parse(G_VARIANT_TYPE_VARDICT, opts, NULL, NULL, NULL)
+                             : NULL;
+                g_autoptr(GError) error = NULL;
+                NlcInstance *instance = name ? g_hash_table_lookup(self->instances, name) : NULL;
+                NlcGuest *guest = name ? g_hash_table_lookup(self->guests, name) : NULL;
+                NlcInstance *destination = instance;
+                const char *dest_name = NULL;
+                NlcMigration *migration;
+
+                if (!id || !instance || !guest) {
+                        g_warning("journal: migration %s of %s cannot be followed again (no "
+                                  "such instance or guest); its record is kept",
+                                  id ? id : "?", name ? name : "?");
+                        continue;
+                }
+                if (options && g_variant_lookup(options, "destination-instance", "&s", &dest_name))
+                        destination = g_hash_table_lookup(self->instances, dest_name);
+                if (!destination)
+                        destination = instance;
+                migration = nlc_migration_restore(kf, instance, nlc_guest_get_qmp(guest),
+                                                  destination, &error);
+                if (!migration) {
+                        g_warning("journal: migration %s: %s", id, error->message);
+                        continue;
+                }
+                self->next_migration_id =
+                        MAX(self->next_migration_id, g_ascii_strtoull(id, NULL, 10));
+                g_hash_table_insert(self->migrations, g_strdup(id), migration);
+                export_skeleton(self, nlc_migration_get_object_path(migration), migration,
+                                (gpointer) nlc_dbus_object_skeleton_set_migration);
+                nlc_migration_set_journal(migration, self->journal);
+        }
+}
+
 static void
 restore_attachments(NlcManager *self)
 {
@@ -725,6 +779,7 @@ nlc_manager_new(const NlcManagerConfig *config, GError **error)
         restore_devices(self);
         nlc_topology_sync(self->topology);
         restore_attachments(self);
+        restore_migrations(self);
         return g_steal_pointer(&self);
 }
 

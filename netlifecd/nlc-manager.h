@@ -32,6 +32,8 @@ NlcInstance *nlc_manager_lookup_instance(NlcManager *self, const char *name);
 gboolean nlc_manager_attach_qemu(NlcManager *self, const char *instance, const char *qmp_socket,
                                  GError **error);
 
+/* The migration with @id, or NULL. */
+NlcMigration *nlc_manager_lookup_migration(NlcManager *self, const char *id);
 /* Manager.Migrate() (@source) or PrepareIncoming(): the new migration,
  * owned by the manager. */
 NlcMigration *nlc_manager_start_migration(NlcManager *self, const char *instance, const char *uri,

@@ -3,6 +3,7 @@
 
 #include "nlc-backends.h"
 #include "nlc-error.h"
+#include "nlc-journal.h"
 #include "nlc-migration.h"
 #include "nlc-qmp-commands.h"
 #include "nlc-remote-instance.h"
@@ -12,7 +13,11 @@ typedef enum { ROLE_SOURCE, ROLE_DESTINATION } Role;
 struct _NlcMigration {
         NlcDbusMigrationSkeleton parent;
         Role role;
+        char *id;
         char *object_path;
+        GVariant *options;   /* as the caller gave them: journalled */
+        NlcJournal *journal; /* NULL: not journalled (unit tests of one step) */
+        gulong connected_id;
         char *uri;
         NlcInstance *instance;
         NlcQmp *qmp;
@@ -136,6 +141,8 @@ nlc_migration_options_parse(GVariant *options, gboolean source, const char *inst
 
 /* ---- phase funnel, timeline ----------------------------------------- */
 
+static void persist(NlcMigration *self);
+
 static void
 record(NlcMigration *self, const char *what)
 {
@@ -151,6 +158,7 @@ record(NlcMigration *self, const char *what)
         g_variant_builder_add(&b, "(st)", what, (guint64) g_get_real_time());
         nlc_dbus_migration_set_timeline(NLC_DBUS_MIGRATION(self), g_variant_builder_end(&b));
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
+        persist(self);
 }
 
 static gboolean
@@ -178,6 +186,7 @@ set_phase(NlcMigration *self, NlcMigrationPhase phase)
         nlc_dbus_migration_set_phase(NLC_DBUS_MIGRATION(self), new);
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
         nlc_dbus_migration_emit_phase_changed(NLC_DBUS_MIGRATION(self), old, new);
+        persist(self);
         if (phase_is_final(phase))
                 stop_following(self);
 }
@@ -460,6 +469,9 @@ stop_following(NlcMigration *self)
         if (self->event_id)
                 g_signal_handler_disconnect(self->qmp, self->event_id);
         self->event_id = 0;
+        if (self->connected_id)
+                g_signal_handler_disconnect(self->qmp, self->connected_id);
+        self->connected_id = 0;
         if (self->readiness_timeout_id)
                 g_source_remove(self->readiness_timeout_id);
         self->readiness_timeout_id = 0;
@@ -589,6 +601,103 @@ nlc_migration_start(NlcMigration *self, const char *uri)
         nlc_qmp_probe_async(self->qmp, self->cancel, on_probed, self);
 }
 
+/* ---- journal and resync ---------------------------------------------- */
+
+#define GROUP "migration"
+
+/*
+ * Written on every timeline entry and phase change. The switch is journalled
+ * before migrate-start-postcopy goes out; a restart that finds it recorded
+ * while QEMU still runs pre-copy sends it again.
+ */
+static void
+persist(NlcMigration *self)
+{
+        g_autoptr(GKeyFile) kf = NULL;
+        g_autoptr(GError) error = NULL;
+        g_autofree char *options = NULL, *timeline = NULL;
+        NlcDbusMigration *skel = NLC_DBUS_MIGRATION(self);
+
+        if (!self->journal)
+                return;
+        if (phase_is_final(self->phase)) {
+                if (!nlc_journal_remove_migration(self->journal, self->id, &error))
+                        g_warning("%s", error->message);
+                return;
+        }
+        kf = g_key_file_new();
+        options = g_variant_print(self->options, TRUE);
+        timeline = g_variant_print(nlc_dbus_migration_get_timeline(skel), TRUE);
+        g_key_file_set_string(kf, GROUP, "id", self->id);
+        g_key_file_set_string(kf, GROUP, "role",
+                              self->role == ROLE_SOURCE ? "source" : "destination");
+        g_key_file_set_string(kf, GROUP, "instance", nlc_instance_get_name(self->instance));
+        g_key_file_set_string(kf, GROUP, "uri", self->uri ? self->uri : "");
+        g_key_file_set_string(kf, GROUP, "options", options);
+        g_key_file_set_string(kf, GROUP, "phase", nlc_migration_phase_to_string(self->phase));
+        g_key_file_set_boolean(kf, GROUP, "policy-fired", self->policy_fired);
+        g_key_file_set_boolean(kf, GROUP, "switch-sent", self->switch_sent);
+        g_key_file_set_boolean(kf, GROUP, "postcopy-given-up", self->postcopy_given_up);
+        g_key_file_set_boolean(kf, GROUP, "destination-ready", self->destination_ready);
+        g_key_file_set_uint64(kf, GROUP, "pass", nlc_dbus_migration_get_pass(skel));
+        g_key_file_set_string(kf, GROUP, "timeline", timeline);
+        if (!nlc_journal_write_migration(self->journal, self->id, kf, &error))
+                g_warning("migration %s: not journalled: %s", self->object_path, error->message);
+}
+
+void
+nlc_migration_set_journal(NlcMigration *self, NlcJournal *journal)
+{
+        self->journal = journal;
+        persist(self);
+}
+
+static void
+on_resync(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
+        JsonObject *o = reply && JSON_NODE_HOLDS_OBJECT(reply) ? json_node_get_object(reply) : NULL;
+        NlcMigration *self;
+        const char *status;
+
+        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                return;
+        self = data;
+        if (!o)
+                return; /* the next connection tries again */
+        status = json_object_get_string_member_with_default(o, "status", "none");
+        if (g_str_equal(status, "none") && self->phase != NLC_MIGRATION_PHASE_SETUP &&
+            self->phase != NLC_MIGRATION_PHASE_INCOMING) {
+                fail(self, "QEMU has no migration any more (was it restarted?)");
+                return;
+        }
+        on_status(self, status);
+        if (self->role != ROLE_SOURCE || !g_str_equal(status, "active"))
+                return;
+        if (self->switch_sent && self->phase == NLC_MIGRATION_PHASE_POSTCOPY_REQUESTED) {
+                /* Journalled, maybe never sent: send it again. */
+                self->switch_sent = FALSE;
+                maybe_switch(self);
+        } else if (self->policy_fired && !self->switch_sent) {
+                if (!self->readiness_timeout_id && !self->destination_ready &&
+                    self->opt.readiness_timeout_ms)
+                        self->readiness_timeout_id = g_timeout_add(self->opt.readiness_timeout_ms,
+                                                                   on_readiness_timeout, self);
+                maybe_switch(self);
+        }
+}
+
+/* Events may have been missed while QEMU or the daemon was away: ask. */
+static void
+on_qmp_connected(NlcQmp *qmp, gpointer data)
+{
+        NlcMigration *self = data;
+
+        if (!phase_is_final(self->phase) && self->phase != NLC_MIGRATION_PHASE_SETUP)
+                nlc_qmp_query_migrate(self->qmp, self->cancel, on_resync, self);
+}
+
 /* ---- D-Bus methods ---------------------------------------------------- */
 
 gboolean
@@ -715,12 +824,14 @@ nlc_migration_iface_init(NlcDbusMigrationIface *iface)
 
 static NlcMigration *
 new_migration(const char *id, Role role, NlcInstance *instance, NlcQmp *qmp,
-              NlcMigrationOptions *options)
+              NlcMigrationOptions *options, GVariant *options_variant)
 {
         NlcMigration *self = g_object_new(NLC_TYPE_MIGRATION, NULL);
         NlcDbusMigration *skel = NLC_DBUS_MIGRATION(self);
 
         self->role = role;
+        self->id = g_strdup(id);
+        self->options = g_variant_ref_sink(g_variant_ref(options_variant));
         self->object_path = g_strconcat("/org/netlifecd1/migration/", id, NULL);
         self->instance = g_object_ref(instance);
         self->qmp = g_object_ref(qmp);
@@ -728,6 +839,7 @@ new_migration(const char *id, Role role, NlcInstance *instance, NlcQmp *qmp,
         memset(options, 0, sizeof *options); /* taken */
         self->cancel = g_cancellable_new();
         self->event_id = g_signal_connect(qmp, "event", G_CALLBACK(on_event), self);
+        self->connected_id = g_signal_connect(qmp, "connected", G_CALLBACK(on_qmp_connected), self);
         nlc_dbus_migration_set_instance(skel, nlc_instance_get_name(instance));
         nlc_dbus_migration_set_role(skel, role == ROLE_SOURCE ? "source" : "destination");
         nlc_dbus_migration_set_phase(skel, nlc_migration_phase_to_string(self->phase));
@@ -741,43 +853,107 @@ new_migration(const char *id, Role role, NlcInstance *instance, NlcQmp *qmp,
         return self;
 }
 
-NlcMigration *
-nlc_migration_new_source(const char *id, NlcInstance *instance, NlcQmp *qmp,
-                         NlcInstance *destination, NlcMigrationOptions *options)
+static void
+follow_readiness(NlcMigration *self, NlcInstance *destination)
 {
-        NlcMigration *self = new_migration(id, ROLE_SOURCE, instance, qmp, options);
-
-        switch (self->opt.readiness) {
-        case NLC_READINESS_LOCAL:
-                self->local_destination = g_object_ref(destination);
-                self->local_ready_id = g_signal_connect(destination, "notify::ready",
-                                                        G_CALLBACK(on_local_ready), self);
-                set_destination_ready(self, nlc_instance_get_ready(destination));
-                break;
-        case NLC_READINESS_DESTINATION_BUS:
+        if (self->role == ROLE_DESTINATION) {
+                /* The destination's own readiness, for whoever watches it here. */
+                destination = self->instance;
+        } else if (self->opt.readiness == NLC_READINESS_DESTINATION_BUS) {
                 self->remote = nlc_remote_instance_new(self->opt.destination_bus,
                                                        self->opt.destination_instance,
                                                        on_remote_ready, self);
-                break;
-        case NLC_READINESS_COORDINATED:
-        default:
-                break;
+                return;
+        } else if (self->opt.readiness != NLC_READINESS_LOCAL) {
+                return; /* coordinated: DestinationReady() */
         }
+        self->local_destination = g_object_ref(destination);
+        self->local_ready_id =
+                g_signal_connect(destination, "notify::ready", G_CALLBACK(on_local_ready), self);
+        set_destination_ready(self, nlc_instance_get_ready(destination));
+}
+
+NlcMigration *
+nlc_migration_new_source(const char *id, NlcInstance *instance, NlcQmp *qmp,
+                         NlcInstance *destination, NlcMigrationOptions *options,
+                         GVariant *options_variant)
+{
+        NlcMigration *self =
+                new_migration(id, ROLE_SOURCE, instance, qmp, options, options_variant);
+
+        follow_readiness(self, destination);
         return self;
 }
 
 NlcMigration *
 nlc_migration_new_destination(const char *id, NlcInstance *instance, NlcQmp *qmp,
-                              NlcMigrationOptions *options)
+                              NlcMigrationOptions *options, GVariant *options_variant)
 {
-        NlcMigration *self = new_migration(id, ROLE_DESTINATION, instance, qmp, options);
+        NlcMigration *self =
+                new_migration(id, ROLE_DESTINATION, instance, qmp, options, options_variant);
 
-        /* The destination's own readiness, for whoever watches it here. */
-        self->local_destination = g_object_ref(instance);
-        self->local_ready_id =
-                g_signal_connect(instance, "notify::ready", G_CALLBACK(on_local_ready), self);
-        set_destination_ready(self, nlc_instance_get_ready(instance));
+        follow_readiness(self, NULL);
         return self;
+}
+
+NlcMigration *
+nlc_migration_restore(GKeyFile *kf, NlcInstance *instance, NlcQmp *qmp, NlcInstance *destination,
+                      GError **error)
+{
+        g_autofree char *id = g_key_file_get_string(kf, GROUP, "id", error);
+        g_autofree char *role = id ? g_key_file_get_string(kf, GROUP, "role", error) : NULL;
+        g_autofree char *options_text =
+                role ? g_key_file_get_string(kf, GROUP, "options", error) : NULL;
+        g_autofree char *phase = NULL, *timeline_text = NULL;
+        g_autoptr(GVariant) options = NULL, timeline = NULL;
+        g_auto(NlcMigrationOptions) opt = { 0 };
+        gboolean source;
+        NlcMigration *self;
+
+        if (!options_text)
+                return NULL;
+        source = g_str_equal(role, "source");
+        options = g_variant_parse(G_VARIANT_TYPE_VARDICT, options_text, NULL, NULL, error);
+        if (!options || !nlc_migration_options_parse(options, source,
+                                                     nlc_instance_get_name(instance), &opt, error))
+                return NULL;
+        self = new_migration(id, source ? ROLE_SOURCE : ROLE_DESTINATION, instance, qmp, &opt,
+                             options);
+        self->uri = g_key_file_get_string(kf, GROUP, "uri", NULL);
+        phase = g_key_file_get_string(kf, GROUP, "phase", NULL);
+        for (guint p = 0; phase && p <= NLC_MIGRATION_PHASE_LAST; p++)
+                if (g_str_equal(phase, nlc_migration_phase_to_string(p)))
+                        self->phase = p;
+        nlc_dbus_migration_set_phase(NLC_DBUS_MIGRATION(self),
+                                     nlc_migration_phase_to_string(self->phase));
+        self->policy_fired = g_key_file_get_boolean(kf, GROUP, "policy-fired", NULL);
+        self->switch_sent = g_key_file_get_boolean(kf, GROUP, "switch-sent", NULL);
+        self->postcopy_given_up = g_key_file_get_boolean(kf, GROUP, "postcopy-given-up", NULL);
+        nlc_dbus_migration_set_pass(NLC_DBUS_MIGRATION(self),
+                                    (guint) g_key_file_get_uint64(kf, GROUP, "pass", NULL));
+        timeline_text = g_key_file_get_string(kf, GROUP, "timeline", NULL);
+        timeline = timeline_text ? g_variant_parse(G_VARIANT_TYPE("a(st)"), timeline_text, NULL,
+                                                   NULL, NULL)
+                                 : NULL;
+        if (timeline)
+                nlc_dbus_migration_set_timeline(NLC_DBUS_MIGRATION(self), timeline);
+        /* coordinated: the coordinator already said so before the crash. */
+        if (source && opt.readiness == NLC_READINESS_COORDINATED)
+                self->destination_ready =
+                        g_key_file_get_boolean(kf, GROUP, "destination-ready", NULL);
+        nlc_dbus_migration_set_destination_ready(NLC_DBUS_MIGRATION(self), self->destination_ready);
+        g_message("migration %s (%s): restored in phase %s", self->object_path,
+                  nlc_instance_get_name(instance), nlc_migration_phase_to_string(self->phase));
+        follow_readiness(self, destination);
+        if (nlc_qmp_is_connected(qmp))
+                on_qmp_connected(qmp, self);
+        return self;
+}
+
+const char *
+nlc_migration_get_id(NlcMigration *self)
+{
+        return self->id;
 }
 
 const char *
@@ -832,6 +1008,8 @@ nlc_migration_finalize(GObject *object)
         NlcMigration *self = NLC_MIGRATION(object);
 
         nlc_migration_options_clear(&self->opt);
+        g_clear_pointer(&self->options, g_variant_unref);
+        g_free(self->id);
         g_free(self->object_path);
         g_free(self->uri);
         G_OBJECT_CLASS(nlc_migration_parent_class)->finalize(object);

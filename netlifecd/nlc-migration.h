@@ -42,11 +42,21 @@ gboolean nlc_migration_options_parse(GVariant *options, gboolean source, const c
 G_DECLARE_FINAL_TYPE(NlcMigration, nlc_migration, NLC, MIGRATION, NlcDbusMigrationSkeleton)
 
 /* @destination: with readiness "local", the destination instance (it may be
- * @instance itself: the localhost live-upgrade case). Options are taken. */
+ * @instance itself: the localhost live-upgrade case). @options are taken;
+ * @options_variant (as the caller gave them) is kept for the journal. */
 NlcMigration *nlc_migration_new_source(const char *id, NlcInstance *instance, NlcQmp *qmp,
-                                       NlcInstance *destination, NlcMigrationOptions *options);
+                                       NlcInstance *destination, NlcMigrationOptions *options,
+                                       GVariant *options_variant);
 NlcMigration *nlc_migration_new_destination(const char *id, NlcInstance *instance, NlcQmp *qmp,
-                                            NlcMigrationOptions *options);
+                                            NlcMigrationOptions *options,
+                                            GVariant *options_variant);
+/* A migration from its journal record, after a daemon restart; it resyncs
+ * with QEMU (query-migrate) as soon as the QMP connection is up. */
+NlcMigration *nlc_migration_restore(GKeyFile *kf, NlcInstance *instance, NlcQmp *qmp,
+                                    NlcInstance *destination, GError **error);
+/* Journals the migration from now on (every phase change and event). */
+void nlc_migration_set_journal(NlcMigration *self, struct _NlcJournal *journal);
+const char *nlc_migration_get_id(NlcMigration *self);
 /* Probes QEMU, sets capabilities, then migrate / migrate-incoming @uri. */
 void nlc_migration_start(NlcMigration *self, const char *uri);
 

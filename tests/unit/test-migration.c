@@ -241,6 +241,50 @@ test_gated_on_destination(Fixture *f, gconstpointer data)
                 "migrate pass-1 pass-2 policy-fired pass-3 destination-ready postcopy-switch");
 }
 
+/* The daemon dies while the migration waits for the destination: after the
+ * restart the migration is back at the same path, resyncs with QEMU, and
+ * still switches only when the destination gets ready. */
+static void
+test_restart_while_waiting(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autofree char *t = NULL,
+                        *record = g_build_filename(f->dir, "migrations", "1.migration", NULL);
+        NlcMigration *m;
+        NlcInstance *dst;
+
+        attach_running(f);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        pass(f, 2, 800000);
+        m = migrate(f, "{'destination-instance': <'vm1-dst'>}");
+        wait_phase(m, "waiting-for-destination");
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 2000));
+        g_assert_true(g_file_test(record, G_FILE_TEST_EXISTS));
+
+        g_clear_object(&f->manager); /* the daemon goes away */
+        nlc_fake_qmp_expect(f->fake, "query-status", NULL,
+                            "{\"running\": true, \"status\": \"running\"}");
+        nlc_fake_qmp_expect(f->fake, "query-migrate", NULL, "{\"status\": \"active\"}");
+        nlc_fake_qmp_expect(f->fake, "announce-self", NULL, NULL);
+        f->manager = nlc_manager_new(
+                &(NlcManagerConfig){ .state_dir = f->dir, .runtime_dir = f->dir }, &error);
+        g_assert_no_error(error);
+        m = nlc_manager_lookup_migration(f->manager, "1");
+        g_assert_nonnull(m);
+        g_assert_cmpstr(nlc_migration_get_object_path(m), ==, "/org/netlifecd1/migration/1");
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 3000));
+        g_assert_cmpstr(phase(m), ==, "waiting-for-destination");
+        t = timeline(m);
+        g_assert_nonnull(strstr(t, "policy-fired"));
+        nlc_fake_qmp_expect(f->fake, "migrate-start-postcopy", NULL, NULL);
+        dst = nlc_manager_lookup_instance(f->manager, "vm1-dst");
+        g_assert_true(
+                nlc_device_run(nlc_instance_get_devices(dst)->pdata[0], NLC_OP_CREATE, &error));
+        wait_phase(m, "postcopy-requested");
+        nlc_fake_qmp_assert_done(f->fake);
+        g_assert_cmpuint(nlc_fake_qmp_get_connections(f->fake), ==, 2);
+}
+
 static void
 test_timeout_fails(Fixture *f, gconstpointer data)
 {
@@ -461,6 +505,7 @@ main(int argc, char **argv)
 #define ADD(path, fn) g_test_add(path, Fixture, NULL, set_up, fn, tear_down)
         ADD("/migration/after-precopy", test_after_precopy);
         ADD("/migration/gated-on-destination", test_gated_on_destination);
+        ADD("/migration/restart-while-waiting", test_restart_while_waiting);
         ADD("/migration/timeout-fails", test_timeout_fails);
         ADD("/migration/timeout-continues-precopy", test_timeout_continues_precopy);
         ADD("/migration/coordinated", test_coordinated);
