@@ -39,7 +39,7 @@ nlc_journal_open(const char *state_dir, GError **error)
 
         journal->devices_dir = g_build_filename(state_dir, "devices", NULL);
         journal->next_id_path = g_build_filename(state_dir, "next-id", NULL);
-        journal->attachments_path = g_build_filename(state_dir, "attachments", NULL);
+        journal->attachments_path = g_build_filename(state_dir, "instances", NULL);
         journal->migrations_dir = g_build_filename(state_dir, "migrations", NULL);
         if (g_mkdir_with_parents(journal->migrations_dir, 0700) < 0) {
                 nlc_error_set_errno(error, -errno, "cannot create %s", journal->migrations_dir);
@@ -231,16 +231,53 @@ nlc_journal_next_id(NlcJournal *journal, GError **error)
         return g_strdup_printf("%" G_GUINT64_FORMAT, id);
 }
 
+/* The per-instance file: one group per instance, a few keys each. */
+static GKeyFile *
+load_instances(NlcJournal *journal)
+{
+        GKeyFile *kf = g_key_file_new();
+
+        g_key_file_load_from_file(kf, journal->attachments_path, G_KEY_FILE_NONE, NULL);
+        return kf;
+}
+
+char *
+nlc_journal_get_instance_key(NlcJournal *journal, const char *instance, const char *key)
+{
+        g_autoptr(GKeyFile) kf = load_instances(journal);
+
+        return g_key_file_get_string(kf, instance, key, NULL);
+}
+
+gboolean
+nlc_journal_set_instance_key(NlcJournal *journal, const char *instance, const char *key,
+                             const char *value, GError **error)
+{
+        g_autoptr(GKeyFile) kf = load_instances(journal);
+        g_autofree char *data = NULL;
+        gsize len;
+
+        if (value)
+                g_key_file_set_string(kf, instance, key, value);
+        else
+                g_key_file_remove_key(kf, instance, key, NULL);
+        if (g_key_file_has_group(kf, instance)) {
+                g_auto(GStrv) keys = g_key_file_get_keys(kf, instance, NULL, NULL);
+
+                if (!keys || !keys[0])
+                        g_key_file_remove_group(kf, instance, NULL);
+        }
+        data = g_key_file_to_data(kf, &len, NULL);
+        return write_file(journal->attachments_path, data, len, error);
+}
+
 GHashTable *
 nlc_journal_load_attachments(NlcJournal *journal)
 {
         GHashTable *all = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
-        g_autoptr(GKeyFile) kf = g_key_file_new();
-        g_auto(GStrv) instances = NULL;
+        g_autoptr(GKeyFile) kf = load_instances(journal);
+        g_auto(GStrv) instances = g_key_file_get_groups(kf, NULL);
 
-        if (!g_key_file_load_from_file(kf, journal->attachments_path, G_KEY_FILE_NONE, NULL))
-                return all;
-        instances = g_key_file_get_groups(kf, NULL);
         for (guint i = 0; instances[i]; i++) {
                 char *path = g_key_file_get_string(kf, instances[i], "qmp", NULL);
 
@@ -254,22 +291,7 @@ gboolean
 nlc_journal_set_attachment(NlcJournal *journal, const char *instance, const char *qmp_path,
                            GError **error)
 {
-        g_autoptr(GHashTable) all = nlc_journal_load_attachments(journal);
-        g_autoptr(GKeyFile) kf = g_key_file_new();
-        g_autofree char *data = NULL;
-        GHashTableIter iter;
-        gpointer key, value;
-        gsize len;
-
-        if (qmp_path)
-                g_hash_table_insert(all, g_strdup(instance), g_strdup(qmp_path));
-        else
-                g_hash_table_remove(all, instance);
-        g_hash_table_iter_init(&iter, all);
-        while (g_hash_table_iter_next(&iter, &key, &value))
-                g_key_file_set_string(kf, key, "qmp", value);
-        data = g_key_file_to_data(kf, &len, NULL);
-        return write_file(journal->attachments_path, data, len, error);
+        return nlc_journal_set_instance_key(journal, instance, "qmp", qmp_path, error);
 }
 
 static char *

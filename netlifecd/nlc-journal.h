@@ -43,6 +43,11 @@ GPtrArray *nlc_journal_load(NlcJournal *journal);
 /* A device id never handed out before, persisted before it is returned. */
 char *nlc_journal_next_id(NlcJournal *journal, GError **error);
 
+/* Per-instance settings (<state-dir>/instances): @value NULL removes @key. */
+gboolean nlc_journal_set_instance_key(NlcJournal *journal, const char *instance, const char *key,
+                                      const char *value, GError **error);
+char *nlc_journal_get_instance_key(NlcJournal *journal, const char *instance, const char *key);
+
 /* Which QMP socket each instance's guest is followed through
  * (Manager.AttachQemu); @qmp_path NULL forgets the instance. */
 gboolean nlc_journal_set_attachment(NlcJournal *journal, const char *instance, const char *qmp_path,

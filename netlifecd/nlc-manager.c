@@ -57,6 +57,20 @@ export_skeleton(NlcManager *self, const char *path, gpointer iface,
         g_dbus_object_manager_server_export(self->object_manager, G_DBUS_OBJECT_SKELETON(object));
 }
 
+/* Set over the bus by the hypervisor driver: journalled by instance name. */
+static void
+on_allow_postcopy_changed(NlcInstance *instance, GParamSpec *pspec, NlcManager *self)
+{
+        gboolean allow = nlc_dbus_instance_get_allow_postcopy(NLC_DBUS_INSTANCE(instance));
+        g_autoptr(GError) error = NULL;
+
+        g_message("instance %s: post-copy %s", nlc_instance_get_name(instance),
+                  allow ? "allowed" : "not allowed");
+        if (!nlc_journal_set_instance_key(self->journal, nlc_instance_get_name(instance),
+                                          "allow-postcopy", allow ? NULL : "false", &error))
+                g_warning("instance %s: %s", nlc_instance_get_name(instance), error->message);
+}
+
 static void
 join_instance(NlcManager *self, NlcDevice *device)
 {
@@ -64,7 +78,14 @@ join_instance(NlcManager *self, NlcDevice *device)
         NlcInstance *instance = g_hash_table_lookup(self->instances, name);
 
         if (!instance) {
+                g_autofree char *allow =
+                        nlc_journal_get_instance_key(self->journal, name, "allow-postcopy");
+
                 instance = nlc_instance_new(name);
+                nlc_dbus_instance_set_allow_postcopy(NLC_DBUS_INSTANCE(instance),
+                                                     g_strcmp0(allow, "false") != 0);
+                g_signal_connect(instance, "notify::allow-postcopy",
+                                 G_CALLBACK(on_allow_postcopy_changed), self);
                 g_hash_table_insert(self->instances, g_strdup(name), instance);
                 export_skeleton(self, nlc_instance_get_object_path(instance), instance,
                                 (gpointer) nlc_dbus_object_skeleton_set_instance);
@@ -532,6 +553,14 @@ nlc_manager_start_migration(NlcManager *self, const char *name, const char *uri,
         if (!migration_preconditions(self, name, &instance, &guest, error) ||
             !nlc_migration_options_parse(options, source, name, &opt, error))
                 return NULL;
+        if (source && opt.policy != NLC_POSTCOPY_NEVER &&
+            !nlc_dbus_instance_get_allow_postcopy(NLC_DBUS_INSTANCE(instance))) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
+                            "instance %s does not allow post-copy (its AllowPostcopy is false); "
+                            "migrate with postcopy 'never'",
+                            name);
+                return NULL;
+        }
         if (source && opt.readiness == NLC_READINESS_LOCAL) {
                 destination = g_hash_table_lookup(self->instances, opt.destination_instance);
                 if (!destination) {

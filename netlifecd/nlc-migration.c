@@ -48,6 +48,7 @@ G_DEFINE_TYPE_WITH_CODE(NlcMigration, nlc_migration, NLC_DBUS_TYPE_MIGRATION_SKE
 /* ---- options ---------------------------------------------------------- */
 
 static const NlcBackendOption source_options[] = {
+        { "context", "s", "evacuate or balance (instead of postcopy)" },
         { "postcopy", "s", "after-precopy, immediate, on-stall or never" },
         { "precopy-passes", "u", "full pre-copy passes before the switch (after-precopy)" },
         { "stall-passes", "u", "passes without progress before the switch (on-stall)" },
@@ -100,6 +101,21 @@ nlc_migration_options_parse(GVariant *options, gboolean source, const char *inst
         if (!source) {
                 g_variant_lookup(options, "postcopy", "b", &out->allow_postcopy);
                 return TRUE;
+        }
+        if (g_variant_lookup(options, "context", "&s", &s)) {
+                /* The decision table (README): evacuate must end in bounded
+                 * time; balance must not risk a post-copy it can avoid. */
+                if (g_variant_lookup(options, "postcopy", "&s", NULL)) {
+                        g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                                    "give option 'context' or option 'postcopy', not both");
+                        return FALSE;
+                }
+                if (g_str_equal(s, "evacuate"))
+                        out->policy = NLC_POSTCOPY_AFTER_PRECOPY;
+                else if (g_str_equal(s, "balance"))
+                        out->policy = NLC_POSTCOPY_ON_STALL;
+                else
+                        return bad_value(error, "context", s, "evacuate or balance");
         }
         if (g_variant_lookup(options, "postcopy", "&s", &s) &&
             !nlc_postcopy_policy_from_string(s, &out->policy))

@@ -478,6 +478,65 @@ test_refusals(Fixture *f, gconstpointer data)
         g_assert_error(e6, NLC_ERROR, NLC_ERROR_BUSY);
 }
 
+static void
+test_context(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GVariant) both = g_variant_ref_sink(
+                g_variant_new_parsed("{'context': <'evacuate'>, 'postcopy': <'never'>}"));
+        g_autoptr(GVariant) odd =
+                g_variant_ref_sink(g_variant_new_parsed("{'context': <'panic'>}"));
+        g_autoptr(GError) e1 = NULL, e2 = NULL;
+        NlcMigration *m;
+
+        attach_running(f);
+        g_assert_null(nlc_manager_start_migration(f->manager, "vm1", URI, both, TRUE, &e1));
+        g_assert_error(e1, NLC_ERROR, NLC_ERROR_INVALID_ARGS);
+        g_assert_null(nlc_manager_start_migration(f->manager, "vm1", URI, odd, TRUE, &e2));
+        g_assert_error(e2, NLC_ERROR, NLC_ERROR_INVALID_ARGS);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        m = migrate(f, "{'context': <'balance'>}");
+        g_assert_cmpstr(nlc_dbus_migration_get_policy(NLC_DBUS_MIGRATION(m)), ==, "on-stall");
+        nlc_fake_qmp_assert_done(f->fake);
+}
+
+static void
+test_context_evacuate(Fixture *f, gconstpointer data)
+{
+        NlcMigration *m;
+
+        attach_running(f);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        m = migrate(f, "{'context': <'evacuate'>}");
+        g_assert_cmpstr(nlc_dbus_migration_get_policy(NLC_DBUS_MIGRATION(m)), ==, "after-precopy");
+        nlc_fake_qmp_assert_done(f->fake);
+}
+
+/* The hypervisor driver opts an instance out of post-copy: refused with a
+ * clear error, allowed with 'never', and remembered across a restart. */
+static void
+test_allow_postcopy(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GVariant) def = g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}"));
+        g_autoptr(GError) e1 = NULL, error = NULL;
+        NlcInstance *inst = nlc_manager_lookup_instance(f->manager, "vm1");
+
+        g_assert_true(nlc_dbus_instance_get_allow_postcopy(NLC_DBUS_INSTANCE(inst)));
+        nlc_dbus_instance_set_allow_postcopy(NLC_DBUS_INSTANCE(inst), FALSE);
+        g_clear_object(&f->manager);
+        f->manager = nlc_manager_new(
+                &(NlcManagerConfig){ .state_dir = f->dir, .runtime_dir = f->dir }, &error);
+        g_assert_no_error(error);
+        inst = nlc_manager_lookup_instance(f->manager, "vm1");
+        g_assert_false(nlc_dbus_instance_get_allow_postcopy(NLC_DBUS_INSTANCE(inst)));
+        attach_running(f);
+        g_assert_null(nlc_manager_start_migration(f->manager, "vm1", URI, def, TRUE, &e1));
+        g_assert_error(e1, NLC_ERROR, NLC_ERROR_INVALID_STATE);
+        g_assert_nonnull(strstr(e1->message, "AllowPostcopy"));
+        expect_start(f, "false", "migrate", "{\"uri\": \"" URI "\"}");
+        migrate(f, "{'postcopy': <'never'>}");
+        nlc_fake_qmp_assert_done(f->fake);
+}
+
 /* A QEMU without post-copy: a clear failure, nothing sent after the probe. */
 static void
 test_qemu_without_postcopy(Fixture *f, gconstpointer data)
@@ -516,5 +575,8 @@ main(int argc, char **argv)
         ADD("/migration/destination", test_destination);
         ADD("/migration/refusals", test_refusals);
         ADD("/migration/qemu-without-postcopy", test_qemu_without_postcopy);
+        ADD("/migration/context", test_context);
+        ADD("/migration/context-evacuate", test_context_evacuate);
+        ADD("/migration/allow-postcopy", test_allow_postcopy);
         return g_test_run();
 }
