@@ -388,9 +388,13 @@ handle_free(NlcDbusDevice *skel, GDBusMethodInvocation *invocation)
 
         if (!nlc_device_run(self, NLC_OP_FREE, &error))
                 return fail_call(invocation, error);
-        nlc_dbus_device_complete_free(skel, invocation);
-        /* The manager unexports and drops the device. */
+        /* Unexport before replying: a caller's next Free must find the path
+         * gone (the fallback answers it), never a half-removed object. The
+         * manager drops its reference on "freed", hence ours. */
+        g_object_ref(self);
         g_signal_emit(self, signals[SIGNAL_FREED], 0);
+        nlc_dbus_device_complete_free(skel, invocation);
+        g_object_unref(self);
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

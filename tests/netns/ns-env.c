@@ -6,6 +6,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -135,16 +136,37 @@ ns_env_kill9_daemon(NsEnv *env)
         env->daemon_pid = 0;
 }
 
+/* A mount namespace of our own (private, so nothing propagates back to the
+ * host) with a fresh sysfs on /sys: it shows the current network namespace. */
+static void
+mount_own_sysfs(void)
+{
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+                g_error("cannot make / private in the new mount namespace: %s", g_strerror(errno));
+        if (mount("sysfs", "/sys", "sysfs", 0, NULL) < 0)
+                g_error("cannot mount a sysfs on /sys: %s", g_strerror(errno));
+}
+
 void
 ns_env_set_up(NsEnv *env, const char *const *daemon_args)
+{
+        ns_env_set_up_full(env, daemon_args, FALSE);
+}
+
+void
+ns_env_set_up_full(NsEnv *env, const char *const *daemon_args, gboolean own_sysfs)
 {
         g_autoptr(GError) error = NULL;
         g_autofree char *bus_path = NULL, *bus_arg = NULL;
         char *bus_argv[] = { "dbus-daemon", "--session", "--nofork", NULL, NULL };
+        int flags = CLONE_NEWNET | (own_sysfs ? CLONE_NEWNS : 0);
 
         memset(env, 0, sizeof *env);
-        if (unshare(CLONE_NEWNET) < 0)
-                g_error("unshare(CLONE_NEWNET): %s — these tests need root", g_strerror(errno));
+        if (unshare(flags) < 0)
+                g_error("unshare(CLONE_NEWNET%s): %s — these tests need root",
+                        own_sysfs ? " | CLONE_NEWNS" : "", g_strerror(errno));
+        if (own_sysfs)
+                mount_own_sysfs();
         ns_sh("ip link set lo up");
         env->dir = g_dir_make_tmp("nlc-netns-XXXXXX", &error);
         g_assert_no_error(error);
@@ -156,13 +178,17 @@ ns_env_set_up(NsEnv *env, const char *const *daemon_args)
         bus_arg = g_strconcat("--address=", env->address, NULL);
         bus_argv[3] = bus_arg;
         env->bus_pid = spawn(bus_argv, NULL);
-        for (int i = 0; i < 500 && !g_file_test(bus_path, G_FILE_TEST_EXISTS); i++)
-                g_usleep(10000);
-        env->conn = g_dbus_connection_new_for_address_sync(
-                env->address,
-                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                NULL, NULL, &error);
+        /* dbus-daemon makes the socket file before it listens: retry. */
+        for (int i = 0; i < 500 && !env->conn; i++) {
+                g_clear_error(&error);
+                env->conn = g_dbus_connection_new_for_address_sync(
+                        env->address,
+                        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                        NULL, NULL, &error);
+                if (!env->conn)
+                        g_usleep(10000);
+        }
         g_assert_no_error(error);
         ns_env_start_daemon(env);
 }

@@ -21,6 +21,10 @@ typedef struct {
 } NsEnv;
 
 void ns_env_set_up(NsEnv *env, const char *const *daemon_args);
+/* The same; with @own_sysfs also a private mount namespace with a sysfs of
+ * the new network namespace on /sys (a plain network namespace still shows
+ * the host's /sys/class/net). */
+void ns_env_set_up_full(NsEnv *env, const char *const *daemon_args, gboolean own_sysfs);
 void ns_env_tear_down(NsEnv *env);
 void ns_env_start_daemon(NsEnv *env);
 void ns_env_kill9_daemon(NsEnv *env);

@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * One test case's private world: its own process (a GTest subprocess), a
+ * fresh network namespace, a private dbus-daemon on a unix:path socket and
+ * the real netlifecd binary ($NLC_DAEMON). The namespace, the bus and the
+ * daemon go away with the subprocess; the parent removes the temporary
+ * directory and prints the daemon's log when the case failed.
+ */
+#pragma once
+
+#include <gio/gio.h>
+#include <gio/gunixfdlist.h>
+
+#define NLC_BUS_NAME     "org.netlifecd1"
+#define NLC_MANAGER_PATH "/org/netlifecd1"
+#define NLC_MANAGER      "org.netlifecd1.Manager"
+#define NLC_DEVICE       "org.netlifecd1.Device"
+#define NLC_OBJMGR       "org.freedesktop.DBus.ObjectManager"
+
+#define NLC_ERR_INVALID_ARGS  "org.netlifecd1.Error.InvalidArgs"
+#define NLC_ERR_INVALID_STATE "org.netlifecd1.Error.InvalidState"
+#define NLC_ERR_NOT_FOUND     "org.netlifecd1.Error.NotFound"
+#define NLC_ERR_CONFLICT      "org.netlifecd1.Error.Conflict"
+
+/* The topology the set-up makes for every case. */
+#define NLC_BRIDGE     "br0"
+#define NLC_BRIDGE_MTU 1400
+#define NLC_PORT_VETH  "vbr0"   /* veth end enslaved to br0 */
+#define NLC_PEER_VETH  "vpeer0" /* its peer, outside the bridge: where we listen */
+
+typedef struct {
+        char *dir; /* from the parent: bus socket, state, runtime, logs */
+        char *address;
+        char *state_dir;
+        char *runtime_dir;
+        char *daemon_log;
+        GPid bus_pid;
+        GPid daemon_pid;
+        gboolean daemon_exited;
+        int daemon_status;
+        guint daemon_starts;
+        GDBusConnection *conn;
+        char *bus_owner; /* org.netlifecd1's owner, "" when none (NameOwnerChanged) */
+        guint signal_sub;
+        GPtrArray *signals; /* NlcSignal *, in arrival order */
+        guint signal_mark;  /* nlc_expect_no_signal() looks from here on */
+} NlcTestEnv;
+
+typedef void (*NlcTestFunc)(NlcTestEnv *env, gconstpointer data);
+
+/* Registers a case run in its own subprocess with a fresh NlcTestEnv. */
+void nlc_test_add(const char *test_path, NlcTestFunc func, gconstpointer data);
+
+/* Tells stderr what the case is doing, so a failure shows where it was. */
+void nlc_test_step(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+/* The daemon's life. stop sends @signo (SIGTERM, SIGINT) and asserts that the
+ * daemon exits with status 0 within 5 s; kill9 asserts death by SIGKILL. */
+void nlc_test_start_daemon(NlcTestEnv *env);
+void nlc_test_stop_daemon(NlcTestEnv *env, int signo);
+void nlc_test_kill9_daemon(NlcTestEnv *env);
+void nlc_test_restart_daemon(NlcTestEnv *env);
+
+/* Runs a command (split like a shell would, no shell); fails the test unless
+ * it exits 0. The _out variant returns its stdout. */
+void nlc_run(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+char *nlc_run_out(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+
+/* Iterates the default main context until @cond(@data) or @timeout_ms. */
+gboolean nlc_wait_until(gboolean (*cond)(gpointer), gpointer data, guint timeout_ms);
