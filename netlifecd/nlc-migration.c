@@ -38,6 +38,8 @@ struct _NlcMigration {
         /* on-stall */
         guint64 last_remaining;
         guint stalled_passes;
+        /* pause-before-switchover: QEMU waits for migrate-continue */
+        gboolean at_pre_switchover;
 };
 
 static void nlc_migration_iface_init(NlcDbusMigrationIface *iface);
@@ -58,11 +60,15 @@ static const NlcBackendOption source_options[] = {
         { "readiness-timeout", "u", "ms to wait for the destination after the policy fired" },
         { "fallback", "s", "continue-precopy or fail, when the destination is not ready in time" },
         { "max-bandwidth", "t", "bytes per second" },
+        { "preempt", "b", "use postcopy-preempt when QEMU offers it (default true)" },
+        { "pause-before-switchover", "b",
+          "pause at the switchover until the destination is ready" },
         { NULL },
 };
 
 static const NlcBackendOption destination_options[] = {
         { "postcopy", "b", "allow post-copy (default true)" },
+        { "preempt", "b", "use postcopy-preempt when QEMU offers it (default true)" },
         { NULL },
 };
 
@@ -94,14 +100,17 @@ nlc_migration_options_parse(GVariant *options, gboolean source, const char *inst
         out->readiness = NLC_READINESS_LOCAL;
         out->readiness_timeout_ms = 60000;
         out->allow_postcopy = TRUE;
+        out->preempt = TRUE;
         out->destination_instance = g_strdup(instance);
         if (!nlc_options_check(source ? source_options : destination_options,
                                source ? "Migrate" : "PrepareIncoming", options, error))
                 return FALSE;
+        g_variant_lookup(options, "preempt", "b", &out->preempt);
         if (!source) {
                 g_variant_lookup(options, "postcopy", "b", &out->allow_postcopy);
                 return TRUE;
         }
+        g_variant_lookup(options, "pause-before-switchover", "b", &out->pause_before_switchover);
         if (g_variant_lookup(options, "context", "&s", &s)) {
                 /* The decision table (README): evacuate must end in bounded
                  * time; balance must not risk a post-copy it can avoid. */
@@ -315,6 +324,31 @@ fire_policy(NlcMigration *self, gboolean manual)
 }
 
 static void
+on_continued(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
+
+        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                return;
+        if (!reply)
+                fail(data, "migrate-continue: %s", error->message);
+}
+
+/* The hard gate: QEMU paused before the switchover; go on only once the
+ * destination's ports forward. The pause it costs is the time between
+ * "pre-switchover" and "switchover-continue" in the timeline. */
+static void
+continue_when_ready(NlcMigration *self)
+{
+        if (!self->at_pre_switchover || !self->destination_ready)
+                return;
+        self->at_pre_switchover = FALSE;
+        record(self, "switchover-continue");
+        nlc_qmp_migrate_continue(self->qmp, "pre-switchover", self->cancel, on_continued, self);
+}
+
+static void
 set_destination_ready(NlcMigration *self, gboolean ready)
 {
         if (ready == self->destination_ready)
@@ -324,8 +358,10 @@ set_destination_ready(NlcMigration *self, gboolean ready)
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
         if (ready) {
                 record(self, "destination-ready");
-                if (self->role == ROLE_SOURCE)
+                if (self->role == ROLE_SOURCE) {
                         maybe_switch(self);
+                        continue_when_ready(self);
+                }
         }
 }
 
@@ -443,6 +479,10 @@ on_status(NlcMigration *self, const char *status)
         } else if (g_str_equal(status, "postcopy-paused")) {
                 record(self, "postcopy-paused");
                 set_phase(self, NLC_MIGRATION_PHASE_POSTCOPY_PAUSED);
+        } else if (g_str_equal(status, "pre-switchover")) {
+                record(self, "pre-switchover");
+                self->at_pre_switchover = TRUE;
+                continue_when_ready(self);
         } else if (g_str_equal(status, "postcopy-recover")) {
                 set_phase(self, NLC_MIGRATION_PHASE_POSTCOPY_RECOVER);
         } else if (g_str_equal(status, "completed")) {
@@ -587,7 +627,7 @@ on_probed(GObject *source, GAsyncResult *result, gpointer data)
         g_autoptr(GError) error = NULL;
         g_autoptr(NlcQmpProbe) probe = nlc_qmp_probe_finish(NLC_QMP(source), result, &error);
         NlcMigration *self;
-        NlcQmpCapability caps[2];
+        NlcQmpCapability caps[4];
         guint n = 0;
 
         if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
@@ -605,8 +645,24 @@ on_probed(GObject *source, GAsyncResult *result, gpointer data)
                      wants_postcopy(self) ? "events and postcopy-ram" : "events");
                 return;
         }
+        if (self->role == ROLE_SOURCE && self->opt.pause_before_switchover &&
+            !nlc_qmp_probe_has(probe, "pause-before-switchover")) {
+                fail(self, "QEMU %u.%u does not offer pause-before-switchover",
+                     probe->version / 10000, probe->version / 100 % 100);
+                return;
+        }
         caps[n++] = (NlcQmpCapability){ "events", TRUE };
         caps[n++] = (NlcQmpCapability){ "postcopy-ram", wants_postcopy(self) };
+        /* A separate channel for page faults, so they do not queue behind the
+         * bulk stream (QEMU 8.0+). Both sides must agree: each daemon enables
+         * it where its QEMU offers it, which holds when both run one version. */
+        if (wants_postcopy(self) && self->opt.preempt &&
+            nlc_qmp_probe_has(probe, "postcopy-preempt")) {
+                caps[n++] = (NlcQmpCapability){ "postcopy-preempt", TRUE };
+                record(self, "preempt-enabled");
+        }
+        if (self->role == ROLE_SOURCE && self->opt.pause_before_switchover)
+                caps[n++] = (NlcQmpCapability){ "pause-before-switchover", TRUE };
         nlc_qmp_migrate_set_capabilities(self->qmp, caps, n, self->cancel, on_capabilities, self);
 }
 

@@ -24,9 +24,11 @@ typedef struct {
         char *destination_instance; /* local and destination-bus */
         char *destination_bus;      /* destination-bus: D-Bus address */
         guint readiness_timeout_ms;
-        gboolean fallback_fail;  /* else continue pre-copy */
-        guint64 max_bandwidth;   /* bytes/s; 0: QEMU's default */
-        gboolean allow_postcopy; /* destination */
+        gboolean fallback_fail;           /* else continue pre-copy */
+        guint64 max_bandwidth;            /* bytes/s; 0: QEMU's default */
+        gboolean allow_postcopy;          /* destination */
+        gboolean preempt;                 /* use postcopy-preempt where QEMU offers it (8.0+) */
+        gboolean pause_before_switchover; /* hard gate at QEMU's pre-switchover pause */
 } NlcMigrationOptions;
 
 void nlc_migration_options_clear(NlcMigrationOptions *o);

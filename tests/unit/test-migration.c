@@ -537,6 +537,73 @@ test_allow_postcopy(Fixture *f, gconstpointer data)
         nlc_fake_qmp_assert_done(f->fake);
 }
 
+/* QEMU 10 offers postcopy-preempt: the fault channel is turned on. */
+static void
+test_preempt_when_offered(Fixture *f, gconstpointer data)
+{
+        g_autofree char *t = NULL;
+        NlcMigration *m;
+
+        attach_running(f);
+        nlc_fake_qmp_expect(
+                f->fake, "query-version", NULL,
+                "{\"qemu\": {\"major\": 10, \"minor\": 0, \"micro\": 0}, \"package\": \"\"}");
+        nlc_fake_qmp_expect(f->fake, "query-migrate-capabilities", NULL,
+                            "[{\"state\": false, \"capability\": \"events\"}, {\"state\": false, "
+                            "\"capability\": \"postcopy-ram\"}, {\"state\": false, \"capability\": "
+                            "\"postcopy-preempt\"}]");
+        nlc_fake_qmp_expect(f->fake, "migrate-set-capabilities",
+                            "{\"capabilities\": [{\"capability\": \"events\", \"state\": true}, "
+                            "{\"capability\": \"postcopy-ram\", \"state\": true}, {\"capability\": "
+                            "\"postcopy-preempt\", \"state\": true}]}",
+                            NULL);
+        nlc_fake_qmp_expect(f->fake, "migrate", "{\"uri\": \"" URI "\"}", NULL);
+        m = migrate(f, "@a{sv} {}");
+        wait_phase(m, "precopy");
+        nlc_fake_qmp_assert_done(f->fake);
+        t = timeline(m);
+        g_assert_nonnull(strstr(t, "preempt-enabled"));
+}
+
+/* The hard gate: QEMU pauses before the switchover and goes on only once
+ * the destination is ready. */
+static void
+test_pause_before_switchover(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autofree char *t = NULL;
+        NlcInstance *dst = nlc_manager_lookup_instance(f->manager, "vm1-dst");
+        NlcMigration *m;
+
+        attach_running(f);
+        nlc_fake_qmp_expect(
+                f->fake, "query-version", NULL,
+                "{\"qemu\": {\"major\": 7, \"minor\": 2, \"micro\": 0}, \"package\": \"\"}");
+        nlc_fake_qmp_expect(f->fake, "query-migrate-capabilities", NULL, CAPS_7_2);
+        nlc_fake_qmp_expect(
+                f->fake, "migrate-set-capabilities",
+                "{\"capabilities\": [{\"capability\": \"events\", \"state\": true}, "
+                "{\"capability\": \"postcopy-ram\", \"state\": false}, {\"capability\": "
+                "\"pause-before-switchover\", \"state\": true}]}",
+                NULL);
+        nlc_fake_qmp_expect(f->fake, "migrate", "{\"uri\": \"" URI "\"}", NULL);
+        nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"pre-switchover\"}");
+        m = migrate(f, "{'postcopy': <'never'>, 'pause-before-switchover': <true>, "
+                       "'destination-instance': <'vm1-dst'>}");
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 3000));
+        for (int i = 0; i < 200; i++)
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(1000), TRUE);
+        t = timeline(m);
+        g_assert_null(strstr(t, "switchover-continue")); /* held while not ready */
+        nlc_fake_qmp_expect(f->fake, "migrate-continue", "{\"state\": \"pre-switchover\"}", NULL);
+        g_assert_true(
+                nlc_device_run(nlc_instance_get_devices(dst)->pdata[0], NLC_OP_CREATE, &error));
+        nlc_fake_qmp_assert_done(f->fake);
+        g_clear_pointer(&t, g_free);
+        t = timeline(m);
+        g_assert_nonnull(strstr(t, "pre-switchover destination-ready switchover-continue"));
+}
+
 /* A QEMU without post-copy: a clear failure, nothing sent after the probe. */
 static void
 test_qemu_without_postcopy(Fixture *f, gconstpointer data)
@@ -578,5 +645,7 @@ main(int argc, char **argv)
         ADD("/migration/context", test_context);
         ADD("/migration/context-evacuate", test_context_evacuate);
         ADD("/migration/allow-postcopy", test_allow_postcopy);
+        ADD("/migration/preempt-when-offered", test_preempt_when_offered);
+        ADD("/migration/pause-before-switchover", test_pause_before_switchover);
         return g_test_run();
 }
