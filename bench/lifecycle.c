@@ -1,0 +1,334 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * How close is a lifecycle over D-Bus to raw netlink? N tap-bridge devices go
+ * through allocate → create → activate → deactivate → destroy → free over
+ * D-Bus against the real daemon (journal, fsync and all), and the same
+ * kernel work done directly with the daemon's own libnl wrapper and no daemon
+ * as the baseline, in the same run and namespace. Then the daemon's restart
+ * time with N created devices and its memory per device.
+ *
+ *   sudo build/bench/lifecycle [-n 100,1000] [--daemon build/netlifecd/netlifecd]
+ */
+#define _GNU_SOURCE /* unshare() */
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "nlc-netlink.h"
+#include "nlc-tap.h"
+
+static const char *const ops[] = {
+        "Allocate", "Create", "Activate", "Deactivate", "Destroy", "Free"
+};
+#define N_OPS G_N_ELEMENTS(ops)
+
+typedef struct {
+        char *dir, *address, *daemon;
+        GPid bus, pid;
+        GDBusConnection *conn;
+} Env;
+
+static void
+die_with_parent(gpointer unused)
+{
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
+static void
+run(const char *cmd)
+{
+        int status = 0;
+
+        if (!g_spawn_command_line_sync(cmd, NULL, NULL, &status, NULL) ||
+            !g_spawn_check_wait_status(status, NULL))
+                g_error("'%s' failed", cmd);
+}
+
+static gboolean
+name_owned(Env *e)
+{
+        g_autoptr(GVariant) r = g_dbus_connection_call_sync(
+                e->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                "NameHasOwner", g_variant_new("(s)", "org.netlifecd1"), G_VARIANT_TYPE("(b)"), 0,
+                -1, NULL, NULL);
+        gboolean has = FALSE;
+
+        if (r)
+                g_variant_get(r, "(b)", &has);
+        return has;
+}
+
+/* Starts the daemon and returns how long it took to own its name (the
+ * journal restored and every device verified against the kernel first). */
+static double
+start_daemon(Env *e)
+{
+        g_autofree char *a = g_strconcat("--address=", e->address, NULL);
+        g_autofree char *s = g_strconcat("--state-dir=", e->dir, "/state", NULL);
+        g_autofree char *r = g_strconcat("--runtime-dir=", e->dir, "/run", NULL);
+        char *argv[] = { e->daemon, a, s, r, NULL };
+        gint64 t0 = g_get_monotonic_time();
+
+        if (!g_spawn_async(NULL, argv, NULL,
+                           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
+                                   G_SPAWN_STDERR_TO_DEV_NULL,
+                           die_with_parent, NULL, &e->pid, NULL))
+                g_error("cannot start %s", e->daemon);
+        while (!name_owned(e)) {
+                if (g_get_monotonic_time() - t0 > 120 * G_USEC_PER_SEC)
+                        g_error("the daemon did not come up");
+                g_usleep(1000);
+        }
+        return (g_get_monotonic_time() - t0) / 1e6;
+}
+
+static void
+stop_daemon(Env *e)
+{
+        int status;
+
+        kill(e->pid, SIGTERM);
+        waitpid(e->pid, &status, 0);
+}
+
+static guint64
+rss_kib(GPid pid)
+{
+        g_autofree char *path = g_strdup_printf("/proc/%d/status", pid);
+        g_autofree char *text = NULL;
+        const char *line;
+
+        g_file_get_contents(path, &text, NULL, NULL);
+        line = text ? strstr(text, "VmRSS:") : NULL;
+        return line ? g_ascii_strtoull(line + 6, NULL, 10) : 0;
+}
+
+static void
+call(Env *e, const char *path, const char *iface, const char *method, GVariant *args,
+     char **out_path)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = NULL;
+
+        if (g_str_equal(method, "Create")) {
+                g_autoptr(GUnixFDList) fds = NULL;
+
+                r = g_dbus_connection_call_with_unix_fd_list_sync(e->conn, "org.netlifecd1", path,
+                                                                  iface, method, args, NULL, 0, -1,
+                                                                  NULL, &fds, NULL, &error);
+        } else {
+                r = g_dbus_connection_call_sync(e->conn, "org.netlifecd1", path, iface, method,
+                                                args, NULL, 0, -1, NULL, &error);
+        }
+        if (!r)
+                g_error("%s: %s", method, error->message);
+        if (out_path)
+                g_variant_get(r, "(o)", out_path);
+}
+
+/* ops/s over D-Bus, per operation. */
+static void
+daemon_round(Env *e, guint n, double rate[N_OPS])
+{
+        g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+
+        for (guint op = 0; op < N_OPS; op++) {
+                gint64 t0 = g_get_monotonic_time();
+
+                for (guint i = 0; i < n; i++) {
+                        if (op == 0) {
+                                g_autofree char *mac =
+                                        g_strdup_printf("52:54:00:%02x:%02x:%02x", (i >> 16) & 0xff,
+                                                        (i >> 8) & 0xff, i & 0xff);
+                                g_autofree char *ifname = g_strdup_printf("bt%u", i);
+                                char *path = NULL;
+
+                                call(e, "/org/netlifecd1", "org.netlifecd1.Manager", "Allocate",
+                                     g_variant_new_parsed(
+                                             "(%s, 'tap-bridge', %s, {'bridge': <'benchbr'>, "
+                                             "'ifname': <%s>})",
+                                             "bench", mac, ifname),
+                                     &path);
+                                g_ptr_array_add(paths, path);
+                        } else {
+                                call(e, paths->pdata[i], "org.netlifecd1.Device", ops[op], NULL,
+                                     NULL);
+                        }
+                }
+                rate[op] = n / ((g_get_monotonic_time() - t0) / 1e6);
+        }
+}
+
+/* The same kernel work with libnl directly: no bus, no journal. */
+static void
+baseline_round(guint n, double rate[N_OPS])
+{
+        g_autofree int *fds = g_new0(int, n);
+        g_autofree int *idx = g_new0(int, n);
+        NlcLinkInfo br, tap;
+        guint8 mac[6] = { 0x52, 0x54, 0x01 };
+
+        g_assert_cmpint(nlc_link_get("benchbr", &br), ==, 0);
+        rate[0] = 0; /* allocate touches no kernel object */
+        for (guint op = 1; op < N_OPS; op++) {
+                gint64 t0 = g_get_monotonic_time();
+
+                for (guint i = 0; i < n; i++) {
+                        g_autofree char *ifname = g_strdup_printf("bb%u", i);
+
+                        mac[3] = (i >> 16) & 0xff, mac[4] = (i >> 8) & 0xff, mac[5] = i & 0xff;
+                        switch (op) {
+                        case 1: /* create */
+                                fds[i] = nlc_tap_open_queue(ifname, FALSE);
+                                g_assert_cmpint(fds[i], >=, 0);
+                                g_assert_cmpint(nlc_link_get(ifname, &tap), ==, 0);
+                                idx[i] = tap.ifindex;
+                                nlc_link_set_mtu(tap.ifindex, br.mtu);
+                                nlc_link_set_master(tap.ifindex, br.ifindex);
+                                nlc_bridge_port_set_flags(tap.ifindex, FALSE, FALSE);
+                                nlc_link_set_up(tap.ifindex, TRUE);
+                                break;
+                        case 2:
+                                nlc_fdb_replace_static(idx[i], mac);
+                                break;
+                        case 3:
+                                nlc_fdb_delete(idx[i], mac);
+                                break;
+                        case 4:
+                                nlc_link_delete(idx[i]);
+                                close(fds[i]);
+                                break;
+                        default: /* free: nothing in the kernel */
+                                break;
+                        }
+                }
+                rate[op] = n / ((g_get_monotonic_time() - t0) / 1e6);
+        }
+}
+
+int
+main(int argc, char **argv)
+{
+        g_autofree char *counts = g_strdup("100,1000");
+        g_autofree char *daemon = g_strdup("build/netlifecd/netlifecd");
+        const GOptionEntry entries[] = {
+                { "counts", 'n', 0, G_OPTION_ARG_STRING, &counts, "Device counts", "N,N" },
+                { "daemon", 0, 0, G_OPTION_ARG_FILENAME, &daemon, "netlifecd binary", "PATH" },
+                { NULL },
+        };
+        g_autoptr(GOptionContext) oc = g_option_context_new("- lifecycle throughput");
+        g_auto(GStrv) ns = NULL;
+        Env e = { 0 };
+
+        g_option_context_add_main_entries(oc, entries, NULL);
+        if (!g_option_context_parse(oc, &argc, &argv, NULL))
+                return 2;
+        if (unshare(CLONE_NEWNET) < 0)
+                g_error("unshare(CLONE_NEWNET) failed: run as root");
+        run("ip link set lo up");
+        run("ip link add benchbr type bridge stp_state 0");
+        run("ip link set benchbr up");
+        e.daemon = daemon;
+        e.dir = g_dir_make_tmp("nlc-bench-XXXXXX", NULL);
+        e.address = g_strconcat("unix:path=", e.dir, "/bus", NULL);
+        {
+                g_autofree char *arg = g_strconcat("--address=", e.address, NULL);
+                g_autofree char *sock = g_strconcat(e.dir, "/bus", NULL);
+                char *argv_bus[] = { "dbus-daemon", "--session", "--nofork", arg, NULL };
+
+                g_spawn_async(NULL, argv_bus, NULL,
+                              G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
+                                      G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
+                              die_with_parent, NULL, &e.bus, NULL);
+                for (int i = 0; i < 500 && !e.conn; i++) {
+                        if (g_file_test(sock, G_FILE_TEST_EXISTS))
+                                e.conn = g_dbus_connection_new_for_address_sync(
+                                        e.address,
+                                        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                                        NULL, NULL, NULL);
+                        if (!e.conn)
+                                g_usleep(10000);
+                }
+        }
+        g_assert_nonnull(e.conn);
+        nlc_netlink_init();
+
+        printf("lifecycle throughput, sequential calls, ops/s (ratio = D-Bus / direct libnl)\n");
+        printf("%6s %-11s %12s %12s %8s\n", "N", "operation", "netlifecd", "direct", "ratio");
+        ns = g_strsplit(counts, ",", -1);
+        for (guint c = 0; ns[c]; c++) {
+                guint n = (guint) g_ascii_strtoull(ns[c], NULL, 10);
+                double d[N_OPS], b[N_OPS], dt = 0, bt = 0;
+                guint64 rss0, rss1;
+                double restart;
+
+                start_daemon(&e);
+                rss0 = rss_kib(e.pid);
+                daemon_round(&e, n, d);
+                baseline_round(n, b);
+                for (guint op = 0; op < N_OPS; op++) {
+                        /* allocate and free touch no kernel object: no baseline */
+                        gboolean kernel = op > 0 && op < N_OPS - 1;
+                        g_autofree char *ratio =
+                                kernel ? g_strdup_printf("%.2f", d[op] / b[op]) : g_strdup("-");
+                        g_autofree char *base =
+                                kernel ? g_strdup_printf("%.0f", b[op]) : g_strdup("-");
+
+                        printf("%6u %-11s %12.0f %12s %8s\n", n, ops[op], d[op], base, ratio);
+                        if (kernel) {
+                                dt += n / d[op];
+                                bt += n / b[op];
+                        }
+                }
+                printf("%6u %-11s %12.0f %12.0f %8.2f\n", n, "kernel ops", 4 * n / dt, 4 * n / bt,
+                       bt / dt);
+                /* Restart with N created devices, and memory per device. */
+                {
+                        g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
+
+                        for (guint i = 0; i < n; i++) {
+                                g_autofree char *mac =
+                                        g_strdup_printf("52:54:02:%02x:%02x:%02x", (i >> 16) & 0xff,
+                                                        (i >> 8) & 0xff, i & 0xff);
+                                g_autofree char *ifname = g_strdup_printf("br%u", i);
+                                char *path = NULL;
+
+                                call(&e, "/org/netlifecd1", "org.netlifecd1.Manager", "Allocate",
+                                     g_variant_new_parsed(
+                                             "('restart', 'tap-bridge', %s, {'bridge': "
+                                             "<'benchbr'>, 'ifname': <%s>})",
+                                             mac, ifname),
+                                     &path);
+                                call(&e, path, "org.netlifecd1.Device", "Create", NULL, NULL);
+                                g_ptr_array_add(paths, path);
+                        }
+                        rss1 = rss_kib(e.pid);
+                        stop_daemon(&e);
+                        restart = start_daemon(&e);
+                        printf("%6u restart to all %u devices verified: %.3f s; RSS %.1f KiB per "
+                               "device\n",
+                               n, n, restart, (double) (rss1 - rss0) / n);
+                        for (guint i = 0; i < n; i++) {
+                                call(&e, paths->pdata[i], "org.netlifecd1.Device", "Destroy", NULL,
+                                     NULL);
+                                call(&e, paths->pdata[i], "org.netlifecd1.Device", "Free", NULL,
+                                     NULL);
+                        }
+                }
+                stop_daemon(&e);
+        }
+        kill(e.bus, SIGTERM);
+        {
+                g_autofree char *rm = g_strdup_printf("rm -rf '%s'", e.dir);
+                run(rm);
+        }
+        return 0;
+}
