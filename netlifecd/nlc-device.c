@@ -398,6 +398,23 @@ handle_free(NlcDbusDevice *skel, GDBusMethodInvocation *invocation)
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+gboolean
+nlc_device_release(NlcDevice *self, GError **error)
+{
+        g_autoptr(NlcDevice) keep = g_object_ref(self); /* the manager drops its own */
+
+        if (nlc_device_get_state(self) == NLC_DEVICE_STATE_ACTIVE &&
+            !nlc_device_run(self, NLC_OP_DEACTIVATE, error))
+                return FALSE;
+        if (nlc_device_get_state(self) == NLC_DEVICE_STATE_CREATED &&
+            !nlc_device_run(self, NLC_OP_DESTROY, error))
+                return FALSE;
+        if (!nlc_device_run(self, NLC_OP_FREE, error))
+                return FALSE;
+        g_signal_emit(self, signals[SIGNAL_FREED], 0);
+        return TRUE;
+}
+
 static gboolean
 handle_announce(NlcDbusDevice *skel, GDBusMethodInvocation *invocation)
 {

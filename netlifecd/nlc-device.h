@@ -54,6 +54,10 @@ typedef struct {
 
 void nlc_device_set_ownership(NlcDevice *self, const NlcDeviceOwnership *ownership);
 
+/* Deactivate, destroy and free, as far as the state needs; the object goes
+ * away (Migrate's release-source). */
+gboolean nlc_device_release(NlcDevice *self, GError **error);
+
 /* Runs one lifecycle operation as the D-Bus method would. */
 gboolean nlc_device_run(NlcDevice *self, NlcOp op, GError **error);
 

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "nlc-backends.h"
+#include "nlc-device.h"
 #include "nlc-error.h"
 #include "nlc-journal.h"
 #include "nlc-migration.h"
@@ -40,6 +41,9 @@ struct _NlcMigration {
         guint stalled_passes;
         /* pause-before-switchover: QEMU waits for migrate-continue */
         gboolean at_pre_switchover;
+        /* The devices of the running guest when the migration started: the
+         * ones release-source frees (not a localhost destination's). */
+        GStrv source_devices;
 };
 
 static void nlc_migration_iface_init(NlcDbusMigrationIface *iface);
@@ -60,6 +64,7 @@ static const NlcBackendOption source_options[] = {
         { "readiness-timeout", "u", "ms to wait for the destination after the policy fired" },
         { "fallback", "s", "continue-precopy or fail, when the destination is not ready in time" },
         { "max-bandwidth", "t", "bytes per second" },
+        { "release-source", "b", "destroy and free the source devices on completion" },
         { "preempt", "b", "use postcopy-preempt when QEMU offers it (default true)" },
         { "pause-before-switchover", "b",
           "pause at the switchover until the destination is ready" },
@@ -143,6 +148,7 @@ nlc_migration_options_parse(GVariant *options, gboolean source, const char *inst
         g_variant_lookup(options, "stall-passes", "u", &out->stall_passes);
         g_variant_lookup(options, "readiness-timeout", "u", &out->readiness_timeout_ms);
         g_variant_lookup(options, "max-bandwidth", "t", &out->max_bandwidth);
+        g_variant_lookup(options, "release-source", "b", &out->release_source);
         if (g_variant_lookup(options, "destination-instance", "&s", &s)) {
                 g_free(out->destination_instance);
                 out->destination_instance = g_strdup(s);
@@ -379,6 +385,29 @@ on_remote_ready(gboolean ready, gpointer data)
 
 /* ---- following QEMU -------------------------------------------------- */
 
+/* The guest runs on the destination now: the source's devices go. */
+static void
+release_source(NlcMigration *self)
+{
+        GPtrArray *devices = nlc_instance_get_devices(self->instance);
+        g_autoptr(GPtrArray) mine = g_ptr_array_new_with_free_func(g_object_unref);
+
+        for (guint i = 0; i < devices->len; i++)
+                if (self->source_devices &&
+                    g_strv_contains((const char *const *) self->source_devices,
+                                    nlc_device_get_id(devices->pdata[i])))
+                        g_ptr_array_add(mine, g_object_ref(devices->pdata[i]));
+        for (guint i = 0; i < mine->len; i++) {
+                g_autoptr(GError) error = NULL;
+
+                if (!nlc_device_release(mine->pdata[i], &error))
+                        g_message("migration %s: cannot release source device %s: %s",
+                                  self->object_path, nlc_device_get_id(mine->pdata[i]),
+                                  error->message);
+        }
+        record(self, "source-released");
+}
+
 static guint64
 remaining_bytes(JsonNode *reply)
 {
@@ -449,6 +478,8 @@ on_final_stats(GObject *source, GAsyncResult *result, gpointer data)
                         NLC_DBUS_MIGRATION(self),
                         (guint64) json_object_get_int_member_with_default(o, "downtime", 0));
         record(self, "completed");
+        if (self->opt.release_source)
+                release_source(self);
         set_phase(self, NLC_MIGRATION_PHASE_COMPLETED);
 }
 
@@ -713,6 +744,10 @@ persist(NlcMigration *self)
         g_key_file_set_boolean(kf, GROUP, "destination-ready", self->destination_ready);
         g_key_file_set_uint64(kf, GROUP, "pass", nlc_dbus_migration_get_pass(skel));
         g_key_file_set_string(kf, GROUP, "timeline", timeline);
+        if (self->source_devices)
+                g_key_file_set_string_list(kf, GROUP, "source-devices",
+                                           (const char *const *) self->source_devices,
+                                           g_strv_length(self->source_devices));
         if (!nlc_journal_write_migration(self->journal, self->id, kf, &error))
                 g_warning("migration %s: not journalled: %s", self->object_path, error->message);
 }
@@ -952,7 +987,13 @@ nlc_migration_new_source(const char *id, NlcInstance *instance, NlcQmp *qmp,
 {
         NlcMigration *self =
                 new_migration(id, ROLE_SOURCE, instance, qmp, options, options_variant);
+        GPtrArray *devices = nlc_instance_get_devices(instance);
+        g_autoptr(GStrvBuilder) ids = g_strv_builder_new();
 
+        for (guint i = 0; i < devices->len; i++)
+                if (nlc_device_get_state(devices->pdata[i]) == NLC_DEVICE_STATE_ACTIVE)
+                        g_strv_builder_add(ids, nlc_device_get_id(devices->pdata[i]));
+        self->source_devices = g_strv_builder_end(ids);
         follow_readiness(self, destination);
         return self;
 }
@@ -1001,6 +1042,7 @@ nlc_migration_restore(GKeyFile *kf, NlcInstance *instance, NlcQmp *qmp, NlcInsta
         self->policy_fired = g_key_file_get_boolean(kf, GROUP, "policy-fired", NULL);
         self->switch_sent = g_key_file_get_boolean(kf, GROUP, "switch-sent", NULL);
         self->postcopy_given_up = g_key_file_get_boolean(kf, GROUP, "postcopy-given-up", NULL);
+        self->source_devices = g_key_file_get_string_list(kf, GROUP, "source-devices", NULL, NULL);
         nlc_dbus_migration_set_pass(NLC_DBUS_MIGRATION(self),
                                     (guint) g_key_file_get_uint64(kf, GROUP, "pass", NULL));
         timeline_text = g_key_file_get_string(kf, GROUP, "timeline", NULL);
@@ -1081,6 +1123,7 @@ nlc_migration_finalize(GObject *object)
 
         nlc_migration_options_clear(&self->opt);
         g_clear_pointer(&self->options, g_variant_unref);
+        g_strfreev(self->source_devices);
         g_free(self->id);
         g_free(self->object_path);
         g_free(self->uri);

@@ -29,6 +29,7 @@ typedef struct {
         gboolean allow_postcopy;          /* destination */
         gboolean preempt;                 /* use postcopy-preempt where QEMU offers it (8.0+) */
         gboolean pause_before_switchover; /* hard gate at QEMU's pre-switchover pause */
+        gboolean release_source;          /* destroy and free the source devices at the end */
 } NlcMigrationOptions;
 
 void nlc_migration_options_clear(NlcMigrationOptions *o);

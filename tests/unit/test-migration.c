@@ -537,6 +537,36 @@ test_allow_postcopy(Fixture *f, gconstpointer data)
         nlc_fake_qmp_assert_done(f->fake);
 }
 
+/* release-source: once completed, the source's own device is destroyed and
+ * freed; the destination instance's is left alone. */
+static void
+test_release_source(Fixture *f, gconstpointer data)
+{
+        g_autoptr(NlcJournal) j = NULL;
+        g_autoptr(GPtrArray) left = NULL;
+        NlcMigration *m;
+
+        attach_running(f);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        nlc_fake_qmp_expect(f->fake, "migrate-start-postcopy", NULL, NULL);
+        nlc_fake_qmp_event(f->fake, "STOP", NULL);
+        nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"postcopy-active\"}");
+        nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"completed\"}");
+        nlc_fake_qmp_expect(f->fake, "query-migrate", NULL,
+                            "{\"status\": \"completed\", \"downtime\": 7}");
+        m = migrate(f, "{'postcopy': <'immediate'>, 'release-source': <true>}");
+        wait_phase(m, "completed");
+        nlc_fake_qmp_assert_done(f->fake);
+        g_assert_nonnull(strstr(nlc_fake_backend_calls->str, "destroy(1) free(1)"));
+        g_assert_null(strstr(nlc_fake_backend_calls->str, "destroy(2)"));
+        g_assert_null(strstr(nlc_fake_backend_calls->str, "free(2)"));
+        j = nlc_journal_open(f->dir, NULL);
+        left = nlc_journal_load(j);
+        g_assert_cmpuint(left->len, ==, 1);
+        g_assert_cmpstr(((NlcJournalRecord *) left->pdata[0])->id, ==, "2");
+        g_assert_null(nlc_manager_lookup_instance(f->manager, "vm1"));
+}
+
 /* QEMU 10 offers postcopy-preempt: the fault channel is turned on. */
 static void
 test_preempt_when_offered(Fixture *f, gconstpointer data)
@@ -646,6 +676,7 @@ main(int argc, char **argv)
         ADD("/migration/context-evacuate", test_context_evacuate);
         ADD("/migration/allow-postcopy", test_allow_postcopy);
         ADD("/migration/preempt-when-offered", test_preempt_when_offered);
+        ADD("/migration/release-source", test_release_source);
         ADD("/migration/pause-before-switchover", test_pause_before_switchover);
         return g_test_run();
 }
