@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "nlc-backends.h"
+#include "nlc-config.h"
 #include "nlc-dbus-names.h"
 #include "nlc-error.h"
 #include "nlc-manager.h"
@@ -80,12 +81,16 @@ main(int argc, char **argv)
         g_autofree char *address = NULL;
         g_autofree char *state_dir = NULL;
         g_autofree char *runtime_dir = NULL;
+        g_autofree char *config_path = NULL;
+        NlcConfig host;
         const GOptionEntry entries[] = {
                 { "session", 0, 0, G_OPTION_ARG_NONE, &session, "Use the session bus", NULL },
                 { "address", 0, 0, G_OPTION_ARG_STRING, &address,
                   "Use the message bus at this D-Bus address", "ADDR" },
                 { "state-dir", 0, 0, G_OPTION_ARG_FILENAME, &state_dir,
                   "Journal directory (default " NLC_DEFAULT_STATE_DIR ")", "DIR" },
+                { "config", 0, 0, G_OPTION_ARG_FILENAME, &config_path,
+                  "Host configuration (default " NLC_DEFAULT_CONFIG ")", "FILE" },
                 { "runtime-dir", 0, 0, G_OPTION_ARG_FILENAME, &runtime_dir,
                   "Runtime directory (default " NLC_DEFAULT_RUNTIME_DIR ")", "DIR" },
                 { "monitor-rcvbuf", 0, G_OPTION_FLAG_HIDDEN, G_OPTION_ARG_INT, &monitor_rcvbuf,
@@ -120,6 +125,12 @@ main(int argc, char **argv)
         }
         if (verbose)
                 g_setenv("G_MESSAGES_DEBUG", "all", TRUE);
+        /* Refused at start, naming the line: better than a surprise later. */
+        if (!nlc_config_load(&host, config_path ? config_path : NLC_DEFAULT_CONFIG,
+                             config_path != NULL, &error)) {
+                g_printerr("netlifecd: %s\n", error->message);
+                return 2;
+        }
         if (!state_dir)
                 state_dir = g_strdup(NLC_DEFAULT_STATE_DIR);
         if (!runtime_dir)
@@ -144,7 +155,8 @@ main(int argc, char **argv)
                 g_printerr("netlifecd: --monitor-rcvbuf must not be negative\n");
                 return 2;
         }
-        manager = nlc_manager_new(&(NlcManagerConfig){ .state_dir = state_dir,
+        manager = nlc_manager_new(&(NlcManagerConfig){ .host = &host,
+                                                       .state_dir = state_dir,
                                                        .runtime_dir = runtime_dir,
                                                        .monitor_rcvbuf = (guint) monitor_rcvbuf },
                                   &error);

@@ -11,6 +11,7 @@
 
 struct _NlcGuest {
         NlcInstance *instance;
+        const NlcConfig *host;
         NlcQmp *qmp;
         gulong event_id, connected_id, disconnected_id;
         gulong ready_id; /* waiting for the ports before announce-self */
@@ -37,8 +38,9 @@ on_announced(GObject *source, GAsyncResult *result, gpointer data)
 static void
 announce(NlcGuest *g)
 {
-        nlc_qmp_announce_self(g->qmp, ANNOUNCE_ROUNDS, ANNOUNCE_INITIAL_MS, ANNOUNCE_MAX_MS,
-                              ANNOUNCE_STEP_MS, g->cancel, on_announced, g);
+        nlc_qmp_announce_self(g->qmp, g->host->announce_rounds, g->host->announce_initial_ms,
+                              g->host->announce_max_ms, g->host->announce_step_ms, g->cancel,
+                              on_announced, g);
 }
 
 static void
@@ -163,10 +165,11 @@ on_first_connect(GObject *source, GAsyncResult *result, gpointer data)
 }
 
 NlcGuest *
-nlc_guest_new(NlcInstance *instance, const char *qmp_path)
+nlc_guest_new(NlcInstance *instance, const char *qmp_path, const NlcConfig *host)
 {
         NlcGuest *g = g_new0(NlcGuest, 1);
 
+        g->host = host;
         g->instance = g_object_ref(instance);
         g->qmp = nlc_qmp_new(qmp_path);
         g->cancel = g_cancellable_new();

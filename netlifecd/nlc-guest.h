@@ -8,12 +8,14 @@
  */
 #pragma once
 
+#include "nlc-config.h"
 #include "nlc-instance.h"
 #include "nlc-qmp.h"
 
 typedef struct _NlcGuest NlcGuest;
 
-NlcGuest *nlc_guest_new(NlcInstance *instance, const char *qmp_path);
+/* @host gives the announce rounds; it must outlive the guest. */
+NlcGuest *nlc_guest_new(NlcInstance *instance, const char *qmp_path, const NlcConfig *host);
 void nlc_guest_free(NlcGuest *guest);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlcGuest, nlc_guest_free)
 const char *nlc_guest_get_qmp_path(NlcGuest *guest);

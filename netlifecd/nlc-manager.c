@@ -18,6 +18,7 @@
 struct _NlcManager {
         NlcDbusManagerSkeleton parent;
         NlcJournal *journal;
+        NlcConfig host;
         char *runtime_dir;
         GHashTable *devices;    /* id → NlcDevice */
         GHashTable *by_ifname;  /* interface name → NlcDevice (borrowed) */
@@ -479,7 +480,8 @@ nlc_manager_attach_qemu(NlcManager *self, const char *name, const char *qmp_sock
         if (!nlc_journal_set_attachment(self->journal, name, qmp_socket, error))
                 return FALSE;
         g_message("instance %s: following the guest through %s", name, qmp_socket);
-        g_hash_table_insert(self->guests, g_strdup(name), nlc_guest_new(instance, qmp_socket));
+        g_hash_table_insert(self->guests, g_strdup(name),
+                            nlc_guest_new(instance, qmp_socket, &self->host));
         return TRUE;
 }
 
@@ -551,8 +553,14 @@ nlc_manager_start_migration(NlcManager *self, const char *name, const char *uri,
         NlcGuest *guest;
 
         if (!migration_preconditions(self, name, &instance, &guest, error) ||
-            !nlc_migration_options_parse(options, source, name, &opt, error))
+            !nlc_migration_options_parse(options, source, name, &self->host, &opt, error))
                 return NULL;
+        if (opt.policy != NLC_POSTCOPY_NEVER && source && !self->host.postcopy_allowed) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
+                            "post-copy is off on this host ([postcopy] allowed=false in the "
+                            "configuration); migrate with postcopy 'never'");
+                return NULL;
+        }
         if (source && opt.policy != NLC_POSTCOPY_NEVER &&
             !nlc_dbus_instance_get_allow_postcopy(NLC_DBUS_INSTANCE(instance))) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
@@ -743,7 +751,7 @@ restore_migrations(NlcManager *self)
                 if (!destination)
                         destination = instance;
                 migration = nlc_migration_restore(kf, instance, nlc_guest_get_qmp(guest),
-                                                  destination, &error);
+                                                  destination, &self->host, &error);
                 if (!migration) {
                         g_warning("journal: migration %s: %s", id, error->message);
                         continue;
@@ -796,6 +804,10 @@ nlc_manager_new(const NlcManagerConfig *config, GError **error)
         };
 
         self->runtime_dir = g_strdup(config->runtime_dir);
+        if (config->host)
+                self->host = *config->host;
+        else
+                nlc_config_init_defaults(&self->host);
         self->journal = nlc_journal_open(config->state_dir, error);
         if (!self->journal)
                 return NULL;

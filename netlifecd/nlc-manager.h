@@ -5,6 +5,7 @@
  */
 #pragma once
 
+#include "nlc-config.h"
 #include "nlc-dbus-generated.h"
 #include "nlc-instance.h"
 #include "nlc-migration.h"
@@ -15,6 +16,7 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE(NlcManager, nlc_manager, NLC, MANAGER, NlcDbusManagerSkeleton)
 
 typedef struct {
+        const NlcConfig *host;   /* the host configuration; NULL: built-in defaults */
         const char *state_dir;   /* the journal */
         const char *runtime_dir; /* backends' runtime files */
         guint monitor_rcvbuf;    /* kernel event socket buffer, bytes; 0: default */

@@ -94,25 +94,37 @@ bad_value(GError **error, const char *option, const char *value, const char *exp
 
 gboolean
 nlc_migration_options_parse(GVariant *options, gboolean source, const char *instance,
-                            NlcMigrationOptions *out, GError **error)
+                            const NlcConfig *defaults, NlcMigrationOptions *out, GError **error)
 {
         const char *s = NULL;
 
         memset(out, 0, sizeof *out);
-        out->policy = NLC_POSTCOPY_AFTER_PRECOPY;
-        out->precopy_passes = 1;
-        out->stall_passes = 2;
+        /* The host configuration's defaults; the caller's options win. */
+        out->policy = defaults->policy;
+        out->precopy_passes = defaults->precopy_passes;
+        out->stall_passes = defaults->stall_passes;
         out->readiness = NLC_READINESS_LOCAL;
-        out->readiness_timeout_ms = 60000;
-        out->allow_postcopy = TRUE;
-        out->preempt = TRUE;
+        out->readiness_timeout_ms = defaults->readiness_timeout_ms;
+        out->fallback_fail = defaults->fallback_fail;
+        out->max_bandwidth = defaults->max_bandwidth;
+        out->allow_postcopy = defaults->postcopy_allowed;
+        out->preempt = defaults->preempt;
         out->destination_instance = g_strdup(instance);
         if (!nlc_options_check(source ? source_options : destination_options,
                                source ? "Migrate" : "PrepareIncoming", options, error))
                 return FALSE;
         g_variant_lookup(options, "preempt", "b", &out->preempt);
         if (!source) {
-                g_variant_lookup(options, "postcopy", "b", &out->allow_postcopy);
+                gboolean wanted;
+
+                if (g_variant_lookup(options, "postcopy", "b", &wanted) && wanted &&
+                    !defaults->postcopy_allowed) {
+                        g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
+                                    "post-copy is off on this host ([postcopy] allowed=false)");
+                        return FALSE;
+                }
+                if (g_variant_lookup(options, "postcopy", "b", &wanted))
+                        out->allow_postcopy = wanted;
                 return TRUE;
         }
         g_variant_lookup(options, "pause-before-switchover", "b", &out->pause_before_switchover);
@@ -1011,7 +1023,7 @@ nlc_migration_new_destination(const char *id, NlcInstance *instance, NlcQmp *qmp
 
 NlcMigration *
 nlc_migration_restore(GKeyFile *kf, NlcInstance *instance, NlcQmp *qmp, NlcInstance *destination,
-                      GError **error)
+                      const NlcConfig *defaults, GError **error)
 {
         g_autofree char *id = g_key_file_get_string(kf, GROUP, "id", error);
         g_autofree char *role = id ? g_key_file_get_string(kf, GROUP, "role", error) : NULL;
@@ -1027,8 +1039,9 @@ nlc_migration_restore(GKeyFile *kf, NlcInstance *instance, NlcQmp *qmp, NlcInsta
                 return NULL;
         source = g_str_equal(role, "source");
         options = g_variant_parse(G_VARIANT_TYPE_VARDICT, options_text, NULL, NULL, error);
-        if (!options || !nlc_migration_options_parse(options, source,
-                                                     nlc_instance_get_name(instance), &opt, error))
+        if (!options ||
+            !nlc_migration_options_parse(options, source, nlc_instance_get_name(instance), defaults,
+                                         &opt, error))
                 return NULL;
         self = new_migration(id, source ? ROLE_SOURCE : ROLE_DESTINATION, instance, qmp, &opt,
                              options);

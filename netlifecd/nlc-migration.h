@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include "nlc-config.h"
 #include "nlc-dbus-generated.h"
 #include "nlc-enums.h"
 #include "nlc-instance.h"
@@ -39,7 +40,8 @@ G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NlcMigrationOptions, nlc_migration_options_clea
  * naming the option on anything unknown, mistyped or out of range.
  * @instance is the default destination instance name. */
 gboolean nlc_migration_options_parse(GVariant *options, gboolean source, const char *instance,
-                                     NlcMigrationOptions *out, GError **error);
+                                     const NlcConfig *defaults, NlcMigrationOptions *out,
+                                     GError **error);
 
 #define NLC_TYPE_MIGRATION (nlc_migration_get_type())
 G_DECLARE_FINAL_TYPE(NlcMigration, nlc_migration, NLC, MIGRATION, NlcDbusMigrationSkeleton)
@@ -56,7 +58,8 @@ NlcMigration *nlc_migration_new_destination(const char *id, NlcInstance *instanc
 /* A migration from its journal record, after a daemon restart; it resyncs
  * with QEMU (query-migrate) as soon as the QMP connection is up. */
 NlcMigration *nlc_migration_restore(GKeyFile *kf, NlcInstance *instance, NlcQmp *qmp,
-                                    NlcInstance *destination, GError **error);
+                                    NlcInstance *destination, const NlcConfig *defaults,
+                                    GError **error);
 /* Journals the migration from now on (every phase change and event). */
 void nlc_migration_set_journal(NlcMigration *self, struct _NlcJournal *journal);
 const char *nlc_migration_get_id(NlcMigration *self);

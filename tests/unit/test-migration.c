@@ -567,6 +567,30 @@ test_release_source(Fixture *f, gconstpointer data)
         g_assert_null(nlc_manager_lookup_instance(f->manager, "vm1"));
 }
 
+/* The host configuration's switch: no post-copy on this host at all. */
+static void
+test_host_forbids_postcopy(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GVariant) def = g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}"));
+        g_autoptr(GError) e1 = NULL, error = NULL;
+        NlcConfig host;
+
+        nlc_config_init_defaults(&host);
+        host.postcopy_allowed = FALSE;
+        g_clear_object(&f->manager);
+        f->manager = nlc_manager_new(
+                &(NlcManagerConfig){ .host = &host, .state_dir = f->dir, .runtime_dir = f->dir },
+                &error);
+        g_assert_no_error(error);
+        attach_running(f);
+        g_assert_null(nlc_manager_start_migration(f->manager, "vm1", URI, def, TRUE, &e1));
+        g_assert_error(e1, NLC_ERROR, NLC_ERROR_INVALID_STATE);
+        g_assert_nonnull(strstr(e1->message, "allowed=false"));
+        expect_start(f, "false", "migrate", "{\"uri\": \"" URI "\"}");
+        migrate(f, "{'postcopy': <'never'>}");
+        nlc_fake_qmp_assert_done(f->fake);
+}
+
 /* QEMU 10 offers postcopy-preempt: the fault channel is turned on. */
 static void
 test_preempt_when_offered(Fixture *f, gconstpointer data)
@@ -677,6 +701,7 @@ main(int argc, char **argv)
         ADD("/migration/allow-postcopy", test_allow_postcopy);
         ADD("/migration/preempt-when-offered", test_preempt_when_offered);
         ADD("/migration/release-source", test_release_source);
+        ADD("/migration/host-forbids-postcopy", test_host_forbids_postcopy);
         ADD("/migration/pause-before-switchover", test_pause_before_switchover);
         return g_test_run();
 }

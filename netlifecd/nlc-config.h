@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The host configuration file (GKeyFile, default /etc/netlifecd/netlifecd.conf,
+ * --config to override): host-wide defaults for migrations and announcements,
+ * and a host-wide post-copy switch. Unknown groups and keys and bad values
+ * are refused at start, naming the file, the line and the key.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "nlc-enums.h"
+
+#define NLC_DEFAULT_CONFIG "/etc/netlifecd/netlifecd.conf"
+
+typedef struct {
+        gboolean postcopy_allowed;  /* [postcopy] allowed */
+        NlcPostcopyPolicy policy;   /* [postcopy] policy */
+        guint precopy_passes;       /* [postcopy] precopy-passes */
+        guint stall_passes;         /* [postcopy] stall-passes */
+        gboolean preempt;           /* [postcopy] preempt */
+        guint readiness_timeout_ms; /* [readiness] timeout-ms */
+        gboolean fallback_fail;     /* [readiness] fallback */
+        guint announce_rounds;      /* [announce] rounds */
+        guint announce_initial_ms;  /* [announce] initial-ms */
+        guint announce_max_ms;      /* [announce] max-ms */
+        guint announce_step_ms;     /* [announce] step-ms */
+        guint64 max_bandwidth;      /* [migration] max-bandwidth, bytes/s; 0: QEMU's */
+} NlcConfig;
+
+/* The built-in defaults (also what a missing default file means). */
+void nlc_config_init_defaults(NlcConfig *config);
+/* Loads @path over the defaults. @required: a missing file is an error (an
+ * explicit --config); otherwise it means the defaults. */
+gboolean nlc_config_load(NlcConfig *config, const char *path, gboolean required, GError **error);

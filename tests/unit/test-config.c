@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The host configuration file: defaults, every key, and refusals that name
+ * the file, the line and the key. */
+#include <glib/gstdio.h>
+#include <string.h>
+
+#include "nlc-config.h"
+#include "nlc-error.h"
+
+static char *
+write_conf(const char *text)
+{
+        g_autofree char *dir = g_dir_make_tmp("nlc-config-XXXXXX", NULL);
+        char *path = g_build_filename(dir, "netlifecd.conf", NULL);
+
+        g_assert_true(g_file_set_contents(path, text, -1, NULL));
+        return path;
+}
+
+static void
+test_defaults(void)
+{
+        NlcConfig c;
+
+        g_assert_true(nlc_config_load(&c, "/nonexistent/netlifecd.conf", FALSE, NULL));
+        g_assert_true(c.postcopy_allowed);
+        g_assert_cmpuint(c.policy, ==, NLC_POSTCOPY_AFTER_PRECOPY);
+        g_assert_cmpuint(c.precopy_passes, ==, 1);
+        g_assert_cmpuint(c.readiness_timeout_ms, ==, 60000);
+        g_assert_false(c.fallback_fail);
+        g_assert_cmpuint(c.announce_rounds, ==, 5);
+        g_assert_cmpuint(c.announce_max_ms, ==, 550);
+        g_assert_cmpuint(c.max_bandwidth, ==, 0);
+}
+
+static void
+test_every_key(void)
+{
+        g_autofree char *path = write_conf("# host policy\n"
+                                           "[postcopy]\n"
+                                           "allowed = false\n"
+                                           "policy = on-stall\n"
+                                           "precopy-passes = 3\n"
+                                           "stall-passes = 4\n"
+                                           "preempt = false\n"
+                                           "[readiness]\n"
+                                           "timeout-ms = 5000\n"
+                                           "fallback = fail\n"
+                                           "[announce]\n"
+                                           "rounds = 8\n"
+                                           "initial-ms = 20\n"
+                                           "max-ms = 900\n"
+                                           "step-ms = 50\n"
+                                           "[migration]\n"
+                                           "max-bandwidth = 16777216\n");
+        NlcConfig c;
+        g_autoptr(GError) error = NULL;
+
+        g_assert_true(nlc_config_load(&c, path, TRUE, &error));
+        g_assert_no_error(error);
+        g_assert_false(c.postcopy_allowed);
+        g_assert_cmpuint(c.policy, ==, NLC_POSTCOPY_ON_STALL);
+        g_assert_cmpuint(c.precopy_passes, ==, 3);
+        g_assert_cmpuint(c.stall_passes, ==, 4);
+        g_assert_false(c.preempt);
+        g_assert_cmpuint(c.readiness_timeout_ms, ==, 5000);
+        g_assert_true(c.fallback_fail);
+        g_assert_cmpuint(c.announce_rounds, ==, 8);
+        g_assert_cmpuint(c.announce_initial_ms, ==, 20);
+        g_assert_cmpuint(c.announce_max_ms, ==, 900);
+        g_assert_cmpuint(c.announce_step_ms, ==, 50);
+        g_assert_cmpuint(c.max_bandwidth, ==, 16777216);
+}
+
+static void
+expect_refusal(const char *text, const char *message_part)
+{
+        g_autofree char *path = write_conf(text);
+        g_autofree char *want = g_strdup_printf("%s:%s", path, message_part);
+        g_autoptr(GError) error = NULL;
+        NlcConfig c;
+
+        g_assert_false(nlc_config_load(&c, path, TRUE, &error));
+        g_assert_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS);
+        if (!g_str_has_prefix(error->message, want))
+                g_error("'%s' does not start with '%s'", error->message, want);
+}
+
+static void
+test_refusals(void)
+{
+        g_autoptr(GError) error = NULL;
+        NlcConfig c;
+
+        expect_refusal("[postcopy]\nallowed = maybe\n", "2: [postcopy] allowed: 'maybe'");
+        expect_refusal("[postcopy]\n\npolicy = sometimes\n", "3: [postcopy] policy: 'sometimes'");
+        expect_refusal("[readiness]\ntimeout-ms = -5\n", "2: [readiness] timeout-ms: '-5'");
+        expect_refusal("[readiness]\nfallback = retry\n", "2: [readiness] fallback: 'retry'");
+        expect_refusal("[announce]\nrounds = 0\n", "2: [announce] rounds: '0'");
+        expect_refusal("[postcopy]\nallowed = true\nspeed = fast\n",
+                       "3: [postcopy] speed: unknown key");
+        expect_refusal("[colours]\nred = 1\n", "2: [colours] red: unknown key");
+        expect_refusal("[announce]\ninitial-ms = 900\nmax-ms = 100\n",
+                       "2: [announce] initial-ms is above");
+        /* An explicit --config that is missing is an error; the default is not. */
+        g_assert_false(nlc_config_load(&c, "/nonexistent/netlifecd.conf", TRUE, &error));
+        g_assert_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS);
+}
+
+int
+main(int argc, char **argv)
+{
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/config/defaults", test_defaults);
+        g_test_add_func("/config/every-key", test_every_key);
+        g_test_add_func("/config/refusals", test_refusals);
+        return g_test_run();
+}
