@@ -31,6 +31,7 @@ static const char *const ops[] = {
 
 typedef struct {
         char *dir, *address, *daemon;
+        char *config; /* NULL: the defaults (fsync on) */
         GPid bus, pid;
         GDBusConnection *conn;
 } Env;
@@ -73,7 +74,8 @@ start_daemon(Env *e)
         g_autofree char *a = g_strconcat("--address=", e->address, NULL);
         g_autofree char *s = g_strconcat("--state-dir=", e->dir, "/state", NULL);
         g_autofree char *r = g_strconcat("--runtime-dir=", e->dir, "/run", NULL);
-        char *argv[] = { e->daemon, a, s, r, NULL };
+        g_autofree char *c = e->config ? g_strconcat("--config=", e->config, NULL) : NULL;
+        char *argv[] = { e->daemon, a, s, r, c, NULL };
         gint64 t0 = g_get_monotonic_time();
 
         if (!g_spawn_async(NULL, argv, NULL,
@@ -135,7 +137,7 @@ call(Env *e, const char *path, const char *iface, const char *method, GVariant *
 
 /* ops/s over D-Bus, per operation. */
 static void
-daemon_round(Env *e, guint n, double rate[N_OPS])
+daemon_round(Env *e, guint n, double rate[N_OPS], const char *tag)
 {
         g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
 
@@ -225,6 +227,7 @@ main(int argc, char **argv)
         };
         g_autoptr(GOptionContext) oc = g_option_context_new("- lifecycle throughput");
         g_auto(GStrv) ns = NULL;
+        g_autofree char *nofsync = NULL;
         Env e = { 0 };
 
         g_option_context_add_main_entries(oc, entries, NULL);
@@ -260,36 +263,51 @@ main(int argc, char **argv)
         }
         g_assert_nonnull(e.conn);
         nlc_netlink_init();
+        nofsync = g_build_filename(e.dir, "nofsync.conf", NULL);
+        g_file_set_contents(nofsync, "[journal]\nfsync = false\n", -1, NULL);
 
-        printf("lifecycle throughput, sequential calls, ops/s (ratio = D-Bus / direct libnl)\n");
-        printf("%6s %-11s %12s %12s %8s\n", "N", "operation", "netlifecd", "direct", "ratio");
+        printf("lifecycle throughput, sequential calls, ops/s; ratio = netlifecd / direct libnl\n");
+        printf("%6s %-11s %12s %12s %12s %8s %8s\n", "N", "operation", "fsync", "no fsync",
+               "direct", "ratio", "no fsync");
         ns = g_strsplit(counts, ",", -1);
         for (guint c = 0; ns[c]; c++) {
                 guint n = (guint) g_ascii_strtoull(ns[c], NULL, 10);
-                double d[N_OPS], b[N_OPS], dt = 0, bt = 0;
+                double d[N_OPS], b[N_OPS], dt = 0, nt = 0, bt = 0;
                 guint64 rss0, rss1;
                 double restart;
 
+                double nf[N_OPS];
+
+                /* The journal without fsync first, then the default. */
+                e.config = nofsync;
+                start_daemon(&e);
+                daemon_round(&e, n, nf, "nf");
+                stop_daemon(&e);
+                e.config = NULL;
                 start_daemon(&e);
                 rss0 = rss_kib(e.pid);
-                daemon_round(&e, n, d);
+                daemon_round(&e, n, d, "");
                 baseline_round(n, b);
                 for (guint op = 0; op < N_OPS; op++) {
                         /* allocate and free touch no kernel object: no baseline */
                         gboolean kernel = op > 0 && op < N_OPS - 1;
                         g_autofree char *ratio =
                                 kernel ? g_strdup_printf("%.2f", d[op] / b[op]) : g_strdup("-");
+                        g_autofree char *ratio_nf =
+                                kernel ? g_strdup_printf("%.2f", nf[op] / b[op]) : g_strdup("-");
                         g_autofree char *base =
                                 kernel ? g_strdup_printf("%.0f", b[op]) : g_strdup("-");
 
-                        printf("%6u %-11s %12.0f %12s %8s\n", n, ops[op], d[op], base, ratio);
+                        printf("%6u %-11s %12.0f %12.0f %12s %8s %8s\n", n, ops[op], d[op], nf[op],
+                               base, ratio, ratio_nf);
                         if (kernel) {
                                 dt += n / d[op];
+                                nt += n / nf[op];
                                 bt += n / b[op];
                         }
                 }
-                printf("%6u %-11s %12.0f %12.0f %8.2f\n", n, "kernel ops", 4 * n / dt, 4 * n / bt,
-                       bt / dt);
+                printf("%6u %-11s %12.0f %12.0f %12.0f %8.2f %8.2f\n", n, "kernel ops", 4 * n / dt,
+                       4 * n / nt, 4 * n / bt, bt / dt, bt / nt);
                 /* Restart with N created devices, and memory per device. */
                 {
                         g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);

@@ -29,6 +29,7 @@ static const Key keys[] = {
         { "announce", "max-ms", T_UINT, OFF(announce_max_ms), 1, 100000 },
         { "announce", "step-ms", T_UINT, OFF(announce_step_ms), 1, 100000 },
         { "migration", "max-bandwidth", T_UINT64, OFF(max_bandwidth), 0, G_MAXUINT64 },
+        { "journal", "fsync", T_BOOL, OFF(journal_fsync), 0, 0 },
 };
 
 void
@@ -46,6 +47,7 @@ nlc_config_init_defaults(NlcConfig *c)
         c->announce_initial_ms = 50;
         c->announce_max_ms = 550;
         c->announce_step_ms = 100;
+        c->journal_fsync = TRUE;
 }
 
 /* The line "key = value" of @key in [@group], for messages. */

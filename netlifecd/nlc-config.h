@@ -26,6 +26,7 @@ typedef struct {
         guint announce_max_ms;      /* [announce] max-ms */
         guint announce_step_ms;     /* [announce] step-ms */
         guint64 max_bandwidth;      /* [migration] max-bandwidth, bytes/s; 0: QEMU's */
+        gboolean journal_fsync;     /* [journal] fsync */
 } NlcConfig;
 
 /* The built-in defaults (also what a missing default file means). */

@@ -2,7 +2,9 @@
 #include <errno.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nlc-error.h"
 #include "nlc-journal.h"
@@ -11,6 +13,7 @@
 #define GROUP_BACKEND "backend"
 
 struct _NlcJournal {
+        gboolean fsync;
         char *devices_dir;
         char *next_id_path;
         char *attachments_path;
@@ -18,11 +21,51 @@ struct _NlcJournal {
         guint64 next_id;
 };
 
+/* Whether writes are fsynced: one process-wide policy, set at start. */
+static gboolean durable_writes = TRUE;
+
+/* Atomic replace without fsync: a temporary file renamed over the record.
+ * (GLib's "consistent" mode still fsyncs when it replaces a file.) */
+static gboolean
+write_file_no_fsync(const char *path, const char *data, gsize len, GError **error)
+{
+        g_autofree char *tmp = g_strconcat(path, ".XXXXXX", NULL);
+        int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
+        gsize done = 0;
+
+        if (fd < 0)
+                return nlc_error_set_errno(error, -errno, "journal: cannot create %s", tmp);
+        while (done < len) {
+                ssize_t n = write(fd, data + done, len - done);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0) {
+                        int e = errno;
+
+                        close(fd);
+                        g_unlink(tmp);
+                        return nlc_error_set_errno(error, -e, "journal: cannot write %s", tmp);
+                }
+                done += (gsize) n;
+        }
+        close(fd);
+        if (g_rename(tmp, path) < 0) {
+                int e = errno;
+
+                g_unlink(tmp);
+                return nlc_error_set_errno(error, -e, "journal: cannot replace %s", path);
+        }
+        return TRUE;
+}
+
 static gboolean
 write_file(const char *path, const char *data, gsize len, GError **error)
 {
         g_autoptr(GError) local = NULL;
 
+        if (!durable_writes)
+                return write_file_no_fsync(path, data, len, error);
         if (g_file_set_contents_full(path, data, (gssize) len,
                                      G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
                                      0600, &local))
@@ -53,6 +96,13 @@ nlc_journal_open(const char *state_dir, GError **error)
         if (g_file_get_contents(journal->next_id_path, &contents, NULL, NULL))
                 journal->next_id = MAX(1, g_ascii_strtoull(contents, NULL, 10));
         return g_steal_pointer(&journal);
+}
+
+void
+nlc_journal_set_fsync(NlcJournal *journal, gboolean fsync)
+{
+        journal->fsync = fsync;
+        durable_writes = fsync;
 }
 
 void

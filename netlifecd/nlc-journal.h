@@ -35,6 +35,12 @@ NlcJournal *nlc_journal_open(const char *state_dir, GError **error);
 void nlc_journal_free(NlcJournal *journal);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlcJournal, nlc_journal_free)
 
+/* TRUE (the default): every write is fsynced before it returns, so a reply
+ * means the change survives a host crash. FALSE: still an atomic replace, so
+ * a daemon crash or kill -9 loses nothing, but the host's page cache decides
+ * when it reaches the disk. */
+void nlc_journal_set_fsync(NlcJournal *journal, gboolean fsync);
+
 gboolean nlc_journal_write(NlcJournal *journal, const NlcJournalRecord *record, GError **error);
 gboolean nlc_journal_remove(NlcJournal *journal, const char *id, GError **error);
 /* Every readable record. A record that cannot be parsed is renamed to

@@ -811,6 +811,7 @@ nlc_manager_new(const NlcManagerConfig *config, GError **error)
         self->journal = nlc_journal_open(config->state_dir, error);
         if (!self->journal)
                 return NULL;
+        nlc_journal_set_fsync(self->journal, self->host.journal_fsync);
         /* The monitor listens before anything is read, so no event between
          * the restore and the first dump is lost. */
         self->topology =
