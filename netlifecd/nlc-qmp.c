@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <string.h>
 
+#include "nlc-qmp-private.h"
 #include "nlc-qmp.h"
 
 /* A QMP line longer than this is not QEMU talking (query-migrate and the
@@ -65,10 +66,13 @@ static GTask *
 take_pending(NlcQmp *self, guint64 id)
 {
         GTask *task = NULL;
+        gpointer key = NULL;
 
-        if (g_hash_table_steal_extended(self->pending, &id, NULL, (gpointer *) &task)) {
+        /* Steal the task (the table does not own it), free the key. */
+        if (g_hash_table_steal_extended(self->pending, &id, &key, (gpointer *) &task)) {
                 Pending *p = g_task_get_task_data(task);
 
+                g_free(key);
                 if (p->timeout_id)
                         g_source_remove(p->timeout_id);
                 p->timeout_id = 0;
@@ -81,7 +85,8 @@ fail_all_pending(NlcQmp *self, const GError *why)
 {
         g_autoptr(GList) tasks = g_hash_table_get_values(self->pending);
 
-        g_hash_table_steal_all(self->pending);
+        /* The keys go, the tasks (not owned by the table) are answered. */
+        g_hash_table_remove_all(self->pending);
         for (GList *l = tasks; l; l = l->next) {
                 GTask *task = l->data;
                 Pending *p = g_task_get_task_data(task);
@@ -673,4 +678,24 @@ nlc_qmp_class_init(NlcQmpClass *klass)
         signals[SIGNAL_DISCONNECTED] =
                 g_signal_new("disconnected", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
                              NULL, NULL, G_TYPE_NONE, 1, G_TYPE_ERROR);
+}
+
+/* ---- fuzzing ---------------------------------------------------------- */
+
+NlcQmp *
+nlc_qmp_new_detached(void)
+{
+        NlcQmp *self = nlc_qmp_new("(fed by a test)");
+
+        /* Ready as after a greeting, never (re)connecting, no timeouts. */
+        self->stage = STAGE_READY;
+        self->closed = TRUE;
+        self->timeout_ms = 0;
+        return self;
+}
+
+void
+nlc_qmp_feed(NlcQmp *self, const guint8 *data, gsize len)
+{
+        feed(self, data, len);
 }

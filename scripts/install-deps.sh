@@ -10,6 +10,7 @@ PACKAGES=(
     dbus dbus-daemon systemd      # dbus-daemon for private buses, busctl
     iproute2 util-linux           # ip/bridge, unshare
     clang-format
+    clang libclang-rt-14-dev       # the QMP fuzzer (libFuzzer)
 )
 
 missing=()

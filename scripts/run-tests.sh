@@ -2,12 +2,14 @@
 # The whole test suite: installs what is missing, builds, runs every tier
 # (unit, style, then the real-kernel tests in network namespaces), then the
 # unit and namespace tiers again on an ASan+UBSan build (the daemon the
-# namespace tests start is the sanitized one). Ends with one line
-# "N passed, N failed, N skipped" over both runs. Needs root: the namespace
+# namespace tests start is the sanitized one), then the QMP reader under
+# libFuzzer for 60 s. Ends with one line
+# "N passed, N failed, N skipped" over all the runs. Needs root: the namespace
 # tests create bridges and taps, and fail (never skip) without the privilege.
 #
 #   scripts/run-tests.sh            # everything
 #   NLC_NO_ASAN=1 scripts/run-tests.sh   # skip the sanitizer run (faster)
+#   NLC_NO_FUZZ=1 scripts/run-tests.sh   # skip the 60 s QMP fuzzing run
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +34,22 @@ if [[ -z ${NLC_NO_ASAN:-} ]]; then
         logs+=(build-asan/meson-logs/testlog.json)
     else
         echo "the ASan+UBSan build failed"
+        status=1
+    fi
+fi
+# The QMP reader under libFuzzer for a bounded time (clang, its own build).
+if [[ -z ${NLC_NO_FUZZ:-} ]]; then
+    if [[ ! -f build-fuzz/build.ninja ]]; then
+        CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined \
+            -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link >/dev/null
+    fi
+    mkdir -p build-fuzz/fuzz-corpus-qmp
+    if ninja -C build-fuzz tests/fuzz/fuzz-qmp >/dev/null; then
+        meson test -C build-fuzz --print-errorlogs --suite fuzz
+        status=$((status || $?))
+        logs+=(build-fuzz/meson-logs/testlog.json)
+    else
+        echo "the fuzzing build failed"
         status=1
     fi
 fi
