@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "kernel-check.h"
+#include "backend-test.h"
 #include "ns-env.h"
 
 #define DEV  "org.netlifecd1.Device"
@@ -57,40 +58,10 @@ typedef struct {
         guint mtu;
 } KernelLink;
 
-static gboolean
-link_exists(const char *ifname)
-{
-        g_autofree char *names = kernel_link_names();
-        g_autofree char *padded = g_strdup_printf(" %s ", names);
-        g_autofree char *needle = g_strdup_printf(" %s ", ifname);
-
-        return strstr(padded, needle) != NULL;
-}
-
-/* The whole of ip -j -d link show, or "" when there is no such link. */
-static char *
-link_json(const char *ifname)
-{
-        return link_exists(ifname) ? ns_sh_out("ip -j -d link show dev %s", ifname) : g_strdup("");
-}
-
-static gboolean
-has_flag(JsonObject *o, const char *flag)
-{
-        JsonArray *flags = json_object_has_member(o, "flags")
-                                   ? json_object_get_array_member(o, "flags")
-                                   : NULL;
-
-        for (guint i = 0; flags && i < json_array_get_length(flags); i++)
-                if (g_str_equal(json_array_get_string_element(flags, i), flag))
-                        return TRUE;
-        return FALSE;
-}
-
 static void
 kernel_link_read(const char *ifname, KernelLink *out)
 {
-        g_autofree char *json = link_json(ifname);
+        g_autofree char *json = bt_link_json(ifname);
         g_autoptr(JsonNode) root = NULL;
         g_autoptr(GError) error = NULL;
         JsonObject *l;
@@ -104,7 +75,7 @@ kernel_link_read(const char *ifname, KernelLink *out)
         g_assert_cmpuint(json_array_get_length(json_node_get_array(root)), ==, 1);
         l = json_array_get_object_element(json_node_get_array(root), 0);
         out->exists = TRUE;
-        out->up = has_flag(l, "UP");
+        out->up = bt_has_flag(l, "UP");
         out->mtu = (guint) json_object_get_int_member_with_default(l, "mtu", 0);
         g_strlcpy(out->operstate, json_object_get_string_member_with_default(l, "operstate", ""),
                   sizeof out->operstate);
@@ -164,7 +135,7 @@ dev_index(const char *ifname)
 #define assert_as_before(f, ifname)                                        \
         G_STMT_START                                                       \
         {                                                                  \
-                g_autofree char *_now = link_json(ifname);                 \
+                g_autofree char *_now = bt_link_json(ifname);              \
                 g_assert_cmpstr(_now, ==, (f)->before[dev_index(ifname)]); \
         }                                                                  \
         G_STMT_END
@@ -178,7 +149,7 @@ kernel_snapshot(void)
 
         g_string_append_printf(s, "links=%s\n", links);
         for (guint i = 0; i < G_N_ELEMENTS(host_devs); i++) {
-                g_autofree char *json = link_json(host_devs[i].name);
+                g_autofree char *json = bt_link_json(host_devs[i].name);
 
                 g_string_append_printf(s, "%s: %s\n", host_devs[i].name, json);
         }
@@ -215,7 +186,7 @@ set_up(Fixture *f, gconstpointer data)
                 if (!host_devs[i].up)
                         ns_sh("ip link set %s down", name);
                 wait_operstate(name, host_devs[i].up ? "UP" : "DOWN");
-                f->before[i] = link_json(name);
+                f->before[i] = bt_link_json(name);
         }
         f->changes = g_ptr_array_new_with_free_func(g_free);
         f->subscription = g_dbus_connection_signal_subscribe(
@@ -234,23 +205,13 @@ tear_down(Fixture *f, gconstpointer data)
         ns_env_tear_down(&f->env);
 }
 
-static GVariant *
-parse_options(const char *text)
-{
-        g_autoptr(GError) error = NULL;
-        GVariant *v = g_variant_parse(G_VARIANT_TYPE_VARDICT, text, NULL, NULL, &error);
-
-        g_assert_no_error(error);
-        return v;
-}
-
 /* Manager.@method(instance, "direct", mac, options) → object path (asserted). */
 static char *
 call_manager(Fixture *f, const char *method, const char *instance, const char *mac,
              const char *options_text)
 {
         g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) opts = parse_options(options_text);
+        g_autoptr(GVariant) opts = bt_parse_options(options_text);
         g_autoptr(GVariant) r =
                 ns_call(&f->env, "/org/netlifecd1", MGR, method,
                         g_variant_new("(sss@a{sv})", instance, "direct", mac, opts), "(o)", &error);
@@ -315,15 +276,6 @@ wait_changes(Fixture *f, guint n)
         g_assert_cmpuint(f->changes->len, >=, n);
 }
 
-/* Lets signals already sent arrive. */
-static void
-drain_signals(void)
-{
-        g_usleep(50000);
-        for (int i = 0; i < 1000 && g_main_context_iteration(NULL, FALSE); i++)
-                ;
-}
-
 static gboolean
 device_exported(Fixture *f, const char *path)
 {
@@ -346,19 +298,6 @@ restart_daemon(Fixture *f)
 }
 
 /* ---- frames ---- */
-
-static int
-listen_on(const char *ifname)
-{
-        struct sockaddr_ll sll = { .sll_family = AF_PACKET,
-                                   .sll_protocol = htons(ETH_P_ALL),
-                                   .sll_ifindex = (int) if_nametoindex(ifname) };
-        int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
-
-        g_assert_cmpint(fd, >=, 0);
-        g_assert_cmpint(bind(fd, (struct sockaddr *) &sll, sizeof sll), ==, 0);
-        return fd;
-}
 
 /* Reads frames on @sock for up to @timeout_ms until one comes from @src with
  * ethertype @type (any when 0); copies up to 28 bytes of its payload. */
@@ -530,7 +469,7 @@ test_idempotent(Fixture *f, gconstpointer data)
                 snap2 = kernel_snapshot();
                 g_assert_cmpstr(s2, ==, s1);
                 g_assert_cmpstr(snap2, ==, snap);
-                drain_signals();
+                bt_drain_signals();
                 g_assert_cmpuint(f->changes->len, ==, n); /* no StateChanged for a repeat */
         }
         assert_as_before(f, "dv0"); /* a repeated Destroy restores nothing twice */
@@ -581,7 +520,7 @@ expect_manager_error(Fixture *f, const char *method, const char *instance, const
                      const char *options, const char *error_name)
 {
         g_autofree char *before = kernel_snapshot(), *after = NULL;
-        g_autoptr(GVariant) opts = parse_options(options);
+        g_autoptr(GVariant) opts = bt_parse_options(options);
 
         ns_call_expect_error(&f->env, "/org/netlifecd1", MGR, method,
                              g_variant_new("(sss@a{sv})", instance, "direct", mac, opts),
@@ -721,7 +660,7 @@ test_destroy_when_gone(Fixture *f, gconstpointer data)
         ns_device_call(&f->env, f->path, "Destroy");
         assert_state(f, "destroyed");
         ns_device_call(&f->env, f->path, "Free");
-        g_assert_false(link_exists("dv0"));
+        g_assert_false(bt_link_exists("dv0"));
 }
 
 /* Quiet until activate: nothing from the guest MAC while created; Activate
@@ -729,7 +668,7 @@ test_destroy_when_gone(Fixture *f, gconstpointer data)
 static void
 test_announce(Fixture *f, gconstpointer data)
 {
-        int sock = listen_on("dv0-peer");
+        int sock = bt_listen_on("dv0-peer");
 
         f->path = allocate(f, "vm1", MAC, OPTS);
         create(f, f->path);
@@ -854,7 +793,7 @@ test_same_mac_handover(Fixture *f, gconstpointer data)
         g_assert_false(link_up("dv0"));
         g_assert_true(link_up("dv1"));
         g_assert_false(link_up("dv2"));
-        drain_signals();
+        bt_drain_signals();
         for (guint i = 0; i < f->changes->len; i++)
                 seen = seen || g_str_equal(f->changes->pdata[i], handover);
         g_assert_true(seen);
@@ -893,9 +832,9 @@ test_notify_adopts(Fixture *f, gconstpointer data)
         ns_device_call(&f->env, f->path, "Activate");
         assert_assigned("dv1", MAC, 1500, TRUE);
         ns_device_call(&f->env, f->path, "Deactivate");
-        before_destroy = link_json("dv1");
+        before_destroy = bt_link_json("dv1");
         ns_device_call(&f->env, f->path, "Destroy");
-        after_destroy = link_json("dv1");
+        after_destroy = bt_link_json("dv1");
         g_assert_cmpstr(after_destroy, ==, before_destroy);
         ns_device_call(&f->env, f->path, "Free");
 

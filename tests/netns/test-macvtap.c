@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "kernel-check.h"
+#include "backend-test.h"
 #include "ns-env.h"
 
 #define DEV       "org.netlifecd1.Device"
@@ -61,36 +62,6 @@ typedef struct {
         char lower[16]; /* "link" */
 } KernelLink;
 
-static gboolean
-link_exists(const char *ifname)
-{
-        g_autofree char *names = kernel_link_names();
-        g_autofree char *padded = g_strdup_printf(" %s ", names);
-        g_autofree char *needle = g_strdup_printf(" %s ", ifname);
-
-        return strstr(padded, needle) != NULL;
-}
-
-/* The whole of ip -j -d link show, or "" when there is no such link. */
-static char *
-link_json(const char *ifname)
-{
-        return link_exists(ifname) ? ns_sh_out("ip -j -d link show dev %s", ifname) : g_strdup("");
-}
-
-static gboolean
-has_flag(JsonObject *o, const char *flag)
-{
-        JsonArray *flags = json_object_has_member(o, "flags")
-                                   ? json_object_get_array_member(o, "flags")
-                                   : NULL;
-
-        for (guint i = 0; flags && i < json_array_get_length(flags); i++)
-                if (g_str_equal(json_array_get_string_element(flags, i), flag))
-                        return TRUE;
-        return FALSE;
-}
-
 static void
 copy_member(char *dst, gsize size, JsonObject *o, const char *member)
 {
@@ -100,7 +71,7 @@ copy_member(char *dst, gsize size, JsonObject *o, const char *member)
 static void
 kernel_link_read(const char *ifname, KernelLink *out)
 {
-        g_autofree char *json = link_json(ifname);
+        g_autofree char *json = bt_link_json(ifname);
         g_autoptr(JsonNode) root = NULL;
         g_autoptr(GError) error = NULL;
         JsonObject *l, *info = NULL, *data = NULL;
@@ -115,7 +86,7 @@ kernel_link_read(const char *ifname, KernelLink *out)
         l = json_array_get_object_element(json_node_get_array(root), 0);
         out->exists = TRUE;
         out->ifindex = (int) json_object_get_int_member(l, "ifindex");
-        out->up = has_flag(l, "UP");
+        out->up = bt_has_flag(l, "UP");
         out->mtu = (guint) json_object_get_int_member_with_default(l, "mtu", 0);
         copy_member(out->operstate, sizeof out->operstate, l, "operstate");
         copy_member(out->address, sizeof out->address, l, "address");
@@ -296,7 +267,7 @@ static char *
 kernel_snapshot(Fixture *f, const char *ifname)
 {
         g_autofree char *links = kernel_link_names(), *nodes = run_nodes(f);
-        g_autofree char *mv = link_json(ifname), *lower = link_json(LOWER);
+        g_autofree char *mv = bt_link_json(ifname), *lower = bt_link_json(LOWER);
         KernelLink k;
         guint opens = 0;
 
@@ -333,7 +304,7 @@ set_up(Fixture *f, gconstpointer data)
         ns_sh("ip link add low1 type veth peer name low1-peer");
         ns_sh("ip link set low1 up && ip link set low1-peer up");
         wait_operstate(LOWER, "UP");
-        f->lower_before = link_json(LOWER);
+        f->lower_before = bt_link_json(LOWER);
         f->changes = g_ptr_array_new_with_free_func(g_free);
         f->subscription = g_dbus_connection_signal_subscribe(
                 f->env.conn, "org.netlifecd1", DEV, "StateChanged", NULL, NULL,
@@ -351,23 +322,13 @@ tear_down(Fixture *f, gconstpointer data)
         ns_env_tear_down(&f->env);
 }
 
-static GVariant *
-parse_options(const char *text)
-{
-        g_autoptr(GError) error = NULL;
-        GVariant *v = g_variant_parse(G_VARIANT_TYPE_VARDICT, text, NULL, NULL, &error);
-
-        g_assert_no_error(error);
-        return v;
-}
-
 /* Manager.@method(instance, "macvtap", mac, options) → object path (asserted). */
 static char *
 call_manager(Fixture *f, const char *method, const char *instance, const char *mac,
              const char *options_text)
 {
         g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) opts = parse_options(options_text);
+        g_autoptr(GVariant) opts = bt_parse_options(options_text);
         g_autoptr(GVariant) r = ns_call(
                 &f->env, "/org/netlifecd1", MGR, method,
                 g_variant_new("(sss@a{sv})", instance, "macvtap", mac, opts), "(o)", &error);
@@ -415,15 +376,6 @@ wait_changes(Fixture *f, guint n)
         g_assert_cmpuint(f->changes->len, >=, n);
 }
 
-/* Lets signals already sent arrive. */
-static void
-drain_signals(void)
-{
-        g_usleep(50000);
-        for (int i = 0; i < 1000 && g_main_context_iteration(NULL, FALSE); i++)
-                ;
-}
-
 static gboolean
 device_exported(Fixture *f, const char *path)
 {
@@ -439,19 +391,6 @@ device_exported(Fixture *f, const char *path)
 }
 
 /* ---- frames ---- */
-
-static int
-listen_on(const char *ifname)
-{
-        struct sockaddr_ll sll = { .sll_family = AF_PACKET,
-                                   .sll_protocol = htons(ETH_P_ALL),
-                                   .sll_ifindex = (int) if_nametoindex(ifname) };
-        int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
-
-        g_assert_cmpint(fd, >=, 0);
-        g_assert_cmpint(bind(fd, (struct sockaddr *) &sll, sizeof sll), ==, 0);
-        return fd;
-}
 
 /* Reads frames on @sock for up to @timeout_ms until one has source @src and
  * ethertype @type; copies up to 28 bytes of its payload. */
@@ -591,12 +530,12 @@ test_full_lifecycle(Fixture *f, gconstpointer data)
 
         ns_device_call(&f->env, f->path, "Destroy");
         assert_state(f, "destroyed");
-        g_assert_false(link_exists("mt0"));
+        g_assert_false(bt_link_exists("mt0"));
         g_free(nodes);
         nodes = run_nodes(f);
         g_assert_cmpstr(nodes, ==, ""); /* the node went with it */
         g_assert_cmpuint(daemon_opens(f, node), ==, 0);
-        lower_after = link_json(LOWER);
+        lower_after = bt_link_json(LOWER);
         g_assert_cmpstr(lower_after, ==, f->lower_before); /* the lower as it was */
 
         ns_device_call(&f->env, f->path, "Free");
@@ -640,9 +579,9 @@ test_modes(Fixture *f, gconstpointer data)
                 ns_device_call(&f->env, path, "Deactivate");
                 assert_macvtap("mt0", modes[i], FALSE);
                 ns_device_call(&f->env, path, "Destroy");
-                g_assert_false(link_exists("mt0"));
+                g_assert_false(bt_link_exists("mt0"));
                 ns_device_call(&f->env, path, "Free");
-                lower_after = link_json(LOWER);
+                lower_after = bt_link_json(LOWER);
                 g_assert_cmpstr(lower_after, ==, f->lower_before);
         }
 }
@@ -684,7 +623,7 @@ test_idempotent(Fixture *f, gconstpointer data)
                 g_assert_cmpstr(snap2, ==, snap);
                 if (g_str_equal(ops[i], "Create"))
                         g_assert_nonnull(strstr(snap2, "opens=1\n"));
-                drain_signals();
+                bt_drain_signals();
                 g_assert_cmpuint(f->changes->len, ==, n); /* no StateChanged for a repeat */
         }
         ns_device_call(&f->env, f->path, "Free");
@@ -733,7 +672,7 @@ expect_manager_error(Fixture *f, const char *method, const char *instance, const
                      const char *options, const char *error_name)
 {
         g_autofree char *before = kernel_snapshot(f, "mt0"), *after = NULL;
-        g_autoptr(GVariant) opts = parse_options(options);
+        g_autoptr(GVariant) opts = bt_parse_options(options);
 
         ns_call_expect_error(&f->env, "/org/netlifecd1", MGR, method,
                              g_variant_new("(sss@a{sv})", instance, "macvtap", mac, opts),
@@ -826,7 +765,7 @@ test_lower_gone(Fixture *f, gconstpointer data)
         f->path = allocate(f, "vm1", MAC, OPTS);
         f->fds = ns_create(&f->env, f->path);
         ns_sh("ip link del " LOWER);
-        g_assert_false(link_exists("mt0"));
+        g_assert_false(bt_link_exists("mt0"));
         ns_device_call(&f->env, f->path, "Destroy");
         assert_state(f, "destroyed");
         g_free(nodes);
@@ -848,7 +787,7 @@ test_destroy_when_gone(Fixture *f, gconstpointer data)
         assert_state(f, "destroyed");
         nodes = run_nodes(f);
         g_assert_cmpstr(nodes, ==, "");
-        lower_after = link_json(LOWER);
+        lower_after = bt_link_json(LOWER);
         g_assert_cmpstr(lower_after, ==, f->lower_before);
 }
 
@@ -859,7 +798,7 @@ static void
 test_fds_live(Fixture *f, gconstpointer data)
 {
         const guint8 early[6] = { 0x02, 0x00, 0x00, 0x00, 0x0f, 0xee };
-        int sock = listen_on(PEER);
+        int sock = bt_listen_on(PEER);
         g_autofree char *node = NULL;
 
         f->path = allocate(f, "vm1", MAC,
@@ -911,7 +850,7 @@ assert_rarp(int sock)
 static void
 test_announce(Fixture *f, gconstpointer data)
 {
-        int sock = listen_on(PEER);
+        int sock = bt_listen_on(PEER);
 
         f->path = allocate(f, "vm1", MAC, OPTS);
         f->fds = ns_create(&f->env, f->path);
@@ -958,7 +897,7 @@ test_kill9_between_steps(Fixture *f, gconstpointer data)
                 ns_env_kill9_daemon(&f->env);
                 ns_env_start_daemon(&f->env);
                 assert_state(f, steps[i].state);
-                g_assert_cmpint(link_exists("mt0"), ==, exists);
+                g_assert_cmpint(bt_link_exists("mt0"), ==, exists);
                 nodes = run_nodes(f);
                 if (exists) {
                         g_autofree char *node = NULL;
@@ -969,7 +908,7 @@ test_kill9_between_steps(Fixture *f, gconstpointer data)
                         g_assert_cmpuint(daemon_opens(f, node), ==, 0);
                 } else {
                         g_assert_cmpstr(nodes, ==, "");
-                        lower_now = link_json(LOWER);
+                        lower_now = bt_link_json(LOWER);
                         g_assert_cmpstr(lower_now, ==, f->lower_before);
                 }
                 g_assert_cmpint(ns_get_bool(&f->env, f->path, DEV, "OwnsMac"), ==,
@@ -1082,7 +1021,7 @@ test_same_mac_handover(Fixture *f, gconstpointer data)
         g_assert_nonnull(got);
         g_variant_get(got, "(&o)", &got_path);
         g_assert_cmpstr(got_path, ==, b);
-        drain_signals();
+        bt_drain_signals();
         for (guint i = 0; i < f->changes->len; i++)
                 seen = seen || g_str_equal(f->changes->pdata[i], handover);
         g_assert_true(seen);
@@ -1090,12 +1029,12 @@ test_same_mac_handover(Fixture *f, gconstpointer data)
         /* Another instance: Conflict, and nothing moves. */
         {
                 g_autofree char *before = kernel_snapshot(f, "mt2"), *after = NULL;
-                g_autofree char *before1 = link_json("mt1"), *after1 = NULL;
+                g_autofree char *before1 = bt_link_json("mt1"), *after1 = NULL;
 
                 ns_call_expect_error(&f->env, c, DEV, "Activate", NULL,
                                      "org.netlifecd1.Error.Conflict");
                 after = kernel_snapshot(f, "mt2");
-                after1 = link_json("mt1");
+                after1 = bt_link_json("mt1");
                 g_assert_cmpstr(after, ==, before);
                 g_assert_cmpstr(after1, ==, before1);
                 assert_state_of(f, c, "created");
@@ -1144,7 +1083,7 @@ test_notify_adopts(Fixture *f, gconstpointer data)
         assert_macvtap("at0", "bridge", TRUE);
         ns_device_call(&f->env, f->path, "Deactivate");
         ns_device_call(&f->env, f->path, "Destroy");
-        g_assert_false(link_exists("at0"));
+        g_assert_false(bt_link_exists("at0"));
         ns_device_call(&f->env, f->path, "Free");
 
         /* One that is up is adopted active. */

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <arpa/inet.h>
+#include <gio/gio.h>
+#include <linux/if_ether.h>
+#include <net/if.h>
+#include <netpacket/packet.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "backend-test.h"
+#include "kernel-check.h"
+#include "ns-env.h"
+
+gboolean
+bt_link_exists(const char *ifname)
+{
+        g_autofree char *names = kernel_link_names();
+        g_autofree char *padded = g_strdup_printf(" %s ", names);
+        g_autofree char *needle = g_strdup_printf(" %s ", ifname);
+
+        return strstr(padded, needle) != NULL;
+}
+
+/* The whole of ip -j -d link show, or "" when there is no such link. */
+char *
+bt_link_json(const char *ifname)
+{
+        return bt_link_exists(ifname) ? ns_sh_out("ip -j -d link show dev %s", ifname)
+                                      : g_strdup("");
+}
+
+gboolean
+bt_has_flag(JsonObject *o, const char *flag)
+{
+        JsonArray *flags = json_object_has_member(o, "flags")
+                                   ? json_object_get_array_member(o, "flags")
+                                   : NULL;
+
+        for (guint i = 0; flags && i < json_array_get_length(flags); i++)
+                if (g_str_equal(json_array_get_string_element(flags, i), flag))
+                        return TRUE;
+        return FALSE;
+}
+
+GVariant *
+bt_parse_options(const char *text)
+{
+        g_autoptr(GError) error = NULL;
+        GVariant *v = g_variant_parse(G_VARIANT_TYPE_VARDICT, text, NULL, NULL, &error);
+
+        g_assert_no_error(error);
+        return v;
+}
+
+/* Lets signals already sent arrive. */
+void
+bt_drain_signals(void)
+{
+        g_usleep(50000);
+        for (int i = 0; i < 1000 && g_main_context_iteration(NULL, FALSE); i++)
+                ;
+}
+
+int
+bt_listen_on(const char *ifname)
+{
+        struct sockaddr_ll sll = { .sll_family = AF_PACKET,
+                                   .sll_protocol = htons(ETH_P_ALL),
+                                   .sll_ifindex = (int) if_nametoindex(ifname) };
+        int fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(bind(fd, (struct sockaddr *) &sll, sizeof sll), ==, 0);
+        return fd;
+}
