@@ -2,21 +2,9 @@
 #include <json-glib/json-glib.h>
 #include <string.h>
 
+#include "backend-test.h"
 #include "kernel-check.h"
 #include "ns-env.h"
-
-static gboolean
-has_flag(JsonObject *o, const char *flag)
-{
-        JsonArray *flags = json_object_has_member(o, "flags")
-                                   ? json_object_get_array_member(o, "flags")
-                                   : NULL;
-
-        for (guint i = 0; flags && i < json_array_get_length(flags); i++)
-                if (g_str_equal(json_array_get_string_element(flags, i), flag))
-                        return TRUE;
-        return FALSE;
-}
 
 static JsonObject *
 first_object(JsonNode *root)
@@ -48,8 +36,8 @@ kernel_port_read(const char *ifname, KernelPort *out)
                 g_strlcpy(out->master, json_object_get_string_member(l, "master"),
                           sizeof out->master);
         out->mtu = (guint) json_object_get_int_member_with_default(l, "mtu", 0);
-        out->up = has_flag(l, "UP");
-        out->lower_up = has_flag(l, "LOWER_UP");
+        out->up = bt_has_flag(l, "UP");
+        out->lower_up = bt_has_flag(l, "LOWER_UP");
         info = json_object_has_member(l, "linkinfo") ? json_object_get_object_member(l, "linkinfo")
                                                      : NULL;
         data = info && json_object_has_member(info, "info_data")
