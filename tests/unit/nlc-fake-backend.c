@@ -2,6 +2,7 @@
 #include "nlc-backends.h"
 #include "nlc-error.h"
 #include "nlc-fake-backend.h"
+#include "nlc-journal.h"
 
 GString *nlc_fake_backend_calls;
 gboolean nlc_fake_backend_fail_activate;
@@ -102,4 +103,34 @@ nlc_fake_backend_reset(void)
         g_string_truncate(nlc_fake_warnings, 0);
         nlc_fake_backend_fail_activate = FALSE;
         nlc_fake_backend_kernel_says = NLC_DEVICE_STATE_NONE;
+}
+
+void
+nlc_fake_journal_device(const char *state_dir, const NlcFakeRecord *r)
+{
+        g_autoptr(NlcJournal) j = nlc_journal_open(state_dir, NULL);
+        NlcJournalRecord rec = {
+                .id = (char *) r->id,
+                .instance = (char *) r->instance,
+                .backend = (char *) (r->backend ? r->backend : "fake"),
+                .mac = (char *) "52:54:00:00:00:01",
+                .state = r->state,
+                .has_pending = r->has_pending,
+                .pending = r->pending,
+                .activated_usec = r->activated_usec,
+                .options = g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}")),
+        };
+
+        g_assert_nonnull(j);
+        g_assert_true(nlc_journal_write(j, &rec, NULL));
+        g_variant_unref(rec.options);
+}
+
+void
+nlc_fake_remove_dir(char *dir)
+{
+        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", dir);
+
+        g_spawn_command_line_sync(cmd, NULL, NULL, NULL, NULL);
+        g_free(dir);
 }

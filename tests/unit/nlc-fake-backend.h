@@ -23,3 +23,16 @@ extern GString *nlc_fake_warnings;
 void nlc_fake_backend_init(void);
 /* Clears the call log, the warnings and the knobs. */
 void nlc_fake_backend_reset(void);
+
+/* A device record as a crash would leave it, written into @state_dir's
+ * journal: backend @backend, MAC 52:54:00:00:00:01, no options. */
+typedef struct {
+        const char *id, *instance, *backend;
+        NlcDeviceState state;
+        gboolean has_pending;
+        NlcOp pending;
+        gint64 activated_usec;
+} NlcFakeRecord;
+void nlc_fake_journal_device(const char *state_dir, const NlcFakeRecord *record);
+/* Removes a test's temporary directory and frees the string. */
+void nlc_fake_remove_dir(char *dir);

@@ -21,23 +21,6 @@ typedef struct {
         NlcManager *manager;
 } Fixture;
 
-static void
-write_device(const char *dir, const char *id, NlcDeviceState state)
-{
-        g_autoptr(NlcJournal) j = nlc_journal_open(dir, NULL);
-        NlcJournalRecord rec = {
-                .id = (char *) id,
-                .instance = (char *) "vm1",
-                .backend = (char *) "fake",
-                .mac = (char *) "52:54:00:00:0d:01",
-                .state = state,
-                .options = g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}")),
-        };
-
-        g_assert_true(nlc_journal_write(j, &rec, NULL));
-        g_variant_unref(rec.options);
-}
-
 static NlcManager *
 start_manager(Fixture *f)
 {
@@ -54,7 +37,9 @@ set_up(Fixture *f, gconstpointer data)
 {
         nlc_fake_backend_reset();
         f->dir = g_dir_make_tmp("nlc-guest-XXXXXX", NULL);
-        write_device(f->dir, "1", NLC_DEVICE_STATE_CREATED);
+        nlc_fake_journal_device(f->dir, &(NlcFakeRecord){ .id = "1",
+                                                          .instance = "vm1",
+                                                          .state = NLC_DEVICE_STATE_CREATED });
         f->fake = nlc_fake_qmp_new(7, 2, 0);
         f->manager = start_manager(f);
 }
@@ -62,12 +47,9 @@ set_up(Fixture *f, gconstpointer data)
 static void
 tear_down(Fixture *f, gconstpointer data)
 {
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->dir);
-
         g_clear_object(&f->manager);
         nlc_fake_qmp_free(f->fake);
-        g_spawn_command_line_sync(cmd, NULL, NULL, NULL, NULL);
-        g_free(f->dir);
+        nlc_fake_remove_dir(f->dir);
 }
 
 /* The instance's GuestTimeline as "a b c". */

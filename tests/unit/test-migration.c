@@ -30,22 +30,6 @@ typedef struct {
         NlcManager *manager;
 } Fixture;
 
-static void
-write_device(NlcJournal *j, const char *id, const char *instance, NlcDeviceState state)
-{
-        NlcJournalRecord rec = {
-                .id = (char *) id,
-                .instance = (char *) instance,
-                .backend = (char *) "fake",
-                .mac = (char *) "52:54:00:00:0e:01",
-                .state = state,
-                .options = g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}")),
-        };
-
-        g_assert_true(nlc_journal_write(j, &rec, NULL));
-        g_variant_unref(rec.options);
-}
-
 /* vm1: the guest, device 1 created (ready: fake devices have no bridge).
  * vm1-dst: a destination instance in this daemon whose device 2 is only
  * allocated, so it is not ready until the test creates it. */
@@ -56,12 +40,12 @@ set_up(Fixture *f, gconstpointer data)
 
         nlc_fake_backend_reset();
         f->dir = g_dir_make_tmp("nlc-migration-XXXXXX", NULL);
-        {
-                g_autoptr(NlcJournal) j = nlc_journal_open(f->dir, NULL);
-
-                write_device(j, "1", "vm1", NLC_DEVICE_STATE_CREATED);
-                write_device(j, "2", "vm1-dst", NLC_DEVICE_STATE_ALLOCATED);
-        }
+        nlc_fake_journal_device(f->dir, &(NlcFakeRecord){ .id = "1",
+                                                          .instance = "vm1",
+                                                          .state = NLC_DEVICE_STATE_CREATED });
+        nlc_fake_journal_device(f->dir, &(NlcFakeRecord){ .id = "2",
+                                                          .instance = "vm1-dst",
+                                                          .state = NLC_DEVICE_STATE_ALLOCATED });
         f->fake = nlc_fake_qmp_new(7, 2, 0);
         f->manager = nlc_manager_new(
                 &(NlcManagerConfig){ .state_dir = f->dir, .runtime_dir = f->dir }, &error);
@@ -71,12 +55,9 @@ set_up(Fixture *f, gconstpointer data)
 static void
 tear_down(Fixture *f, gconstpointer data)
 {
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->dir);
-
         g_clear_object(&f->manager);
         nlc_fake_qmp_free(f->fake);
-        g_spawn_command_line_sync(cmd, NULL, NULL, NULL, NULL);
-        g_free(f->dir);
+        nlc_fake_remove_dir(f->dir);
 }
 
 /* The guest runs: following it activates vm1 and announces. */

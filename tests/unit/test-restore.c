@@ -29,41 +29,28 @@ fixture_set_up(Fixture *f, gconstpointer data)
 static void
 fixture_tear_down(Fixture *f, gconstpointer data)
 {
-        g_autofree char *cmd = g_strdup_printf("rm -rf '%s'", f->dir);
-
         nlc_journal_free(f->journal);
-        g_spawn_command_line_sync(cmd, NULL, NULL, NULL, NULL);
-        g_free(f->dir);
-}
-
-static void write_record_at(Fixture *f, const char *id, const char *backend, NlcDeviceState state,
-                            gboolean has_pending, NlcOp pending, gint64 activated_usec);
-
-static void
-write_record(Fixture *f, const char *id, const char *backend, NlcDeviceState state,
-             gboolean has_pending, NlcOp pending)
-{
-        write_record_at(f, id, backend, state, has_pending, pending, 0);
+        nlc_fake_remove_dir(f->dir);
 }
 
 static void
 write_record_at(Fixture *f, const char *id, const char *backend, NlcDeviceState state,
                 gboolean has_pending, NlcOp pending, gint64 activated_usec)
 {
-        NlcJournalRecord rec = {
-                .id = (char *) id,
-                .instance = (char *) "vm1",
-                .backend = (char *) backend,
-                .mac = (char *) "52:54:00:00:00:01",
-                .state = state,
-                .has_pending = has_pending,
-                .pending = pending,
-                .options = g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}")),
-                .activated_usec = activated_usec,
-        };
+        nlc_fake_journal_device(f->dir, &(NlcFakeRecord){ .id = id,
+                                                          .instance = "vm1",
+                                                          .backend = backend,
+                                                          .state = state,
+                                                          .has_pending = has_pending,
+                                                          .pending = pending,
+                                                          .activated_usec = activated_usec });
+}
 
-        g_assert_true(nlc_journal_write(f->journal, &rec, NULL));
-        g_variant_unref(rec.options);
+static void
+write_record(Fixture *f, const char *id, const char *backend, NlcDeviceState state,
+             gboolean has_pending, NlcOp pending)
+{
+        write_record_at(f, id, backend, state, has_pending, pending, 0);
 }
 
 /* The journal as the next start would read it. */
