@@ -272,7 +272,11 @@ fdb_msg(int type, int nl_flags, int port_ifindex, const guint8 mac[6])
                 /* NUD_NOARP without NUD_PERMANENT is the bridge's "static":
                  * never aged, not a local address of the bridge. */
                 .ndm_state = NUD_NOARP,
-                .ndm_flags = NTF_MASTER,
+                /* Sticky: a plain static entry moves to whichever port
+                 * learns the same source MAC (e.g. the destination QEMU's
+                 * own RARP arriving on the uplink mid-handover), and a
+                 * later delete on the tap then misses it. */
+                .ndm_flags = NTF_MASTER | NTF_STICKY,
         };
         struct nl_msg *msg = nlmsg_alloc_simple(type, nl_flags);
 
