@@ -1,0 +1,643 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define _GNU_SOURCE /* unshare */
+#include <errno.h>
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <json-glib/json-glib.h>
+#include <sched.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "mig-env.h"
+
+#define NETNS_RUN_DIR "/run/netns"
+
+/* Children die with the test, also when it aborts. */
+static void
+die_with_parent(gpointer data)
+{
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* @argv run in network namespace @ns (through `ip netns exec`, which also
+ * gives it a sysfs of that namespace), or in the switch's when @ns is NULL.
+ * Output goes to @log_path (appended) or /dev/null; @fd, when not -1, is
+ * passed as @target_fd. */
+static gboolean
+spawn(const char *ns, const char *const *argv, const char *log_path, int fd, int target_fd,
+      GPid *pid, GError **error)
+{
+        g_autoptr(GPtrArray) full = g_ptr_array_new();
+        g_auto(GStrv) envp = g_get_environ();
+        int log_fd = -1;
+        gboolean ok;
+
+        if (ns) {
+                g_ptr_array_add(full, "ip");
+                g_ptr_array_add(full, "netns");
+                g_ptr_array_add(full, "exec");
+                g_ptr_array_add(full, (gpointer) ns);
+        }
+        for (guint i = 0; argv[i]; i++)
+                g_ptr_array_add(full, (gpointer) argv[i]);
+        g_ptr_array_add(full, NULL);
+        /* G_DEBUG=fatal-warnings is the test's, not its children's. */
+        envp = g_environ_unsetenv(envp, "G_DEBUG");
+        log_fd = g_open(log_path ? log_path : "/dev/null",
+                        O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (log_fd < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno), "cannot open %s: %s",
+                            log_path, g_strerror(errno));
+                return FALSE;
+        }
+        ok = g_spawn_async_with_pipes_and_fds(
+                NULL, (const char *const *) full->pdata, (const char *const *) envp,
+                G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
+                die_with_parent, NULL, -1, log_fd, log_fd, fd >= 0 ? &fd : NULL,
+                fd >= 0 ? &target_fd : NULL, fd >= 0 ? 1 : 0, pid, NULL, NULL, NULL, error);
+        close(log_fd);
+        if (!ok)
+                g_prefix_error(error, "cannot start %s: ", argv[0]);
+        return ok;
+}
+
+/* Waits up to @timeout_ms for @pid; SIGKILL after that. Returns the status. */
+static int
+reap(GPid pid, guint timeout_ms, gboolean *timed_out)
+{
+        gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
+        int status = 0;
+
+        *timed_out = FALSE;
+        while (waitpid(pid, &status, WNOHANG) == 0) {
+                if (g_get_monotonic_time() > deadline) {
+                        *timed_out = TRUE;
+                        kill(pid, SIGKILL);
+                        waitpid(pid, &status, 0);
+                        break;
+                }
+                g_usleep(10000);
+        }
+        g_spawn_close_pid(pid);
+        return status;
+}
+
+static void
+stop_process(GPid *pid, int signo, guint timeout_ms)
+{
+        gboolean timed_out;
+
+        if (*pid <= 0)
+                return;
+        kill(*pid, signo);
+        reap(*pid, timeout_ms, &timed_out);
+        *pid = 0;
+}
+
+static char *
+vsh(const char *ns, gboolean want_out, GError **error, const char *fmt, va_list ap)
+{
+        g_autofree char *cmd = g_strdup_vprintf(fmt, ap);
+        g_autofree char *out = NULL, *err = NULL;
+        const char *argv_ns[] = { "ip", "netns", "exec", ns, "/bin/sh", "-c", cmd, NULL };
+        const char *argv_here[] = { "/bin/sh", "-c", cmd, NULL };
+        int status = 0;
+
+        if (!g_spawn_sync(NULL, (char **) (ns ? argv_ns : argv_here), NULL, G_SPAWN_SEARCH_PATH,
+                          NULL, NULL, &out, &err, &status, error)) {
+                g_prefix_error(error, "cannot run '%s': ", cmd);
+                return NULL;
+        }
+        if (!g_spawn_check_wait_status(status, NULL)) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "'%s'%s%s failed: %s", cmd,
+                            ns ? " in " : "", ns ? ns : "", g_strstrip(err));
+                return NULL;
+        }
+        return want_out ? g_steal_pointer(&out) : g_strdup("");
+}
+
+gboolean
+mig_sh(const char *ns, GError **error, const char *fmt, ...)
+{
+        g_autofree char *out = NULL;
+        va_list ap;
+
+        va_start(ap, fmt);
+        out = vsh(ns, FALSE, error, fmt, ap);
+        va_end(ap);
+        return out != NULL;
+}
+
+char *
+mig_sh_out(const char *ns, GError **error, const char *fmt, ...)
+{
+        char *out;
+        va_list ap;
+
+        va_start(ap, fmt);
+        out = vsh(ns, TRUE, error, fmt, ap);
+        va_end(ap);
+        return out;
+}
+
+guint
+mig_qemu_major(char **version_line)
+{
+        const char *argv[] = { "qemu-system-x86_64", "--version", NULL };
+        g_autofree char *out = NULL;
+        g_auto(GStrv) lines = NULL;
+        int status = 0;
+        guint major = 0;
+
+        if (version_line)
+                *version_line = NULL;
+        if (!g_spawn_sync(NULL, (char **) argv, NULL,
+                          G_SPAWN_SEARCH_PATH | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, &out, NULL,
+                          &status, NULL) ||
+            !g_spawn_check_wait_status(status, NULL))
+                return 0;
+        lines = g_strsplit(out, "\n", 2);
+        if (sscanf(lines[0], "QEMU emulator version %u.", &major) != 1)
+                major = 0;
+        if (version_line)
+                *version_line = g_strdup(lines[0]);
+        return major;
+}
+
+char *
+mig_port_state(const char *ns, const char *ifname)
+{
+        g_autofree char *out = mig_sh_out(ns, NULL, "bridge -j link show dev %s", ifname);
+        g_autoptr(JsonNode) root = out ? json_from_string(out, NULL) : NULL;
+        JsonArray *a = root && JSON_NODE_HOLDS_ARRAY(root) ? json_node_get_array(root) : NULL;
+        JsonObject *o = a && json_array_get_length(a) ? json_array_get_object_element(a, 0) : NULL;
+
+        return g_strdup(o ? json_object_get_string_member_with_default(o, "state", "none")
+                          : "none");
+}
+
+gboolean
+mig_wait_forwarding(const char *ns, const char *ifname, guint timeout_ms, GError **error)
+{
+        gint64 deadline = g_get_monotonic_time() + (gint64) timeout_ms * 1000;
+        g_autofree char *state = NULL;
+
+        for (guint i = 0; i < timeout_ms / 100 + 1; i++) {
+                g_free(state);
+                state = mig_port_state(ns, ifname);
+                if (g_str_equal(state, "forwarding"))
+                        return TRUE;
+                if (g_get_monotonic_time() > deadline)
+                        break;
+                g_usleep(100000);
+        }
+        g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT, "%s in %s is still '%s' after %u ms",
+                    ifname, ns, state, timeout_ms);
+        return FALSE;
+}
+
+/* Our own mount namespace (private: nothing propagates back) with a tmpfs on
+ * /run/netns: `ip netns add` names live there, seen by us and our children
+ * only, and vanish with us. */
+static gboolean
+unshare_world(GError **error)
+{
+        if (unshare(CLONE_NEWNET | CLONE_NEWNS) < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                            "unshare(CLONE_NEWNET | CLONE_NEWNS): %s: this test needs root",
+                            g_strerror(errno));
+                return FALSE;
+        }
+        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+            (g_mkdir_with_parents(NETNS_RUN_DIR, 0755) < 0 && errno != EEXIST) ||
+            mount("nlc-mig-netns", NETNS_RUN_DIR, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                  "mode=0755") < 0) {
+                g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
+                            "cannot set up a private " NETNS_RUN_DIR ": %s", g_strerror(errno));
+                return FALSE;
+        }
+        return TRUE;
+}
+
+static gboolean
+build_topology(MigEnv *env, GError **error)
+{
+        if (!mig_sh(NULL, error,
+                    "ip link set lo up && "
+                    "ip link add sw0 type bridge stp_state 0 && ip link set sw0 up"))
+                return FALSE;
+        for (guint i = 0; i < 2; i++) {
+                MigHost *h = &env->host[i];
+
+                if (!mig_sh(NULL, error,
+                            "ip netns add %1$s && ip -n %1$s link set lo up && "
+                            "ip link add up-%1$s type veth peer name " MIG_UPLINK " netns %1$s && "
+                            "ip link set up-%1$s master sw0 && ip link set up-%1$s up && "
+                            "ip -n %1$s link add " MIG_BRIDGE
+                            " type bridge stp_state 1 forward_delay %3$d && "
+                            "ip -n %1$s link set " MIG_UPLINK " master " MIG_BRIDGE " && "
+                            "ip -n %1$s link set " MIG_UPLINK " up && "
+                            "ip -n %1$s link set " MIG_BRIDGE " up && "
+                            "ip -n %1$s addr add %2$s/24 dev " MIG_BRIDGE,
+                            h->ns, h->host_ip, MIG_FORWARD_DELAY_CS))
+                        return FALSE;
+        }
+        env->topology_up = TRUE;
+        return mig_sh(NULL, error,
+                      "ip netns add " MIG_PEER_NS " && ip -n " MIG_PEER_NS " link set lo up && "
+                      "ip link add up-peer type veth peer name eth0 netns " MIG_PEER_NS " && "
+                      "ip link set up-peer master sw0 && ip link set up-peer up && "
+                      "ip -n " MIG_PEER_NS " addr add " MIG_PEER_IP "/24 dev eth0 && "
+                      "ip -n " MIG_PEER_NS " link set eth0 up && "
+                      "ip -n " MIG_PEER_NS " neigh replace " MIG_GUEST_IP " lladdr " MIG_GUEST_MAC
+                      " dev eth0 nud permanent");
+}
+
+static gboolean
+name_has_owner(GDBusConnection *conn)
+{
+        g_autoptr(GVariant) r = g_dbus_connection_call_sync(
+                conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                "NameHasOwner", g_variant_new("(s)", MIG_BUS_NAME), G_VARIANT_TYPE("(b)"),
+                G_DBUS_CALL_FLAGS_NONE, 1000, NULL, NULL);
+        gboolean has = FALSE;
+
+        if (r)
+                g_variant_get(r, "(b)", &has);
+        return has;
+}
+
+/* The host's private bus (in the switch's namespace: a unix:path socket is
+ * reachable from every namespace) and its netlifecd (in the host's). */
+static gboolean
+start_host(MigHost *h, GError **error)
+{
+        g_autofree char *bus_path = g_build_filename(h->dir, "bus", NULL);
+        g_autofree char *bus_arg = NULL, *addr_arg = NULL, *state_arg = NULL, *run_arg = NULL;
+        const char *daemon = g_getenv("NLC_DAEMON");
+        g_autoptr(GError) local = NULL;
+
+        if (!daemon) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                            "NLC_DAEMON is not set: run through meson test");
+                return FALSE;
+        }
+        h->bus_address = g_strconcat("unix:path=", bus_path, NULL);
+        bus_arg = g_strconcat("--address=", h->bus_address, NULL);
+        {
+                const char *argv[] = { "dbus-daemon", "--session", "--nofork", bus_arg, NULL };
+
+                if (!spawn(NULL, argv, NULL, -1, -1, &h->bus_pid, error))
+                        return FALSE;
+        }
+        /* dbus-daemon makes the socket file before it listens: retry. */
+        for (int i = 0; i < 500 && !h->conn; i++) {
+                g_clear_error(&local);
+                h->conn = g_dbus_connection_new_for_address_sync(
+                        h->bus_address,
+                        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                        NULL, NULL, &local);
+                if (!h->conn)
+                        g_usleep(10000);
+        }
+        if (!h->conn) {
+                g_propagate_prefixed_error(error, g_steal_pointer(&local),
+                                           "host %c: no private bus: ", h->label);
+                return FALSE;
+        }
+        addr_arg = g_strconcat("--address=", h->bus_address, NULL);
+        state_arg = g_strconcat("--state-dir=", h->dir, "/state", NULL);
+        run_arg = g_strconcat("--runtime-dir=", h->dir, "/run", NULL);
+        {
+                const char *argv[] = { daemon, addr_arg, state_arg, run_arg, NULL };
+
+                if (!spawn(h->ns, argv, h->daemon_log, -1, -1, &h->daemon_pid, error))
+                        return FALSE;
+        }
+        for (int i = 0; i < 1000 && !name_has_owner(h->conn); i++) {
+                if (waitpid(h->daemon_pid, NULL, WNOHANG) == h->daemon_pid) {
+                        h->daemon_pid = 0;
+                        g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                                    "host %c: netlifecd exited at start", h->label);
+                        return FALSE;
+                }
+                g_usleep(10000);
+        }
+        if (!name_has_owner(h->conn)) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_TIMED_OUT,
+                            "host %c: netlifecd did not take its bus name within 10 s", h->label);
+                return FALSE;
+        }
+        return TRUE;
+}
+
+gboolean
+mig_env_set_up(MigEnv *env, GError **error)
+{
+        const char *guest_dir = g_getenv("NLC_GUEST_DIR");
+        static const char *const ips[] = { "198.51.100.1", "198.51.100.2" };
+
+        memset(env, 0, sizeof *env);
+        for (guint i = 0; i < 2; i++) {
+                env->host[i].label = (char) ('A' + i);
+                env->host[i].ns = g_strdup_printf("host%c", 'A' + i);
+                env->host[i].host_ip = g_strdup(ips[i]);
+        }
+        if (!guest_dir) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND,
+                            "NLC_GUEST_DIR is not set: run through meson test");
+                return FALSE;
+        }
+        env->guest_dir = g_strdup(guest_dir);
+        if (!unshare_world(error))
+                return FALSE;
+        env->dir = g_dir_make_tmp("nlc-migration-XXXXXX", error);
+        if (!env->dir)
+                return FALSE;
+        for (guint i = 0; i < 2; i++) {
+                MigHost *h = &env->host[i];
+
+                h->dir = g_build_filename(env->dir, h->ns, NULL);
+                g_mkdir(h->dir, 0700);
+                h->daemon_log = g_build_filename(h->dir, "daemon.log", NULL);
+                h->qmp_path = g_build_filename(h->dir, "qmp.sock", NULL);
+                h->serial_log = g_build_filename(h->dir, "serial.log", NULL);
+                h->qemu_log = g_build_filename(h->dir, "qemu.log", NULL);
+        }
+        if (!build_topology(env, error))
+                return FALSE;
+        for (guint i = 0; i < 2; i++)
+                if (!start_host(&env->host[i], error))
+                        return FALSE;
+        return TRUE;
+}
+
+static void
+dump_file(const char *what, const char *path, gsize tail)
+{
+        g_autofree char *text = NULL;
+        gsize len = 0;
+
+        if (!path || !g_file_get_contents(path, &text, &len, NULL) || len == 0)
+                return;
+        g_test_message("%s%s:\n%s", what, len > tail ? " (its end)" : "",
+                       text + (len > tail ? len - tail : 0));
+}
+
+void
+mig_env_dump_logs(MigEnv *env)
+{
+        for (guint i = 0; i < 2; i++) {
+                MigHost *h = &env->host[i];
+                g_autofree char *d = g_strdup_printf("host %c: netlifecd log", h->label);
+                g_autofree char *q = g_strdup_printf("host %c: QEMU output", h->label);
+                g_autofree char *s = g_strdup_printf("host %c: serial console", h->label);
+
+                dump_file(d, h->daemon_log, 16000);
+                dump_file(q, h->qemu_log, 4000);
+                dump_file(s, h->serial_log, 6000);
+        }
+}
+
+gboolean
+mig_env_tear_down(MigEnv *env, GError **error)
+{
+        g_autoptr(GString) problems = g_string_new(NULL);
+
+        for (guint i = 0; i < 2; i++) {
+                MigHost *h = &env->host[i];
+                gboolean timed_out = FALSE;
+                int status;
+
+                stop_process(&h->qemu_pid, SIGTERM, 5000);
+                if (h->daemon_pid > 0) {
+                        /* A clean shutdown is part of the daemon's contract. */
+                        kill(h->daemon_pid, SIGTERM);
+                        status = reap(h->daemon_pid, 10000, &timed_out);
+                        h->daemon_pid = 0;
+                        if (timed_out || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+                                g_string_append_printf(
+                                        problems,
+                                        "host %c: netlifecd did not exit 0 on SIGTERM "
+                                        "(%s, status %d); ",
+                                        h->label, timed_out ? "killed after 10 s" : "exited",
+                                        status);
+                }
+                g_clear_object(&h->conn);
+                stop_process(&h->bus_pid, SIGTERM, 5000);
+        }
+        if (env->topology_up) {
+                /* Deleting a namespace deletes its links (bridges, taps, veths). */
+                mig_sh(NULL, NULL,
+                       "ip netns del hostA; ip netns del hostB; ip netns del " MIG_PEER_NS
+                       "; ip link del sw0; true");
+        }
+        umount2(NETNS_RUN_DIR, MNT_DETACH);
+        if (env->dir)
+                mig_sh(NULL, NULL, "rm -rf '%s'", env->dir);
+        for (guint i = 0; i < 2; i++) {
+                MigHost *h = &env->host[i];
+
+                g_free(h->ns);
+                g_free(h->host_ip);
+                g_free(h->dir);
+                g_free(h->bus_address);
+                g_free(h->daemon_log);
+                g_free(h->tap);
+                g_free(h->device_path);
+                g_free(h->instance_path);
+                g_free(h->qmp_path);
+                g_free(h->serial_log);
+                g_free(h->qemu_log);
+        }
+        g_free(env->dir);
+        g_free(env->guest_dir);
+        memset(env, 0, sizeof *env);
+        if (problems->len) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED, "%s", problems->str);
+                return FALSE;
+        }
+        return TRUE;
+}
+
+GVariant *
+mig_call(MigHost *h, const char *path, const char *iface, const char *method, GVariant *params,
+         const char *reply_type, GError **error)
+{
+        GVariant *r =
+                g_dbus_connection_call_sync(h->conn, MIG_BUS_NAME, path, iface, method, params,
+                                            reply_type ? G_VARIANT_TYPE(reply_type) : NULL,
+                                            G_DBUS_CALL_FLAGS_NONE, 30000, NULL, error);
+
+        if (!r)
+                g_prefix_error(error, "host %c: %s.%s: ", h->label, iface, method);
+        return r;
+}
+
+GVariant *
+mig_get(MigHost *h, const char *path, const char *iface, const char *prop, GError **error)
+{
+        g_autoptr(GVariant) r = mig_call(h, path, "org.freedesktop.DBus.Properties", "Get",
+                                         g_variant_new("(ss)", iface, prop), "(v)", error);
+        GVariant *v = NULL;
+
+        if (r)
+                g_variant_get(r, "(v)", &v);
+        return v;
+}
+
+gboolean
+mig_host_create_device(MigHost *h, const char *instance, const char *ifname, int *fd,
+                       GError **error)
+{
+        g_autoptr(GVariant) r = NULL, handles = NULL;
+        g_autoptr(GUnixFDList) fds = NULL;
+        GVariantBuilder opts;
+        gint32 handle;
+
+        *fd = -1;
+        g_variant_builder_init(&opts, G_VARIANT_TYPE_VARDICT);
+        g_variant_builder_add(&opts, "{sv}", "bridge", g_variant_new_string(MIG_BRIDGE));
+        g_variant_builder_add(&opts, "{sv}", "ifname", g_variant_new_string(ifname));
+        r = mig_call(h, MIG_MANAGER_PATH, MIG_MANAGER, "Allocate",
+                     g_variant_new("(sssa{sv})", instance, "tap-bridge", MIG_GUEST_MAC, &opts),
+                     "(o)", error);
+        if (!r)
+                return FALSE;
+        g_variant_get(r, "(o)", &h->device_path);
+        g_clear_pointer(&r, g_variant_unref);
+        r = g_dbus_connection_call_with_unix_fd_list_sync(
+                h->conn, MIG_BUS_NAME, h->device_path, MIG_DEVICE, "Create", NULL,
+                G_VARIANT_TYPE("(ah)"), G_DBUS_CALL_FLAGS_NONE, 30000, NULL, &fds, NULL, error);
+        if (!r) {
+                g_prefix_error(error, "host %c: Device.Create: ", h->label);
+                return FALSE;
+        }
+        handles = g_variant_get_child_value(r, 0);
+        if (!fds || g_variant_n_children(handles) < 1) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                            "host %c: Create returned no queue fd", h->label);
+                return FALSE;
+        }
+        g_variant_get_child(handles, 0, "h", &handle);
+        *fd = g_unix_fd_list_get(fds, handle, error);
+        if (*fd < 0)
+                return FALSE;
+        h->tap = g_strdup(ifname);
+        g_clear_pointer(&r, g_variant_unref);
+        r = mig_call(h, MIG_MANAGER_PATH, MIG_MANAGER, "GetInstance",
+                     g_variant_new("(s)", instance), "(o)", error);
+        if (!r)
+                return FALSE;
+        g_variant_get(r, "(o)", &h->instance_path);
+        return TRUE;
+}
+
+gboolean
+mig_host_start_qemu(MigEnv *env, MigHost *h, int tap_fd, gboolean incoming, GError **error)
+{
+        g_autofree char *kernel = g_build_filename(env->guest_dir, "bzImage", NULL);
+        g_autofree char *initrd = g_build_filename(env->guest_dir, "initrd.img", NULL);
+        g_autofree char *netdev = g_strdup_printf("tap,id=n0,fd=%d,vhost=off", MIG_TAP_FD);
+        g_autofree char *nic = g_strdup_printf("virtio-net-pci,netdev=n0,mac=%s", MIG_GUEST_MAC);
+        g_autofree char *serial = g_strconcat("file:", h->serial_log, NULL);
+        g_autofree char *qmp = g_strconcat("unix:", h->qmp_path, ",server=on,wait=off", NULL);
+        g_autofree char *name = g_strdup_printf("vm1-%c", h->label);
+        /* The same machine on both sides; the destination only waits for
+         * migrate-incoming. */
+        const char *argv[] = { "qemu-system-x86_64", "-name", name, "-accel", "tcg", "-m",
+                               MIG_QEMU_RAM, "-nodefaults", "-no-user-config", "-display", "none",
+                               "-kernel", kernel, "-initrd", initrd, "-append",
+                               "console=ttyS0 quiet", "-netdev", netdev, "-device", nic, "-serial",
+                               serial, "-qmp", qmp,
+                               /* the source's argv ends here */
+                               incoming ? "-incoming" : NULL, "defer", NULL };
+        gboolean ok;
+
+        g_close(g_open(h->serial_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), NULL);
+        ok = spawn(h->ns, argv, h->qemu_log, tap_fd, MIG_TAP_FD, &h->qemu_pid, error);
+        close(tap_fd);
+        return ok;
+}
+
+gboolean
+mig_host_qemu_alive(MigHost *h)
+{
+        int status;
+
+        if (h->qemu_pid <= 0)
+                return FALSE;
+        if (waitpid(h->qemu_pid, &status, WNOHANG) == h->qemu_pid) {
+                g_spawn_close_pid(h->qemu_pid);
+                h->qemu_pid = 0;
+                return FALSE;
+        }
+        return TRUE;
+}
+
+gboolean
+mig_host_attach_qemu(MigHost *h, const char *instance, GError **error)
+{
+        g_autoptr(GVariant) r = NULL;
+
+        for (int i = 0; i < 1000 && !g_file_test(h->qmp_path, G_FILE_TEST_EXISTS); i++) {
+                if (!mig_host_qemu_alive(h))
+                        break;
+                g_usleep(10000);
+        }
+        if (!g_file_test(h->qmp_path, G_FILE_TEST_EXISTS)) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                            "host %c: QEMU made no QMP socket (%s)", h->label,
+                            mig_host_qemu_alive(h) ? "within 10 s" : "it exited");
+                return FALSE;
+        }
+        r = mig_call(h, MIG_MANAGER_PATH, MIG_MANAGER, "AttachQemu",
+                     g_variant_new("(ss)", instance, h->qmp_path), "()", error);
+        return r != NULL;
+}
+
+char *
+mig_host_serial(MigHost *h)
+{
+        char *text = NULL;
+
+        if (!h->serial_log || !g_file_get_contents(h->serial_log, &text, NULL, NULL))
+                return g_strdup("");
+        return text;
+}
+
+gint64
+mig_timeline_find(GVariant *timeline, const char *what, gint64 after)
+{
+        for (gsize i = 0; timeline && i < g_variant_n_children(timeline); i++) {
+                const char *name;
+                guint64 at;
+
+                g_variant_get_child(timeline, i, "(&st)", &name, &at);
+                if (g_str_equal(name, what) && (gint64) at >= after)
+                        return (gint64) at;
+        }
+        return 0;
+}
+
+char *
+mig_timeline_format(GVariant *timeline, gint64 origin)
+{
+        g_autoptr(GString) s = g_string_new(NULL);
+
+        for (gsize i = 0; timeline && i < g_variant_n_children(timeline); i++) {
+                const char *name;
+                guint64 at;
+
+                g_variant_get_child(timeline, i, "(&st)", &name, &at);
+                g_string_append_printf(s, "%s%s@%+.1fms", s->len ? " " : "", name,
+                                       ((gint64) at - origin) / 1000.0);
+        }
+        return g_string_free(g_steal_pointer(&s), FALSE);
+}
