@@ -157,9 +157,12 @@ on_capabilities(GObject *source, GAsyncResult *result, gpointer data)
 
         if (!reply || !JSON_NODE_HOLDS_ARRAY(reply)) {
                 nlc_qmp_probe_free(probe);
-                g_task_return_new_error(task, NLC_QMP_ERROR, NLC_QMP_ERROR_PROTOCOL,
-                                        "query-migrate-capabilities: %s",
-                                        error ? error->message : "not a list");
+                /* The client's errors already name the command. */
+                if (error)
+                        g_task_return_error(task, g_steal_pointer(&error));
+                else
+                        g_task_return_new_error(task, NLC_QMP_ERROR, NLC_QMP_ERROR_PROTOCOL,
+                                                "query-migrate-capabilities: not a list");
                 return;
         }
         list = json_node_get_array(reply);
@@ -190,8 +193,11 @@ on_version(GObject *source, GAsyncResult *result, gpointer data)
                 qemu = json_object_get_object_member(json_node_get_object(reply), "qemu");
         if (!qemu) {
                 nlc_qmp_probe_free(probe);
-                g_task_return_new_error(task, NLC_QMP_ERROR, NLC_QMP_ERROR_PROTOCOL,
-                                        "query-version: %s", error ? error->message : "no version");
+                if (error)
+                        g_task_return_error(task, g_steal_pointer(&error));
+                else
+                        g_task_return_new_error(task, NLC_QMP_ERROR, NLC_QMP_ERROR_PROTOCOL,
+                                                "query-version: no version");
                 return;
         }
         probe->version =

@@ -94,7 +94,9 @@ fail_all_pending(NlcQmp *self, const GError *why)
                 if (p->timeout_id)
                         g_source_remove(p->timeout_id);
                 p->timeout_id = 0;
-                g_task_return_error(task, g_error_copy(why));
+                /* Every error from this client names its command. */
+                g_task_return_new_error(task, why->domain, why->code, "%s: %s",
+                                        g_task_get_name(task), why->message);
                 g_object_unref(task);
         }
 }

@@ -269,6 +269,9 @@ test_hang_up_fails_pending(Fixture *f, gconstpointer data)
                               exec_done, &c);
         iterate_until(&c.done, 2000);
         g_assert_error(c.error, NLC_QMP_ERROR, NLC_QMP_ERROR_DISCONNECTED);
+        /* Like every error of the client, it names the command, once. */
+        g_assert_true(g_str_has_prefix(c.error->message, "migrate: "));
+        g_assert_null(strstr(c.error->message + 1, "migrate: "));
         call_clear(&c);
         wait_count(&f->connected, 2, 2000);
         g_assert_true(nlc_qmp_is_connected(f->qmp));
@@ -297,6 +300,15 @@ probe_done(GObject *source, GAsyncResult *res, gpointer data)
         NlcQmpProbe **out = data;
 
         *out = nlc_qmp_probe_finish(NLC_QMP(source), res, NULL);
+}
+
+static void
+probe_failed(GObject *source, GAsyncResult *res, gpointer data)
+{
+        Call *c = data;
+
+        g_assert_null(nlc_qmp_probe_finish(NLC_QMP(source), res, &c->error));
+        c->done = TRUE;
 }
 
 /* QEMU 7.2's replies: no postcopy-preempt, so the driver must not use it. */
@@ -368,6 +380,13 @@ test_not_connected(void)
         nlc_qmp_execute_async(qmp, "query-status", NULL, NULL, exec_done, &c);
         iterate_until(&c.done, 100);
         g_assert_error(c.error, NLC_QMP_ERROR, NLC_QMP_ERROR_DISCONNECTED);
+        g_assert_true(g_str_has_prefix(c.error->message, "query-status: "));
+        call_clear(&c);
+        /* The probe passes the client's error on as it is: named once. */
+        nlc_qmp_probe_async(qmp, NULL, probe_failed, &c);
+        iterate_until(&c.done, 100);
+        g_assert_error(c.error, NLC_QMP_ERROR, NLC_QMP_ERROR_DISCONNECTED);
+        g_assert_true(g_str_has_prefix(c.error->message, "query-version: not connected"));
         call_clear(&c);
         nlc_qmp_connect_async(qmp, NULL, connect_done, &c);
         iterate_until(&c.done, 2000);
