@@ -341,16 +341,23 @@ fire_policy(NlcMigration *self, gboolean manual)
         maybe_switch(self);
 }
 
+/* The reply to one step of the sequence, or NULL: then the migration has
+ * failed with QEMU's error, or was cancelled (and @data may be gone). */
+static JsonNode *
+finish_step(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        JsonNode *reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
+
+        if (!reply && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                fail(data, "%s", error->message);
+        return reply;
+}
+
 static void
 on_continued(GObject *source, GAsyncResult *result, gpointer data)
 {
-        g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
-
-        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-                return;
-        if (!reply)
-                fail(data, "migrate-continue: %s", error->message);
+        g_autoptr(JsonNode) reply = finish_step(source, result, data);
 }
 
 /* The hard gate: QEMU paused before the switchover; go on only once the
@@ -585,17 +592,11 @@ stop_following(NlcMigration *self)
 static void
 on_started(GObject *source, GAsyncResult *result, gpointer data)
 {
-        g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
-        NlcMigration *self;
+        g_autoptr(JsonNode) reply = finish_step(source, result, data);
+        NlcMigration *self = data;
 
-        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        if (!reply)
                 return;
-        self = data;
-        if (!reply) {
-                fail(self, "%s", error->message);
-                return;
-        }
         if (self->role == ROLE_DESTINATION) {
                 record(self, "incoming");
                 set_phase(self, NLC_MIGRATION_PHASE_INCOMING);
@@ -619,32 +620,20 @@ run_migrate(NlcMigration *self)
 static void
 on_parameters(GObject *source, GAsyncResult *result, gpointer data)
 {
-        g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
+        g_autoptr(JsonNode) reply = finish_step(source, result, data);
 
-        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-                return;
-        if (!reply) {
-                fail(data, "%s", error->message);
-                return;
-        }
-        run_migrate(data);
+        if (reply)
+                run_migrate(data);
 }
 
 static void
 on_capabilities(GObject *source, GAsyncResult *result, gpointer data)
 {
-        g_autoptr(GError) error = NULL;
-        g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
-        NlcMigration *self;
+        g_autoptr(JsonNode) reply = finish_step(source, result, data);
+        NlcMigration *self = data;
 
-        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+        if (!reply)
                 return;
-        self = data;
-        if (!reply) {
-                fail(self, "%s", error->message);
-                return;
-        }
         if (self->role == ROLE_SOURCE && self->opt.max_bandwidth) {
                 JsonObject *params = json_object_new();
 
