@@ -74,3 +74,44 @@ bt_listen_on(const char *ifname)
         g_assert_cmpint(bind(fd, (struct sockaddr *) &sll, sizeof sll), ==, 0);
         return fd;
 }
+
+static void
+on_state_changed(GDBusConnection *c, const char *sender, const char *path, const char *iface,
+                 const char *signal, GVariant *params, gpointer data)
+{
+        GPtrArray *changes = data;
+        const char *old, *new, *reason;
+
+        g_variant_get(params, "(&s&s&s)", &old, &new, &reason);
+        g_ptr_array_add(changes, g_strdup_printf("%s %s>%s:%s", path, old, new, reason));
+}
+
+guint
+bt_record_state_changes(GDBusConnection *conn, GPtrArray *into)
+{
+        return g_dbus_connection_signal_subscribe(
+                conn, "org.netlifecd1", "org.netlifecd1.Device", "StateChanged", NULL, NULL,
+                G_DBUS_SIGNAL_FLAGS_NONE, on_state_changed, into, NULL);
+}
+
+void
+bt_wait_len(GPtrArray *changes, guint n)
+{
+        for (int i = 0; i < 2000 && changes->len < n; i++)
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(1000), TRUE);
+        g_assert_cmpuint(changes->len, >=, n);
+}
+
+gboolean
+bt_device_exported(NsEnv *env, const char *path)
+{
+        g_autoptr(GVariant) objs =
+                ns_call(env, "/org/netlifecd1", "org.freedesktop.DBus.ObjectManager",
+                        "GetManagedObjects", NULL, "(a{oa{sa{sv}}})", NULL);
+        g_autofree char *text = NULL;
+        g_autofree char *quoted = path ? g_strdup_printf("'%s'", path) : NULL;
+
+        g_assert_nonnull(objs);
+        text = g_variant_print(objs, FALSE);
+        return strstr(text, path ? quoted : "'/org/netlifecd1/device/") != NULL;
+}

@@ -159,17 +159,6 @@ kernel_snapshot(void)
 /* ---- fixture and D-Bus helpers ---- */
 
 static void
-on_state_changed(GDBusConnection *c, const char *sender, const char *path, const char *iface,
-                 const char *signal, GVariant *params, gpointer data)
-{
-        Fixture *f = data;
-        const char *old, *new, *reason;
-
-        g_variant_get(params, "(&s&s&s)", &old, &new, &reason);
-        g_ptr_array_add(f->changes, g_strdup_printf("%s %s>%s:%s", path, old, new, reason));
-}
-
-static void
 set_up(Fixture *f, gconstpointer data)
 {
         ns_env_set_up_full(&f->env, NULL, TRUE);
@@ -189,9 +178,7 @@ set_up(Fixture *f, gconstpointer data)
                 f->before[i] = bt_link_json(name);
         }
         f->changes = g_ptr_array_new_with_free_func(g_free);
-        f->subscription = g_dbus_connection_signal_subscribe(
-                f->env.conn, "org.netlifecd1", DEV, "StateChanged", NULL, NULL,
-                G_DBUS_SIGNAL_FLAGS_NONE, on_state_changed, f, NULL);
+        f->subscription = bt_record_state_changes(f->env.conn, f->changes);
 }
 
 static void
@@ -243,51 +230,6 @@ create(Fixture *f, const char *path)
         handles = g_variant_get_child_value(r, 0);
         g_assert_cmpuint(g_variant_n_children(handles), ==, 0);
         g_assert_true(fds == NULL || g_unix_fd_list_get_length(fds) == 0);
-}
-
-static char *
-state_of(Fixture *f, const char *path)
-{
-        return ns_get_string(&f->env, path, DEV, "State");
-}
-
-#define assert_state_of(f, path, want)                       \
-        G_STMT_START                                         \
-        {                                                    \
-                g_autofree char *_s = state_of((f), (path)); \
-                g_assert_cmpstr(_s, ==, want);               \
-        }                                                    \
-        G_STMT_END
-#define assert_state(f, want) assert_state_of(f, (f)->path, want)
-
-#define assert_prop(f, path, prop, want)                                         \
-        G_STMT_START                                                             \
-        {                                                                        \
-                g_autofree char *_v = ns_get_string(&(f)->env, path, DEV, prop); \
-                g_assert_cmpstr(_v, ==, want);                                   \
-        }                                                                        \
-        G_STMT_END
-
-static void
-wait_changes(Fixture *f, guint n)
-{
-        for (int i = 0; i < 2000 && f->changes->len < n; i++)
-                g_main_context_iteration(NULL, FALSE) || (g_usleep(1000), TRUE);
-        g_assert_cmpuint(f->changes->len, >=, n);
-}
-
-static gboolean
-device_exported(Fixture *f, const char *path)
-{
-        g_autoptr(GVariant) objs =
-                ns_call(&f->env, "/org/netlifecd1", "org.freedesktop.DBus.ObjectManager",
-                        "GetManagedObjects", NULL, "(a{oa{sa{sv}}})", NULL);
-        g_autofree char *text = NULL;
-        g_autofree char *quoted = path ? g_strdup_printf("'%s'", path) : NULL;
-
-        g_assert_nonnull(objs);
-        text = g_variant_print(objs, FALSE);
-        return strstr(text, path ? quoted : "'/org/netlifecd1/device/") != NULL;
 }
 
 static void
@@ -378,11 +320,11 @@ test_full_lifecycle(Fixture *f, gconstpointer data)
         assert_as_before(f, "dv0");
 
         ns_device_call(&f->env, f->path, "Free");
-        g_assert_false(device_exported(f, f->path));
+        g_assert_false(bt_device_exported(&f->env, f->path));
         assert_as_before(f, "dv0");
         ns_call_expect_error(&f->env, f->path, DEV, "Activate", NULL,
                              "org.netlifecd1.Error.NotFound");
-        wait_changes(f, G_N_ELEMENTS(steps));
+        bt_wait_len(f->changes, G_N_ELEMENTS(steps));
         g_assert_cmpuint(f->changes->len, ==, G_N_ELEMENTS(steps));
         for (guint i = 0; i < G_N_ELEMENTS(steps); i++) {
                 g_autofree char *expected = g_strdup_printf("%s %s", f->path, steps[i]);
@@ -457,15 +399,15 @@ test_idempotent(Fixture *f, gconstpointer data)
                         create(f, f->path);
                 else
                         ns_device_call(&f->env, f->path, ops[i]);
-                s1 = state_of(f, f->path);
+                s1 = ns_get_string(&f->env, f->path, DEV, "State");
                 snap = kernel_snapshot();
-                wait_changes(f, i + 1);
+                bt_wait_len(f->changes, i + 1);
                 n = f->changes->len;
                 if (g_str_equal(ops[i], "Create"))
                         create(f, f->path);
                 else
                         ns_device_call(&f->env, f->path, ops[i]);
-                s2 = state_of(f, f->path);
+                s2 = ns_get_string(&f->env, f->path, DEV, "State");
                 snap2 = kernel_snapshot();
                 g_assert_cmpstr(s2, ==, s1);
                 g_assert_cmpstr(snap2, ==, snap);
@@ -576,7 +518,7 @@ test_bad_input(Fixture *f, gconstpointer data)
         expect_manager_error(f, "Notify", "vm1", MAC, "{'device': <'nodev0'>}",
                              "org.netlifecd1.Error.NotFound");
         expect_manager_error(f, "Notify", "vm1", MAC, OPTS, conflict);
-        g_assert_false(device_exported(f, NULL)); /* none of them left a record */
+        g_assert_false(bt_device_exported(&f->env, NULL)); /* none of them left a record */
 
         /* A device another record holds is already assigned. */
         f->path = allocate(f, "vm1", MAC, OPTS);
@@ -717,7 +659,7 @@ test_kill9_between_steps(Fixture *f, gconstpointer data)
         }
         ns_device_call(&f->env, f->path, "Free");
         restart_daemon(f);
-        g_assert_false(device_exported(f, NULL));
+        g_assert_false(bt_device_exported(&f->env, NULL));
         assert_as_before(f, "dv0");
 }
 
@@ -762,7 +704,7 @@ test_vanished_while_down(Fixture *f, gconstpointer data)
         ns_device_call(&f->env, f->path, "Deactivate");
         ns_device_call(&f->env, f->path, "Destroy");
         ns_device_call(&f->env, f->path, "Free");
-        g_assert_false(device_exported(f, NULL));
+        g_assert_false(bt_device_exported(&f->env, NULL));
 }
 
 /* Two devices with the guest MAC (one instance): only the active one is up;

@@ -284,17 +284,6 @@ kernel_snapshot(Fixture *f, const char *ifname)
 /* ---- fixture and D-Bus helpers ---- */
 
 static void
-on_state_changed(GDBusConnection *c, const char *sender, const char *path, const char *iface,
-                 const char *signal, GVariant *params, gpointer data)
-{
-        Fixture *f = data;
-        const char *old, *new, *reason;
-
-        g_variant_get(params, "(&s&s&s)", &old, &new, &reason);
-        g_ptr_array_add(f->changes, g_strdup_printf("%s %s>%s:%s", path, old, new, reason));
-}
-
-static void
 set_up(Fixture *f, gconstpointer data)
 {
         ns_env_set_up_full(&f->env, NULL, TRUE);
@@ -306,9 +295,7 @@ set_up(Fixture *f, gconstpointer data)
         wait_operstate(LOWER, "UP");
         f->lower_before = bt_link_json(LOWER);
         f->changes = g_ptr_array_new_with_free_func(g_free);
-        f->subscription = g_dbus_connection_signal_subscribe(
-                f->env.conn, "org.netlifecd1", DEV, "StateChanged", NULL, NULL,
-                G_DBUS_SIGNAL_FLAGS_NONE, on_state_changed, f, NULL);
+        f->subscription = bt_record_state_changes(f->env.conn, f->changes);
 }
 
 static void
@@ -343,51 +330,6 @@ static char *
 allocate(Fixture *f, const char *instance, const char *mac, const char *options_text)
 {
         return call_manager(f, "Allocate", instance, mac, options_text);
-}
-
-static char *
-state_of(Fixture *f, const char *path)
-{
-        return ns_get_string(&f->env, path, DEV, "State");
-}
-
-#define assert_state_of(f, path, want)                       \
-        G_STMT_START                                         \
-        {                                                    \
-                g_autofree char *_s = state_of((f), (path)); \
-                g_assert_cmpstr(_s, ==, want);               \
-        }                                                    \
-        G_STMT_END
-#define assert_state(f, want) assert_state_of(f, (f)->path, want)
-
-#define assert_prop(f, path, prop, want)                                         \
-        G_STMT_START                                                             \
-        {                                                                        \
-                g_autofree char *_v = ns_get_string(&(f)->env, path, DEV, prop); \
-                g_assert_cmpstr(_v, ==, want);                                   \
-        }                                                                        \
-        G_STMT_END
-
-static void
-wait_changes(Fixture *f, guint n)
-{
-        for (int i = 0; i < 2000 && f->changes->len < n; i++)
-                g_main_context_iteration(NULL, FALSE) || (g_usleep(1000), TRUE);
-        g_assert_cmpuint(f->changes->len, >=, n);
-}
-
-static gboolean
-device_exported(Fixture *f, const char *path)
-{
-        g_autoptr(GVariant) objs =
-                ns_call(&f->env, "/org/netlifecd1", "org.freedesktop.DBus.ObjectManager",
-                        "GetManagedObjects", NULL, "(a{oa{sa{sv}}})", NULL);
-        g_autofree char *text = NULL;
-        g_autofree char *quoted = path ? g_strdup_printf("'%s'", path) : NULL;
-
-        g_assert_nonnull(objs);
-        text = g_variant_print(objs, FALSE);
-        return strstr(text, path ? quoted : "'/org/netlifecd1/device/") != NULL;
 }
 
 /* ---- frames ---- */
@@ -539,10 +481,10 @@ test_full_lifecycle(Fixture *f, gconstpointer data)
         g_assert_cmpstr(lower_after, ==, f->lower_before); /* the lower as it was */
 
         ns_device_call(&f->env, f->path, "Free");
-        g_assert_false(device_exported(f, f->path));
+        g_assert_false(bt_device_exported(&f->env, f->path));
         ns_call_expect_error(&f->env, f->path, DEV, "Activate", NULL,
                              "org.netlifecd1.Error.NotFound");
-        wait_changes(f, G_N_ELEMENTS(steps));
+        bt_wait_len(f->changes, G_N_ELEMENTS(steps));
         g_assert_cmpuint(f->changes->len, ==, G_N_ELEMENTS(steps));
         for (guint i = 0; i < G_N_ELEMENTS(steps); i++) {
                 g_autofree char *expected = g_strdup_printf("%s %s", f->path, steps[i]);
@@ -604,9 +546,9 @@ test_idempotent(Fixture *f, gconstpointer data)
                         f->fds = ns_create(&f->env, f->path);
                 else
                         ns_device_call(&f->env, f->path, ops[i]);
-                s1 = state_of(f, f->path);
+                s1 = ns_get_string(&f->env, f->path, DEV, "State");
                 snap = kernel_snapshot(f, "mt0");
-                wait_changes(f, i + 1);
+                bt_wait_len(f->changes, i + 1);
                 n = f->changes->len;
                 if (g_str_equal(ops[i], "Create")) {
                         g_autoptr(GUnixFDList) fds2 = ns_create(&f->env, f->path);
@@ -617,7 +559,7 @@ test_idempotent(Fixture *f, gconstpointer data)
                 } else {
                         ns_device_call(&f->env, f->path, ops[i]);
                 }
-                s2 = state_of(f, f->path);
+                s2 = ns_get_string(&f->env, f->path, DEV, "State");
                 snap2 = kernel_snapshot(f, "mt0");
                 g_assert_cmpstr(s2, ==, s1);
                 g_assert_cmpstr(snap2, ==, snap);
@@ -729,7 +671,7 @@ test_bad_input(Fixture *f, gconstpointer data)
         expect_manager_error(f, "Notify", "vm1", MAC, OPTS, "org.netlifecd1.Error.NotFound");
         expect_manager_error(f, "Notify", "vm1", MAC, "{'link': <'low0'>, 'ifname': <'low1'>}",
                              conflict);
-        g_assert_false(device_exported(f, NULL)); /* none of them left a record */
+        g_assert_false(bt_device_exported(&f->env, NULL)); /* none of them left a record */
 
         /* A name another record holds: the device is already assigned. */
         f->path = allocate(f, "vm1", MAC, OPTS);
@@ -917,7 +859,7 @@ test_kill9_between_steps(Fixture *f, gconstpointer data)
         ns_device_call(&f->env, f->path, "Free");
         ns_env_kill9_daemon(&f->env);
         ns_env_start_daemon(&f->env);
-        g_assert_false(device_exported(f, NULL));
+        g_assert_false(bt_device_exported(&f->env, NULL));
 }
 
 /* The kernel drifts while the daemon is down: the restart repairs it. */
