@@ -9,10 +9,12 @@
 #include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <netpacket/packet.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "nlc-test-packet.h"
 #include "ns-env.h"
 
 #define DEV "org.netlifecd1.Device"
@@ -310,6 +312,75 @@ test_conflict_on_owner_bridge_repaired(Fixture *f, gconstpointer data)
         g_free(k.mac), g_free(k.owner), g_free(k.seen);
 }
 
+/* Waits @window_ms for an RTM_NEWNEIGH that puts the guest MAC on a port other
+ * than @owner_ifindex; returns that port's ifindex, 0 when none came. */
+static int
+foreign_move_cb(const struct nlmsghdr *nlh, void *data)
+{
+        int *moved = data;
+        const struct ndmsg *ndm = mnl_nlmsg_get_payload(nlh);
+        const struct nlattr *attr;
+
+        if (nlh->nlmsg_type != RTM_NEWNEIGH || ndm->ndm_family != AF_BRIDGE)
+                return MNL_CB_OK;
+        mnl_attr_for_each(attr, nlh, sizeof *ndm)
+        {
+                if (mnl_attr_get_type(attr) == NDA_LLADDR && mnl_attr_get_payload_len(attr) == 6 &&
+                    memcmp(mnl_attr_get_payload(attr), mac_bytes, 6) == 0 && !*moved)
+                        *moved = ndm->ndm_ifindex;
+        }
+        return MNL_CB_OK;
+}
+
+/* The guest's own frame comes back in through the uplink (in a migration: the
+ * destination QEMU's RARP while the source is still active). The static entry
+ * is sticky, so the bridge must not move it there: no RTM_NEWNEIGH for the MAC
+ * at all, and the frame really crossed the bridge (flooded to the tap). A
+ * non-sticky static entry moves, and a Deactivate then misses it. */
+static void
+test_guest_mac_from_uplink_does_not_move_entry(Fixture *f, gconstpointer data)
+{
+        const char *a = add_device(f, "vm1", "br0", "ta0");
+        GUnixFDList *fds = g_ptr_array_index(f->fds, 0);
+        int queue = g_unix_fd_list_get(fds, 0, NULL);
+        struct mnl_socket *mon = mnl_socket_open(NETLINK_ROUTE);
+        g_autofree char *before = NULL, *after = NULL, *flags = NULL;
+        guint8 frame[NLC_FRAME_LEN];
+        char buf[16384];
+        gint64 until;
+        int moved = 0;
+
+        ns_device_call(&f->env, a, "Activate");
+        before = ns_kernel_fdb_static(MAC);
+        g_assert_cmpstr(before, ==, "ta0@br0");
+        flags = ns_sh_out("bridge fdb show dev ta0 | grep -i %s", MAC);
+        g_assert_nonnull(strstr(flags, "sticky"));
+
+        g_assert_nonnull(mon);
+        g_assert_cmpint(mnl_socket_bind(mon, RTMGRP_NEIGH, MNL_SOCKET_AUTOPID), ==, 0);
+        g_usleep(100000); /* the peer's carrier settles before we send */
+        inject("br0-peer");
+        g_assert_cmpint(nlc_queue_wait(queue, mac_bytes, 0x0806, 2000, frame, sizeof frame), >, 0);
+
+        until = g_get_monotonic_time() + 300 * G_TIME_SPAN_MILLISECOND;
+        while (g_get_monotonic_time() < until) {
+                struct pollfd pfd = { .fd = mnl_socket_get_fd(mon), .events = POLLIN };
+                ssize_t n;
+
+                if (poll(&pfd, 1, 20) <= 0)
+                        continue;
+                n = mnl_socket_recvfrom(mon, buf, sizeof buf);
+                g_assert_cmpint(n, >, 0);
+                mnl_cb_run(buf, (size_t) n, 0, 0, foreign_move_cb, &moved);
+        }
+        mnl_socket_close(mon);
+        close(queue);
+        g_assert_cmpint(moved, ==, 0);
+        after = ns_kernel_fdb_static(MAC);
+        g_assert_cmpstr(after, ==, "ta0@br0");
+        g_assert_true(ns_get_bool(&f->env, a, DEV, "OwnsMac"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -320,5 +391,7 @@ main(int argc, char **argv)
         ADD("/ownership/other-instance-refused", test_other_instance_refused);
         ADD("/ownership/conflict-learnt-elsewhere", test_conflict_learnt_elsewhere);
         ADD("/ownership/conflict-on-owner-bridge-repaired", test_conflict_on_owner_bridge_repaired);
+        ADD("/ownership/guest-mac-from-uplink-does-not-move-entry",
+            test_guest_mac_from_uplink_does_not_move_entry);
         return g_test_run();
 }
