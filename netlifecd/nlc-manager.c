@@ -612,8 +612,9 @@ handle_prepare_incoming(NlcDbusManager *skel, GDBusMethodInvocation *invocation,
 
         if (!m)
                 return fail_call(invocation, error);
-        nlc_dbus_manager_complete_prepare_incoming(skel, invocation,
-                                                   nlc_migration_get_object_path(m));
+        /* Not before QEMU listens: the coordinator's next call is Migrate on
+         * the source, which would otherwise race migrate-incoming. */
+        nlc_migration_reply_when_listening(m, invocation);
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

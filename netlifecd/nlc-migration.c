@@ -44,6 +44,8 @@ struct _NlcMigration {
         /* The devices of the running guest when the migration started: the
          * ones release-source frees (not a localhost destination's). */
         GStrv source_devices;
+        /* PrepareIncoming's call, answered once QEMU listens (or fails). */
+        GDBusMethodInvocation *listening_reply;
 };
 
 static void nlc_migration_iface_init(NlcDbusMigrationIface *iface);
@@ -213,6 +215,34 @@ phase_is_final(NlcMigrationPhase p)
 
 static void stop_following(NlcMigration *self);
 
+/* Answers a pending PrepareIncoming: the migration's path once QEMU listens
+ * (migrate-incoming returns after it bound the socket), else why not. */
+static void
+answer_listening(NlcMigration *self)
+{
+        GDBusMethodInvocation *invocation = g_steal_pointer(&self->listening_reply);
+
+        if (!invocation)
+                return;
+        if (self->phase == NLC_MIGRATION_PHASE_INCOMING)
+                g_dbus_method_invocation_return_value(invocation,
+                                                      g_variant_new("(o)", self->object_path));
+        else
+                g_dbus_method_invocation_return_error(
+                        invocation, NLC_ERROR, NLC_ERROR_FAILED, "migration %s %s: %s",
+                        self->object_path, nlc_migration_phase_to_string(self->phase),
+                        nlc_dbus_migration_get_error(NLC_DBUS_MIGRATION(self)));
+}
+
+void
+nlc_migration_reply_when_listening(NlcMigration *self, GDBusMethodInvocation *invocation)
+{
+        g_return_if_fail(self->role == ROLE_DESTINATION && !self->listening_reply);
+        self->listening_reply = invocation; /* answering it drops the reference */
+        if (self->phase == NLC_MIGRATION_PHASE_INCOMING || phase_is_final(self->phase))
+                answer_listening(self);
+}
+
 /* Every phase change goes through here: log, property, signal. */
 static void
 set_phase(NlcMigration *self, NlcMigrationPhase phase)
@@ -230,6 +260,8 @@ set_phase(NlcMigration *self, NlcMigrationPhase phase)
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
         nlc_dbus_migration_emit_phase_changed(NLC_DBUS_MIGRATION(self), old, new);
         persist(self);
+        if (phase == NLC_MIGRATION_PHASE_INCOMING || phase_is_final(phase))
+                answer_listening(self);
         if (phase_is_final(phase))
                 stop_following(self);
 }
@@ -1111,6 +1143,11 @@ nlc_migration_dispose(GObject *object)
                 g_cancellable_cancel(self->cancel);
         if (self->qmp)
                 stop_following(self);
+        if (self->listening_reply)
+                g_dbus_method_invocation_return_error(g_steal_pointer(&self->listening_reply),
+                                                      NLC_ERROR, NLC_ERROR_FAILED,
+                                                      "the migration was dropped before QEMU "
+                                                      "listened");
         g_clear_object(&self->cancel);
         g_clear_object(&self->local_destination);
         g_clear_object(&self->qmp);

@@ -65,6 +65,10 @@ void nlc_migration_set_journal(NlcMigration *self, struct _NlcJournal *journal);
 const char *nlc_migration_get_id(NlcMigration *self);
 /* Probes QEMU, sets capabilities, then migrate / migrate-incoming @uri. */
 void nlc_migration_start(NlcMigration *self, const char *uri);
+/* A destination's PrepareIncoming is answered through here: with the
+ * object path once migrate-incoming returned (QEMU listens, the source may
+ * connect), or with Error.Failed naming the failure. */
+void nlc_migration_reply_when_listening(NlcMigration *self, GDBusMethodInvocation *invocation);
 
 /* Migration.StartPostcopy(), .DestinationReady(), .Cancel(). */
 gboolean nlc_migration_start_postcopy(NlcMigration *self, GError **error);

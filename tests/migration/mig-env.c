@@ -244,7 +244,7 @@ build_topology(MigEnv *env, GError **error)
                             "ip -n %1$s link set " MIG_UPLINK " up && "
                             "ip -n %1$s link set " MIG_BRIDGE " up && "
                             "ip -n %1$s addr add %2$s/24 dev " MIG_BRIDGE,
-                            h->ns, h->host_ip, MIG_FORWARD_DELAY_CS))
+                            h->ns, h->host_ip, env->forward_delay_cs))
                         return FALSE;
         }
         env->topology_up = TRUE;
@@ -343,7 +343,11 @@ mig_env_set_up(MigEnv *env, GError **error)
         const char *guest_dir = g_getenv("NLC_GUEST_DIR");
         static const char *const ips[] = { "198.51.100.1", "198.51.100.2" };
 
+        guint forward_delay_cs =
+                env->forward_delay_cs ? env->forward_delay_cs : MIG_FORWARD_DELAY_CS;
+
         memset(env, 0, sizeof *env);
+        env->forward_delay_cs = forward_delay_cs;
         for (guint i = 0; i < 2; i++) {
                 env->host[i].label = (char) ('A' + i);
                 env->host[i].ns = g_strdup_printf("host%c", 'A' + i);

@@ -62,7 +62,8 @@ typedef struct {
 } MigHost;
 
 typedef struct {
-        char *dir; /* logs, sockets, state */
+        guint forward_delay_cs; /* the hosts' bridges; set before set-up, 0: MIG_FORWARD_DELAY_CS */
+        char *dir;              /* logs, sockets, state */
         char *guest_dir;
         gboolean topology_up;
         MigHost host[2]; /* [0] = A (source), [1] = B (destination) */

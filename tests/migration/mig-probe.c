@@ -38,11 +38,8 @@ struct _MigProbe {
         int ifindex[2];
 };
 
-/* Runs @fn(@data) in this thread with network namespace @ns (a name from
- * `ip netns add`), then returns to the thread's own: sockets made by @fn
- * stay bound to @ns. */
-static gboolean
-in_netns(const char *ns, gboolean (*fn)(gpointer), gpointer data, GError **error)
+gboolean
+mig_in_netns(const char *ns, gboolean (*fn)(gpointer), gpointer data, GError **error)
 {
         g_autofree char *path = g_build_filename("/run/netns", ns, NULL);
         int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
@@ -512,7 +509,7 @@ mig_probe_start_echo(MigProbe *p, const char *ns, GError **error)
         j->p = p;
         j->fd = -1;
         g_ptr_array_add(p->jobs, j);
-        if (!in_netns(ns, open_icmp, j, error)) {
+        if (!mig_in_netns(ns, open_icmp, j, error)) {
                 g_prefix_error(error, "echo socket: ");
                 return FALSE;
         }
@@ -532,7 +529,7 @@ mig_probe_start_capture(MigProbe *p, guint host, const char *ns, const char *ifn
         c->host = host;
         c->ifname = ifname;
         g_ptr_array_add(p->jobs, c);
-        if (!in_netns(ns, open_capture, c, error)) {
+        if (!mig_in_netns(ns, open_capture, c, error)) {
                 if (c->fd >= 0)
                         close(c->fd);
                 g_prefix_error(error, "capture on %s: ", ifname);
@@ -550,7 +547,7 @@ mig_probe_start_sampler(MigProbe *p, const char *const ns[2], const char *const 
         for (guint i = 0; i < 2; i++) {
                 NlOpen o = { p, i, tap[i], -1, 0 };
 
-                if (!in_netns(ns[i], open_netlink, &o, error)) {
+                if (!mig_in_netns(ns[i], open_netlink, &o, error)) {
                         if (o.fd >= 0)
                                 close(o.fd);
                         g_prefix_error(error, "sampler (%s): ", tap[i]);

@@ -38,6 +38,11 @@ typedef struct {
 
 typedef struct _MigProbe MigProbe;
 
+/* Runs @fn(@data) in this thread with network namespace @ns (a name from
+ * `ip netns add`), then returns to the thread's own: sockets and taps made by
+ * @fn stay bound to @ns. @fn returns FALSE with errno set. */
+gboolean mig_in_netns(const char *ns, gboolean (*fn)(gpointer), gpointer data, GError **error);
+
 MigProbe *mig_probe_new(const char *guest_ip, const char *guest_mac);
 /* Stops the threads and frees everything. */
 void mig_probe_free(MigProbe *p);

@@ -28,447 +28,19 @@
 #include <linux/if_bridge.h>
 #include <string.h>
 
-#include "mig-env.h"
-#include "mig-probe.h"
+#include "mig-run.h"
 
-#define INSTANCE          "vm1"
-#define TAP_A             "vm1a"
-#define TAP_B             "vm1b"
-#define MIGRATION_URI     "tcp:198.51.100.2:4444"
+/* A's port forwards long before this; 16 MiB/s keeps the first pass (about
+ * 10 s) shorter than B's two forward delays, so the gate is exercised. */
 #define MAX_BANDWIDTH     (16ULL << 20)
-#define BOOT_TIMEOUT_S    120
-#define MIGRATE_TIMEOUT   300
 #define DEACTIVATE_MS     50
 #define BLACKOUT_SLACK_MS 200
-
-/* What a PropertiesChanged said about B's device or instance, and when it
- * reached this process (noted in GDBus's worker thread, before any queue). */
-typedef struct {
-        gint64 at;
-        char *what; /* "device PortState=forwarding", "instance Ready=true", ... */
-} Change;
-
-typedef struct {
-        GMutex lock;
-        char *device_path, *instance_path;
-        GArray *changes; /* Change */
-} Watch;
-
-typedef struct {
-        gboolean completed; /* the migration reached "completed" */
-        char *failure;      /* why the run stopped, NULL when it completed */
-        char *qemu_version;
-        gint64 migrate_at;      /* just before Migrate() */
-        gint64 probe_end;       /* when the last echo request went out */
-        guint64 downtime_ms;    /* Migration.Downtime on A */
-        GVariant *src_timeline; /* A's Migration.Timeline */
-        GVariant *dst_timeline; /* B's Migration.Timeline */
-        GVariant *src_guest;    /* A's Instance.GuestTimeline */
-        GVariant *dst_guest;    /* B's Instance.GuestTimeline */
-        GArray *sent, *replies, *captures[2], *samples;
-        GArray *changes; /* Change, copied from the watch */
-        int tap_ifindex[2];
-        char *serial[2];
-        char *phases; /* A's migration phases as seen: "setup -> precopy -> ..." */
-        gboolean ran; /* the run case has run (lazily, once) */
-} Run;
 
 static MigEnv env;
 static gboolean env_up;
 static gboolean any_failed, logs_dumped;
-static Run run;
-static Watch watch;
-
-/* ---- B's PropertiesChanged, timed on arrival ---- */
-
-static void
-watch_add(gint64 at, const char *what)
-{
-        Change c = { at, g_strdup(what) };
-
-        g_mutex_lock(&watch.lock);
-        g_array_append_val(watch.changes, c);
-        g_mutex_unlock(&watch.lock);
-}
-
-static GDBusMessage *
-on_message(GDBusConnection *conn, GDBusMessage *message, gboolean incoming, gpointer data)
-{
-        gint64 at = g_get_real_time();
-        const char *path = g_dbus_message_get_path(message);
-        GVariant *body = g_dbus_message_get_body(message);
-        const char *kind = NULL;
-        g_autoptr(GVariant) changed = NULL;
-        GVariantIter iter;
-        const char *name;
-        GVariant *value;
-
-        if (!incoming || g_dbus_message_get_message_type(message) != G_DBUS_MESSAGE_TYPE_SIGNAL ||
-            g_strcmp0(g_dbus_message_get_member(message), "PropertiesChanged") != 0 || !path ||
-            !body || !g_variant_is_of_type(body, G_VARIANT_TYPE("(sa{sv}as)")))
-                return message;
-        g_mutex_lock(&watch.lock);
-        if (g_strcmp0(path, watch.device_path) == 0)
-                kind = "device";
-        else if (g_strcmp0(path, watch.instance_path) == 0)
-                kind = "instance";
-        g_mutex_unlock(&watch.lock);
-        if (!kind)
-                return message;
-        changed = g_variant_get_child_value(body, 1);
-        g_variant_iter_init(&iter, changed);
-        while (g_variant_iter_loop(&iter, "{&sv}", &name, &value)) {
-                g_autofree char *text = NULL;
-
-                if (g_str_equal(name, "PortState") &&
-                    g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
-                        text = g_strdup_printf("%s PortState=%s", kind,
-                                               g_variant_get_string(value, NULL));
-                else if (g_str_equal(name, "Ready") &&
-                         g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
-                        text = g_strdup_printf("%s Ready=%s", kind,
-                                               g_variant_get_boolean(value) ? "true" : "false");
-                if (text)
-                        watch_add(at, text);
-        }
-        return message;
-}
-
-static void
-ignore_signal(GDBusConnection *c, const char *sender, const char *path, const char *iface,
-              const char *signal, GVariant *params, gpointer data)
-{
-}
-
-static gint64
-change_at(GArray *changes, const char *what)
-{
-        for (guint i = 0; changes && i < changes->len; i++) {
-                Change *c = &g_array_index(changes, Change, i);
-
-                if (g_str_equal(c->what, what))
-                        return c->at;
-        }
-        return 0;
-}
-
-/* ---- helpers of the run ---- */
-
-static gboolean fail(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-
-static gboolean
-fail(GError **error, const char *fmt, ...)
-{
-        va_list ap;
-
-        va_start(ap, fmt);
-        *error = g_error_new_valist(G_IO_ERROR, G_IO_ERROR_FAILED, fmt, ap);
-        va_end(ap);
-        return FALSE;
-}
-
-static const char *const corruption_marks[] = {
-        "Oops", "Kernel panic",    "general protection fault",
-        "BUG:", "DIRTIER-CORRUPT", "GUEST-ERROR",
-        NULL
-};
-
-/* The first sign in @serial that the guest broke, or NULL. */
-static const char *
-corruption(const char *serial)
-{
-        for (guint i = 0; corruption_marks[i]; i++)
-                if (strstr(serial, corruption_marks[i]))
-                        return corruption_marks[i];
-        return NULL;
-}
-
-static gboolean
-wait_guest_ready(MigHost *h, GError **error)
-{
-        for (int i = 0; i < BOOT_TIMEOUT_S * 5; i++) {
-                g_autofree char *serial = mig_host_serial(h);
-
-                if (corruption(serial))
-                        return fail(error,
-                                    "EMULATOR FAILURE: the guest broke while booting on host %c "
-                                    "('%s' on its console)",
-                                    h->label, corruption(serial));
-                if (strstr(serial, "GUEST-READY"))
-                        return TRUE;
-                if (!mig_host_qemu_alive(h))
-                        return fail(error, "host %c: QEMU exited while the guest booted", h->label);
-                g_usleep(200000);
-        }
-        return fail(error, "host %c: no GUEST-READY on the console within %d s", h->label,
-                    BOOT_TIMEOUT_S);
-}
-
-static gboolean
-get_bool(MigHost *h, const char *path, const char *iface, const char *prop)
-{
-        g_autoptr(GVariant) v = mig_get(h, path, iface, prop, NULL);
-
-        return v && g_variant_get_boolean(v);
-}
-
-static char *
-get_string(MigHost *h, const char *path, const char *iface, const char *prop)
-{
-        g_autoptr(GVariant) v = mig_get(h, path, iface, prop, NULL);
-
-        return g_strdup(v ? g_variant_get_string(v, NULL) : "");
-}
-
-static gboolean
-wait_instance(MigHost *h, guint timeout_ms, GError **error)
-{
-        for (guint i = 0; i < timeout_ms / 100; i++) {
-                if (get_bool(h, h->instance_path, MIG_INSTANCE, "Ready") &&
-                    get_bool(h, h->instance_path, MIG_INSTANCE, "Active"))
-                        return TRUE;
-                g_usleep(100000);
-        }
-        return fail(error, "host %c: instance not ready and active within %u ms", h->label,
-                    timeout_ms);
-}
-
-static gboolean
-wait_qmp_connected(MigHost *h, GError **error)
-{
-        for (int i = 0; i < 100; i++) {
-                g_autoptr(GVariant) t =
-                        mig_get(h, h->instance_path, MIG_INSTANCE, "GuestTimeline", NULL);
-
-                if (mig_timeline_find(t, "qmp-connected", 0))
-                        return TRUE;
-                g_usleep(100000);
-        }
-        return fail(error, "host %c: netlifecd did not connect to QMP within 10 s", h->label);
-}
-
-static gboolean
-wait_captures(MigProbe *probe, guint host, guint n, GError **error)
-{
-        for (int i = 0; i < 100; i++) {
-                if (mig_probe_count_captures(probe, host) >= n)
-                        return TRUE;
-                g_usleep(100000);
-        }
-        return fail(error,
-                    "host %c: only %u echo requests reached the guest's tap in 10 s "
-                    "(capture or forwarding broken)",
-                    'A' + host, mig_probe_count_captures(probe, host));
-}
-
-static gboolean
-phase_is_final(const char *phase)
-{
-        return g_str_equal(phase, "completed") || g_str_equal(phase, "failed") ||
-               g_str_equal(phase, "cancelled");
-}
-
-/* Follows A's migration to its end; notes the phases it went through. */
-static gboolean
-wait_migration(const char *src_path, const char *dst_path, GError **error)
-{
-        MigHost *a = &env.host[0], *b = &env.host[1];
-        g_autoptr(GString) phases = g_string_new(NULL);
-        g_autofree char *phase = NULL;
-
-        for (int i = 0; i < MIGRATE_TIMEOUT * 20; i++) {
-                g_free(phase);
-                phase = get_string(a, src_path, MIG_MIGRATION, "Phase");
-                if (!phases->len || !g_str_has_suffix(phases->str, phase))
-                        g_string_append_printf(phases, "%s%s", phases->len ? " -> " : "", phase);
-                if (phase_is_final(phase))
-                        break;
-                if (!mig_host_qemu_alive(a) || !mig_host_qemu_alive(b))
-                        return fail(error, "QEMU on host %c exited during the migration (%s)",
-                                    mig_host_qemu_alive(a) ? 'B' : 'A', phases->str);
-                g_usleep(50000);
-        }
-        run.phases = g_strdup(phases->str);
-        if (!g_str_equal(phase, "completed")) {
-                g_autofree char *why = get_string(a, src_path, MIG_MIGRATION, "Error");
-
-                return fail(error, "the migration ended '%s' (%s), not completed: %s", phase,
-                            phases->str, why);
-        }
-        for (int i = 0; i < 300; i++) {
-                g_free(phase);
-                phase = get_string(b, dst_path, MIG_MIGRATION, "Phase");
-                if (phase_is_final(phase))
-                        break;
-                g_usleep(100000);
-        }
-        if (!g_str_equal(phase, "completed"))
-                return fail(error, "the destination's migration is '%s', not completed", phase);
-        return TRUE;
-}
-
-/* Until the guest shows it runs on B (DIRTIER-ALIVE after the migration) or
- * breaks, at most 20 s; then 2 s more of echoes for the reply check. */
-static void
-watch_destination_guest(MigHost *b)
-{
-        for (int i = 0; i < 100; i++) {
-                g_autofree char *serial = mig_host_serial(b);
-
-                if (strstr(serial, "DIRTIER-ALIVE") || corruption(serial))
-                        break;
-                g_usleep(200000);
-        }
-        g_usleep(2 * G_USEC_PER_SEC);
-}
-
-static void
-collect(MigProbe *probe, const char *src_path, const char *dst_path)
-{
-        MigHost *a = &env.host[0], *b = &env.host[1];
-
-        if (probe) {
-                mig_probe_stop(probe);
-                run.sent = mig_probe_get_sent(probe);
-                /* The window ends with the last request: nothing can arrive
-                 * later, and stopping the threads takes its own time. */
-                run.probe_end = run.sent->len
-                                        ? g_array_index(run.sent, MigArrival, run.sent->len - 1).at
-                                        : g_get_real_time();
-                run.replies = mig_probe_get_replies(probe);
-                run.captures[0] = mig_probe_get_captures(probe, 0);
-                run.captures[1] = mig_probe_get_captures(probe, 1);
-                run.samples = mig_probe_get_samples(probe);
-                run.tap_ifindex[0] = mig_probe_tap_ifindex(probe, 0);
-                run.tap_ifindex[1] = mig_probe_tap_ifindex(probe, 1);
-        }
-        g_mutex_lock(&watch.lock);
-        run.changes = g_array_copy(watch.changes);
-        g_mutex_unlock(&watch.lock);
-        if (src_path) {
-                g_autoptr(GVariant) d = mig_get(a, src_path, MIG_MIGRATION, "Downtime", NULL);
-
-                run.src_timeline = mig_get(a, src_path, MIG_MIGRATION, "Timeline", NULL);
-                run.downtime_ms = d ? g_variant_get_uint64(d) : 0;
-        }
-        if (dst_path)
-                run.dst_timeline = mig_get(b, dst_path, MIG_MIGRATION, "Timeline", NULL);
-        if (a->instance_path)
-                run.src_guest = mig_get(a, a->instance_path, MIG_INSTANCE, "GuestTimeline", NULL);
-        if (b->instance_path)
-                run.dst_guest = mig_get(b, b->instance_path, MIG_INSTANCE, "GuestTimeline", NULL);
-        run.serial[0] = mig_host_serial(a);
-        run.serial[1] = mig_host_serial(b);
-}
-
-static gboolean
-migrate(GError **error)
-{
-        MigHost *a = &env.host[0], *b = &env.host[1];
-        g_autoptr(MigProbe) probe = NULL;
-        g_autoptr(GVariant) r = NULL;
-        g_autofree char *src_path = NULL, *dst_path = NULL;
-        const char *ns[2];
-        const char *const taps[2] = { TAP_A, TAP_B };
-        GVariantBuilder opts;
-        guint major;
-        int fd;
-        gboolean ok;
-
-        major = mig_qemu_major(&run.qemu_version);
-        if (major < 10)
-                return fail(error,
-                            "QEMU 10 is needed (found: %s): run scripts/install-qemu.sh "
-                            "(QEMU 7.2's TCG corrupts migrated Linux guests)",
-                            run.qemu_version ? run.qemu_version : "none");
-        if (!g_getenv("NLC_GUEST_DIR"))
-                return fail(error, "NLC_GUEST_DIR is not set: run through meson test");
-        for (guint i = 0; i < 2; i++) {
-                g_autofree char *f = g_build_filename(g_getenv("NLC_GUEST_DIR"),
-                                                      i ? "initrd.img" : "bzImage", NULL);
-
-                if (!g_file_test(f, G_FILE_TEST_IS_REGULAR))
-                        return fail(error, "no guest (%s): run tests/migration/build-guest.sh %s",
-                                    f, g_getenv("NLC_GUEST_DIR"));
-        }
-        g_test_message("%s", run.qemu_version);
-        env_up = TRUE;
-        if (!mig_env_set_up(&env, error))
-                return FALSE;
-        ns[0] = a->ns;
-        ns[1] = b->ns;
-
-        /* The guest boots on A; A's port starts counting at Create. */
-        if (!mig_host_create_device(a, INSTANCE, TAP_A, &fd, error) ||
-            !mig_host_start_qemu(&env, a, fd, FALSE, error) ||
-            !mig_host_attach_qemu(a, INSTANCE, error) || !wait_guest_ready(a, error) ||
-            !wait_instance(a, 30000, error) ||
-            !mig_wait_forwarding(a->ns, MIG_UPLINK, 30000, error) ||
-            !mig_wait_forwarding(b->ns, MIG_UPLINK, 30000, error))
-                return FALSE;
-
-        probe = mig_probe_new(MIG_GUEST_IP, MIG_GUEST_MAC);
-        if (!mig_probe_start_echo(probe, MIG_PEER_NS, error) ||
-            !mig_probe_start_capture(probe, 0, a->ns, TAP_A, error) ||
-            !wait_captures(probe, 0, 50, error)) {
-                collect(probe, NULL, NULL);
-                return FALSE;
-        }
-        g_test_message("before the migration: %u echo requests reached A's tap, %u replies",
-                       mig_probe_count_captures(probe, 0), mig_probe_count_replies(probe));
-
-        /* B: the device first (its STP countdown starts now), then QEMU
-         * waiting for the stream. */
-        if (!mig_host_create_device(b, INSTANCE, TAP_B, &fd, error)) {
-                collect(probe, NULL, NULL);
-                return FALSE;
-        }
-        g_mutex_lock(&watch.lock);
-        watch.device_path = g_strdup(b->device_path);
-        watch.instance_path = g_strdup(b->instance_path);
-        g_mutex_unlock(&watch.lock);
-        g_dbus_connection_add_filter(b->conn, on_message, NULL, NULL);
-        g_dbus_connection_signal_subscribe(b->conn, MIG_BUS_NAME, "org.freedesktop.DBus.Properties",
-                                           "PropertiesChanged", NULL, NULL,
-                                           G_DBUS_SIGNAL_FLAGS_NONE, ignore_signal, NULL, NULL);
-        ok = mig_host_start_qemu(&env, b, fd, TRUE, error) &&
-             mig_probe_start_capture(probe, 1, b->ns, TAP_B, error) &&
-             mig_probe_start_sampler(probe, (const char *const *) ns, taps, error) &&
-             mig_host_attach_qemu(b, INSTANCE, error) && wait_qmp_connected(b, error);
-        if (ok) {
-                r = mig_call(b, MIG_MANAGER_PATH, MIG_MANAGER, "PrepareIncoming",
-                             g_variant_new("(ss@a{sv})", INSTANCE, MIGRATION_URI,
-                                           g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)),
-                             "(o)", error);
-                ok = r != NULL;
-        }
-        if (ok) {
-                g_variant_get(r, "(o)", &dst_path);
-                g_clear_pointer(&r, g_variant_unref);
-                g_variant_builder_init(&opts, G_VARIANT_TYPE_VARDICT);
-                g_variant_builder_add(&opts, "{sv}", "postcopy",
-                                      g_variant_new_string("after-precopy"));
-                g_variant_builder_add(&opts, "{sv}", "readiness",
-                                      g_variant_new_string("destination-bus"));
-                g_variant_builder_add(&opts, "{sv}", "destination-bus",
-                                      g_variant_new_string(b->bus_address));
-                g_variant_builder_add(&opts, "{sv}", "max-bandwidth",
-                                      g_variant_new_uint64(MAX_BANDWIDTH));
-                run.migrate_at = g_get_real_time();
-                r = mig_call(a, MIG_MANAGER_PATH, MIG_MANAGER, "Migrate",
-                             g_variant_new("(ssa{sv})", INSTANCE, MIGRATION_URI, &opts), "(o)",
-                             error);
-                ok = r != NULL;
-        }
-        if (ok) {
-                g_variant_get(r, "(o)", &src_path);
-                ok = wait_migration(src_path, dst_path, error);
-        }
-        if (ok)
-                watch_destination_guest(b);
-        collect(probe, src_path, dst_path);
-        return ok;
-}
+static MigRun run;
+static const char *readiness = "destination-bus";
 
 /* ---- the cases ---- */
 
@@ -477,19 +49,18 @@ ensure_run(void)
 {
         g_autoptr(GError) error = NULL;
 
-        if (run.ran)
+        static gboolean ran;
+        MigRunConfig config = { MIG_DRIVER_NETLIFECD, readiness, MAX_BANDWIDTH, 0 };
+
+        if (ran)
                 return;
-        run.ran = TRUE;
-        g_mutex_init(&watch.lock);
-        watch.changes = g_array_new(FALSE, FALSE, sizeof(Change));
-        run.completed = migrate(&error);
-        if (!run.completed)
+        ran = TRUE;
+        env_up = TRUE;
+        if (!mig_env_set_up(&env, &error)) {
                 run.failure = g_strdup(error->message);
-        /* The consoles also when the run stopped early: a guest that broke
-         * while booting is the emulator's failure too. */
-        for (guint i = 0; i < 2 && env_up; i++)
-                if (!run.serial[i])
-                        run.serial[i] = mig_host_serial(&env.host[i]);
+                return;
+        }
+        mig_run(&env, &config, &run, NULL);
 }
 
 static gboolean
@@ -524,6 +95,12 @@ static void
 test_run(void)
 {
         ensure_run();
+        g_test_message("%s; readiness '%s'", run.qemu_version ? run.qemu_version : "no QEMU",
+                       readiness);
+        if (run.warmup_captures)
+                g_test_message("before the migration: %u echo requests reached A's tap, %u "
+                               "replies",
+                               run.warmup_captures, run.warmup_replies);
         if (run.phases)
                 g_test_message("A's migration phases: %s", run.phases);
         print_timeline("A's migration", run.src_timeline);
@@ -567,9 +144,9 @@ test_switch_after_forwarding(void)
                         fwd_seen = s->end;
         }
         /* The daemon's view: B's PropertiesChanged, timed on arrival here. */
-        dev_fwd_at = change_at(run.changes, "device PortState=forwarding");
-        ready_at = change_at(run.changes, "device Ready=true");
-        inst_ready_at = change_at(run.changes, "instance Ready=true");
+        dev_fwd_at = mig_run_change_at(&run, "device PortState=forwarding");
+        ready_at = mig_run_change_at(&run, "device Ready=true");
+        inst_ready_at = mig_run_change_at(&run, "instance Ready=true");
         policy_at = mig_timeline_find(run.src_timeline, "policy-fired", 0);
         dst_ready_at = mig_timeline_find(run.src_timeline, "destination-ready", 0);
         g_test_message("B's tap: kernel last 'not forwarding' sample %+.1f ms, first "
@@ -609,7 +186,7 @@ test_source_deactivated(void)
 
         if (!judgeable())
                 return;
-        stop_at = mig_timeline_find(run.src_guest, "stop", run.migrate_at);
+        stop_at = run.stop_at;
         deactivated_at = stop_at ? mig_timeline_find(run.src_guest, "deactivated", stop_at) : 0;
         if (!stop_at || !deactivated_at) {
                 g_test_fail_printf("A's guest timeline has no stop -> deactivated: %s",
@@ -682,102 +259,23 @@ test_single_owner(void)
         g_assert_cmpint(last->owner[1], ==, run.tap_ifindex[1]);
 }
 
-static gint
-by_time(gconstpointer x, gconstpointer y)
-{
-        gint64 a = ((const MigArrival *) x)->at, b = ((const MigArrival *) y)->at;
-
-        return a < b ? -1 : a > b;
-}
-
-/* Largest gap between consecutive arrivals of @a within [from, to]. */
-static gint64
-largest_gap(GArray *a, gint64 from, gint64 to, gint64 *gap_start)
-{
-        gint64 prev = from, gap = 0;
-
-        for (guint i = 0; i < a->len; i++) {
-                gint64 t = g_array_index(a, MigArrival, i).at;
-
-                if (t < from || t > to)
-                        continue;
-                if (t - prev > gap) {
-                        gap = t - prev;
-                        *gap_start = prev;
-                }
-                prev = t;
-        }
-        if (to - prev > gap) {
-                gap = to - prev;
-                *gap_start = prev;
-        }
-        return gap;
-}
-
-/* The gap in @a (sorted) that holds @t: from the last arrival before @t to
- * the first at or after it; 0 when @t is not between two arrivals. */
-static gint64
-gap_across(GArray *a, gint64 t)
-{
-        for (guint i = 0; i + 1 < a->len; i++) {
-                gint64 x = g_array_index(a, MigArrival, i).at;
-                gint64 y = g_array_index(a, MigArrival, i + 1).at;
-
-                if (x < t && t <= y)
-                        return y - x;
-        }
-        return 0;
-}
-
 static void
 test_blackout(void)
 {
-        g_autoptr(GArray) running = g_array_new(FALSE, FALSE, sizeof(MigArrival));
-        g_autoptr(GHashTable) reached = g_hash_table_new(NULL, NULL);
-        gint64 stop_at, resume_at, completed_at, activated_at, gap_start = 0, send_gap_start = 0;
-        gint64 blackout, switch_gap, send_gap, b_owns_at = 0;
-        guint after_resume = 0, lost = 0, sent = 0;
+        MigBlackout b;
+        gint64 activated_at, b_owns_at = 0;
 
         if (!judgeable())
                 return;
-        stop_at = mig_timeline_find(run.src_guest, "stop", run.migrate_at);
-        resume_at = mig_timeline_find(run.dst_guest, "resume", run.migrate_at);
-        activated_at = mig_timeline_find(run.dst_guest, "activated", resume_at);
-        completed_at = mig_timeline_find(run.src_timeline, "completed", 0);
-        if (!stop_at || !resume_at) {
+        if (!run.stop_at || !run.resume_at) {
                 g_test_fail_printf("no STOP on A or RESUME on B in the guest timelines");
                 return;
         }
-        /* Echo requests that reached the tap of the instance that ran: A's
-         * before its STOP, B's from its RESUME. */
-        for (guint i = 0; i < run.captures[0]->len; i++)
-                if (g_array_index(run.captures[0], MigArrival, i).at < stop_at)
-                        g_array_append_val(running, g_array_index(run.captures[0], MigArrival, i));
-        for (guint i = 0; i < run.captures[1]->len; i++)
-                if (g_array_index(run.captures[1], MigArrival, i).at >= resume_at) {
-                        g_array_append_val(running, g_array_index(run.captures[1], MigArrival, i));
-                        after_resume++;
-                }
-        g_array_sort(running, by_time);
-        for (guint i = 0; i < running->len; i++)
-                g_hash_table_add(reached,
-                                 GUINT_TO_POINTER(g_array_index(running, MigArrival, i).seq + 1));
-        /* Requests sent from Migrate until shortly before the probes ended
-         * that never reached a running instance. */
-        for (guint i = 0; i < run.sent->len; i++) {
-                MigArrival *x = &g_array_index(run.sent, MigArrival, i);
-
-                if (x->at < run.migrate_at || x->at > run.probe_end - 50000)
-                        continue;
-                sent++;
-                lost += !g_hash_table_contains(reached, GUINT_TO_POINTER(x->seq + 1));
-        }
+        activated_at = mig_timeline_find(run.dst_guest, "activated", run.resume_at);
         /* The asserted figure: the largest gap anywhere from Migrate on. The
          * gap across the switch and the sender's own largest gap tell whether
          * it was the migration or this process being scheduled late. */
-        blackout = largest_gap(running, run.migrate_at, run.probe_end, &gap_start);
-        switch_gap = gap_across(running, stop_at);
-        send_gap = largest_gap(run.sent, run.migrate_at, run.probe_end, &send_gap_start);
+        mig_run_blackout(&run, &b);
         for (guint i = 0; i < run.samples->len && !b_owns_at; i++) {
                 MigSample *s = &g_array_index(run.samples, MigSample, i);
 
@@ -787,24 +285,25 @@ test_blackout(void)
         g_test_message("network-plane blackout %.1f ms (largest gap, at %+.1f ms from Migrate; "
                        "across the switch %.1f ms; the sender's own largest gap %.1f ms), QEMU "
                        "downtime %" G_GUINT64_FORMAT " ms, total migration time %.1f s",
-                       blackout / 1e3, (gap_start - run.migrate_at) / 1e3, switch_gap / 1e3,
-                       send_gap / 1e3, run.downtime_ms, (completed_at - run.migrate_at) / 1e6);
+                       b.blackout / 1e3, (b.gap_start - run.migrate_at) / 1e3, b.switch_gap / 1e3,
+                       b.send_gap / 1e3, run.downtime_ms,
+                       (run.completed_at - run.migrate_at) / 1e6);
         g_test_message("A's STOP %+.1f ms, B's RESUME %+.1f ms, B activated %+.1f ms, B's FDB "
                        "entry first seen by %+.1f ms (from Migrate); %u of %u echo requests "
                        "reached no running instance; %u reached B's tap after its RESUME",
-                       (stop_at - run.migrate_at) / 1e3, (resume_at - run.migrate_at) / 1e3,
+                       (run.stop_at - run.migrate_at) / 1e3, (run.resume_at - run.migrate_at) / 1e3,
                        (activated_at - run.migrate_at) / 1e3, (b_owns_at - run.migrate_at) / 1e3,
-                       lost, sent, after_resume);
-        g_assert_cmpuint(after_resume, >, 0);
-        g_assert_cmpint(switch_gap, >, 0);
-        g_assert_cmpint(blackout, <=, ((gint64) run.downtime_ms + BLACKOUT_SLACK_MS) * 1000);
+                       b.lost, b.sent, b.after_resume);
+        g_assert_cmpuint(b.after_resume, >, 0);
+        g_assert_cmpint(b.switch_gap, >, 0);
+        g_assert_cmpint(b.blackout, <=, ((gint64) run.downtime_ms + BLACKOUT_SLACK_MS) * 1000);
 }
 
 static const char *
 emulator_failure(const char **where)
 {
         for (guint i = 0; i < 2; i++) {
-                const char *mark = run.serial[i] ? corruption(run.serial[i]) : NULL;
+                const char *mark = run.serial[i] ? mig_run_corruption(run.serial[i]) : NULL;
 
                 if (mark) {
                         *where = i ? "B (destination)" : "A (source)";
@@ -855,7 +354,7 @@ test_guest_replies(void)
         }
         if (!judgeable())
                 return;
-        resume_at = mig_timeline_find(run.dst_guest, "resume", run.migrate_at);
+        resume_at = run.resume_at;
         for (guint i = 0; i < run.sent->len; i++) {
                 MigArrival *x = &g_array_index(run.sent, MigArrival, i);
 
@@ -867,7 +366,7 @@ test_guest_replies(void)
                 answered += g_hash_table_contains(
                         after_resume,
                         GUINT_TO_POINTER(g_array_index(run.replies, MigArrival, i).seq + 1));
-        gap = largest_gap(run.replies, run.migrate_at, run.probe_end, &gap_start);
+        gap = mig_largest_gap(run.replies, run.migrate_at, run.probe_end, &gap_start);
         g_test_message("guest replies: %u to %u requests in all; %u of the %u sent after B's "
                        "RESUME answered; largest gap between replies %.1f ms at %+.1f ms from "
                        "Migrate",
@@ -929,6 +428,8 @@ main(int argc, char **argv)
         int status;
 
         g_test_init(&argc, &argv, NULL);
+        if (g_getenv("NLC_MIG_READINESS"))
+                readiness = g_getenv("NLC_MIG_READINESS");
         /* A failed check ends its case, not the process: the other checks
          * still judge the run and the teardown still runs. */
         g_test_set_nonfatal_assertions();

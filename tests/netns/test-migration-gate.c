@@ -182,11 +182,127 @@ test_switch_waits_for_forwarding(Fixture *f, gconstpointer data)
                        ((gint64) switch_at - forwarding_at) / 1000.0);
 }
 
+/* ---- PrepareIncoming answers once QEMU listens ---- */
+
+typedef struct {
+        gboolean done;
+        GVariant *reply;
+        GError *error;
+        GCancellable *cancel;
+} Call;
+
+static void
+on_call_done(GObject *source, GAsyncResult *result, gpointer data)
+{
+        Call *call = data;
+
+        call->reply =
+                g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &call->error);
+        call->done = TRUE;
+}
+
+/* A destination QEMU (scripted) followed by the fixture's source daemon,
+ * playing a destination here; scripted up to migrate-incoming, which the
+ * caller scripts before calling PrepareIncoming (call_prepare_incoming). */
+static void
+prepare_incoming(Fixture *f)
+{
+        g_autofree char *dev =
+                ns_allocate(&f->src, "vm1", MAC, "{'bridge': <'bsrc'>, 'ifname': <'src0'>}");
+
+        f->fds[0] = ns_create(&f->src, dev);
+        nlc_fake_qmp_expect(f->qemu, "query-status", NULL,
+                            "{\"running\": false, \"status\": \"inmigrate\"}");
+        g_assert_nonnull(ns_call(&f->src, "/org/netlifecd1", "org.netlifecd1.Manager", "AttachQemu",
+                                 g_variant_new("(ss)", "vm1", nlc_fake_qmp_get_path(f->qemu)), "()",
+                                 NULL));
+        g_assert_true(nlc_fake_qmp_run_until_done(f->qemu, 5000));
+        nlc_fake_qmp_expect(
+                f->qemu, "query-version", NULL,
+                "{\"qemu\": {\"major\": 7, \"minor\": 2, \"micro\": 0}, \"package\": \"\"}");
+        nlc_fake_qmp_expect(f->qemu, "query-migrate-capabilities", NULL,
+                            "[{\"state\": false, \"capability\": \"events\"}, "
+                            "{\"state\": false, \"capability\": \"postcopy-ram\"}]");
+        nlc_fake_qmp_expect(f->qemu, "migrate-set-capabilities", NULL, NULL);
+}
+
+static void
+call_prepare_incoming(Fixture *f, Call *call)
+{
+        memset(call, 0, sizeof *call);
+        call->cancel = g_cancellable_new();
+        g_dbus_connection_call(
+                f->src.conn, "org.netlifecd1", "/org/netlifecd1", "org.netlifecd1.Manager",
+                "PrepareIncoming", g_variant_new("(ssa{sv})", "vm1", "tcp:0.0.0.0:4444", NULL),
+                G_VARIANT_TYPE("(o)"), G_DBUS_CALL_FLAGS_NONE, 10000, NULL, on_call_done, call);
+}
+
+static void
+run_for(guint ms)
+{
+        gint64 until = g_get_monotonic_time() + ms * 1000;
+
+        while (g_get_monotonic_time() < until)
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(2000), TRUE);
+}
+
+/* Until migrate-incoming returns, a coordinator must not hear back: its next
+ * call is Migrate on the source, which would find nobody listening. */
+static void
+test_prepare_incoming_waits_for_listening(Fixture *f, gconstpointer data)
+{
+        Call call;
+
+        prepare_incoming(f);
+        nlc_fake_qmp_expect_silence(f->qemu, "migrate-incoming");
+        call_prepare_incoming(f, &call);
+        g_assert_true(nlc_fake_qmp_run_until_done(f->qemu, 5000));
+        run_for(500);
+        g_assert_false(call.done);
+        nlc_fake_qmp_assert_done(f->qemu);
+        /* The call must end before @call goes out of scope. */
+        g_cancellable_cancel(call.cancel);
+        while (!call.done)
+                g_main_context_iteration(NULL, TRUE);
+        g_clear_error(&call.error);
+        g_object_unref(call.cancel);
+}
+
+static void
+test_prepare_incoming_refused(Fixture *f, gconstpointer data)
+{
+        g_autofree char *phase = NULL;
+        Call call;
+
+        prepare_incoming(f);
+        nlc_fake_qmp_expect_error(f->qemu, "migrate-incoming", "GenericError",
+                                  "Failed to bind socket: Address already in use");
+        call_prepare_incoming(f, &call);
+        g_assert_true(nlc_fake_qmp_run_until_done(f->qemu, 5000));
+        for (int i = 0; i < 500 && !call.done; i++)
+                run_for(10);
+        g_assert_true(call.done);
+        g_assert_null(call.reply);
+        g_assert_true(g_dbus_error_is_remote_error(call.error));
+        g_assert_cmpstr(g_dbus_error_get_remote_error(call.error), ==,
+                        "org.netlifecd1.Error.Failed");
+        g_assert_nonnull(strstr(call.error->message, "/org/netlifecd1/migration/"));
+        g_assert_nonnull(strstr(call.error->message, "Address already in use"));
+        phase = ns_get_string(&f->src, "/org/netlifecd1/migration/1", MIG, "Phase");
+        g_assert_cmpstr(phase, ==, "failed");
+        g_error_free(call.error);
+        g_object_unref(call.cancel);
+}
+
 int
 main(int argc, char **argv)
 {
         g_test_init(&argc, &argv, NULL);
         g_test_add("/migration-gate/switch-waits-for-forwarding", Fixture, NULL, set_up,
                    test_switch_waits_for_forwarding, tear_down);
+        g_test_add("/migration-gate/prepare-incoming-waits-for-listening", Fixture, NULL, set_up,
+                   test_prepare_incoming_waits_for_listening, tear_down);
+        g_test_add("/migration-gate/prepare-incoming-refused", Fixture, NULL, set_up,
+                   test_prepare_incoming_refused, tear_down);
         return g_test_run();
 }

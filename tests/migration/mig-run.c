@@ -1,0 +1,664 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <string.h>
+
+#include "mig-naive.h"
+#include "mig-run.h"
+
+#define BOOT_TIMEOUT_S  120
+#define MIGRATE_TIMEOUT 300
+/* Echo requests A's tap must see before the migration starts: the path
+ * works and the probes measure. */
+#define WARMUP_CAPTURES 50
+
+/* ---- B's PropertiesChanged, timed on arrival ---- */
+
+/* Filled from GDBus's worker thread (the message filter), read by the run.
+ * One per process, not per run: a filter may still be running after
+ * g_dbus_connection_remove_filter(), so what it touches must outlive it. */
+typedef struct {
+        GMutex lock;
+        char *device_path, *instance_path;
+        GArray *changes; /* MigChange */
+} Watch;
+
+static Watch the_watch;
+
+static void
+watch_add(Watch *w, gint64 at, const char *what)
+{
+        MigChange c = { at, g_strdup(what) };
+
+        g_mutex_lock(&w->lock);
+        g_array_append_val(w->changes, c);
+        g_mutex_unlock(&w->lock);
+}
+
+/* Runs before any queue, in the worker thread: the arrival time is the
+ * signal's, not this process's next main-loop turn. */
+static GDBusMessage *
+on_message(GDBusConnection *conn, GDBusMessage *message, gboolean incoming, gpointer data)
+{
+        Watch *w = data;
+        gint64 at = g_get_real_time();
+        const char *path = g_dbus_message_get_path(message);
+        GVariant *body = g_dbus_message_get_body(message);
+        const char *kind = NULL;
+        g_autoptr(GVariant) changed = NULL;
+        GVariantIter iter;
+        const char *name;
+        GVariant *value;
+
+        if (!incoming || g_dbus_message_get_message_type(message) != G_DBUS_MESSAGE_TYPE_SIGNAL ||
+            g_strcmp0(g_dbus_message_get_member(message), "PropertiesChanged") != 0 || !path ||
+            !body || !g_variant_is_of_type(body, G_VARIANT_TYPE("(sa{sv}as)")))
+                return message;
+        g_mutex_lock(&w->lock);
+        if (g_strcmp0(path, w->device_path) == 0)
+                kind = "device";
+        else if (g_strcmp0(path, w->instance_path) == 0)
+                kind = "instance";
+        g_mutex_unlock(&w->lock);
+        if (!kind)
+                return message;
+        changed = g_variant_get_child_value(body, 1);
+        g_variant_iter_init(&iter, changed);
+        while (g_variant_iter_loop(&iter, "{&sv}", &name, &value)) {
+                g_autofree char *text = NULL;
+
+                if (g_str_equal(name, "PortState") &&
+                    g_variant_is_of_type(value, G_VARIANT_TYPE_STRING))
+                        text = g_strdup_printf("%s PortState=%s", kind,
+                                               g_variant_get_string(value, NULL));
+                else if (g_str_equal(name, "Ready") &&
+                         g_variant_is_of_type(value, G_VARIANT_TYPE_BOOLEAN))
+                        text = g_strdup_printf("%s Ready=%s", kind,
+                                               g_variant_get_boolean(value) ? "true" : "false");
+                if (text)
+                        watch_add(w, at, text);
+        }
+        return message;
+}
+
+static void
+ignore_signal(GDBusConnection *c, const char *sender, const char *path, const char *iface,
+              const char *signal, GVariant *params, gpointer data)
+{
+}
+
+static gint64
+change_at(GArray *changes, const char *what)
+{
+        for (guint i = 0; changes && i < changes->len; i++) {
+                MigChange *c = &g_array_index(changes, MigChange, i);
+
+                if (g_str_equal(c->what, what))
+                        return c->at;
+        }
+        return 0;
+}
+
+gint64
+mig_run_change_at(const MigRun *run, const char *what)
+{
+        return change_at(run->changes, what);
+}
+
+static gboolean
+watch_seen(Watch *w, const char *what)
+{
+        gboolean seen;
+
+        g_mutex_lock(&w->lock);
+        seen = change_at(w->changes, what) != 0;
+        g_mutex_unlock(&w->lock);
+        return seen;
+}
+
+/* ---- the run's state and helpers ---- */
+
+typedef struct {
+        MigEnv *env;
+        const MigRunConfig *config;
+        MigRun *run;
+        MigProbe *probe;
+        Watch *watch;
+        char *src_path, *dst_path; /* the Migration objects (netlifecd) */
+        guint port_timeout_ms;     /* a new port forwards within this */
+} Ctx;
+
+static gboolean fail(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+
+static gboolean
+fail(GError **error, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        *error = g_error_new_valist(G_IO_ERROR, G_IO_ERROR_FAILED, fmt, ap);
+        va_end(ap);
+        return FALSE;
+}
+
+static const char *const corruption_marks[] = {
+        "Oops", "Kernel panic",    "general protection fault",
+        "BUG:", "DIRTIER-CORRUPT", "GUEST-ERROR",
+        NULL
+};
+
+const char *
+mig_run_corruption(const char *serial)
+{
+        for (guint i = 0; corruption_marks[i]; i++)
+                if (strstr(serial, corruption_marks[i]))
+                        return corruption_marks[i];
+        return NULL;
+}
+
+static gboolean
+wait_guest_ready(MigHost *h, GError **error)
+{
+        for (int i = 0; i < BOOT_TIMEOUT_S * 5; i++) {
+                g_autofree char *serial = mig_host_serial(h);
+
+                if (mig_run_corruption(serial))
+                        return fail(error,
+                                    "EMULATOR FAILURE: the guest broke while booting on host %c "
+                                    "('%s' on its console)",
+                                    h->label, mig_run_corruption(serial));
+                if (strstr(serial, "GUEST-READY"))
+                        return TRUE;
+                if (!mig_host_qemu_alive(h))
+                        return fail(error, "host %c: QEMU exited while the guest booted", h->label);
+                g_usleep(200000);
+        }
+        return fail(error, "host %c: no GUEST-READY on the console within %d s", h->label,
+                    BOOT_TIMEOUT_S);
+}
+
+static gboolean
+get_bool(MigHost *h, const char *path, const char *iface, const char *prop)
+{
+        g_autoptr(GVariant) v = mig_get(h, path, iface, prop, NULL);
+
+        return v && g_variant_get_boolean(v);
+}
+
+static char *
+get_string(MigHost *h, const char *path, const char *iface, const char *prop)
+{
+        g_autoptr(GVariant) v = mig_get(h, path, iface, prop, NULL);
+
+        return g_strdup(v ? g_variant_get_string(v, NULL) : "");
+}
+
+static gboolean
+wait_instance(MigHost *h, guint timeout_ms, GError **error)
+{
+        for (guint i = 0; i < timeout_ms / 100; i++) {
+                if (get_bool(h, h->instance_path, MIG_INSTANCE, "Ready") &&
+                    get_bool(h, h->instance_path, MIG_INSTANCE, "Active"))
+                        return TRUE;
+                g_usleep(100000);
+        }
+        return fail(error, "host %c: instance not ready and active within %u ms", h->label,
+                    timeout_ms);
+}
+
+static gboolean
+wait_qmp_connected(MigHost *h, GError **error)
+{
+        for (int i = 0; i < 100; i++) {
+                g_autoptr(GVariant) t =
+                        mig_get(h, h->instance_path, MIG_INSTANCE, "GuestTimeline", NULL);
+
+                if (mig_timeline_find(t, "qmp-connected", 0))
+                        return TRUE;
+                g_usleep(100000);
+        }
+        return fail(error, "host %c: netlifecd did not connect to QMP within 10 s", h->label);
+}
+
+static gboolean
+wait_captures(MigProbe *probe, guint host, guint n, GError **error)
+{
+        for (int i = 0; i < 100; i++) {
+                if (mig_probe_count_captures(probe, host) >= n)
+                        return TRUE;
+                g_usleep(100000);
+        }
+        return fail(error,
+                    "host %c: only %u echo requests reached the guest's tap in 10 s "
+                    "(capture or forwarding broken)",
+                    'A' + host, mig_probe_count_captures(probe, host));
+}
+
+static gboolean
+phase_is_final(const char *phase)
+{
+        return g_str_equal(phase, "completed") || g_str_equal(phase, "failed") ||
+               g_str_equal(phase, "cancelled");
+}
+
+/* ---- the netlifecd driver ---- */
+
+/* Coordinated readiness: this process is the coordinator and tells A's
+ * migration once B's instance is Ready (as seen in B's signals). */
+static gboolean
+coordinate(Ctx *ctx, gboolean *told, GError **error)
+{
+        g_autoptr(GVariant) r = NULL;
+
+        if (*told || g_strcmp0(ctx->config->readiness, "coordinated") != 0 ||
+            !watch_seen(ctx->watch, "instance Ready=true"))
+                return TRUE;
+        *told = TRUE;
+        r = mig_call(&ctx->env->host[0], ctx->src_path, MIG_MIGRATION, "DestinationReady", NULL,
+                     "()", error);
+        if (!r)
+                g_prefix_error(error, "DestinationReady on A: ");
+        return r != NULL;
+}
+
+/* Follows A's migration to its end; notes the phases it went through. */
+static gboolean
+wait_migration(Ctx *ctx, GError **error)
+{
+        MigHost *a = &ctx->env->host[0], *b = &ctx->env->host[1];
+        g_autoptr(GString) phases = g_string_new(NULL);
+        g_autofree char *phase = NULL;
+        gboolean told = FALSE;
+
+        for (int i = 0; i < MIGRATE_TIMEOUT * 100; i++) {
+                g_free(phase);
+                phase = get_string(a, ctx->src_path, MIG_MIGRATION, "Phase");
+                if (!phases->len || !g_str_has_suffix(phases->str, phase))
+                        g_string_append_printf(phases, "%s%s", phases->len ? " -> " : "", phase);
+                if (phase_is_final(phase))
+                        break;
+                if (!mig_host_qemu_alive(a) || !mig_host_qemu_alive(b))
+                        return fail(error, "QEMU on host %c exited during the migration (%s)",
+                                    mig_host_qemu_alive(a) ? 'B' : 'A', phases->str);
+                if (!coordinate(ctx, &told, error))
+                        return FALSE;
+                g_usleep(10000);
+        }
+        ctx->run->phases = g_strdup(phases->str);
+        if (!g_str_equal(phase, "completed")) {
+                g_autofree char *why = get_string(a, ctx->src_path, MIG_MIGRATION, "Error");
+
+                return fail(error, "the migration ended '%s' (%s), not completed: %s", phase,
+                            phases->str, why);
+        }
+        for (int i = 0; i < 300; i++) {
+                g_free(phase);
+                phase = get_string(b, ctx->dst_path, MIG_MIGRATION, "Phase");
+                if (phase_is_final(phase))
+                        break;
+                g_usleep(100000);
+        }
+        if (!g_str_equal(phase, "completed"))
+                return fail(error, "the destination's migration is '%s', not completed", phase);
+        return TRUE;
+}
+
+static gboolean
+netlifecd_migrate(Ctx *ctx, GError **error)
+{
+        MigHost *a = &ctx->env->host[0], *b = &ctx->env->host[1];
+        g_autoptr(GVariant) r = NULL;
+        GVariantBuilder opts;
+
+        r = mig_call(b, MIG_MANAGER_PATH, MIG_MANAGER, "PrepareIncoming",
+                     g_variant_new("(ss@a{sv})", MIG_INSTANCE_NAME, MIG_MIGRATION_URI,
+                                   g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)),
+                     "(o)", error);
+        if (!r)
+                return FALSE;
+        g_variant_get(r, "(o)", &ctx->dst_path);
+        g_clear_pointer(&r, g_variant_unref);
+        g_variant_builder_init(&opts, G_VARIANT_TYPE_VARDICT);
+        g_variant_builder_add(&opts, "{sv}", "postcopy", g_variant_new_string("after-precopy"));
+        g_variant_builder_add(&opts, "{sv}", "readiness",
+                              g_variant_new_string(ctx->config->readiness));
+        if (g_str_equal(ctx->config->readiness, "destination-bus"))
+                g_variant_builder_add(&opts, "{sv}", "destination-bus",
+                                      g_variant_new_string(b->bus_address));
+        g_variant_builder_add(&opts, "{sv}", "max-bandwidth",
+                              g_variant_new_uint64(ctx->config->max_bandwidth));
+        ctx->run->migrate_at = g_get_real_time();
+        r = mig_call(a, MIG_MANAGER_PATH, MIG_MANAGER, "Migrate",
+                     g_variant_new("(ssa{sv})", MIG_INSTANCE_NAME, MIG_MIGRATION_URI, &opts), "(o)",
+                     error);
+        if (!r)
+                return FALSE;
+        g_variant_get(r, "(o)", &ctx->src_path);
+        return wait_migration(ctx, error);
+}
+
+/* ---- both drivers ---- */
+
+static gboolean
+create_device(Ctx *ctx, MigHost *h, const char *tap, int *fd, GError **error)
+{
+        if (ctx->config->driver == MIG_DRIVER_NAIVE)
+                return mig_naive_create_tap(h, tap, fd, error);
+        return mig_host_create_device(h, MIG_INSTANCE_NAME, tap, fd, error);
+}
+
+/* The guest boots on A; A's port starts counting at its creation. */
+static gboolean
+boot_source(Ctx *ctx, GError **error)
+{
+        MigEnv *env = ctx->env;
+        MigHost *a = &env->host[0], *b = &env->host[1];
+        int fd;
+
+        if (!create_device(ctx, a, MIG_TAP_A, &fd, error) ||
+            !mig_host_start_qemu(env, a, fd, FALSE, error))
+                return FALSE;
+        if (ctx->config->driver == MIG_DRIVER_NETLIFECD) {
+                if (!mig_host_attach_qemu(a, MIG_INSTANCE_NAME, error) ||
+                    !wait_guest_ready(a, error) || !wait_instance(a, ctx->port_timeout_ms, error))
+                        return FALSE;
+        } else if (!wait_guest_ready(a, error) ||
+                   !mig_wait_forwarding(a->ns, MIG_TAP_A, ctx->port_timeout_ms, error)) {
+                return FALSE;
+        }
+        return mig_wait_forwarding(a->ns, MIG_UPLINK, ctx->port_timeout_ms, error) &&
+               mig_wait_forwarding(b->ns, MIG_UPLINK, ctx->port_timeout_ms, error);
+}
+
+/* B: the device first (its STP countdown starts now), then QEMU waiting for
+ * the stream, then the probes on B's tap. */
+static gboolean
+start_destination(Ctx *ctx, GError **error)
+{
+        MigEnv *env = ctx->env;
+        MigHost *b = &env->host[1];
+        const char *const ns[2] = { env->host[0].ns, b->ns };
+        const char *const taps[2] = { MIG_TAP_A, MIG_TAP_B };
+        int fd;
+
+        if (!create_device(ctx, b, MIG_TAP_B, &fd, error))
+                return FALSE;
+        if (ctx->config->driver == MIG_DRIVER_NETLIFECD) {
+                g_mutex_lock(&ctx->watch->lock);
+                ctx->watch->device_path = g_strdup(b->device_path);
+                ctx->watch->instance_path = g_strdup(b->instance_path);
+                g_mutex_unlock(&ctx->watch->lock);
+                g_dbus_connection_add_filter(b->conn, on_message, ctx->watch, NULL);
+                /* A match rule, so B's bus sends us the signals at all. */
+                g_dbus_connection_signal_subscribe(
+                        b->conn, MIG_BUS_NAME, "org.freedesktop.DBus.Properties",
+                        "PropertiesChanged", NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE, ignore_signal,
+                        NULL, NULL);
+        }
+        if (!mig_host_start_qemu(env, b, fd, TRUE, error) ||
+            !mig_probe_start_capture(ctx->probe, 1, b->ns, MIG_TAP_B, error) ||
+            !mig_probe_start_sampler(ctx->probe, ns, taps, error))
+                return FALSE;
+        if (ctx->config->driver == MIG_DRIVER_NETLIFECD)
+                return mig_host_attach_qemu(b, MIG_INSTANCE_NAME, error) &&
+                       wait_qmp_connected(b, error);
+        return TRUE;
+}
+
+/* Until the echo requests reach B's tap (at most settle_ms), then until the
+ * guest shows it runs on B (DIRTIER-ALIVE) or breaks (at most 20 s), then 2 s
+ * more of echoes for the reply check. */
+static void
+watch_destination(Ctx *ctx)
+{
+        MigHost *b = &ctx->env->host[1];
+        guint at_completion = mig_probe_count_captures(ctx->probe, 1);
+
+        for (guint waited = 0; waited < ctx->config->settle_ms; waited += 100) {
+                if (mig_probe_count_captures(ctx->probe, 1) > at_completion + 10)
+                        break;
+                g_usleep(100000);
+        }
+        for (int i = 0; i < 100; i++) {
+                g_autofree char *serial = mig_host_serial(b);
+
+                if (strstr(serial, "DIRTIER-ALIVE") || mig_run_corruption(serial))
+                        break;
+                g_usleep(200000);
+        }
+        g_usleep(2 * G_USEC_PER_SEC);
+}
+
+static void
+collect(Ctx *ctx)
+{
+        MigRun *run = ctx->run;
+        MigHost *a = &ctx->env->host[0], *b = &ctx->env->host[1];
+
+        if (ctx->probe) {
+                mig_probe_stop(ctx->probe);
+                run->sent = mig_probe_get_sent(ctx->probe);
+                /* The window ends with the last request: nothing can arrive
+                 * later, and stopping the threads takes its own time. */
+                run->probe_end =
+                        run->sent->len ? g_array_index(run->sent, MigArrival, run->sent->len - 1).at
+                                       : g_get_real_time();
+                run->replies = mig_probe_get_replies(ctx->probe);
+                run->captures[0] = mig_probe_get_captures(ctx->probe, 0);
+                run->captures[1] = mig_probe_get_captures(ctx->probe, 1);
+                run->samples = mig_probe_get_samples(ctx->probe);
+                run->tap_ifindex[0] = mig_probe_tap_ifindex(ctx->probe, 0);
+                run->tap_ifindex[1] = mig_probe_tap_ifindex(ctx->probe, 1);
+        }
+        run->changes = g_array_new(FALSE, FALSE, sizeof(MigChange));
+        g_mutex_lock(&ctx->watch->lock);
+        for (guint i = 0; i < ctx->watch->changes->len; i++) {
+                MigChange c = g_array_index(ctx->watch->changes, MigChange, i);
+
+                c.what = g_strdup(c.what);
+                g_array_append_val(run->changes, c);
+        }
+        g_mutex_unlock(&ctx->watch->lock);
+        if (ctx->src_path) {
+                g_autoptr(GVariant) d = mig_get(a, ctx->src_path, MIG_MIGRATION, "Downtime", NULL);
+
+                run->src_timeline = mig_get(a, ctx->src_path, MIG_MIGRATION, "Timeline", NULL);
+                run->downtime_ms = d ? g_variant_get_uint64(d) : 0;
+                run->switch_at = mig_timeline_find(run->src_timeline, "postcopy-switch", 0);
+                run->completed_at = mig_timeline_find(run->src_timeline, "completed", 0);
+        }
+        if (ctx->dst_path)
+                run->dst_timeline = mig_get(b, ctx->dst_path, MIG_MIGRATION, "Timeline", NULL);
+        if (ctx->config->driver == MIG_DRIVER_NETLIFECD && a->instance_path) {
+                run->src_guest = mig_get(a, a->instance_path, MIG_INSTANCE, "GuestTimeline", NULL);
+                run->stop_at = mig_timeline_find(run->src_guest, "stop", run->migrate_at);
+        }
+        if (ctx->config->driver == MIG_DRIVER_NETLIFECD && b->instance_path) {
+                run->dst_guest = mig_get(b, b->instance_path, MIG_INSTANCE, "GuestTimeline", NULL);
+                run->resume_at = mig_timeline_find(run->dst_guest, "resume", run->migrate_at);
+        }
+        run->serial[0] = mig_host_serial(a);
+        run->serial[1] = mig_host_serial(b);
+}
+
+static gboolean
+check_prerequisites(MigEnv *env, MigRun *run, GError **error)
+{
+        guint major = mig_qemu_major(&run->qemu_version);
+
+        if (major < 10)
+                return fail(error,
+                            "QEMU 10 is needed (found: %s): run scripts/install-qemu.sh "
+                            "(QEMU 7.2's TCG corrupts migrated Linux guests)",
+                            run->qemu_version ? run->qemu_version : "none");
+        for (guint i = 0; i < 2; i++) {
+                g_autofree char *f =
+                        g_build_filename(env->guest_dir, i ? "initrd.img" : "bzImage", NULL);
+
+                if (!g_file_test(f, G_FILE_TEST_IS_REGULAR))
+                        return fail(error, "no guest (%s): run tests/migration/build-guest.sh %s",
+                                    f, env->guest_dir);
+        }
+        return TRUE;
+}
+
+static gboolean
+run_steps(Ctx *ctx, GError **error)
+{
+        MigEnv *env = ctx->env;
+        gboolean ok;
+
+        if (!boot_source(ctx, error))
+                return FALSE;
+        ctx->probe = mig_probe_new(MIG_GUEST_IP, MIG_GUEST_MAC);
+        if (!mig_probe_start_echo(ctx->probe, MIG_PEER_NS, error) ||
+            !mig_probe_start_capture(ctx->probe, 0, env->host[0].ns, MIG_TAP_A, error) ||
+            !wait_captures(ctx->probe, 0, WARMUP_CAPTURES, error))
+                return FALSE;
+        ctx->run->warmup_captures = mig_probe_count_captures(ctx->probe, 0);
+        ctx->run->warmup_replies = mig_probe_count_replies(ctx->probe);
+        if (!start_destination(ctx, error))
+                return FALSE;
+        if (ctx->config->driver == MIG_DRIVER_NAIVE)
+                ok = mig_naive_migrate(env, ctx->config->max_bandwidth, ctx->run, error);
+        else
+                ok = netlifecd_migrate(ctx, error);
+        if (ok)
+                watch_destination(ctx);
+        return ok;
+}
+
+gboolean
+mig_run(MigEnv *env, const MigRunConfig *config, MigRun *run, GError **error)
+{
+        Ctx ctx = { env, config, run, NULL, &the_watch };
+        g_autoptr(GError) local = NULL;
+        gboolean ok;
+
+        g_mutex_lock(&the_watch.lock);
+        g_clear_pointer(&the_watch.device_path, g_free);
+        g_clear_pointer(&the_watch.instance_path, g_free);
+        for (guint i = 0; the_watch.changes && i < the_watch.changes->len; i++)
+                g_free(g_array_index(the_watch.changes, MigChange, i).what);
+        g_clear_pointer(&the_watch.changes, g_array_unref);
+        the_watch.changes = g_array_new(FALSE, FALSE, sizeof(MigChange));
+        g_mutex_unlock(&the_watch.lock);
+        /* Two forward delays, twice over for a loaded machine, plus slack. */
+        ctx.port_timeout_ms = env->forward_delay_cs * 40 + 10000;
+        ok = check_prerequisites(env, run, &local) && run_steps(&ctx, &local);
+        collect(&ctx);
+        run->completed = ok;
+        if (!ok) {
+                run->failure = g_strdup(local->message);
+                g_propagate_error(error, g_steal_pointer(&local));
+        }
+        if (ctx.probe)
+                mig_probe_free(ctx.probe);
+        g_free(ctx.src_path);
+        g_free(ctx.dst_path);
+        return ok;
+}
+
+void
+mig_run_clear(MigRun *run)
+{
+        g_free(run->failure);
+        g_free(run->qemu_version);
+        g_free(run->phases);
+        g_clear_pointer(&run->src_timeline, g_variant_unref);
+        g_clear_pointer(&run->dst_timeline, g_variant_unref);
+        g_clear_pointer(&run->src_guest, g_variant_unref);
+        g_clear_pointer(&run->dst_guest, g_variant_unref);
+        g_clear_pointer(&run->sent, g_array_unref);
+        g_clear_pointer(&run->replies, g_array_unref);
+        g_clear_pointer(&run->captures[0], g_array_unref);
+        g_clear_pointer(&run->captures[1], g_array_unref);
+        g_clear_pointer(&run->samples, g_array_unref);
+        for (guint i = 0; run->changes && i < run->changes->len; i++)
+                g_free(g_array_index(run->changes, MigChange, i).what);
+        g_clear_pointer(&run->changes, g_array_unref);
+        g_free(run->serial[0]);
+        g_free(run->serial[1]);
+        memset(run, 0, sizeof *run);
+}
+
+/* ---- the network plane ---- */
+
+static gint
+by_time(gconstpointer x, gconstpointer y)
+{
+        gint64 a = ((const MigArrival *) x)->at, b = ((const MigArrival *) y)->at;
+
+        return a < b ? -1 : a > b;
+}
+
+gint64
+mig_largest_gap(GArray *a, gint64 from, gint64 to, gint64 *gap_start)
+{
+        gint64 prev = from, gap = 0;
+
+        for (guint i = 0; i < a->len; i++) {
+                gint64 t = g_array_index(a, MigArrival, i).at;
+
+                if (t < from || t > to)
+                        continue;
+                if (t - prev > gap) {
+                        gap = t - prev;
+                        *gap_start = prev;
+                }
+                prev = t;
+        }
+        if (to - prev > gap) {
+                gap = to - prev;
+                *gap_start = prev;
+        }
+        return gap;
+}
+
+/* The gap in @a (sorted) that holds @t: from the last arrival before @t to
+ * the first at or after it; 0 when @t is not between two arrivals. */
+static gint64
+gap_across(GArray *a, gint64 t)
+{
+        for (guint i = 0; i + 1 < a->len; i++) {
+                gint64 x = g_array_index(a, MigArrival, i).at;
+                gint64 y = g_array_index(a, MigArrival, i + 1).at;
+
+                if (x < t && t <= y)
+                        return y - x;
+        }
+        return 0;
+}
+
+void
+mig_run_blackout(const MigRun *run, MigBlackout *b)
+{
+        g_autoptr(GArray) running = g_array_new(FALSE, FALSE, sizeof(MigArrival));
+        g_autoptr(GHashTable) reached = g_hash_table_new(NULL, NULL);
+        gint64 send_gap_start = 0;
+
+        memset(b, 0, sizeof *b);
+        for (guint i = 0; i < run->captures[0]->len; i++)
+                if (g_array_index(run->captures[0], MigArrival, i).at < run->stop_at)
+                        g_array_append_val(running, g_array_index(run->captures[0], MigArrival, i));
+        for (guint i = 0; i < run->captures[1]->len; i++)
+                if (g_array_index(run->captures[1], MigArrival, i).at >= run->resume_at) {
+                        g_array_append_val(running, g_array_index(run->captures[1], MigArrival, i));
+                        b->after_resume++;
+                }
+        g_array_sort(running, by_time);
+        for (guint i = 0; i < running->len; i++)
+                g_hash_table_add(reached,
+                                 GUINT_TO_POINTER(g_array_index(running, MigArrival, i).seq + 1));
+        /* Requests sent from the start until shortly before the probes ended
+         * (the last 50 ms may still be on their way). */
+        for (guint i = 0; i < run->sent->len; i++) {
+                MigArrival *x = &g_array_index(run->sent, MigArrival, i);
+
+                if (x->at < run->migrate_at || x->at > run->probe_end - 50000)
+                        continue;
+                b->sent++;
+                b->lost += !g_hash_table_contains(reached, GUINT_TO_POINTER(x->seq + 1));
+        }
+        b->blackout = mig_largest_gap(running, run->migrate_at, run->probe_end, &b->gap_start);
+        b->switch_gap = gap_across(running, run->stop_at);
+        b->send_gap = mig_largest_gap(run->sent, run->migrate_at, run->probe_end, &send_gap_start);
+}

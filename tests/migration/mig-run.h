@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * One migration of the real guest from host A to host B (mig-env.h), with
+ * the probes running (mig-probe.h), by one of two drivers:
+ *
+ * - netlifecd: both hosts' daemons create the devices and follow QEMU
+ *   (AttachQemu); PrepareIncoming on B, Migrate on A with post-copy after the
+ *   first pass, gated on B's readiness, which A's daemon learns from B's bus
+ *   ("destination-bus") or from this process calling DestinationReady() the
+ *   moment B's instance turns Ready ("coordinated");
+ * - naive: what a driver does without netlifecd: the destination tap is
+ *   made and bridged when the destination QEMU starts, post-copy is started
+ *   after the first pass with no gate, and nothing handles the MAC (QEMU's
+ *   own announcements only). QMP spoken here, the daemons stay idle.
+ *
+ * Used by the test (tests/migration/test-postcopy.c) and the blackout bench
+ * (bench/blackout.c), so both measure exactly the same way.
+ */
+#pragma once
+
+#include "mig-env.h"
+#include "mig-probe.h"
+
+#define MIG_INSTANCE_NAME "vm1"
+#define MIG_TAP_A         "vm1a"
+#define MIG_TAP_B         "vm1b"
+#define MIG_MIGRATION_URI "tcp:198.51.100.2:4444"
+
+typedef enum {
+        MIG_DRIVER_NETLIFECD,
+        MIG_DRIVER_NAIVE,
+} MigDriver;
+
+typedef struct {
+        MigDriver driver;
+        const char *readiness; /* netlifecd: "destination-bus" or "coordinated" */
+        guint64 max_bandwidth; /* bytes/s for the migration stream */
+        guint settle_ms;       /* after completion: how long to wait at most for the
+                                 * echo requests to reach B's tap (the naive
+                                 * driver's blackout can outlast the migration) */
+} MigRunConfig;
+
+/* A PropertiesChanged about B's device or instance, timed on arrival here. */
+typedef struct {
+        gint64 at;
+        char *what; /* "device PortState=forwarding", "instance Ready=true", ... */
+} MigChange;
+
+typedef struct {
+        gboolean completed; /* the migration reached "completed" on both sides */
+        char *failure;      /* why the run stopped, NULL when it completed */
+        char *qemu_version;
+        /* CLOCK_REALTIME µs; 0 when not seen. Both drivers fill these. */
+        gint64 migrate_at;                     /* just before the migration was started */
+        gint64 switch_at;                      /* migrate-start-postcopy went out */
+        gint64 stop_at;                        /* A's STOP */
+        gint64 resume_at;                      /* B's RESUME */
+        gint64 completed_at;                   /* A's migration completed */
+        gint64 probe_end;                      /* when the last echo request went out */
+        guint64 downtime_ms;                   /* QEMU's figure, from A */
+        guint warmup_captures, warmup_replies; /* before the migration */
+        /* netlifecd only: Migration.Timeline and Instance.GuestTimeline. */
+        GVariant *src_timeline, *dst_timeline, *src_guest, *dst_guest;
+        char *phases; /* A's phases as seen: "setup -> precopy -> ..." */
+        GArray *sent, *replies, *captures[2], *samples;
+        GArray *changes; /* MigChange (netlifecd only) */
+        int tap_ifindex[2];
+        char *serial[2];
+} MigRun;
+
+/* Boots the guest on A, migrates it to B, collects everything. @env must be
+ * set up (mig_env_set_up). FALSE with @error when the run stopped early; what
+ * was recorded until then is in @run regardless. */
+gboolean mig_run(MigEnv *env, const MigRunConfig *config, MigRun *run, GError **error);
+void mig_run_clear(MigRun *run);
+
+/* The time of the first @what among B's changes, 0 when none. */
+gint64 mig_run_change_at(const MigRun *run, const char *what);
+/* The first sign in @serial that the emulator broke the guest, or NULL. */
+const char *mig_run_corruption(const char *serial);
+
+/* Largest gap between consecutive arrivals (MigArrival, sorted) of @a within
+ * [from, to], the window's ends counting as arrivals. */
+gint64 mig_largest_gap(GArray *a, gint64 from, gint64 to, gint64 *gap_start);
+
+/* The network plane: echo requests that reached the tap of the instance that
+ * ran (A's before its STOP, B's from its RESUME). */
+typedef struct {
+        gint64 blackout;    /* largest gap from the migration's start on, µs */
+        gint64 gap_start;   /* where it began */
+        gint64 switch_gap;  /* the gap that holds A's STOP (0: none) */
+        gint64 send_gap;    /* the sender's own largest gap (scheduling noise) */
+        guint sent, lost;   /* requests sent in the window, and those that reached
+                            * no running instance */
+        guint after_resume; /* requests that reached B's tap after its RESUME */
+} MigBlackout;
+
+void mig_run_blackout(const MigRun *run, MigBlackout *b);
