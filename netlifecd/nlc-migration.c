@@ -920,7 +920,7 @@ refuse(GDBusMethodInvocation *invocation, NlcError code, const char *message)
 static void
 on_recover_sent(GObject *source, GAsyncResult *result, gpointer data)
 {
-        g_autoptr(GDBusMethodInvocation) invocation = data;
+        GDBusMethodInvocation *invocation = data; /* answering it drops the reference */
         g_autoptr(GError) error = NULL;
         g_autoptr(JsonNode) reply = nlc_qmp_command_finish(NLC_QMP(source), result, &error);
 
@@ -930,7 +930,7 @@ on_recover_sent(GObject *source, GAsyncResult *result, gpointer data)
                 return;
         }
         /* Recover() has no out arguments. */
-        g_dbus_method_invocation_return_value(g_steal_pointer(&invocation), NULL);
+        g_dbus_method_invocation_return_value(invocation, NULL);
 }
 
 static gboolean
@@ -943,11 +943,9 @@ handle_recover(NlcDbusMigration *skel, GDBusMethodInvocation *invocation, const 
                               "Recover is for a post-copy migration that paused");
         record(self, "recover");
         if (self->role == ROLE_SOURCE)
-                nlc_qmp_migrate_resume(self->qmp, uri, NULL, on_recover_sent,
-                                       g_object_ref(invocation));
+                nlc_qmp_migrate_resume(self->qmp, uri, NULL, on_recover_sent, invocation);
         else
-                nlc_qmp_migrate_recover(self->qmp, uri, NULL, on_recover_sent,
-                                        g_object_ref(invocation));
+                nlc_qmp_migrate_recover(self->qmp, uri, NULL, on_recover_sent, invocation);
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

@@ -71,7 +71,10 @@ void
 nlc_qmp_migrate_recover(NlcQmp *qmp, const char *uri, GCancellable *c, GAsyncReadyCallback cb,
                         gpointer data)
 {
-        nlc_qmp_execute_async(qmp, "migrate-recover", object_with_string("uri", uri), c, cb, data);
+        /* Out of band: the destination's main loop may be stuck on the page
+         * faults the cut link left unanswered (QEMU marks it allow-oob). */
+        nlc_qmp_execute_oob_async(qmp, "migrate-recover", object_with_string("uri", uri), c, cb,
+                                  data);
 }
 
 void

@@ -38,6 +38,10 @@ struct _NlcQmp {
         gboolean closed; /* by the owner: no reconnect */
         GTask *connect_task;
         guint version;
+        /* Out-of-band execution (QEMU 3.0+, offered in the greeting): a
+         * command that must get through while the main loop is stuck, as
+         * on a post-copy destination whose link to the source is cut. */
+        gboolean oob_offered, oob;
 };
 
 enum { SIGNAL_EVENT, SIGNAL_CONNECTED, SIGNAL_DISCONNECTED, N_SIGNALS };
@@ -112,6 +116,7 @@ drop_connection(NlcQmp *self, const GError *why)
         if (self->stage == STAGE_IDLE && !self->connection)
                 return;
         self->stage = STAGE_IDLE;
+        self->oob_offered = self->oob = FALSE;
         self->generation++;
         g_byte_array_set_size(self->rx, 0);
         self->rx_scanned = 0;
@@ -190,7 +195,7 @@ write_next(NlcQmp *self)
 }
 
 static void
-send_command(NlcQmp *self, const char *command, JsonObject *arguments, guint64 id)
+send_command(NlcQmp *self, const char *command, JsonObject *arguments, guint64 id, gboolean oob)
 {
         g_autoptr(JsonBuilder) b = json_builder_new();
         g_autoptr(JsonGenerator) gen = json_generator_new();
@@ -198,7 +203,7 @@ send_command(NlcQmp *self, const char *command, JsonObject *arguments, guint64 i
         g_autofree char *text = NULL;
 
         json_builder_begin_object(b);
-        json_builder_set_member_name(b, "execute");
+        json_builder_set_member_name(b, oob ? "exec-oob" : "execute");
         json_builder_add_string_value(b, command);
         if (arguments) {
                 JsonNode *args = json_node_new(JSON_NODE_OBJECT);
@@ -238,7 +243,7 @@ on_command_timeout(gpointer data)
 
 /* Registers @task under a fresh id and sends the command. */
 static void
-execute_task(NlcQmp *self, GTask *task, const char *command, JsonObject *arguments)
+execute_task(NlcQmp *self, GTask *task, const char *command, JsonObject *arguments, gboolean oob)
 {
         Pending *p = g_new0(Pending, 1);
 
@@ -249,12 +254,12 @@ execute_task(NlcQmp *self, GTask *task, const char *command, JsonObject *argumen
         g_hash_table_insert(self->pending, g_memdup2(&p->id, sizeof p->id), task);
         if (self->timeout_ms)
                 p->timeout_id = g_timeout_add(self->timeout_ms, on_command_timeout, p);
-        send_command(self, command, arguments, p->id);
+        send_command(self, command, arguments, p->id, oob);
 }
 
-void
-nlc_qmp_execute_async(NlcQmp *self, const char *command, JsonObject *arguments,
-                      GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+static void
+execute(NlcQmp *self, const char *command, JsonObject *arguments, gboolean oob,
+        GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
 {
         GTask *task = g_task_new(self, cancellable, callback, user_data);
 
@@ -267,9 +272,30 @@ nlc_qmp_execute_async(NlcQmp *self, const char *command, JsonObject *arguments,
                         json_object_unref(arguments);
                 return;
         }
-        execute_task(self, task, command, arguments);
+        execute_task(self, task, command, arguments, oob && self->oob);
         if (arguments)
                 json_object_unref(arguments);
+}
+
+void
+nlc_qmp_execute_async(NlcQmp *self, const char *command, JsonObject *arguments,
+                      GCancellable *cancellable, GAsyncReadyCallback callback, gpointer user_data)
+{
+        execute(self, command, arguments, FALSE, cancellable, callback, user_data);
+}
+
+void
+nlc_qmp_execute_oob_async(NlcQmp *self, const char *command, JsonObject *arguments,
+                          GCancellable *cancellable, GAsyncReadyCallback callback,
+                          gpointer user_data)
+{
+        execute(self, command, arguments, TRUE, cancellable, callback, user_data);
+}
+
+gboolean
+nlc_qmp_has_oob(NlcQmp *self)
+{
+        return self->stage == STAGE_READY && self->oob;
 }
 
 JsonNode *
@@ -293,6 +319,7 @@ on_capabilities(GObject *source, GAsyncResult *result, gpointer data)
                 return;
         }
         self->stage = STAGE_READY;
+        self->oob = self->oob_offered;
         self->backoff_ms = self->backoff_min_ms;
         g_debug("qmp %s: ready (QEMU %u)", self->path, self->version);
         task = g_steal_pointer(&self->connect_task);
@@ -313,6 +340,7 @@ handle_greeting(NlcQmp *self, JsonObject *msg)
         JsonObject *qemu = version && json_object_has_member(version, "qemu")
                                    ? json_object_get_object_member(version, "qemu")
                                    : NULL;
+        g_autoptr(JsonObject) args = NULL;
         GTask *caps;
 
         if (!qmp) {
@@ -324,9 +352,26 @@ handle_greeting(NlcQmp *self, JsonObject *msg)
                         (guint) (json_object_get_int_member_with_default(qemu, "major", 0) * 10000 +
                                  json_object_get_int_member_with_default(qemu, "minor", 0) * 100 +
                                  json_object_get_int_member_with_default(qemu, "micro", 0));
+        self->oob_offered = FALSE;
+        if (json_object_has_member(qmp, "capabilities") &&
+            JSON_NODE_HOLDS_ARRAY(json_object_get_member(qmp, "capabilities"))) {
+                JsonArray *offered = json_object_get_array_member(qmp, "capabilities");
+
+                for (guint i = 0; i < json_array_get_length(offered); i++)
+                        if (JSON_NODE_HOLDS_VALUE(json_array_get_element(offered, i)) &&
+                            g_strcmp0(json_array_get_string_element(offered, i), "oob") == 0)
+                                self->oob_offered = TRUE;
+        }
+        if (self->oob_offered) {
+                JsonArray *enable = json_array_new();
+
+                json_array_add_string_element(enable, "oob");
+                args = json_object_new();
+                json_object_set_array_member(args, "enable", enable);
+        }
         self->stage = STAGE_CAPS;
         caps = g_task_new(self, NULL, on_capabilities, NULL);
-        execute_task(self, caps, "qmp_capabilities", NULL);
+        execute_task(self, caps, "qmp_capabilities", args, FALSE);
 }
 
 static void

@@ -61,5 +61,13 @@ void nlc_qmp_execute_async(NlcQmp *self, const char *command, JsonObject *argume
                            GCancellable *cancellable, GAsyncReadyCallback callback,
                            gpointer user_data);
 JsonNode *nlc_qmp_execute_finish(NlcQmp *self, GAsyncResult *result, GError **error);
+/* Like nlc_qmp_execute_async(), sent out-of-band ("exec-oob") when QEMU
+ * offered OOB in its greeting (it is then enabled at qmp_capabilities), so
+ * it is answered even while QEMU's main loop is blocked; in band otherwise.
+ * Finish with nlc_qmp_execute_finish(). */
+void nlc_qmp_execute_oob_async(NlcQmp *self, const char *command, JsonObject *arguments,
+                               GCancellable *cancellable, GAsyncReadyCallback callback,
+                               gpointer user_data);
+gboolean nlc_qmp_has_oob(NlcQmp *self);
 
 G_END_DECLS

@@ -272,13 +272,15 @@ name_has_owner(GDBusConnection *conn)
         return has;
 }
 
+static gboolean start_daemon(MigHost *h, GError **error);
+
 /* The host's private bus (in the switch's namespace: a unix:path socket is
  * reachable from every namespace) and its netlifecd (in the host's). */
 static gboolean
 start_host(MigHost *h, GError **error)
 {
         g_autofree char *bus_path = g_build_filename(h->dir, "bus", NULL);
-        g_autofree char *bus_arg = NULL, *addr_arg = NULL, *state_arg = NULL, *run_arg = NULL;
+        g_autofree char *bus_arg = NULL;
         const char *daemon = g_getenv("NLC_DAEMON");
         g_autoptr(GError) local = NULL;
 
@@ -311,6 +313,16 @@ start_host(MigHost *h, GError **error)
                                            "host %c: no private bus: ", h->label);
                 return FALSE;
         }
+        return start_daemon(h, error);
+}
+
+/* The host's netlifecd, on its bus, with its state; waits for its name. */
+static gboolean
+start_daemon(MigHost *h, GError **error)
+{
+        g_autofree char *addr_arg = NULL, *state_arg = NULL, *run_arg = NULL;
+        const char *daemon = g_getenv("NLC_DAEMON");
+
         addr_arg = g_strconcat("--address=", h->bus_address, NULL);
         state_arg = g_strconcat("--state-dir=", h->dir, "/state", NULL);
         run_arg = g_strconcat("--runtime-dir=", h->dir, "/run", NULL);
@@ -371,6 +383,7 @@ mig_env_set_up(MigEnv *env, GError **error)
                 g_mkdir(h->dir, 0700);
                 h->daemon_log = g_build_filename(h->dir, "daemon.log", NULL);
                 h->qmp_path = g_build_filename(h->dir, "qmp.sock", NULL);
+                h->test_qmp_path = g_build_filename(h->dir, "test-qmp.sock", NULL);
                 h->serial_log = g_build_filename(h->dir, "serial.log", NULL);
                 h->qemu_log = g_build_filename(h->dir, "qemu.log", NULL);
         }
@@ -457,6 +470,7 @@ mig_env_tear_down(MigEnv *env, GError **error)
                 g_free(h->device_path);
                 g_free(h->instance_path);
                 g_free(h->qmp_path);
+                g_free(h->test_qmp_path);
                 g_free(h->serial_log);
                 g_free(h->qemu_log);
         }
@@ -552,6 +566,8 @@ mig_host_start_qemu(MigEnv *env, MigHost *h, int tap_fd, gboolean incoming, GErr
         g_autofree char *nic = g_strdup_printf("virtio-net-pci,netdev=n0,mac=%s", MIG_GUEST_MAC);
         g_autofree char *serial = g_strconcat("file:", h->serial_log, NULL);
         g_autofree char *qmp = g_strconcat("unix:", h->qmp_path, ",server=on,wait=off", NULL);
+        g_autofree char *test_qmp =
+                g_strconcat("unix:", h->test_qmp_path, ",server=on,wait=off", NULL);
         g_autofree char *name = g_strdup_printf("vm1-%c", h->label);
         /* The same machine on both sides; the destination only waits for
          * migrate-incoming. */
@@ -559,7 +575,7 @@ mig_host_start_qemu(MigEnv *env, MigHost *h, int tap_fd, gboolean incoming, GErr
                                MIG_QEMU_RAM, "-nodefaults", "-no-user-config", "-display", "none",
                                "-kernel", kernel, "-initrd", initrd, "-append",
                                "console=ttyS0 quiet", "-netdev", netdev, "-device", nic, "-serial",
-                               serial, "-qmp", qmp,
+                               serial, "-qmp", qmp, "-qmp", test_qmp,
                                /* the source's argv ends here */
                                incoming ? "-incoming" : NULL, "defer", NULL };
         gboolean ok;
@@ -568,6 +584,21 @@ mig_host_start_qemu(MigEnv *env, MigHost *h, int tap_fd, gboolean incoming, GErr
         ok = spawn(h->ns, argv, h->qemu_log, tap_fd, MIG_TAP_FD, &h->qemu_pid, error);
         close(tap_fd);
         return ok;
+}
+
+gboolean
+mig_host_restart_daemon(MigHost *h, GError **error)
+{
+        if (h->daemon_pid > 0) {
+                kill(h->daemon_pid, SIGKILL);
+                waitpid(h->daemon_pid, NULL, 0);
+                g_spawn_close_pid(h->daemon_pid);
+                h->daemon_pid = 0;
+        }
+        /* Its bus name must be free before the new one can take it. */
+        for (int i = 0; i < 500 && name_has_owner(h->conn); i++)
+                g_usleep(10000);
+        return start_daemon(h, error);
 }
 
 gboolean

@@ -56,7 +56,8 @@ typedef struct {
         char *device_path;
         char *instance_path;
         GPid qemu_pid;
-        char *qmp_path;
+        char *qmp_path;      /* the daemon's monitor */
+        char *test_qmp_path; /* a second monitor, the test's own */
         char *serial_log;
         char *qemu_log;
 } MigHost;
@@ -104,6 +105,9 @@ gboolean mig_host_create_device(MigHost *h, const char *instance, const char *if
  * @incoming "-incoming defer". */
 gboolean mig_host_start_qemu(MigEnv *env, MigHost *h, int tap_fd, gboolean incoming,
                              GError **error);
+/* kill -9 of the host's netlifecd, then a new one on the same bus, state
+ * and runtime directories, as after a crash; waits for its bus name. */
+gboolean mig_host_restart_daemon(MigHost *h, GError **error);
 /* TRUE while the host's QEMU process lives. */
 gboolean mig_host_qemu_alive(MigHost *h);
 /* Manager.AttachQemu(instance, h->qmp_path) once the socket exists. */

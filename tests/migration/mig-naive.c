@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "mig-naive.h"
-#include "nlc-qmp.h"
+#include "mig-qmp.h"
 
 #define MIGRATE_TIMEOUT_S 300
 
@@ -58,82 +58,6 @@ mig_naive_create_tap(MigHost *h, const char *ifname, int *fd, GError **error)
         h->tap = g_strdup(ifname);
         *fd = job.fd;
         return TRUE;
-}
-
-/* ---- QMP, spoken directly ---- */
-
-typedef struct {
-        gboolean done;
-        JsonNode *node;
-        GError *error;
-} Reply;
-
-static void
-on_connected(GObject *source, GAsyncResult *result, gpointer data)
-{
-        Reply *reply = data;
-
-        nlc_qmp_connect_finish(NLC_QMP(source), result, &reply->error);
-        reply->done = TRUE;
-}
-
-static void
-on_reply(GObject *source, GAsyncResult *result, gpointer data)
-{
-        Reply *reply = data;
-
-        reply->node = nlc_qmp_execute_finish(NLC_QMP(source), result, &reply->error);
-        reply->done = TRUE;
-}
-
-static gboolean
-wait_reply(Reply *reply, const char *what, GError **error)
-{
-        while (!reply->done)
-                g_main_context_iteration(NULL, TRUE);
-        if (reply->error) {
-                g_propagate_prefixed_error(error, reply->error, "%s: ", what);
-                return FALSE;
-        }
-        return TRUE;
-}
-
-static NlcQmp *
-qmp_connect(MigHost *h, GError **error)
-{
-        g_autoptr(NlcQmp) qmp = nlc_qmp_new(h->qmp_path);
-        Reply reply = { 0 };
-
-        for (int i = 0; i < 1000 && !g_file_test(h->qmp_path, G_FILE_TEST_EXISTS); i++)
-                g_usleep(10000);
-        nlc_qmp_connect_async(qmp, NULL, on_connected, &reply);
-        if (!wait_reply(&reply, h->label == 'A' ? "QMP to A" : "QMP to B", error))
-                return NULL;
-        return g_steal_pointer(&qmp);
-}
-
-/* @args: a JSON object as text, or NULL. Returns QEMU's "return". */
-static JsonNode *
-qmp_run(NlcQmp *qmp, const char *command, const char *args, GError **error)
-{
-        g_autoptr(JsonNode) parsed = args ? json_from_string(args, NULL) : NULL;
-        Reply reply = { 0 };
-
-        g_assert(!args || (parsed && JSON_NODE_HOLDS_OBJECT(parsed)));
-        /* The reference is the call's. */
-        nlc_qmp_execute_async(qmp, command, parsed ? json_node_dup_object(parsed) : NULL, NULL,
-                              on_reply, &reply);
-        if (!wait_reply(&reply, command, error))
-                return NULL;
-        return reply.node ? reply.node : json_node_new(JSON_NODE_NULL);
-}
-
-static gboolean
-qmp_do(NlcQmp *qmp, const char *command, const char *args, GError **error)
-{
-        g_autoptr(JsonNode) node = qmp_run(qmp, command, args, error);
-
-        return node != NULL;
 }
 
 /* ---- the migration ---- */
@@ -232,30 +156,30 @@ mig_naive_migrate(MigEnv *env, guint64 max_bandwidth, MigRun *run, GError **erro
         Naive n = { run };
         gboolean ok;
 
-        src = qmp_connect(&env->host[0], error);
-        dst = src ? qmp_connect(&env->host[1], error) : NULL;
+        src = mig_qmp_connect(env->host[0].qmp_path, error);
+        dst = src ? mig_qmp_connect(env->host[1].qmp_path, error) : NULL;
         if (!dst)
                 return FALSE;
         n.src = src;
         g_signal_connect(src, "event", G_CALLBACK(on_src_event), &n);
         g_signal_connect(dst, "event", G_CALLBACK(on_dst_event), &n);
         params = g_strdup_printf("{\"max-bandwidth\": %" G_GUINT64_FORMAT "}", max_bandwidth);
-        ok = qmp_do(dst, "migrate-set-capabilities",
-                    "{\"capabilities\": [{\"capability\": \"postcopy-ram\", \"state\": true}]}",
-                    error) &&
-             qmp_do(dst, "migrate-incoming", "{\"uri\": \"" MIG_MIGRATION_URI "\"}", error) &&
-             qmp_do(src, "migrate-set-capabilities",
-                    "{\"capabilities\": [{\"capability\": \"postcopy-ram\", \"state\": true},"
-                    " {\"capability\": \"events\", \"state\": true}]}",
-                    error) &&
-             qmp_do(src, "migrate-set-parameters", params, error);
+        ok = mig_qmp_do(dst, "migrate-set-capabilities",
+                        "{\"capabilities\": [{\"capability\": \"postcopy-ram\", \"state\": true}]}",
+                        error) &&
+             mig_qmp_do(dst, "migrate-incoming", "{\"uri\": \"" MIG_MIGRATION_URI "\"}", error) &&
+             mig_qmp_do(src, "migrate-set-capabilities",
+                        "{\"capabilities\": [{\"capability\": \"postcopy-ram\", \"state\": true},"
+                        " {\"capability\": \"events\", \"state\": true}]}",
+                        error) &&
+             mig_qmp_do(src, "migrate-set-parameters", params, error);
         if (ok) {
                 run->migrate_at = g_get_real_time();
-                ok = qmp_do(src, "migrate", "{\"uri\": \"" MIG_MIGRATION_URI "\"}", error) &&
+                ok = mig_qmp_do(src, "migrate", "{\"uri\": \"" MIG_MIGRATION_URI "\"}", error) &&
                      follow(env, &n, error);
         }
         if (ok)
-                info = qmp_run(src, "query-migrate", NULL, error);
+                info = mig_qmp_run(src, "query-migrate", NULL, error);
         if (info && JSON_NODE_HOLDS_OBJECT(info))
                 run->downtime_ms = (guint64) json_object_get_int_member_with_default(
                         json_node_get_object(info), "downtime", 0);

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "mig-naive.h"
+#include "mig-qmp.h"
 #include "mig-run.h"
 
 #define BOOT_TIMEOUT_S  120
@@ -122,8 +123,7 @@ typedef struct {
         MigRun *run;
         MigProbe *probe;
         Watch *watch;
-        char *src_path, *dst_path; /* the Migration objects (netlifecd) */
-        guint port_timeout_ms;     /* a new port forwards within this */
+        guint port_timeout_ms; /* a new port forwards within this */
 } Ctx;
 
 static gboolean fail(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -252,46 +252,67 @@ coordinate(Ctx *ctx, gboolean *told, GError **error)
             !watch_seen(ctx->watch, "instance Ready=true"))
                 return TRUE;
         *told = TRUE;
-        r = mig_call(&ctx->env->host[0], ctx->src_path, MIG_MIGRATION, "DestinationReady", NULL,
-                     "()", error);
+        r = mig_call(&ctx->env->host[0], ctx->run->src_path, MIG_MIGRATION, "DestinationReady",
+                     NULL, "()", error);
         if (!r)
                 g_prefix_error(error, "DestinationReady on A: ");
         return r != NULL;
 }
 
-/* Follows A's migration to its end; notes the phases it went through. */
+static const char *
+expected_final(Ctx *ctx)
+{
+        return ctx->config->expect_final ? ctx->config->expect_final : "completed";
+}
+
+/* Follows A's migration to its end (or until the hook says done); notes the
+ * phases it went through. */
 static gboolean
 wait_migration(Ctx *ctx, GError **error)
 {
         MigHost *a = &ctx->env->host[0], *b = &ctx->env->host[1];
         g_autoptr(GString) phases = g_string_new(NULL);
         g_autofree char *phase = NULL;
-        gboolean told = FALSE;
+        gboolean told = FALSE, hook_done = FALSE;
 
-        for (int i = 0; i < MIGRATE_TIMEOUT * 100; i++) {
+        for (int i = 0; i < MIGRATE_TIMEOUT * 100 && !hook_done; i++) {
                 g_free(phase);
-                phase = get_string(a, ctx->src_path, MIG_MIGRATION, "Phase");
+                phase = get_string(a, ctx->run->src_path, MIG_MIGRATION, "Phase");
                 if (!phases->len || !g_str_has_suffix(phases->str, phase))
                         g_string_append_printf(phases, "%s%s", phases->len ? " -> " : "", phase);
                 if (phase_is_final(phase))
                         break;
-                if (!mig_host_qemu_alive(a) || !mig_host_qemu_alive(b))
+                /* A fault injected on purpose may take a QEMU down. */
+                if (!ctx->config->hook && (!mig_host_qemu_alive(a) || !mig_host_qemu_alive(b)))
                         return fail(error, "QEMU on host %c exited during the migration (%s)",
                                     mig_host_qemu_alive(a) ? 'B' : 'A', phases->str);
                 if (!coordinate(ctx, &told, error))
                         return FALSE;
+                if (ctx->config->hook) {
+                        MigHookResult r = ctx->config->hook(ctx->env, ctx->run, phase,
+                                                            ctx->config->hook_data, error);
+
+                        if (r == MIG_HOOK_FAILED)
+                                return FALSE;
+                        hook_done = r == MIG_HOOK_DONE;
+                }
                 g_usleep(10000);
         }
         ctx->run->phases = g_strdup(phases->str);
-        if (!g_str_equal(phase, "completed")) {
-                g_autofree char *why = get_string(a, ctx->src_path, MIG_MIGRATION, "Error");
+        ctx->run->final_phase = g_strdup(phase);
+        if (hook_done)
+                return TRUE;
+        if (!g_str_equal(phase, expected_final(ctx))) {
+                g_autofree char *why = get_string(a, ctx->run->src_path, MIG_MIGRATION, "Error");
 
-                return fail(error, "the migration ended '%s' (%s), not completed: %s", phase,
-                            phases->str, why);
+                return fail(error, "the migration ended '%s' (%s), not %s: %s", phase, phases->str,
+                            expected_final(ctx), why);
         }
+        if (!g_str_equal(phase, "completed"))
+                return TRUE;
         for (int i = 0; i < 300; i++) {
                 g_free(phase);
-                phase = get_string(b, ctx->dst_path, MIG_MIGRATION, "Phase");
+                phase = get_string(b, ctx->run->dst_path, MIG_MIGRATION, "Phase");
                 if (phase_is_final(phase))
                         break;
                 g_usleep(100000);
@@ -299,6 +320,45 @@ wait_migration(Ctx *ctx, GError **error)
         if (!g_str_equal(phase, "completed"))
                 return fail(error, "the destination's migration is '%s', not completed", phase);
         return TRUE;
+}
+
+/* More Migrate() options from the configuration's text. */
+static gboolean
+add_options(GVariantBuilder *opts, const char *text, GError **error)
+{
+        g_autoptr(GVariant) extra = NULL;
+        GVariantIter iter;
+        const char *key;
+        GVariant *value;
+
+        if (!text)
+                return TRUE;
+        extra = g_variant_parse(G_VARIANT_TYPE_VARDICT, text, NULL, NULL, error);
+        if (!extra)
+                return FALSE;
+        g_variant_iter_init(&iter, extra);
+        while (g_variant_iter_loop(&iter, "{&sv}", &key, &value))
+                g_variant_builder_add(opts, "{sv}", key, value);
+        return TRUE;
+}
+
+/* A knob the daemon does not offer, through the test's own monitor. */
+static gboolean
+set_postcopy_bandwidth(MigHost *a, guint64 bandwidth, GError **error)
+{
+        g_autoptr(NlcQmp) qmp = NULL;
+        g_autofree char *args = NULL;
+        gboolean ok;
+
+        if (!bandwidth)
+                return TRUE;
+        qmp = mig_qmp_connect(a->test_qmp_path, error);
+        if (!qmp)
+                return FALSE;
+        args = g_strdup_printf("{\"max-postcopy-bandwidth\": %" G_GUINT64_FORMAT "}", bandwidth);
+        ok = mig_qmp_do(qmp, "migrate-set-parameters", args, error);
+        nlc_qmp_close(qmp);
+        return ok;
 }
 
 static gboolean
@@ -314,7 +374,7 @@ netlifecd_migrate(Ctx *ctx, GError **error)
                      "(o)", error);
         if (!r)
                 return FALSE;
-        g_variant_get(r, "(o)", &ctx->dst_path);
+        g_variant_get(r, "(o)", &ctx->run->dst_path);
         g_clear_pointer(&r, g_variant_unref);
         g_variant_builder_init(&opts, G_VARIANT_TYPE_VARDICT);
         g_variant_builder_add(&opts, "{sv}", "postcopy", g_variant_new_string("after-precopy"));
@@ -325,13 +385,18 @@ netlifecd_migrate(Ctx *ctx, GError **error)
                                       g_variant_new_string(b->bus_address));
         g_variant_builder_add(&opts, "{sv}", "max-bandwidth",
                               g_variant_new_uint64(ctx->config->max_bandwidth));
+        if (!add_options(&opts, ctx->config->migrate_options, error) ||
+            !set_postcopy_bandwidth(a, ctx->config->max_postcopy_bandwidth, error)) {
+                g_variant_builder_clear(&opts);
+                return FALSE;
+        }
         ctx->run->migrate_at = g_get_real_time();
         r = mig_call(a, MIG_MANAGER_PATH, MIG_MANAGER, "Migrate",
                      g_variant_new("(ssa{sv})", MIG_INSTANCE_NAME, MIG_MIGRATION_URI, &opts), "(o)",
                      error);
         if (!r)
                 return FALSE;
-        g_variant_get(r, "(o)", &ctx->src_path);
+        g_variant_get(r, "(o)", &ctx->run->src_path);
         return wait_migration(ctx, error);
 }
 
@@ -457,16 +522,17 @@ collect(Ctx *ctx)
                 g_array_append_val(run->changes, c);
         }
         g_mutex_unlock(&ctx->watch->lock);
-        if (ctx->src_path) {
-                g_autoptr(GVariant) d = mig_get(a, ctx->src_path, MIG_MIGRATION, "Downtime", NULL);
+        if (ctx->run->src_path) {
+                g_autoptr(GVariant) d =
+                        mig_get(a, ctx->run->src_path, MIG_MIGRATION, "Downtime", NULL);
 
-                run->src_timeline = mig_get(a, ctx->src_path, MIG_MIGRATION, "Timeline", NULL);
+                run->src_timeline = mig_get(a, ctx->run->src_path, MIG_MIGRATION, "Timeline", NULL);
                 run->downtime_ms = d ? g_variant_get_uint64(d) : 0;
                 run->switch_at = mig_timeline_find(run->src_timeline, "postcopy-switch", 0);
                 run->completed_at = mig_timeline_find(run->src_timeline, "completed", 0);
         }
-        if (ctx->dst_path)
-                run->dst_timeline = mig_get(b, ctx->dst_path, MIG_MIGRATION, "Timeline", NULL);
+        if (ctx->run->dst_path)
+                run->dst_timeline = mig_get(b, ctx->run->dst_path, MIG_MIGRATION, "Timeline", NULL);
         if (ctx->config->driver == MIG_DRIVER_NETLIFECD && a->instance_path) {
                 run->src_guest = mig_get(a, a->instance_path, MIG_INSTANCE, "GuestTimeline", NULL);
                 run->stop_at = mig_timeline_find(run->src_guest, "stop", run->migrate_at);
@@ -521,8 +587,13 @@ run_steps(Ctx *ctx, GError **error)
                 ok = mig_naive_migrate(env, ctx->config->max_bandwidth, ctx->run, error);
         else
                 ok = netlifecd_migrate(ctx, error);
-        if (ok)
+        /* The guest on B, or still on A after a cancel or a fault: either
+         * way the probes keep measuring a while. */
+        if (ok && (ctx->config->driver == MIG_DRIVER_NAIVE ||
+                   g_strcmp0(ctx->run->final_phase, "completed") == 0))
                 watch_destination(ctx);
+        else if (ok)
+                g_usleep(2 * G_USEC_PER_SEC);
         return ok;
 }
 
@@ -552,8 +623,6 @@ mig_run(MigEnv *env, const MigRunConfig *config, MigRun *run, GError **error)
         }
         if (ctx.probe)
                 mig_probe_free(ctx.probe);
-        g_free(ctx.src_path);
-        g_free(ctx.dst_path);
         return ok;
 }
 
@@ -561,6 +630,9 @@ void
 mig_run_clear(MigRun *run)
 {
         g_free(run->failure);
+        g_free(run->final_phase);
+        g_free(run->src_path);
+        g_free(run->dst_path);
         g_free(run->qemu_version);
         g_free(run->phases);
         g_clear_pointer(&run->src_timeline, g_variant_unref);

@@ -31,6 +31,20 @@ typedef enum {
         MIG_DRIVER_NAIVE,
 } MigDriver;
 
+typedef struct _MigRun MigRun;
+
+typedef enum {
+        MIG_HOOK_GO_ON, /* keep following the migration */
+        MIG_HOOK_DONE,  /* stop following: the test judges what happened */
+        MIG_HOOK_FAILED,
+} MigHookResult;
+
+/* Called on every poll of A's migration (about every 10 ms) with its phase:
+ * the place to inject a fault (Cancel, cut the link, kill a QEMU or a
+ * daemon). MIG_HOOK_FAILED with @error stops the run. */
+typedef MigHookResult (*MigRunHook)(MigEnv *env, MigRun *run, const char *phase, gpointer data,
+                                    GError **error);
+
 typedef struct {
         MigDriver driver;
         const char *readiness; /* netlifecd: "destination-bus" or "coordinated" */
@@ -38,6 +52,15 @@ typedef struct {
         guint settle_ms;       /* after completion: how long to wait at most for the
                                  * echo requests to reach B's tap (the naive
                                  * driver's blackout can outlast the migration) */
+        /* netlifecd only: */
+        const char *migrate_options;    /* more Migrate() options, GVariant text
+                                         * ("{'readiness-timeout': <uint32 2000>}") */
+        guint64 max_postcopy_bandwidth; /* set on A's QEMU through the test's own
+                                         * monitor, to make post-copy last; 0: QEMU's */
+        MigRunHook hook;
+        gpointer hook_data;
+        const char *expect_final; /* the phase A's migration must end in; NULL:
+                                   * "completed" (then B's must complete too) */
 } MigRunConfig;
 
 /* A PropertiesChanged about B's device or instance, timed on arrival here. */
@@ -46,9 +69,12 @@ typedef struct {
         char *what; /* "device PortState=forwarding", "instance Ready=true", ... */
 } MigChange;
 
-typedef struct {
-        gboolean completed; /* the migration reached "completed" on both sides */
-        char *failure;      /* why the run stopped, NULL when it completed */
+struct _MigRun {
+        gboolean completed;        /* the run went as configured: the migration reached
+                             * the expected final phase (or the hook said done) */
+        char *final_phase;         /* A's phase when the run stopped following it */
+        char *src_path, *dst_path; /* the Migration objects (netlifecd) */
+        char *failure;             /* why the run stopped, NULL when it completed */
         char *qemu_version;
         /* CLOCK_REALTIME µs; 0 when not seen. Both drivers fill these. */
         gint64 migrate_at;                     /* just before the migration was started */
@@ -66,7 +92,7 @@ typedef struct {
         GArray *changes; /* MigChange (netlifecd only) */
         int tap_ifindex[2];
         char *serial[2];
-} MigRun;
+};
 
 /* Boots the guest on A, migrates it to B, collects everything. @env must be
  * set up (mig_env_set_up). FALSE with @error when the run stopped early; what

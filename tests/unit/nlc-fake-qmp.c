@@ -21,6 +21,7 @@ typedef struct {
         char *args_json;
         char *text; /* reply JSON, event data, raw bytes, error desc */
         char *cls;
+        gboolean oob; /* must come as "exec-oob" */
 } Step;
 
 struct _NlcFakeQmp {
@@ -35,6 +36,7 @@ struct _NlcFakeQmp {
         GString *errors;
         int major, minor, micro;
         guint connections;
+        gboolean oob_enabled; /* the client enabled "oob" at qmp_capabilities */
 };
 
 static void
@@ -141,8 +143,10 @@ handle_command(NlcFakeQmp *f, const char *line)
 {
         g_autoptr(JsonNode) root = json_from_string(line, NULL);
         JsonObject *msg = root && JSON_NODE_HOLDS_OBJECT(root) ? json_node_get_object(root) : NULL;
+        const char *oob_cmd =
+                msg ? json_object_get_string_member_with_default(msg, "exec-oob", NULL) : NULL;
         const char *cmd =
-                msg ? json_object_get_string_member_with_default(msg, "execute", NULL) : NULL;
+                msg ? json_object_get_string_member_with_default(msg, "execute", oob_cmd) : NULL;
         JsonNode *id = msg ? json_object_get_member(msg, "id") : NULL;
         g_autofree char *id_text = id ? json_to_string(id, FALSE) : g_strdup("null");
         Step *s = f->next < f->steps->len ? f->steps->pdata[f->next] : NULL;
@@ -153,6 +157,15 @@ handle_command(NlcFakeQmp *f, const char *line)
                 return;
         }
         if (g_str_equal(cmd, "qmp_capabilities")) {
+                JsonObject *args = json_object_has_member(msg, "arguments")
+                                           ? json_object_get_object_member(msg, "arguments")
+                                           : NULL;
+                JsonArray *enable = args && json_object_has_member(args, "enable")
+                                            ? json_object_get_array_member(args, "enable")
+                                            : NULL;
+
+                f->oob_enabled = enable && json_array_get_length(enable) == 1 &&
+                                 g_strcmp0(json_array_get_string_element(enable, 0), "oob") == 0;
                 reply = g_strdup_printf("{\"return\": {}, \"id\": %s}\r\n", id_text);
                 send_text(f, reply);
                 return;
@@ -177,6 +190,12 @@ handle_command(NlcFakeQmp *f, const char *line)
                 g_string_append_printf(f->errors, "%s: arguments %s, expected %s\n", cmd, got,
                                        s->args_json);
         }
+        if (oob_cmd && !f->oob_enabled)
+                g_string_append_printf(f->errors, "%s: exec-oob without OOB enabled\n", cmd);
+        if (s->oob != (oob_cmd != NULL))
+                g_string_append_printf(f->errors, "%s: sent %s, expected %s\n", cmd,
+                                       oob_cmd ? "exec-oob" : "execute",
+                                       s->oob ? "exec-oob" : "execute");
         f->next++;
         if (s->kind == STEP_EXPECT)
                 reply = g_strdup_printf("{\"return\": %s, \"id\": %s}\r\n",
@@ -301,6 +320,14 @@ nlc_fake_qmp_expect(NlcFakeQmp *f, const char *command, const char *args_json,
                     const char *reply_json)
 {
         add(f, STEP_EXPECT, command, args_json, reply_json, NULL);
+}
+
+void
+nlc_fake_qmp_expect_oob(NlcFakeQmp *f, const char *command, const char *args_json,
+                        const char *reply_json)
+{
+        add(f, STEP_EXPECT, command, args_json, reply_json, NULL);
+        ((Step *) f->steps->pdata[f->steps->len - 1])->oob = TRUE;
 }
 
 void

@@ -23,6 +23,10 @@ const char *nlc_fake_qmp_get_path(NlcFakeQmp *fake);
  * arguments (compared as JSON values). */
 void nlc_fake_qmp_expect(NlcFakeQmp *fake, const char *command, const char *args_json,
                          const char *reply_json);
+/* Like nlc_fake_qmp_expect(), for a command that must come out of band
+ * ("exec-oob", after qmp_capabilities enabled "oob": the greeting offers it). */
+void nlc_fake_qmp_expect_oob(NlcFakeQmp *fake, const char *command, const char *args_json,
+                             const char *reply_json);
 /* Answers the command with {"error": {"class": @cls, "desc": @desc}}. */
 void nlc_fake_qmp_expect_error(NlcFakeQmp *fake, const char *command, const char *cls,
                                const char *desc);

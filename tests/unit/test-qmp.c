@@ -371,6 +371,29 @@ test_command_arguments_on_the_wire(Fixture *f, gconstpointer data)
         nlc_fake_qmp_assert_done(f->fake);
 }
 
+/* QEMU offers OOB in its greeting: the client enables it, and
+ * migrate-recover goes out of band (a post-copy destination whose link was
+ * cut answers nothing in band), while ordinary commands stay in band. */
+static void
+test_recover_goes_out_of_band(Fixture *f, gconstpointer data)
+{
+        Call c = { 0 };
+
+        g_assert_true(nlc_qmp_has_oob(f->qmp));
+        nlc_fake_qmp_expect_oob(f->fake, "migrate-recover", "{\"uri\": \"tcp:0.0.0.0:4445\"}",
+                                NULL);
+        nlc_fake_qmp_expect(f->fake, "query-migrate", NULL, "{\"status\": \"postcopy-recover\"}");
+        nlc_qmp_migrate_recover(f->qmp, "tcp:0.0.0.0:4445", NULL, exec_done, &c);
+        iterate_until(&c.done, 2000);
+        g_assert_no_error(c.error);
+        call_clear(&c);
+        nlc_qmp_query_migrate(f->qmp, NULL, exec_done, &c);
+        iterate_until(&c.done, 2000);
+        g_assert_no_error(c.error);
+        call_clear(&c);
+        nlc_fake_qmp_assert_done(f->fake);
+}
+
 static void
 test_not_connected(void)
 {
@@ -411,6 +434,7 @@ main(int argc, char **argv)
         ADD("/qmp/huge-line", test_huge_line);
         ADD("/qmp/probe-qemu-7.2", test_probe_qemu_7_2);
         ADD("/qmp/command-arguments-on-the-wire", test_command_arguments_on_the_wire);
+        ADD("/qmp/recover-goes-out-of-band", test_recover_goes_out_of_band);
         g_test_add_func("/qmp/not-connected", test_not_connected);
         return g_test_run();
 }

@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Network blackout of a post-copy migration: the naive sequence against
+ * netlifecd, the same topology and guest, in one invocation.
+ *
+ * The setting is tests/migration's (mig-env.h): two namespace "hosts", each
+ * with an STP bridge, joined by a switch; a peer pings the guest every 10 ms;
+ * a real guest under QEMU 10 dirties 96 MiB. Both drivers (mig-run.h) create
+ * the destination's tap right before its QEMU starts and start post-copy
+ * after the first pre-copy pass; the naive one sends the switch at once and
+ * leaves the MAC to learning and QEMU's announcements, netlifecd holds the
+ * switch until B's port forwards, moves the MAC with the CPUs and announces
+ * once the port forwards. Blackout is the largest gap in echo requests
+ * reaching the tap of the instance that runs (A's before its STOP, B's from
+ * its RESUME); when none reached B within the window the figure is a lower
+ * bound, printed with ">=".
+ *
+ *   build/bench/blackout [--forward-delay 4,15] [--runs 3] [--bandwidth 0]
+ *
+ * Needs root, QEMU 10 (scripts/install-qemu.sh) and the guest
+ * (tests/migration/build-guest.sh build/guest; NLC_GUEST_DIR, default
+ * build/guest) and NLC_DAEMON (default build/netlifecd/netlifecd).
+ */
+#include <linux/if_bridge.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "mig-run.h"
+
+typedef struct {
+        gboolean ok;
+        double blackout_ms, downtime_ms, total_s;
+        gboolean lower_bound;         /* no request reached B within the window */
+        double switch_after_ready_ms; /* switch minus B's port forwarding (kernel) */
+} Result;
+
+static int
+cmp_double(const void *a, const void *b)
+{
+        double x = *(const double *) a, y = *(const double *) b;
+
+        return x < y ? -1 : x > y;
+}
+
+static double
+median(double *v, guint n)
+{
+        qsort(v, n, sizeof *v, cmp_double);
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* When the kernel first showed B's tap forwarding, from the sampler. */
+static gint64
+b_forwarding_at(const MigRun *run)
+{
+        for (guint i = 0; run->samples && i < run->samples->len; i++) {
+                MigSample *s = &g_array_index(run->samples, MigSample, i);
+
+                if (s->tap_state[1] == BR_STATE_FORWARDING)
+                        return s->end;
+        }
+        return 0;
+}
+
+static Result
+one_run(MigDriver driver, guint forward_delay_s, guint64 bandwidth)
+{
+        g_autoptr(GError) error = NULL;
+        MigEnv env = { .forward_delay_cs = forward_delay_s * 100 };
+        MigRunConfig config = { driver, "destination-bus", bandwidth, 0 };
+        MigRun run = { 0 };
+        MigBlackout b;
+        Result r = { FALSE };
+        gint64 fwd;
+
+        /* The naive blackout can outlast the migration by B's two forward
+         * delays and then some: watch that long for requests reaching B. */
+        if (driver == MIG_DRIVER_NAIVE)
+                config.settle_ms = forward_delay_s * 4000 + 10000;
+        if (!mig_env_set_up(&env, &error) || !mig_run(&env, &config, &run, &error)) {
+                fprintf(stderr, "  run failed: %s\n", error->message);
+                mig_env_tear_down(&env, NULL);
+                mig_run_clear(&run);
+                return r;
+        }
+        mig_run_blackout(&run, &b);
+        fwd = b_forwarding_at(&run);
+        r.ok = TRUE;
+        r.blackout_ms = b.blackout / 1e3;
+        r.lower_bound = b.after_resume == 0;
+        r.downtime_ms = (double) run.downtime_ms;
+        r.total_s = (run.completed_at - run.migrate_at) / 1e6;
+        r.switch_after_ready_ms = fwd && run.switch_at ? (run.switch_at - fwd) / 1e3 : 0;
+        fprintf(stderr,
+                "  %-9s fd %2u s: blackout %s%.1f ms, downtime %.0f ms, total %.1f s, switch "
+                "%+.0f ms from B's port forwarding; %u of %u requests reached no running "
+                "instance\n",
+                driver == MIG_DRIVER_NAIVE ? "naive" : "netlifecd", forward_delay_s,
+                r.lower_bound ? ">=" : "", r.blackout_ms, r.downtime_ms, r.total_s,
+                r.switch_after_ready_ms, b.lost, b.sent);
+        if (!mig_env_tear_down(&env, &error))
+                fprintf(stderr, "  teardown: %s\n", error->message);
+        mig_run_clear(&run);
+        return r;
+}
+
+typedef struct {
+        guint n;
+        gboolean lower_bound;
+        double blackout[16], downtime[16], total[16], switch_after[16];
+} Series;
+
+static void
+add(Series *s, Result r)
+{
+        if (!r.ok || s->n == G_N_ELEMENTS(s->blackout))
+                return;
+        s->lower_bound |= r.lower_bound;
+        s->blackout[s->n] = r.blackout_ms;
+        s->downtime[s->n] = r.downtime_ms;
+        s->total[s->n] = r.total_s;
+        s->switch_after[s->n] = r.switch_after_ready_ms;
+        s->n++;
+}
+
+int
+main(int argc, char **argv)
+{
+        g_autofree char *delays_arg = g_strdup("4,15");
+        g_auto(GStrv) delays = NULL;
+        int runs = 3;
+        gint64 bandwidth_mib = 0;
+        GOptionEntry entries[] = { { "forward-delay", 0, 0, G_OPTION_ARG_STRING, &delays_arg,
+                                     "STP forward delays to try, seconds (4,15)", "S,S" },
+                                   { "runs", 0, 0, G_OPTION_ARG_INT, &runs,
+                                     "runs per driver and delay (3)", "N" },
+                                   { "bandwidth", 0, 0, G_OPTION_ARG_INT64, &bandwidth_mib,
+                                     "migration bandwidth, MiB/s (0: as fast as it goes)", "MIB" },
+                                   { NULL } };
+        g_autoptr(GOptionContext) ctx =
+                g_option_context_new("- post-copy blackout: naive vs netlifecd");
+        g_autoptr(GError) error = NULL;
+
+        g_option_context_add_main_entries(ctx, entries, NULL);
+        if (!g_option_context_parse(ctx, &argc, &argv, &error) || runs < 1 || runs > 16) {
+                fprintf(stderr, "%s\n", error ? error->message : "--runs: 1 to 16");
+                return 2;
+        }
+        if (!g_getenv("NLC_GUEST_DIR"))
+                g_setenv("NLC_GUEST_DIR", "build/guest", FALSE);
+        if (!g_getenv("NLC_DAEMON"))
+                g_setenv("NLC_DAEMON", "build/netlifecd/netlifecd", FALSE);
+        delays = g_strsplit(delays_arg, ",", -1);
+
+        printf("%-6s %-10s %5s %14s %12s %10s %16s\n", "fd", "driver", "runs", "blackout ms",
+               "downtime ms", "total s", "switch-fwd ms");
+        for (guint d = 0; delays[d]; d++) {
+                guint fd_s = (guint) g_ascii_strtoull(delays[d], NULL, 10);
+                Series s[2] = { { 0 } };
+                g_autofree char *shown = NULL; /* a median, ">=" when a lower bound */
+                double med[2];
+
+                if (fd_s < 2 || fd_s > 30) {
+                        fprintf(stderr, "forward delay %s: 2 to 30 s (the kernel's range)\n",
+                                delays[d]);
+                        return 2;
+                }
+                /* Alternating, so drift in the machine's load hits both. */
+                for (int i = 0; i < runs; i++) {
+                        add(&s[0], one_run(MIG_DRIVER_NAIVE, fd_s, (guint64) bandwidth_mib << 20));
+                        add(&s[1],
+                            one_run(MIG_DRIVER_NETLIFECD, fd_s, (guint64) bandwidth_mib << 20));
+                }
+                for (guint k = 0; k < 2; k++) {
+                        if (!s[k].n) {
+                                printf("%-6u %-10s %5u %14s\n", fd_s, k ? "netlifecd" : "naive", 0,
+                                       "(no run completed)");
+                                med[k] = 0;
+                                continue;
+                        }
+                        med[k] = median(s[k].blackout, s[k].n);
+                        g_free(shown);
+                        shown = g_strdup_printf("%s%.1f", s[k].lower_bound ? ">=" : "", med[k]);
+                        printf("%-6u %-10s %5u %14s %12.1f %10.1f %+16.0f\n", fd_s,
+                               k ? "netlifecd" : "naive", s[k].n, shown,
+                               median(s[k].downtime, s[k].n), median(s[k].total, s[k].n),
+                               median(s[k].switch_after, s[k].n));
+                }
+                if (s[0].n && s[1].n && med[1] > 0)
+                        printf("fd %u s: naive/netlifecd blackout %s%.0fx (medians); netlifecd "
+                               "blackout - downtime %.1f ms\n",
+                               fd_s, s[0].lower_bound ? ">=" : "", med[0] / med[1],
+                               med[1] - median(s[1].downtime, s[1].n));
+        }
+        return 0;
+}

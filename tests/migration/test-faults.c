@@ -1,0 +1,424 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Faults during a post-copy migration of the real guest under real QEMU 10
+ * (the setting of test-postcopy.c, mig-env.h): each case is its own
+ * migration, with a fault injected from the run's hook at a given phase.
+ *
+ *   cancel-before-switch      Cancel while A waits for B's port: cancelled,
+ *                             A keeps the guest and the MAC, B never held it
+ *   readiness-timeout-fail    B not ready in time, fallback "fail": failed,
+ *                             same checks
+ *   readiness-timeout-precopy fallback "continue-precopy": no switch even once
+ *                             B is ready, A keeps the MAC
+ *   destination-killed        B's QEMU killed (SIGKILL) in post-copy: A never
+ *                             takes the MAC back, its device stays inactive
+ *   link-cut-recover          the migration's TCP connections destroyed in
+ *                             post-copy (ss -K): postcopy-paused on A, Recover
+ *                             on both sides, completed; A never re-takes the MAC
+ *   daemons-killed            kill -9 of A's netlifecd while it waits for B, and
+ *                             of B's right after the switch, each restarted at
+ *                             once: the migration completes, the gate held and
+ *                             the MAC ends on B alone
+ *
+ * Which case runs is chosen with -p (one meson test per case). Needs root,
+ * QEMU 10 and the guest, like test-postcopy: without them it fails.
+ */
+#include <linux/if_bridge.h>
+#include <signal.h>
+#include <string.h>
+
+#include "mig-run.h"
+
+#define MAX_BANDWIDTH (16ULL << 20)
+/* Post-copy at 16 MiB/s lasts seconds (at QEMU's default, unlimited, about
+ * 150 ms): time to inject a fault in it. */
+#define POSTCOPY_BANDWIDTH (16ULL << 20)
+#define RECOVER_URI        "tcp:198.51.100.2:4445"
+
+static MigEnv env;
+
+typedef struct {
+        const char *name;
+        gint64 at;     /* when the fault was injected */
+        guint step;    /* how far a multi-step fault got */
+        gint64 resume; /* the hook's own timer */
+} Fault;
+
+static gboolean
+call_migration(MigHost *h, const char *path, const char *method, GVariant *args, GError **error)
+{
+        g_autoptr(GVariant) r = mig_call(h, path, MIG_MIGRATION, method, args, "()", error);
+
+        if (!r)
+                g_prefix_error(error, "%s on host %c: ", method, h->label);
+        return r != NULL;
+}
+
+static char *
+get_string(MigHost *h, const char *path, const char *iface, const char *prop)
+{
+        g_autoptr(GVariant) v = mig_get(h, path, iface, prop, NULL);
+
+        return g_strdup(v ? g_variant_get_string(v, NULL) : "");
+}
+
+/* ---- the hooks ---- */
+
+static MigHookResult
+cancel_when_waiting(MigEnv *e, MigRun *run, const char *phase, gpointer data, GError **error)
+{
+        Fault *f = data;
+
+        if (f->at || !g_str_equal(phase, "waiting-for-destination"))
+                return MIG_HOOK_GO_ON;
+        f->at = g_get_real_time();
+        return call_migration(&e->host[0], run->src_path, "Cancel", NULL, error) ? MIG_HOOK_GO_ON
+                                                                                 : MIG_HOOK_FAILED;
+}
+
+/* After the readiness timeout fell back to pre-copy: follow it until B's
+ * port has been ready for 2 s (a switch would have gone out by then), done. */
+static MigHookResult
+precopy_until_b_ready(MigEnv *e, MigRun *run, const char *phase, gpointer data, GError **error)
+{
+        Fault *f = data;
+        g_autoptr(GVariant) ready = NULL;
+
+        if (f->resume)
+                return g_get_real_time() > f->resume ? MIG_HOOK_DONE : MIG_HOOK_GO_ON;
+        ready = mig_get(&e->host[1], e->host[1].instance_path, MIG_INSTANCE, "Ready", NULL);
+        if (ready && g_variant_get_boolean(ready)) {
+                f->at = g_get_real_time();
+                f->resume = f->at + 2 * G_USEC_PER_SEC;
+        }
+        return MIG_HOOK_GO_ON;
+}
+
+static MigHookResult
+kill_destination_in_postcopy(MigEnv *e, MigRun *run, const char *phase, gpointer data,
+                             GError **error)
+{
+        Fault *f = data;
+
+        if (!f->at) {
+                if (!g_str_equal(phase, "postcopy"))
+                        return MIG_HOOK_GO_ON;
+                f->at = g_get_real_time();
+                kill(e->host[1].qemu_pid, SIGKILL);
+                f->resume = f->at + 5 * G_USEC_PER_SEC;
+                return MIG_HOOK_GO_ON;
+        }
+        /* A ends paused (QEMU 10 waits for a recovery) or failed: watch it 5 s. */
+        return g_get_real_time() > f->resume ? MIG_HOOK_DONE : MIG_HOOK_GO_ON;
+}
+
+static MigHookResult
+cut_link_then_recover(MigEnv *e, MigRun *run, const char *phase, gpointer data, GError **error)
+{
+        Fault *f = data;
+        MigHost *a = &e->host[0], *b = &e->host[1];
+        g_autofree char *b_phase = NULL;
+
+        switch (f->step) {
+        case 0:
+                if (!g_str_equal(phase, "postcopy"))
+                        return MIG_HOOK_GO_ON;
+                f->at = g_get_real_time();
+                f->step++;
+                /* Every TCP connection of the migration, both channels. */
+                return mig_sh(a->ns, error, "ss -K '( dport = :4444 )' >/dev/null")
+                               ? MIG_HOOK_GO_ON
+                               : MIG_HOOK_FAILED;
+        case 1:
+                b_phase = get_string(b, run->dst_path, MIG_MIGRATION, "Phase");
+                if (!g_str_equal(phase, "postcopy-paused") ||
+                    !g_str_equal(b_phase, "postcopy-paused"))
+                        return MIG_HOOK_GO_ON;
+                f->step++;
+                /* The destination listens again, then the source resumes. */
+                return call_migration(b, run->dst_path, "Recover",
+                                      g_variant_new("(s)", RECOVER_URI), error) &&
+                                       call_migration(a, run->src_path, "Recover",
+                                                      g_variant_new("(s)", RECOVER_URI), error)
+                               ? MIG_HOOK_GO_ON
+                               : MIG_HOOK_FAILED;
+        default:
+                return MIG_HOOK_GO_ON;
+        }
+}
+
+static MigHookResult
+kill_daemons(MigEnv *e, MigRun *run, const char *phase, gpointer data, GError **error)
+{
+        Fault *f = data;
+
+        if (f->step == 0 && g_str_equal(phase, "waiting-for-destination")) {
+                f->step++;
+                f->at = g_get_real_time();
+                return mig_host_restart_daemon(&e->host[0], error) ? MIG_HOOK_GO_ON
+                                                                   : MIG_HOOK_FAILED;
+        }
+        if (f->step == 1 && (g_str_equal(phase, "postcopy-requested") ||
+                             g_str_equal(phase, "postcopy") || g_str_equal(phase, "completed"))) {
+                f->step++;
+                return mig_host_restart_daemon(&e->host[1], error) ? MIG_HOOK_GO_ON
+                                                                   : MIG_HOOK_FAILED;
+        }
+        return MIG_HOOK_GO_ON;
+}
+
+/* ---- running a case ---- */
+
+/* Sets up, runs, and on failure prints the logs; the caller judges @run. */
+static gboolean
+run_case(MigRunConfig *config, MigRun *run)
+{
+        g_autoptr(GError) error = NULL;
+        gboolean ok;
+
+        config->driver = MIG_DRIVER_NETLIFECD;
+        config->readiness = "destination-bus";
+        config->max_bandwidth = MAX_BANDWIDTH;
+        ok = mig_env_set_up(&env, &error) && mig_run(&env, config, run, &error);
+        g_test_message("%s", run->qemu_version ? run->qemu_version : "no QEMU");
+        if (run->phases)
+                g_test_message("A's migration phases: %s", run->phases);
+        if (run->src_timeline) {
+                g_autofree char *t = mig_timeline_format(run->src_timeline, run->migrate_at);
+
+                g_test_message("A's migration (ms from Migrate): %s", t);
+        }
+        if (!ok) {
+                mig_env_dump_logs(&env);
+                g_test_fail_printf("%s", error->message);
+        }
+        return ok;
+}
+
+static void
+tear_down(MigRun *run)
+{
+        g_autoptr(GError) error = NULL;
+
+        if (!mig_env_tear_down(&env, &error))
+                g_test_fail_printf("%s", error->message);
+        mig_run_clear(run);
+}
+
+/* A kept the guest and the MAC, B never held it: for a migration that ended
+ * before the switch. @since: the sample window's start. */
+static void
+assert_source_kept_everything(MigRun *run, gint64 since)
+{
+        guint after = 0, b_owned = 0, a_owned = 0;
+        g_autofree char *b_state =
+                get_string(&env.host[1], env.host[1].device_path, MIG_DEVICE, "State");
+        g_autoptr(GVariant) a_active =
+                mig_get(&env.host[0], env.host[0].instance_path, MIG_INSTANCE, "Active", NULL);
+
+        g_assert_cmpint(mig_timeline_find(run->src_timeline, "postcopy-switch", 0), ==, 0);
+        for (guint i = 0; i < run->samples->len; i++) {
+                MigSample *s = &g_array_index(run->samples, MigSample, i);
+
+                g_assert_cmpint(s->owner[0], >=, 0);
+                g_assert_cmpint(s->owner[1], >=, 0);
+                b_owned += s->owner[1] > 0;
+                if (s->start > since)
+                        a_owned += s->owner[0] == run->tap_ifindex[0];
+        }
+        for (guint i = 0; i < run->captures[0]->len; i++)
+                after += g_array_index(run->captures[0], MigArrival, i).at > since;
+        g_test_message("after the fault: %u samples with A's entry on A's tap, %u echo requests "
+                       "reached A's tap; B held the MAC in %u of %u samples; B's device %s",
+                       a_owned, after, b_owned, run->samples->len, b_state);
+        g_assert_cmpuint(b_owned, ==, 0);
+        g_assert_cmpuint(a_owned, >, 0);
+        g_assert_cmpuint(after, >, 50);
+        g_assert_true(a_active && g_variant_get_boolean(a_active));
+        g_assert_cmpstr(b_state, ==, "created");
+}
+
+/* After A's STOP the source never holds the MAC again. */
+static void
+assert_source_never_retakes(MigRun *run)
+{
+        guint a_after_stop = 0, samples = 0;
+        g_autofree char *a_state =
+                get_string(&env.host[0], env.host[0].device_path, MIG_DEVICE, "State");
+
+        g_assert_cmpint(run->stop_at, >, 0);
+        for (guint i = 0; i < run->samples->len; i++) {
+                MigSample *s = &g_array_index(run->samples, MigSample, i);
+
+                /* Deactivation takes up to 50 ms after the STOP. */
+                if (s->start < run->stop_at + 50000)
+                        continue;
+                samples++;
+                a_after_stop += s->owner[0] != 0;
+        }
+        g_test_message("after A's STOP (+50 ms): A's entry in %u of %u samples; A's device %s",
+                       a_after_stop, samples, a_state);
+        g_assert_cmpuint(samples, >, 10);
+        g_assert_cmpuint(a_after_stop, ==, 0);
+        g_assert_cmpstr(a_state, ==, "created");
+}
+
+static void
+test_cancel_before_switch(void)
+{
+        Fault f = { "cancel" };
+        MigRunConfig config = { .hook = cancel_when_waiting,
+                                .hook_data = &f,
+                                .expect_final = "cancelled" };
+        MigRun run = { 0 };
+
+        if (run_case(&config, &run)) {
+                g_test_message("cancelled %+.1f ms from Migrate", (f.at - run.migrate_at) / 1e3);
+                assert_source_kept_everything(&run, f.at + 100000);
+        }
+        tear_down(&run);
+}
+
+static void
+test_readiness_timeout_fail(void)
+{
+        MigRunConfig config = {
+                .migrate_options = "{'readiness-timeout': <uint32 2000>, 'fallback': <'fail'>}",
+                .expect_final = "failed",
+        };
+        MigRun run = { 0 };
+
+        if (run_case(&config, &run)) {
+                g_autofree char *why =
+                        get_string(&env.host[0], run.src_path, MIG_MIGRATION, "Error");
+                gint64 timeout_at = mig_timeline_find(run.src_timeline, "readiness-timeout", 0);
+
+                g_test_message("A's migration failed: %s", why);
+                g_assert_cmpint(timeout_at, >, 0);
+                g_assert_nonnull(strstr(why, "ready"));
+                assert_source_kept_everything(&run, timeout_at + 100000);
+        }
+        tear_down(&run);
+}
+
+static void
+test_readiness_timeout_precopy(void)
+{
+        Fault f = { "precopy" };
+        MigRunConfig config = {
+                .migrate_options = "{'readiness-timeout': <uint32 2000>, "
+                                   "'fallback': <'continue-precopy'>}",
+                .hook = precopy_until_b_ready,
+                .hook_data = &f,
+        };
+        MigRun run = { 0 };
+
+        if (run_case(&config, &run)) {
+                gint64 timeout_at = mig_timeline_find(run.src_timeline, "readiness-timeout", 0);
+
+                g_test_message("B ready %+.1f ms from Migrate; A's phase then %s",
+                               (f.at - run.migrate_at) / 1e3, run.final_phase);
+                g_assert_cmpint(timeout_at, >, 0);
+                g_assert_cmpint(f.at, >, timeout_at);
+                g_assert_cmpstr(run.final_phase, ==, "precopy");
+                assert_source_kept_everything(&run, timeout_at + 100000);
+        }
+        tear_down(&run);
+}
+
+static void
+test_destination_killed(void)
+{
+        Fault f = { "kill-destination" };
+        MigRunConfig config = { .max_postcopy_bandwidth = POSTCOPY_BANDWIDTH,
+                                .hook = kill_destination_in_postcopy,
+                                .hook_data = &f };
+        MigRun run = { 0 };
+
+        if (run_case(&config, &run)) {
+                g_test_message("B's QEMU killed %+.1f ms from Migrate; A's phase 5 s later: %s",
+                               (f.at - run.migrate_at) / 1e3, run.final_phase);
+                g_assert_cmpint(f.at, >, 0);
+                g_assert_true(g_str_equal(run.final_phase, "postcopy-paused") ||
+                              g_str_equal(run.final_phase, "failed"));
+                assert_source_never_retakes(&run);
+        }
+        tear_down(&run);
+}
+
+static void
+test_link_cut_recover(void)
+{
+        Fault f = { "cut-link" };
+        MigRunConfig config = { .max_postcopy_bandwidth = POSTCOPY_BANDWIDTH,
+                                .hook = cut_link_then_recover,
+                                .hook_data = &f };
+        MigRun run = { 0 };
+
+        if (run_case(&config, &run)) {
+                MigBlackout b;
+
+                mig_run_blackout(&run, &b);
+                g_test_message("link cut %+.1f ms from Migrate; blackout %.1f ms",
+                               (f.at - run.migrate_at) / 1e3, b.blackout / 1e3);
+                g_assert_cmpuint(f.step, ==, 2);
+                g_assert_nonnull(strstr(run.phases, "postcopy-paused"));
+                g_assert_nonnull(strstr(run.phases, "completed"));
+                assert_source_never_retakes(&run);
+                g_assert_cmpuint(b.after_resume, >, 0);
+        }
+        tear_down(&run);
+}
+
+static void
+test_daemons_killed(void)
+{
+        Fault f = { "kill-daemons" };
+        MigRunConfig config = { .hook = kill_daemons, .hook_data = &f };
+        MigRun run = { 0 };
+
+        if (run_case(&config, &run)) {
+                gint64 switch_at = mig_timeline_find(run.src_timeline, "postcopy-switch", 0);
+                gint64 b_forwarding = 0;
+                MigSample *last = &g_array_index(run.samples, MigSample, run.samples->len - 1);
+
+                for (guint i = 0; i < run.samples->len && !b_forwarding; i++) {
+                        MigSample *s = &g_array_index(run.samples, MigSample, i);
+
+                        if (s->tap_state[1] == BR_STATE_FORWARDING)
+                                b_forwarding = s->start;
+                }
+                g_test_message("A's daemon killed %+.1f ms from Migrate; switch %+.1f ms; B's "
+                               "port forwarding by %+.1f ms",
+                               (f.at - run.migrate_at) / 1e3, (switch_at - run.migrate_at) / 1e3,
+                               (b_forwarding - run.migrate_at) / 1e3);
+                g_assert_cmpuint(f.step, ==, 2);
+                g_assert_cmpint(switch_at, >, 0);
+                /* The gate held across the restart (sampled every 10 ms). */
+                g_assert_cmpint(switch_at, >=, b_forwarding - 10000);
+                for (guint i = 0; i < run.samples->len; i++) {
+                        MigSample *s = &g_array_index(run.samples, MigSample, i);
+
+                        g_assert_false(s->owner[0] > 0 && s->owner[1] > 0);
+                }
+                g_assert_cmpint(last->owner[0], ==, 0);
+                g_assert_cmpint(last->owner[1], ==, run.tap_ifindex[1]);
+                assert_source_never_retakes(&run);
+        }
+        tear_down(&run);
+}
+
+int
+main(int argc, char **argv)
+{
+        g_test_init(&argc, &argv, NULL);
+        g_test_set_nonfatal_assertions();
+        g_test_add_func("/migration/faults/cancel-before-switch", test_cancel_before_switch);
+        g_test_add_func("/migration/faults/readiness-timeout-fail", test_readiness_timeout_fail);
+        g_test_add_func("/migration/faults/readiness-timeout-precopy",
+                        test_readiness_timeout_precopy);
+        g_test_add_func("/migration/faults/destination-killed", test_destination_killed);
+        g_test_add_func("/migration/faults/link-cut-recover", test_link_cut_recover);
+        g_test_add_func("/migration/faults/daemons-killed", test_daemons_killed);
+        return g_test_run();
+}
