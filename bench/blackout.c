@@ -13,7 +13,9 @@
  * once the port forwards. Blackout is the largest gap in echo requests
  * reaching the tap of the instance that runs (A's before its STOP, B's from
  * its RESUME); when none reached B within the window the figure is a lower
- * bound, printed with ">=".
+ * bound, printed with ">=". netlifecd runs a second time with postcopy-preempt
+ * off (page faults then queue behind the bulk stream), and B's QEMU reports
+ * its post-copy blocktime (capability postcopy-blocktime; -1 for naive).
  *
  *   build/bench/blackout [--forward-delay 4,15] [--runs 3] [--bandwidth 0]
  *
@@ -32,7 +34,22 @@ typedef struct {
         double blackout_ms, downtime_ms, total_s;
         gboolean lower_bound;         /* no request reached B within the window */
         double switch_after_ready_ms; /* switch minus B's port forwarding (kernel) */
+        double blocktime_ms;          /* B's post-copy blocktime; -1: not measured */
 } Result;
+
+/* The rows of the table: one driver and its settings each. */
+typedef struct {
+        const char *name;
+        MigDriver driver;
+        const char *options; /* Migrate() and PrepareIncoming() options */
+} Variant;
+
+static const Variant variants[] = {
+        { "naive", MIG_DRIVER_NAIVE, NULL },
+        { "netlifecd", MIG_DRIVER_NETLIFECD, NULL },
+        /* Page faults on the bulk stream's channel instead of their own. */
+        { "nlc-nopreempt", MIG_DRIVER_NETLIFECD, "{'preempt': <false>}" },
+};
 
 static int
 cmp_double(const void *a, const void *b)
@@ -63,11 +80,16 @@ b_forwarding_at(const MigRun *run)
 }
 
 static Result
-one_run(MigDriver driver, guint forward_delay_s, guint64 bandwidth)
+one_run(const Variant *v, guint forward_delay_s, guint64 bandwidth)
 {
         g_autoptr(GError) error = NULL;
         MigEnv env = { .forward_delay_cs = forward_delay_s * 100 };
-        MigRunConfig config = { driver, "destination-bus", bandwidth, 0 };
+        MigRunConfig config = { .driver = v->driver,
+                                .readiness = "destination-bus",
+                                .max_bandwidth = bandwidth,
+                                .migrate_options = v->options,
+                                .incoming_options = v->options,
+                                .blocktime = v->driver == MIG_DRIVER_NETLIFECD };
         MigRun run = { 0 };
         MigBlackout b;
         Result r = { FALSE };
@@ -75,7 +97,7 @@ one_run(MigDriver driver, guint forward_delay_s, guint64 bandwidth)
 
         /* The naive blackout can outlast the migration by B's two forward
          * delays and then some: watch that long for requests reaching B. */
-        if (driver == MIG_DRIVER_NAIVE)
+        if (v->driver == MIG_DRIVER_NAIVE)
                 config.settle_ms = forward_delay_s * 4000 + 10000;
         if (!mig_env_set_up(&env, &error) || !mig_run(&env, &config, &run, &error)) {
                 fprintf(stderr, "  run failed: %s\n", error->message);
@@ -91,13 +113,14 @@ one_run(MigDriver driver, guint forward_delay_s, guint64 bandwidth)
         r.downtime_ms = (double) run.downtime_ms;
         r.total_s = (run.completed_at - run.migrate_at) / 1e6;
         r.switch_after_ready_ms = fwd && run.switch_at ? (run.switch_at - fwd) / 1e3 : 0;
+        r.blocktime_ms = config.blocktime && run.vcpu_blocktime_ms ? (double) run.blocktime_ms : -1;
         fprintf(stderr,
-                "  %-9s fd %2u s: blackout %s%.1f ms, downtime %.0f ms, total %.1f s, switch "
-                "%+.0f ms from B's port forwarding; %u of %u requests reached no running "
-                "instance\n",
-                driver == MIG_DRIVER_NAIVE ? "naive" : "netlifecd", forward_delay_s,
-                r.lower_bound ? ">=" : "", r.blackout_ms, r.downtime_ms, r.total_s,
-                r.switch_after_ready_ms, b.lost, b.sent);
+                "  %-13s fd %2u s: blackout %s%.1f ms, downtime %.0f ms, total %.1f s, switch "
+                "%+.0f ms from B's port forwarding, blocktime %.0f ms (per vCPU %s); %u of %u "
+                "requests reached no running instance\n",
+                v->name, forward_delay_s, r.lower_bound ? ">=" : "", r.blackout_ms, r.downtime_ms,
+                r.total_s, r.switch_after_ready_ms, r.blocktime_ms,
+                run.vcpu_blocktime_ms ? run.vcpu_blocktime_ms : "-", b.lost, b.sent);
         if (!mig_env_tear_down(&env, &error))
                 fprintf(stderr, "  teardown: %s\n", error->message);
         mig_run_clear(&run);
@@ -107,7 +130,7 @@ one_run(MigDriver driver, guint forward_delay_s, guint64 bandwidth)
 typedef struct {
         guint n;
         gboolean lower_bound;
-        double blackout[16], downtime[16], total[16], switch_after[16];
+        double blackout[16], downtime[16], total[16], switch_after[16], blocktime[16];
 } Series;
 
 static void
@@ -120,6 +143,7 @@ add(Series *s, Result r)
         s->downtime[s->n] = r.downtime_ms;
         s->total[s->n] = r.total_s;
         s->switch_after[s->n] = r.switch_after_ready_ms;
+        s->blocktime[s->n] = r.blocktime_ms;
         s->n++;
 }
 
@@ -152,39 +176,38 @@ main(int argc, char **argv)
                 g_setenv("NLC_DAEMON", "build/netlifecd/netlifecd", FALSE);
         delays = g_strsplit(delays_arg, ",", -1);
 
-        printf("%-6s %-10s %5s %14s %12s %10s %16s\n", "fd", "driver", "runs", "blackout ms",
-               "downtime ms", "total s", "switch-fwd ms");
+        printf("%-6s %-14s %5s %14s %12s %10s %14s %13s\n", "fd", "driver", "runs", "blackout ms",
+               "downtime ms", "total s", "switch-fwd ms", "blocktime ms");
         for (guint d = 0; delays[d]; d++) {
                 guint fd_s = (guint) g_ascii_strtoull(delays[d], NULL, 10);
-                Series s[2] = { { 0 } };
+                Series s[G_N_ELEMENTS(variants)] = { { 0 } };
                 g_autofree char *shown = NULL; /* a median, ">=" when a lower bound */
-                double med[2];
+                double med[G_N_ELEMENTS(variants)];
 
                 if (fd_s < 2 || fd_s > 30) {
                         fprintf(stderr, "forward delay %s: 2 to 30 s (the kernel's range)\n",
                                 delays[d]);
                         return 2;
                 }
-                /* Alternating, so drift in the machine's load hits both. */
-                for (int i = 0; i < runs; i++) {
-                        add(&s[0], one_run(MIG_DRIVER_NAIVE, fd_s, (guint64) bandwidth_mib << 20));
-                        add(&s[1],
-                            one_run(MIG_DRIVER_NETLIFECD, fd_s, (guint64) bandwidth_mib << 20));
-                }
-                for (guint k = 0; k < 2; k++) {
+                /* Alternating, so drift in the machine's load hits all. */
+                for (int i = 0; i < runs; i++)
+                        for (guint k = 0; k < G_N_ELEMENTS(variants); k++)
+                                add(&s[k],
+                                    one_run(&variants[k], fd_s, (guint64) bandwidth_mib << 20));
+                for (guint k = 0; k < G_N_ELEMENTS(variants); k++) {
+                        med[k] = 0;
                         if (!s[k].n) {
-                                printf("%-6u %-10s %5u %14s\n", fd_s, k ? "netlifecd" : "naive", 0,
+                                printf("%-6u %-14s %5u %14s\n", fd_s, variants[k].name, 0,
                                        "(no run completed)");
-                                med[k] = 0;
                                 continue;
                         }
                         med[k] = median(s[k].blackout, s[k].n);
                         g_free(shown);
                         shown = g_strdup_printf("%s%.1f", s[k].lower_bound ? ">=" : "", med[k]);
-                        printf("%-6u %-10s %5u %14s %12.1f %10.1f %+16.0f\n", fd_s,
-                               k ? "netlifecd" : "naive", s[k].n, shown,
-                               median(s[k].downtime, s[k].n), median(s[k].total, s[k].n),
-                               median(s[k].switch_after, s[k].n));
+                        printf("%-6u %-14s %5u %14s %12.1f %10.1f %+14.0f %13.0f\n", fd_s,
+                               variants[k].name, s[k].n, shown, median(s[k].downtime, s[k].n),
+                               median(s[k].total, s[k].n), median(s[k].switch_after, s[k].n),
+                               median(s[k].blocktime, s[k].n));
                 }
                 if (s[0].n && s[1].n && med[1] > 0)
                         printf("fd %u s: naive/netlifecd blackout %s%.0fx (medians); netlifecd "

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
 
 #include "mig-naive.h"
 #include "mig-qmp.h"
@@ -124,6 +126,11 @@ typedef struct {
         MigProbe *probe;
         Watch *watch;
         guint port_timeout_ms; /* a new port forwards within this */
+        /* The destination: host B, or with config->local a second QEMU on
+         * host A (ctx->local: A's bus and daemon, its own files). */
+        MigHost *dst;
+        MigHost local;
+        const char *dst_instance, *dst_tap, *uri;
 } Ctx;
 
 static gboolean fail(GError **error, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
@@ -270,7 +277,7 @@ expected_final(Ctx *ctx)
 static gboolean
 wait_migration(Ctx *ctx, GError **error)
 {
-        MigHost *a = &ctx->env->host[0], *b = &ctx->env->host[1];
+        MigHost *a = &ctx->env->host[0], *b = ctx->dst;
         g_autoptr(GString) phases = g_string_new(NULL);
         g_autofree char *phase = NULL;
         gboolean told = FALSE, hook_done = FALSE;
@@ -342,36 +349,81 @@ add_options(GVariantBuilder *opts, const char *text, GError **error)
         return TRUE;
 }
 
-/* A knob the daemon does not offer, through the test's own monitor. */
+/* When @wanted, @command on @h's QEMU through the test's own monitor: knobs
+ * and figures the daemon does not offer. */
+static JsonNode *
+test_monitor_run(MigHost *h, const char *command, const char *args, GError **error)
+{
+        g_autoptr(NlcQmp) qmp = mig_qmp_connect(h->test_qmp_path, error);
+        JsonNode *reply;
+
+        if (!qmp)
+                return NULL;
+        reply = mig_qmp_run(qmp, command, args, error);
+        nlc_qmp_close(qmp);
+        return reply;
+}
+
+static gboolean
+on_test_monitor(MigHost *h, gboolean wanted, const char *command, const char *args, GError **error)
+{
+        g_autoptr(JsonNode) reply = wanted ? test_monitor_run(h, command, args, error) : NULL;
+
+        return !wanted || reply != NULL;
+}
+
 static gboolean
 set_postcopy_bandwidth(MigHost *a, guint64 bandwidth, GError **error)
 {
-        g_autoptr(NlcQmp) qmp = NULL;
-        g_autofree char *args = NULL;
-        gboolean ok;
+        g_autofree char *args =
+                g_strdup_printf("{\"max-postcopy-bandwidth\": %" G_GUINT64_FORMAT "}", bandwidth);
 
-        if (!bandwidth)
-                return TRUE;
-        qmp = mig_qmp_connect(a->test_qmp_path, error);
-        if (!qmp)
-                return FALSE;
-        args = g_strdup_printf("{\"max-postcopy-bandwidth\": %" G_GUINT64_FORMAT "}", bandwidth);
-        ok = mig_qmp_do(qmp, "migrate-set-parameters", args, error);
-        nlc_qmp_close(qmp);
-        return ok;
+        return on_test_monitor(a, bandwidth != 0, "migrate-set-parameters", args, error);
+}
+
+/* B's post-copy blocktime, once its migration completed. */
+static void
+read_blocktime(MigHost *b, MigRun *run)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(JsonNode) info = test_monitor_run(b, "query-migrate", NULL, &error);
+        JsonObject *o = info && JSON_NODE_HOLDS_OBJECT(info) ? json_node_get_object(info) : NULL;
+        g_autoptr(GString) per_vcpu = g_string_new(NULL);
+
+        if (!o) {
+                run->vcpu_blocktime_ms = g_strdup_printf("(query-migrate on B: %s)",
+                                                         error ? error->message : "no object");
+                return;
+        }
+        run->blocktime_ms = json_object_get_int_member_with_default(o, "postcopy-blocktime", -1);
+        if (json_object_has_member(o, "postcopy-vcpu-blocktime")) {
+                JsonArray *a = json_object_get_array_member(o, "postcopy-vcpu-blocktime");
+
+                for (guint i = 0; i < json_array_get_length(a); i++)
+                        g_string_append_printf(per_vcpu, "%s%" G_GINT64_FORMAT, i ? " " : "",
+                                               json_array_get_int_element(a, i));
+        }
+        run->vcpu_blocktime_ms = g_string_free(g_steal_pointer(&per_vcpu), FALSE);
 }
 
 static gboolean
 netlifecd_migrate(Ctx *ctx, GError **error)
 {
-        MigHost *a = &ctx->env->host[0], *b = &ctx->env->host[1];
+        MigHost *a = &ctx->env->host[0], *b = ctx->dst;
         g_autoptr(GVariant) r = NULL;
         GVariantBuilder opts;
 
+        g_variant_builder_init(&opts, G_VARIANT_TYPE_VARDICT);
+        if (!add_options(&opts, ctx->config->incoming_options, error) ||
+            !on_test_monitor(b, ctx->config->blocktime, "migrate-set-capabilities",
+                             "{\"capabilities\": [{\"capability\": \"postcopy-blocktime\", "
+                             "\"state\": true}]}",
+                             error)) {
+                g_variant_builder_clear(&opts);
+                return FALSE;
+        }
         r = mig_call(b, MIG_MANAGER_PATH, MIG_MANAGER, "PrepareIncoming",
-                     g_variant_new("(ss@a{sv})", MIG_INSTANCE_NAME, MIG_MIGRATION_URI,
-                                   g_variant_new_array(G_VARIANT_TYPE("{sv}"), NULL, 0)),
-                     "(o)", error);
+                     g_variant_new("(ssa{sv})", ctx->dst_instance, ctx->uri, &opts), "(o)", error);
         if (!r)
                 return FALSE;
         g_variant_get(r, "(o)", &ctx->run->dst_path);
@@ -383,6 +435,9 @@ netlifecd_migrate(Ctx *ctx, GError **error)
         if (g_str_equal(ctx->config->readiness, "destination-bus"))
                 g_variant_builder_add(&opts, "{sv}", "destination-bus",
                                       g_variant_new_string(b->bus_address));
+        if (ctx->config->local)
+                g_variant_builder_add(&opts, "{sv}", "destination-instance",
+                                      g_variant_new_string(ctx->dst_instance));
         g_variant_builder_add(&opts, "{sv}", "max-bandwidth",
                               g_variant_new_uint64(ctx->config->max_bandwidth));
         if (!add_options(&opts, ctx->config->migrate_options, error) ||
@@ -392,22 +447,25 @@ netlifecd_migrate(Ctx *ctx, GError **error)
         }
         ctx->run->migrate_at = g_get_real_time();
         r = mig_call(a, MIG_MANAGER_PATH, MIG_MANAGER, "Migrate",
-                     g_variant_new("(ssa{sv})", MIG_INSTANCE_NAME, MIG_MIGRATION_URI, &opts), "(o)",
-                     error);
+                     g_variant_new("(ssa{sv})", MIG_INSTANCE_NAME, ctx->uri, &opts), "(o)", error);
         if (!r)
                 return FALSE;
         g_variant_get(r, "(o)", &ctx->run->src_path);
-        return wait_migration(ctx, error);
+        if (!wait_migration(ctx, error))
+                return FALSE;
+        if (ctx->config->blocktime && g_strcmp0(ctx->run->final_phase, "completed") == 0)
+                read_blocktime(b, ctx->run);
+        return TRUE;
 }
 
 /* ---- both drivers ---- */
 
 static gboolean
-create_device(Ctx *ctx, MigHost *h, const char *tap, int *fd, GError **error)
+create_device(Ctx *ctx, MigHost *h, const char *instance, const char *tap, int *fd, GError **error)
 {
         if (ctx->config->driver == MIG_DRIVER_NAIVE)
                 return mig_naive_create_tap(h, tap, fd, error);
-        return mig_host_create_device(h, MIG_INSTANCE_NAME, tap, fd, error);
+        return mig_host_create_device(h, instance, tap, fd, error);
 }
 
 /* The guest boots on A; A's port starts counting at its creation. */
@@ -418,7 +476,7 @@ boot_source(Ctx *ctx, GError **error)
         MigHost *a = &env->host[0], *b = &env->host[1];
         int fd;
 
-        if (!create_device(ctx, a, MIG_TAP_A, &fd, error) ||
+        if (!create_device(ctx, a, MIG_INSTANCE_NAME, MIG_TAP_A, &fd, error) ||
             !mig_host_start_qemu(env, a, fd, FALSE, error))
                 return FALSE;
         if (ctx->config->driver == MIG_DRIVER_NETLIFECD) {
@@ -439,12 +497,12 @@ static gboolean
 start_destination(Ctx *ctx, GError **error)
 {
         MigEnv *env = ctx->env;
-        MigHost *b = &env->host[1];
+        MigHost *b = ctx->dst;
         const char *const ns[2] = { env->host[0].ns, b->ns };
-        const char *const taps[2] = { MIG_TAP_A, MIG_TAP_B };
+        const char *const taps[2] = { MIG_TAP_A, ctx->dst_tap };
         int fd;
 
-        if (!create_device(ctx, b, MIG_TAP_B, &fd, error))
+        if (!create_device(ctx, b, ctx->dst_instance, ctx->dst_tap, &fd, error))
                 return FALSE;
         if (ctx->config->driver == MIG_DRIVER_NETLIFECD) {
                 g_mutex_lock(&ctx->watch->lock);
@@ -459,11 +517,11 @@ start_destination(Ctx *ctx, GError **error)
                         NULL, NULL);
         }
         if (!mig_host_start_qemu(env, b, fd, TRUE, error) ||
-            !mig_probe_start_capture(ctx->probe, 1, b->ns, MIG_TAP_B, error) ||
+            !mig_probe_start_capture(ctx->probe, 1, b->ns, ctx->dst_tap, error) ||
             !mig_probe_start_sampler(ctx->probe, ns, taps, error))
                 return FALSE;
         if (ctx->config->driver == MIG_DRIVER_NETLIFECD)
-                return mig_host_attach_qemu(b, MIG_INSTANCE_NAME, error) &&
+                return mig_host_attach_qemu(b, ctx->dst_instance, error) &&
                        wait_qmp_connected(b, error);
         return TRUE;
 }
@@ -474,7 +532,7 @@ start_destination(Ctx *ctx, GError **error)
 static void
 watch_destination(Ctx *ctx)
 {
-        MigHost *b = &ctx->env->host[1];
+        MigHost *b = ctx->dst;
         guint at_completion = mig_probe_count_captures(ctx->probe, 1);
 
         for (guint waited = 0; waited < ctx->config->settle_ms; waited += 100) {
@@ -496,7 +554,7 @@ static void
 collect(Ctx *ctx)
 {
         MigRun *run = ctx->run;
-        MigHost *a = &ctx->env->host[0], *b = &ctx->env->host[1];
+        MigHost *a = &ctx->env->host[0], *b = ctx->dst;
 
         if (ctx->probe) {
                 mig_probe_stop(ctx->probe);
@@ -597,6 +655,53 @@ run_steps(Ctx *ctx, GError **error)
         return ok;
 }
 
+/* The second QEMU of a localhost upgrade: host A's namespace, bus and
+ * daemon (borrowed), files of its own. */
+static void
+local_destination(MigEnv *env, MigHost *h)
+{
+        MigHost *a = &env->host[0];
+
+        memset(h, 0, sizeof *h);
+        h->label = 'N';
+        h->ns = a->ns;
+        h->host_ip = a->host_ip;
+        h->bus_address = a->bus_address;
+        h->conn = a->conn;
+        h->daemon_log = a->daemon_log;
+        h->dir = g_build_filename(a->dir, "new", NULL);
+        g_mkdir_with_parents(h->dir, 0700);
+        h->qmp_path = g_build_filename(h->dir, "qmp.sock", NULL);
+        h->test_qmp_path = g_build_filename(h->dir, "test-qmp.sock", NULL);
+        h->serial_log = g_build_filename(h->dir, "serial.log", NULL);
+        h->qemu_log = g_build_filename(h->dir, "qemu.log", NULL);
+}
+
+/* Stops its QEMU (the environment's teardown knows only hosts A and B) and
+ * frees what it owns. */
+static void
+local_destination_clear(MigHost *h)
+{
+        if (h->qemu_pid > 0) {
+                kill(h->qemu_pid, SIGTERM);
+                for (int i = 0; i < 500 && mig_host_qemu_alive(h); i++)
+                        g_usleep(10000);
+                if (mig_host_qemu_alive(h)) {
+                        kill(h->qemu_pid, SIGKILL);
+                        waitpid(h->qemu_pid, NULL, 0);
+                }
+        }
+        g_free(h->dir);
+        g_free(h->qmp_path);
+        g_free(h->test_qmp_path);
+        g_free(h->serial_log);
+        g_free(h->qemu_log);
+        g_free(h->tap);
+        g_free(h->device_path);
+        g_free(h->instance_path);
+        memset(h, 0, sizeof *h);
+}
+
 gboolean
 mig_run(MigEnv *env, const MigRunConfig *config, MigRun *run, GError **error)
 {
@@ -614,8 +719,21 @@ mig_run(MigEnv *env, const MigRunConfig *config, MigRun *run, GError **error)
         g_mutex_unlock(&the_watch.lock);
         /* Two forward delays, twice over for a loaded machine, plus slack. */
         ctx.port_timeout_ms = env->forward_delay_cs * 40 + 10000;
+        ctx.dst = &env->host[1];
+        ctx.dst_instance = MIG_INSTANCE_NAME;
+        ctx.dst_tap = MIG_TAP_B;
+        ctx.uri = MIG_MIGRATION_URI;
+        if (config->local) {
+                local_destination(env, &ctx.local);
+                ctx.dst = &ctx.local;
+                ctx.dst_instance = MIG_LOCAL_INSTANCE;
+                ctx.dst_tap = MIG_TAP_LOCAL;
+                ctx.uri = MIG_LOCAL_URI;
+        }
         ok = check_prerequisites(env, run, &local) && run_steps(&ctx, &local);
         collect(&ctx);
+        if (config->local)
+                local_destination_clear(&ctx.local);
         run->completed = ok;
         if (!ok) {
                 run->failure = g_strdup(local->message);
@@ -630,6 +748,7 @@ void
 mig_run_clear(MigRun *run)
 {
         g_free(run->failure);
+        g_free(run->vcpu_blocktime_ms);
         g_free(run->final_phase);
         g_free(run->src_path);
         g_free(run->dst_path);

@@ -25,6 +25,11 @@
 #define MIG_TAP_A         "vm1a"
 #define MIG_TAP_B         "vm1b"
 #define MIG_MIGRATION_URI "tcp:198.51.100.2:4444"
+/* Localhost live upgrade: a second QEMU on host A, its own instance and tap
+ * on A's bridge, the stream over A's loopback. */
+#define MIG_LOCAL_INSTANCE "vm1-new"
+#define MIG_TAP_LOCAL      "vm1n"
+#define MIG_LOCAL_URI      "tcp:127.0.0.1:4444"
 
 typedef enum {
         MIG_DRIVER_NETLIFECD,
@@ -47,7 +52,8 @@ typedef MigHookResult (*MigRunHook)(MigEnv *env, MigRun *run, const char *phase,
 
 typedef struct {
         MigDriver driver;
-        const char *readiness; /* netlifecd: "destination-bus" or "coordinated" */
+        const char *readiness; /* netlifecd: "destination-bus" or "coordinated"
+                                * ("local" with @local) */
         guint64 max_bandwidth; /* bytes/s for the migration stream */
         guint settle_ms;       /* after completion: how long to wait at most for the
                                  * echo requests to reach B's tap (the naive
@@ -55,10 +61,16 @@ typedef struct {
         /* netlifecd only: */
         const char *migrate_options;    /* more Migrate() options, GVariant text
                                          * ("{'readiness-timeout': <uint32 2000>}") */
+        const char *incoming_options;   /* PrepareIncoming() options, same form */
+        gboolean blocktime;             /* B's QEMU measures post-copy page-fault
+                                         * blocktime (enabled and read through the
+                                         * test's own monitor) */
         guint64 max_postcopy_bandwidth; /* set on A's QEMU through the test's own
                                          * monitor, to make post-copy last; 0: QEMU's */
         MigRunHook hook;
         gpointer hook_data;
+        gboolean local;           /* the destination is host A itself (MIG_LOCAL_*):
+                                   * "B" is then the second QEMU on A */
         const char *expect_final; /* the phase A's migration must end in; NULL:
                                    * "completed" (then B's must complete too) */
 } MigRunConfig;
@@ -85,6 +97,10 @@ struct _MigRun {
         gint64 probe_end;                      /* when the last echo request went out */
         guint64 downtime_ms;                   /* QEMU's figure, from A */
         guint warmup_captures, warmup_replies; /* before the migration */
+        /* With config->blocktime: how long vCPUs waited for post-copy page
+         * faults on B, overall and per vCPU (ms), from B's query-migrate. */
+        gint64 blocktime_ms;
+        char *vcpu_blocktime_ms;
         /* netlifecd only: Migration.Timeline and Instance.GuestTimeline. */
         GVariant *src_timeline, *dst_timeline, *src_guest, *dst_guest;
         char *phases; /* A's phases as seen: "setup -> precopy -> ..." */

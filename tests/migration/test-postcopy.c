@@ -41,6 +41,7 @@ static gboolean env_up;
 static gboolean any_failed, logs_dumped;
 static MigRun run;
 static const char *readiness = "destination-bus";
+static const char *migrate_options; /* more Migrate() options, GVariant text */
 
 /* ---- the cases ---- */
 
@@ -50,7 +51,11 @@ ensure_run(void)
         g_autoptr(GError) error = NULL;
 
         static gboolean ran;
-        MigRunConfig config = { MIG_DRIVER_NETLIFECD, readiness, MAX_BANDWIDTH, 0 };
+        MigRunConfig config = { .driver = MIG_DRIVER_NETLIFECD,
+                                .readiness = readiness,
+                                .max_bandwidth = MAX_BANDWIDTH,
+                                .migrate_options = migrate_options,
+                                .blocktime = TRUE };
 
         if (ran)
                 return;
@@ -95,8 +100,9 @@ static void
 test_run(void)
 {
         ensure_run();
-        g_test_message("%s; readiness '%s'", run.qemu_version ? run.qemu_version : "no QEMU",
-                       readiness);
+        g_test_message("%s; readiness '%s', options %s",
+                       run.qemu_version ? run.qemu_version : "no QEMU", readiness,
+                       migrate_options ? migrate_options : "none");
         if (run.warmup_captures)
                 g_test_message("before the migration: %u echo requests reached A's tap, %u "
                                "replies",
@@ -113,6 +119,14 @@ test_run(void)
                 g_test_fail_printf("%s", run.failure);
                 return;
         }
+        if (mig_timeline_find(run.src_timeline, "pre-switchover", 0))
+                g_test_message("paused before the switchover %.1f ms (pre-switchover to "
+                               "switchover-continue)",
+                               (mig_timeline_find(run.src_timeline, "switchover-continue", 0) -
+                                mig_timeline_find(run.src_timeline, "pre-switchover", 0)) /
+                                       1e3);
+        g_test_message("post-copy blocktime on B %" G_GINT64_FORMAT " ms (per vCPU: %s)",
+                       run.blocktime_ms, run.vcpu_blocktime_ms);
         g_test_message("downtime (QEMU) %" G_GUINT64_FORMAT " ms, total %.1f s", run.downtime_ms,
                        (mig_timeline_find(run.src_timeline, "completed", 0) - run.migrate_at) /
                                1e6);
@@ -430,6 +444,8 @@ main(int argc, char **argv)
         g_test_init(&argc, &argv, NULL);
         if (g_getenv("NLC_MIG_READINESS"))
                 readiness = g_getenv("NLC_MIG_READINESS");
+        if (g_getenv("NLC_MIG_OPTIONS") && *g_getenv("NLC_MIG_OPTIONS"))
+                migrate_options = g_getenv("NLC_MIG_OPTIONS");
         /* A failed check ends its case, not the process: the other checks
          * still judge the run and the teardown still runs. */
         g_test_set_nonfatal_assertions();
