@@ -132,13 +132,7 @@ test_switch_waits_for_forwarding(Fixture *f, gconstpointer data)
         dst_dev = ns_allocate(&f->dst, "vm1", MAC, "{'bridge': <'bdst'>, 'ifname': <'dst0'>}");
         f->fds[1] = ns_create(&f->dst, dst_dev);
 
-        nlc_fake_qmp_expect(
-                f->qemu, "query-version", NULL,
-                "{\"qemu\": {\"major\": 7, \"minor\": 2, \"micro\": 0}, \"package\": \"\"}");
-        nlc_fake_qmp_expect(f->qemu, "query-migrate-capabilities", NULL,
-                            "[{\"state\": false, \"capability\": \"events\"}, "
-                            "{\"state\": false, \"capability\": \"postcopy-ram\"}]");
-        nlc_fake_qmp_expect(f->qemu, "migrate-set-capabilities", NULL, NULL);
+        nlc_fake_qmp_expect_migration_start(f->qemu);
         nlc_fake_qmp_expect(f->qemu, "migrate", "{\"uri\": \"tcp:198.51.100.2:4444\"}", NULL);
         nlc_fake_qmp_expect(f->qemu, "migrate-start-postcopy", NULL, NULL);
         opts = g_strdup_printf("{'postcopy': <'immediate'>, 'readiness': <'destination-bus'>, "
@@ -217,13 +211,7 @@ prepare_incoming(Fixture *f)
                                  g_variant_new("(ss)", "vm1", nlc_fake_qmp_get_path(f->qemu)), "()",
                                  NULL));
         g_assert_true(nlc_fake_qmp_run_until_done(f->qemu, 5000));
-        nlc_fake_qmp_expect(
-                f->qemu, "query-version", NULL,
-                "{\"qemu\": {\"major\": 7, \"minor\": 2, \"micro\": 0}, \"package\": \"\"}");
-        nlc_fake_qmp_expect(f->qemu, "query-migrate-capabilities", NULL,
-                            "[{\"state\": false, \"capability\": \"events\"}, "
-                            "{\"state\": false, \"capability\": \"postcopy-ram\"}]");
-        nlc_fake_qmp_expect(f->qemu, "migrate-set-capabilities", NULL, NULL);
+        nlc_fake_qmp_expect_migration_start(f->qemu);
 }
 
 static void

@@ -706,13 +706,7 @@ attach_fake_qemu(Fixture *f, const char *status_reply, gboolean announce)
 static void
 expect_start(Fixture *f)
 {
-        nlc_fake_qmp_expect(
-                f->qemu, "query-version", NULL,
-                "{\"qemu\": {\"major\": 7, \"minor\": 2, \"micro\": 0}, \"package\": \"\"}");
-        nlc_fake_qmp_expect(f->qemu, "query-migrate-capabilities", NULL,
-                            "[{\"state\": false, \"capability\": \"events\"}, "
-                            "{\"state\": false, \"capability\": \"postcopy-ram\"}]");
-        nlc_fake_qmp_expect(f->qemu, "migrate-set-capabilities", NULL, NULL);
+        nlc_fake_qmp_expect_migration_start(f->qemu);
 }
 
 /* prepare-incoming to completion: plain lines, the Timeline, exit 0; the

@@ -331,6 +331,18 @@ nlc_fake_qmp_expect_oob(NlcFakeQmp *f, const char *command, const char *args_jso
 }
 
 void
+nlc_fake_qmp_expect_migration_start(NlcFakeQmp *f)
+{
+        nlc_fake_qmp_expect(
+                f, "query-version", NULL,
+                "{\"qemu\": {\"major\": 7, \"minor\": 2, \"micro\": 0}, \"package\": \"\"}");
+        nlc_fake_qmp_expect(f, "query-migrate-capabilities", NULL,
+                            "[{\"state\": false, \"capability\": \"events\"}, "
+                            "{\"state\": false, \"capability\": \"postcopy-ram\"}]");
+        nlc_fake_qmp_expect(f, "migrate-set-capabilities", NULL, NULL);
+}
+
+void
 nlc_fake_qmp_expect_error(NlcFakeQmp *f, const char *command, const char *cls, const char *desc)
 {
         add(f, STEP_EXPECT_ERROR, command, NULL, desc, cls);

@@ -40,6 +40,11 @@ void nlc_fake_qmp_raw(NlcFakeQmp *fake, const char *bytes);
  * again and the script goes on. */
 void nlc_fake_qmp_hang_up(NlcFakeQmp *fake);
 
+/* What the daemon asks a QEMU 7.2 before a migration starts: query-version,
+ * query-migrate-capabilities (events and postcopy-ram, both off), then
+ * migrate-set-capabilities. */
+void nlc_fake_qmp_expect_migration_start(NlcFakeQmp *fake);
+
 /* Iterates the main context until the script is done or @timeout_ms passed. */
 gboolean nlc_fake_qmp_run_until_done(NlcFakeQmp *fake, guint timeout_ms);
 /* Asserts the whole script ran (waiting up to 2 s for it) and nothing
