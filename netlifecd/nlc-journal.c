@@ -3,6 +3,7 @@
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -19,6 +20,11 @@ struct _NlcJournal {
         char *attachments_path;
         char *migrations_dir;
         guint64 next_id;
+        /* Record id → MD5 of the bytes on disk: a write that would put the
+         * same bytes there again is skipped. A restart verifies every
+         * device and rewrites its record; unchanged, that was one fsync per
+         * device for nothing. (MD5 only tells equal from changed here.) */
+        GHashTable *on_disk;
 };
 
 /* Whether writes are fsynced: one process-wide policy, set at start. */
@@ -92,6 +98,7 @@ nlc_journal_open(const char *state_dir, GError **error)
                 nlc_error_set_errno(error, -errno, "cannot create %s", journal->devices_dir);
                 return NULL;
         }
+        journal->on_disk = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         journal->next_id = 1;
         if (g_file_get_contents(journal->next_id_path, &contents, NULL, NULL))
                 journal->next_id = MAX(1, g_ascii_strtoull(contents, NULL, 10));
@@ -114,7 +121,36 @@ nlc_journal_free(NlcJournal *journal)
         g_free(journal->next_id_path);
         g_free(journal->attachments_path);
         g_free(journal->migrations_dir);
+        g_clear_pointer(&journal->on_disk, g_hash_table_unref);
         g_free(journal);
+}
+
+#define DIGEST_LEN 16
+
+static guint8 *
+digest_of(const char *data, gsize len)
+{
+        g_autoptr(GChecksum) md5 = g_checksum_new(G_CHECKSUM_MD5);
+        guint8 *digest = g_malloc(DIGEST_LEN);
+        gsize digest_len = DIGEST_LEN;
+
+        g_checksum_update(md5, (const guchar *) data, (gssize) len);
+        g_checksum_get_digest(md5, digest, &digest_len);
+        return digest;
+}
+
+static gboolean
+same_on_disk(NlcJournal *journal, const char *id, const guint8 *digest)
+{
+        const guint8 *known = g_hash_table_lookup(journal->on_disk, id);
+
+        return known && memcmp(known, digest, DIGEST_LEN) == 0;
+}
+
+static gint
+by_name(gconstpointer a, gconstpointer b)
+{
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
 }
 
 static char *
@@ -132,8 +168,7 @@ nlc_journal_write(NlcJournal *journal, const NlcJournalRecord *record, GError **
         g_autofree char *path = record_path(journal, record->id);
         g_autofree char *options = NULL;
         g_autofree char *data = NULL;
-        GHashTableIter iter;
-        gpointer key, value;
+        g_autofree guint8 *digest = NULL;
         gsize len;
 
         g_key_file_set_string(kf, GROUP_DEVICE, "id", record->id);
@@ -150,12 +185,26 @@ nlc_journal_write(NlcJournal *journal, const NlcJournalRecord *record, GError **
         if (record->activated_usec)
                 g_key_file_set_int64(kf, GROUP_DEVICE, "activated-usec", record->activated_usec);
         if (record->props) {
-                g_hash_table_iter_init(&iter, record->props);
-                while (g_hash_table_iter_next(&iter, &key, &value))
-                        g_key_file_set_string(kf, GROUP_BACKEND, key, value);
+                /* In name order: the same record, the same bytes. */
+                g_autofree gpointer *keys = g_hash_table_get_keys_as_array(record->props, NULL);
+                guint n = g_hash_table_size(record->props);
+
+                qsort(keys, n, sizeof *keys, by_name);
+                for (guint i = 0; i < n; i++)
+                        g_key_file_set_string(kf, GROUP_BACKEND, keys[i],
+                                              g_hash_table_lookup(record->props, keys[i]));
         }
         data = g_key_file_to_data(kf, &len, NULL);
-        return write_file(path, data, len, error);
+        digest = digest_of(data, len);
+        if (same_on_disk(journal, record->id, digest))
+                return TRUE;
+        if (!write_file(path, data, len, error)) {
+                /* What is on disk now is unknown. */
+                g_hash_table_remove(journal->on_disk, record->id);
+                return FALSE;
+        }
+        g_hash_table_insert(journal->on_disk, g_strdup(record->id), g_steal_pointer(&digest));
+        return TRUE;
 }
 
 gboolean
@@ -163,6 +212,7 @@ nlc_journal_remove(NlcJournal *journal, const char *id, GError **error)
 {
         g_autofree char *path = record_path(journal, id);
 
+        g_hash_table_remove(journal->on_disk, id);
         if (g_unlink(path) < 0 && errno != ENOENT)
                 return nlc_error_set_errno(error, -errno, "journal: cannot remove %s", path);
         return TRUE;
@@ -241,11 +291,14 @@ nlc_journal_load(NlcJournal *journal)
                 g_autofree char *path = g_build_filename(journal->devices_dir, name, NULL);
                 g_autoptr(GKeyFile) kf = g_key_file_new();
                 g_autoptr(GError) error = NULL;
+                g_autofree char *contents = NULL;
                 NlcJournalRecord *rec = NULL;
+                gsize len = 0;
 
                 if (!g_str_has_suffix(name, ".device"))
                         continue; /* atomic-write temporaries, set-aside records */
-                if (g_key_file_load_from_file(kf, path, G_KEY_FILE_NONE, &error))
+                if (g_file_get_contents(path, &contents, &len, &error) &&
+                    g_key_file_load_from_data(kf, contents, len, G_KEY_FILE_NONE, &error))
                         rec = parse_record(kf, &error);
                 if (!rec) {
                         g_autofree char *aside = g_strconcat(path, ".corrupt", NULL);
@@ -264,6 +317,7 @@ nlc_journal_load(NlcJournal *journal)
                         nlc_journal_record_free(rec);
                         continue;
                 }
+                g_hash_table_insert(journal->on_disk, g_strdup(rec->id), digest_of(contents, len));
                 g_ptr_array_add(records, rec);
         }
         return records;

@@ -115,6 +115,60 @@ test_next_id_persists(void)
         g_assert_cmpstr(c, ==, "3");
 }
 
+/* The inode of record @id's file: an atomic replace makes a new one. */
+static guint64
+record_inode(const char *dir, const char *id)
+{
+        g_autofree char *name = g_strconcat(id, ".device", NULL);
+        g_autofree char *path = g_build_filename(dir, "devices", name, NULL);
+        GStatBuf st;
+
+        g_assert_cmpint(g_stat(path, &st), ==, 0);
+        return (guint64) st.st_ino;
+}
+
+/* Writing the bytes already on disk again is skipped (a restart verifies
+ * every device and would fsync each record for nothing); any change is
+ * written; after a restart the records read count as on disk. */
+static void
+test_unchanged_record_not_rewritten(void)
+{
+        g_autofree char *dir = g_dir_make_tmp("nlc-journal-XXXXXX", NULL);
+        g_autoptr(NlcJournalRecord) rec = sample("1");
+        guint64 first, again, changed;
+
+        /* Several backend properties: their order must not make a record
+         * look changed. */
+        g_hash_table_insert(rec->props, g_strdup("tap-fd-count"), g_strdup("2"));
+        g_hash_table_insert(rec->props, g_strdup("bridge-index"), g_strdup("7"));
+        {
+                g_autoptr(NlcJournal) j = nlc_journal_open(dir, NULL);
+
+                g_assert_true(nlc_journal_write(j, rec, NULL));
+                first = record_inode(dir, "1");
+                g_assert_true(nlc_journal_write(j, rec, NULL));
+                again = record_inode(dir, "1");
+                g_assert_cmpuint(again, ==, first);
+                rec->state = NLC_DEVICE_STATE_ACTIVE;
+                g_assert_true(nlc_journal_write(j, rec, NULL));
+                changed = record_inode(dir, "1");
+                g_assert_cmpuint(changed, !=, first);
+        }
+        {
+                g_autoptr(NlcJournal) j = nlc_journal_open(dir, NULL);
+                g_autoptr(GPtrArray) loaded = nlc_journal_load(j);
+
+                g_assert_cmpuint(loaded->len, ==, 1);
+                g_assert_true(nlc_journal_write(j, loaded->pdata[0], NULL));
+                g_assert_cmpuint(record_inode(dir, "1"), ==, changed);
+                /* Removed, then the same bytes again: written. */
+                g_assert_true(nlc_journal_remove(j, "1", NULL));
+                g_assert_true(nlc_journal_write(j, loaded->pdata[0], NULL));
+                g_assert_cmpuint(record_inode(dir, "1"), >, 0);
+                g_assert_true(nlc_journal_remove(j, "1", NULL));
+        }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -124,5 +178,7 @@ main(int argc, char **argv)
         g_test_add_func("/journal/roundtrip", test_roundtrip);
         g_test_add_func("/journal/corrupt-record-set-aside", test_corrupt_record_set_aside);
         g_test_add_func("/journal/next-id-persists", test_next_id_persists);
+        g_test_add_func("/journal/unchanged-record-not-rewritten",
+                        test_unchanged_record_not_rewritten);
         return g_test_run();
 }
