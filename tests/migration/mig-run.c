@@ -593,11 +593,19 @@ collect(Ctx *ctx)
                 run->dst_timeline = mig_get(b, ctx->run->dst_path, MIG_MIGRATION, "Timeline", NULL);
         if (ctx->config->driver == MIG_DRIVER_NETLIFECD && a->instance_path) {
                 run->src_guest = mig_get(a, a->instance_path, MIG_INSTANCE, "GuestTimeline", NULL);
+                /* A daemon restarted since (a fault test) starts its guest
+                 * timeline afresh; the migration's is journalled. */
                 run->stop_at = mig_timeline_find(run->src_guest, "stop", run->migrate_at);
+                if (!run->stop_at)
+                        run->stop_at = mig_timeline_find(run->src_timeline, "source-stop",
+                                                         run->migrate_at);
         }
         if (ctx->config->driver == MIG_DRIVER_NETLIFECD && b->instance_path) {
                 run->dst_guest = mig_get(b, b->instance_path, MIG_INSTANCE, "GuestTimeline", NULL);
                 run->resume_at = mig_timeline_find(run->dst_guest, "resume", run->migrate_at);
+                if (!run->resume_at)
+                        run->resume_at = mig_timeline_find(run->dst_timeline, "destination-resume",
+                                                           run->migrate_at);
         }
         run->serial[0] = mig_host_serial(a);
         run->serial[1] = mig_host_serial(b);

@@ -15,10 +15,14 @@
  *   link-cut-recover          the migration's TCP connections destroyed in
  *                             post-copy (ss -K): postcopy-paused on A, Recover
  *                             on both sides, completed; A never re-takes the MAC
- *   daemons-killed            kill -9 of A's netlifecd while it waits for B, and
- *                             of B's right after the switch, each restarted at
- *                             once: the migration completes, the gate held and
- *                             the MAC ends on B alone
+ *   daemons-killed            kill -9 of A's netlifecd while it waits for B, of
+ *                             B's right after the switch and of A's again in
+ *                             post-copy, each restarted at once: the migration
+ *                             completes, the gate held, A never retakes the MAC
+ *                             and it ends on B alone
+ *   random-kills              the same checks with a kill -9 of a random daemon
+ *                             every 1-3 s, wherever the migration is (the seed
+ *                             is in the TAP output: -seed reproduces a run)
  *
  * Which case runs is chosen with -p (one meson test per case). Needs root,
  * QEMU 10 and the guest, like test-postcopy: without them it fails.
@@ -164,6 +168,40 @@ kill_daemons(MigEnv *e, MigRun *run, const char *phase, gpointer data, GError **
                 return mig_host_restart_daemon(&e->host[1], error) ? MIG_HOOK_GO_ON
                                                                    : MIG_HOOK_FAILED;
         }
+        /* A's again, in post-copy: its guest is stopped, the new daemon must
+         * leave the MAC alone. */
+        if (f->step == 2 && g_str_equal(phase, "postcopy")) {
+                f->step++;
+                return mig_host_restart_daemon(&e->host[0], error) ? MIG_HOOK_GO_ON
+                                                                   : MIG_HOOK_FAILED;
+        }
+        return MIG_HOOK_GO_ON;
+}
+
+/* Every 1 to 3 s (random), kill -9 one of the two daemons (random) and start
+ * it again, until the migration ends; notes where each kill landed. */
+typedef struct {
+        gint64 next;
+        GString *kills; /* "A@precopy B@postcopy ..." */
+        guint count;
+} RandomKills;
+
+static MigHookResult
+kill_at_random(MigEnv *e, MigRun *run, const char *phase, gpointer data, GError **error)
+{
+        RandomKills *k = data;
+        gint64 now = g_get_monotonic_time();
+        guint host;
+
+        if (k->next && now >= k->next) {
+                host = (guint) g_test_rand_int_range(0, 2);
+                g_string_append_printf(k->kills, "%s%c@%s", k->count++ ? " " : "", 'A' + host,
+                                       *phase ? phase : "?");
+                if (!mig_host_restart_daemon(&e->host[host], error))
+                        return MIG_HOOK_FAILED;
+        }
+        if (!k->next || now >= k->next)
+                k->next = g_get_monotonic_time() + g_test_rand_int_range(1000, 3000) * 1000;
         return MIG_HOOK_GO_ON;
 }
 
@@ -261,6 +299,31 @@ assert_source_never_retakes(MigRun *run)
         g_assert_cmpuint(samples, >, 10);
         g_assert_cmpuint(a_after_stop, ==, 0);
         g_assert_cmpstr(a_state, ==, "created");
+}
+
+/* The checks every completed migration must pass, whatever was killed. */
+static void
+assert_clean_handover(MigRun *run)
+{
+        gint64 switch_at = mig_timeline_find(run->src_timeline, "postcopy-switch", 0);
+        gint64 b_forwarding = 0;
+        MigSample *last = &g_array_index(run->samples, MigSample, run->samples->len - 1);
+
+        for (guint i = 0; i < run->samples->len; i++) {
+                MigSample *s = &g_array_index(run->samples, MigSample, i);
+
+                if (s->tap_state[1] == BR_STATE_FORWARDING && !b_forwarding)
+                        b_forwarding = s->start;
+                g_assert_false(s->owner[0] > 0 && s->owner[1] > 0);
+        }
+        g_test_message("switch %+.1f ms; B's port forwarding by %+.1f ms (from Migrate)",
+                       (switch_at - run->migrate_at) / 1e3, (b_forwarding - run->migrate_at) / 1e3);
+        g_assert_cmpint(switch_at, >, 0);
+        /* The gate held across the restarts (sampled every 10 ms). */
+        g_assert_cmpint(switch_at, >=, b_forwarding - 10000);
+        g_assert_cmpint(last->owner[0], ==, 0);
+        g_assert_cmpint(last->owner[1], ==, run->tap_ifindex[1]);
+        assert_source_never_retakes(run);
 }
 
 static void
@@ -374,37 +437,38 @@ static void
 test_daemons_killed(void)
 {
         Fault f = { "kill-daemons" };
-        MigRunConfig config = { .hook = kill_daemons, .hook_data = &f };
+        MigRunConfig config = { .max_postcopy_bandwidth = POSTCOPY_BANDWIDTH,
+                                .hook = kill_daemons,
+                                .hook_data = &f };
         MigRun run = { 0 };
 
         if (run_case(&config, &run)) {
-                gint64 switch_at = mig_timeline_find(run.src_timeline, "postcopy-switch", 0);
-                gint64 b_forwarding = 0;
-                MigSample *last = &g_array_index(run.samples, MigSample, run.samples->len - 1);
-
-                for (guint i = 0; i < run.samples->len && !b_forwarding; i++) {
-                        MigSample *s = &g_array_index(run.samples, MigSample, i);
-
-                        if (s->tap_state[1] == BR_STATE_FORWARDING)
-                                b_forwarding = s->start;
-                }
-                g_test_message("A's daemon killed %+.1f ms from Migrate; switch %+.1f ms; B's "
-                               "port forwarding by %+.1f ms",
-                               (f.at - run.migrate_at) / 1e3, (switch_at - run.migrate_at) / 1e3,
-                               (b_forwarding - run.migrate_at) / 1e3);
-                g_assert_cmpuint(f.step, ==, 2);
-                g_assert_cmpint(switch_at, >, 0);
-                /* The gate held across the restart (sampled every 10 ms). */
-                g_assert_cmpint(switch_at, >=, b_forwarding - 10000);
-                for (guint i = 0; i < run.samples->len; i++) {
-                        MigSample *s = &g_array_index(run.samples, MigSample, i);
-
-                        g_assert_false(s->owner[0] > 0 && s->owner[1] > 0);
-                }
-                g_assert_cmpint(last->owner[0], ==, 0);
-                g_assert_cmpint(last->owner[1], ==, run.tap_ifindex[1]);
-                assert_source_never_retakes(&run);
+                g_test_message("A's daemon killed %+.1f ms from Migrate",
+                               (f.at - run.migrate_at) / 1e3);
+                g_assert_cmpuint(f.step, ==, 3);
+                assert_clean_handover(&run);
         }
+        tear_down(&run);
+}
+
+static void
+test_random_kills(void)
+{
+        RandomKills k = { 0, g_string_new(NULL), 0 };
+        /* Post-copy slowed down so that kills land in it too. */
+        MigRunConfig config = { .max_postcopy_bandwidth = POSTCOPY_BANDWIDTH,
+                                .hook = kill_at_random,
+                                .hook_data = &k };
+        MigRun run = { 0 };
+
+        if (run_case(&config, &run)) {
+                g_test_message("%u kills: %s", k.count, k.kills->str);
+                g_assert_cmpuint(k.count, >=, 4);
+                assert_clean_handover(&run);
+        } else {
+                g_test_message("%u kills before the run stopped: %s", k.count, k.kills->str);
+        }
+        g_string_free(k.kills, TRUE);
         tear_down(&run);
 }
 
@@ -420,5 +484,6 @@ main(int argc, char **argv)
         g_test_add_func("/migration/faults/destination-killed", test_destination_killed);
         g_test_add_func("/migration/faults/link-cut-recover", test_link_cut_recover);
         g_test_add_func("/migration/faults/daemons-killed", test_daemons_killed);
+        g_test_add_func("/migration/faults/random-kills", test_random_kills);
         return g_test_run();
 }
