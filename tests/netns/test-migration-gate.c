@@ -13,8 +13,9 @@
 #include "../unit/nlc-fake-qmp.h"
 #include "ns-env.h"
 
-#define MAC "52:54:00:00:1f:01"
-#define MIG "org.netlifecd1.Migration"
+#define MAC  "52:54:00:00:1f:01"
+#define MIG  "org.netlifecd1.Migration"
+#define MIG1 "/org/netlifecd1/migration/1"
 
 typedef struct {
         NsEnv dst;        /* the fixture's daemon: the destination */
@@ -282,6 +283,124 @@ test_prepare_incoming_refused(Fixture *f, gconstpointer data)
         g_object_unref(call.cancel);
 }
 
+/* ---- examples/migration-coordinator between the two daemons ---- */
+
+typedef struct {
+        gboolean exited;
+} Waited;
+
+static void
+on_coordinator_exit(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_subprocess_wait_finish(G_SUBPROCESS(source), result, NULL);
+        ((Waited *) data)->exited = TRUE;
+}
+
+static void
+pass_with_progress(NlcFakeQmp *qemu, guint n)
+{
+        g_autofree char *data = g_strdup_printf("{\"pass\": %u}", n);
+
+        nlc_fake_qmp_event(qemu, "MIGRATION_PASS", data);
+        nlc_fake_qmp_expect(qemu, "query-migrate", NULL,
+                            "{\"status\": \"active\", \"ram\": {\"remaining\": 4096}}");
+}
+
+/* The example coordinator: PrepareIncoming on the destination, Migrate with
+ * readiness "coordinated" on the source, DestinationReady() once the
+ * destination's STP port forwards (about 4 s), the migration to its end. The
+ * source's switch must follow the coordinator's word, which must follow the
+ * kernel's forwarding. */
+static void
+test_example_coordinator(Fixture *f, gconstpointer data)
+{
+        g_autofree char *exe =
+                g_build_filename(g_getenv("NLC_EXAMPLES"), "migration-coordinator", NULL);
+        g_autofree char *src_arg = g_strconcat("--source=", f->src.address, NULL);
+        g_autofree char *dst_arg = g_strconcat("--destination=", f->dst.address, NULL);
+        const char *argv[] = {
+                exe, src_arg, dst_arg, "vm1", "tcp:0.0.0.0:4444", "tcp:198.51.100.2:4444", NULL
+        };
+        g_autoptr(NlcFakeQmp) dst_qemu = nlc_fake_qmp_new(7, 2, 0);
+        g_autofree char *src_dev = NULL, *dst_dev = NULL, *out = NULL, *err = NULL;
+        g_autofree char *port = NULL;
+        g_autoptr(GSubprocess) coordinator = NULL;
+        g_autoptr(GError) error = NULL;
+        gint64 forwarding_at = 0, not_yet_since = 0, deadline;
+        Waited waited = { FALSE };
+
+        g_assert_nonnull(g_getenv("NLC_EXAMPLES"));
+        /* The guest runs on the source; the destination's QEMU waits. */
+        src_dev = ns_allocate(&f->src, "vm1", MAC, "{'bridge': <'bsrc'>, 'ifname': <'src0'>}");
+        f->fds[0] = ns_create(&f->src, src_dev);
+        nlc_fake_qmp_expect(f->qemu, "query-status", NULL,
+                            "{\"running\": true, \"status\": \"running\"}");
+        nlc_fake_qmp_expect(f->qemu, "announce-self", NULL, NULL);
+        g_assert_nonnull(ns_call(&f->src, "/org/netlifecd1", "org.netlifecd1.Manager", "AttachQemu",
+                                 g_variant_new("(ss)", "vm1", nlc_fake_qmp_get_path(f->qemu)), "()",
+                                 NULL));
+        g_assert_true(nlc_fake_qmp_run_until_done(f->qemu, 5000));
+        dst_dev = ns_allocate(&f->dst, "vm1", MAC, "{'bridge': <'bdst'>, 'ifname': <'dst0'>}");
+        f->fds[1] = ns_create(&f->dst, dst_dev);
+        nlc_fake_qmp_expect(dst_qemu, "query-status", NULL,
+                            "{\"running\": false, \"status\": \"inmigrate\"}");
+        g_assert_nonnull(ns_call(&f->dst, "/org/netlifecd1", "org.netlifecd1.Manager", "AttachQemu",
+                                 g_variant_new("(ss)", "vm1", nlc_fake_qmp_get_path(dst_qemu)),
+                                 "()", NULL));
+        g_assert_true(nlc_fake_qmp_run_until_done(dst_qemu, 5000));
+
+        nlc_fake_qmp_expect_migration_start(dst_qemu);
+        nlc_fake_qmp_expect(dst_qemu, "migrate-incoming", "{\"uri\": \"tcp:0.0.0.0:4444\"}", NULL);
+        nlc_fake_qmp_expect_migration_start(f->qemu);
+        nlc_fake_qmp_expect(f->qemu, "migrate", "{\"uri\": \"tcp:198.51.100.2:4444\"}", NULL);
+        nlc_fake_qmp_event(f->qemu, "MIGRATION", "{\"status\": \"active\"}");
+        pass_with_progress(f->qemu, 1);
+        pass_with_progress(f->qemu, 2);
+        nlc_fake_qmp_expect(f->qemu, "migrate-start-postcopy", NULL, NULL);
+        nlc_fake_qmp_event(f->qemu, "STOP", NULL);
+        nlc_fake_qmp_event(f->qemu, "MIGRATION", "{\"status\": \"postcopy-active\"}");
+        nlc_fake_qmp_event(f->qemu, "MIGRATION", "{\"status\": \"completed\"}");
+        nlc_fake_qmp_expect(f->qemu, "query-migrate", NULL,
+                            "{\"status\": \"completed\", \"downtime\": 4}");
+
+        coordinator = g_subprocess_newv(
+                argv, G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_PIPE, &error);
+        g_assert_no_error(error);
+        g_subprocess_wait_async(coordinator, NULL, on_coordinator_exit, &waited);
+        /* Both scripted QEMUs are served from this loop; the kernel watched. */
+        deadline = g_get_monotonic_time() + 20 * G_USEC_PER_SEC;
+        while (!waited.exited && g_get_monotonic_time() < deadline) {
+                if (!forwarding_at) {
+                        gint64 before = g_get_real_time();
+
+                        g_free(port);
+                        port = ns_kernel_port_state("dst0");
+                        if (g_str_equal(port, "forwarding"))
+                                forwarding_at = g_get_real_time();
+                        else
+                                not_yet_since = before;
+                }
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(2000), TRUE);
+        }
+        g_assert_true(waited.exited);
+        g_assert_true(g_subprocess_communicate_utf8(coordinator, NULL, NULL, &out, &err, &error));
+        g_test_message("coordinator stdout:\n%sstderr:\n%s", out, err);
+        g_assert_cmpint(g_subprocess_get_exit_status(coordinator), ==, 0);
+        g_assert_nonnull(strstr(out, "destination ready: told the source"));
+        g_assert_nonnull(strstr(out, "-> completed"));
+        g_assert_nonnull(strstr(out, "postcopy-switch"));
+        nlc_fake_qmp_assert_done(f->qemu);
+        nlc_fake_qmp_assert_done(dst_qemu);
+        /* Policy first, then the destination's word, then the switch; and
+         * the word came after the kernel last said "not forwarding". */
+        g_assert_cmpint(forwarding_at, >, 0);
+        g_assert_cmpint((gint64) timeline_at(f, MIG1, "destination-ready"), >, not_yet_since);
+        g_assert_cmpuint(timeline_at(f, MIG1, "policy-fired"), <,
+                         timeline_at(f, MIG1, "destination-ready"));
+        g_assert_cmpuint(timeline_at(f, MIG1, "destination-ready"), <=,
+                         timeline_at(f, MIG1, "postcopy-switch"));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -292,5 +411,7 @@ main(int argc, char **argv)
                    test_prepare_incoming_waits_for_listening, tear_down);
         g_test_add("/migration-gate/prepare-incoming-refused", Fixture, NULL, set_up,
                    test_prepare_incoming_refused, tear_down);
+        g_test_add("/migration-gate/example-coordinator", Fixture, NULL, set_up,
+                   test_example_coordinator, tear_down);
         return g_test_run();
 }
