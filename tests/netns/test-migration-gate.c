@@ -108,6 +108,29 @@ timeline_at(Fixture *f, const char *path, const char *what)
         g_error("no '%s' in the timeline", what);
 }
 
+/* vm1's device on @env's daemon (tap @ifname on @bridge, created: its port
+ * counts STP from now), and the daemon following @qemu, whose guest runs
+ * (the daemon announces once the port forwards) or waits for a migration. */
+static GUnixFDList *
+attach_guest(NsEnv *env, NlcFakeQmp *qemu, const char *bridge, const char *ifname, gboolean running)
+{
+        g_autofree char *opts =
+                g_strdup_printf("{'bridge': <'%s'>, 'ifname': <'%s'>}", bridge, ifname);
+        g_autofree char *dev = ns_allocate(env, "vm1", MAC, opts);
+        GUnixFDList *fds = ns_create(env, dev);
+
+        nlc_fake_qmp_expect(qemu, "query-status", NULL,
+                            running ? "{\"running\": true, \"status\": \"running\"}"
+                                    : "{\"running\": false, \"status\": \"inmigrate\"}");
+        if (running)
+                nlc_fake_qmp_expect(qemu, "announce-self", NULL, NULL);
+        g_assert_nonnull(ns_call(env, "/org/netlifecd1", "org.netlifecd1.Manager", "AttachQemu",
+                                 g_variant_new("(ss)", "vm1", nlc_fake_qmp_get_path(qemu)), "()",
+                                 NULL));
+        g_assert_true(nlc_fake_qmp_run_until_done(qemu, 5000));
+        return fds;
+}
+
 static void
 test_switch_waits_for_forwarding(Fixture *f, gconstpointer data)
 {
@@ -119,15 +142,7 @@ test_switch_waits_for_forwarding(Fixture *f, gconstpointer data)
         gboolean saw_waiting = FALSE;
 
         /* The guest runs on the source, its port ready at once. */
-        src_dev = ns_allocate(&f->src, "vm1", MAC, "{'bridge': <'bsrc'>, 'ifname': <'src0'>}");
-        f->fds[0] = ns_create(&f->src, src_dev);
-        nlc_fake_qmp_expect(f->qemu, "query-status", NULL,
-                            "{\"running\": true, \"status\": \"running\"}");
-        nlc_fake_qmp_expect(f->qemu, "announce-self", NULL, NULL);
-        g_assert_nonnull(ns_call(&f->src, "/org/netlifecd1", "org.netlifecd1.Manager", "AttachQemu",
-                                 g_variant_new("(ss)", "vm1", nlc_fake_qmp_get_path(f->qemu)), "()",
-                                 NULL));
-        g_assert_true(nlc_fake_qmp_run_until_done(f->qemu, 5000));
+        f->fds[0] = attach_guest(&f->src, f->qemu, "bsrc", "src0", TRUE);
 
         /* The destination's port starts counting STP now. */
         dst_dev = ns_allocate(&f->dst, "vm1", MAC, "{'bridge': <'bdst'>, 'ifname': <'dst0'>}");
@@ -202,16 +217,7 @@ on_call_done(GObject *source, GAsyncResult *result, gpointer data)
 static void
 prepare_incoming(Fixture *f)
 {
-        g_autofree char *dev =
-                ns_allocate(&f->src, "vm1", MAC, "{'bridge': <'bsrc'>, 'ifname': <'src0'>}");
-
-        f->fds[0] = ns_create(&f->src, dev);
-        nlc_fake_qmp_expect(f->qemu, "query-status", NULL,
-                            "{\"running\": false, \"status\": \"inmigrate\"}");
-        g_assert_nonnull(ns_call(&f->src, "/org/netlifecd1", "org.netlifecd1.Manager", "AttachQemu",
-                                 g_variant_new("(ss)", "vm1", nlc_fake_qmp_get_path(f->qemu)), "()",
-                                 NULL));
-        g_assert_true(nlc_fake_qmp_run_until_done(f->qemu, 5000));
+        f->fds[0] = attach_guest(&f->src, f->qemu, "bsrc", "src0", FALSE);
         nlc_fake_qmp_expect_migration_start(f->qemu);
 }
 
@@ -322,7 +328,7 @@ test_example_coordinator(Fixture *f, gconstpointer data)
                 exe, src_arg, dst_arg, "vm1", "tcp:0.0.0.0:4444", "tcp:198.51.100.2:4444", NULL
         };
         g_autoptr(NlcFakeQmp) dst_qemu = nlc_fake_qmp_new(7, 2, 0);
-        g_autofree char *src_dev = NULL, *dst_dev = NULL, *out = NULL, *err = NULL;
+        g_autofree char *out = NULL, *err = NULL;
         g_autofree char *port = NULL;
         g_autoptr(GSubprocess) coordinator = NULL;
         g_autoptr(GError) error = NULL;
@@ -331,23 +337,8 @@ test_example_coordinator(Fixture *f, gconstpointer data)
 
         g_assert_nonnull(g_getenv("NLC_EXAMPLES"));
         /* The guest runs on the source; the destination's QEMU waits. */
-        src_dev = ns_allocate(&f->src, "vm1", MAC, "{'bridge': <'bsrc'>, 'ifname': <'src0'>}");
-        f->fds[0] = ns_create(&f->src, src_dev);
-        nlc_fake_qmp_expect(f->qemu, "query-status", NULL,
-                            "{\"running\": true, \"status\": \"running\"}");
-        nlc_fake_qmp_expect(f->qemu, "announce-self", NULL, NULL);
-        g_assert_nonnull(ns_call(&f->src, "/org/netlifecd1", "org.netlifecd1.Manager", "AttachQemu",
-                                 g_variant_new("(ss)", "vm1", nlc_fake_qmp_get_path(f->qemu)), "()",
-                                 NULL));
-        g_assert_true(nlc_fake_qmp_run_until_done(f->qemu, 5000));
-        dst_dev = ns_allocate(&f->dst, "vm1", MAC, "{'bridge': <'bdst'>, 'ifname': <'dst0'>}");
-        f->fds[1] = ns_create(&f->dst, dst_dev);
-        nlc_fake_qmp_expect(dst_qemu, "query-status", NULL,
-                            "{\"running\": false, \"status\": \"inmigrate\"}");
-        g_assert_nonnull(ns_call(&f->dst, "/org/netlifecd1", "org.netlifecd1.Manager", "AttachQemu",
-                                 g_variant_new("(ss)", "vm1", nlc_fake_qmp_get_path(dst_qemu)),
-                                 "()", NULL));
-        g_assert_true(nlc_fake_qmp_run_until_done(dst_qemu, 5000));
+        f->fds[0] = attach_guest(&f->src, f->qemu, "bsrc", "src0", TRUE);
+        f->fds[1] = attach_guest(&f->dst, dst_qemu, "bdst", "dst0", FALSE);
 
         nlc_fake_qmp_expect_migration_start(dst_qemu);
         nlc_fake_qmp_expect(dst_qemu, "migrate-incoming", "{\"uri\": \"tcp:0.0.0.0:4444\"}", NULL);
