@@ -548,12 +548,26 @@ on_failure_stats(GObject *source, GAsyncResult *result, gpointer data)
                : "migration failed");
 }
 
+/* A destination restored in setup whose QEMU listens (or already receives):
+ * migrate-incoming went out before the restart. */
+static void
+on_destination_listening(NlcMigration *self)
+{
+        if (self->role != ROLE_DESTINATION || self->phase != NLC_MIGRATION_PHASE_SETUP)
+                return;
+        record(self, "incoming");
+        set_phase(self, NLC_MIGRATION_PHASE_INCOMING);
+}
+
 static void
 on_status(NlcMigration *self, const char *status)
 {
-        if (g_str_equal(status, "active")) {
+        if (g_str_equal(status, "setup")) {
+                on_destination_listening(self);
+        } else if (g_str_equal(status, "active")) {
                 if (self->role == ROLE_SOURCE && self->phase == NLC_MIGRATION_PHASE_SETUP)
                         set_phase(self, NLC_MIGRATION_PHASE_PRECOPY);
+                on_destination_listening(self);
         } else if (g_str_equal(status, "postcopy-active")) {
                 if (self->phase != NLC_MIGRATION_PHASE_POSTCOPY)
                         record(self, "postcopy-active");
@@ -630,8 +644,8 @@ on_started(GObject *source, GAsyncResult *result, gpointer data)
         if (!reply)
                 return;
         if (self->role == ROLE_DESTINATION) {
-                record(self, "incoming");
-                set_phase(self, NLC_MIGRATION_PHASE_INCOMING);
+                /* QEMU's MIGRATION "setup" event may have said so already. */
+                on_destination_listening(self);
                 return;
         }
         record(self, "migrate");
@@ -730,10 +744,16 @@ on_probed(GObject *source, GAsyncResult *result, gpointer data)
         nlc_qmp_migrate_set_capabilities(self->qmp, caps, n, self->cancel, on_capabilities, self);
 }
 
+/* Journals the URI first: a daemon restarted before migrate went out starts
+ * the (idempotent) sequence again from it. */
 void
 nlc_migration_start(NlcMigration *self, const char *uri)
 {
-        self->uri = g_strdup(uri);
+        if (self->uri != uri) {
+                g_free(self->uri);
+                self->uri = g_strdup(uri);
+        }
+        persist(self);
         nlc_qmp_probe_async(self->qmp, self->cancel, on_probed, self);
 }
 
@@ -792,6 +812,21 @@ nlc_migration_set_journal(NlcMigration *self, NlcJournal *journal)
         persist(self);
 }
 
+/* Restarted in setup and QEMU has no migration: the old daemon died before
+ * migrate (or migrate-incoming) reached QEMU. Every step is idempotent, so
+ * run the sequence again; without a journalled URI there is nothing to run. */
+static void
+restart_setup(NlcMigration *self)
+{
+        if (!self->uri) {
+                fail(self, "the daemon stopped before the migration started (no URI journalled)");
+                return;
+        }
+        g_message("migration %s: QEMU has no migration yet; starting it again", self->object_path);
+        record(self, "setup-restarted");
+        nlc_migration_start(self, self->uri);
+}
+
 static void
 on_resync(GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -807,14 +842,20 @@ on_resync(GObject *source, GAsyncResult *result, gpointer data)
         if (!o)
                 return; /* the next connection tries again */
         status = json_object_get_string_member_with_default(o, "status", "none");
-        if (g_str_equal(status, "none") && self->phase != NLC_MIGRATION_PHASE_SETUP &&
-            self->phase != NLC_MIGRATION_PHASE_INCOMING) {
+        if (g_str_equal(status, "none") && self->phase == NLC_MIGRATION_PHASE_SETUP) {
+                restart_setup(self);
+                return;
+        }
+        if (g_str_equal(status, "none") && self->phase != NLC_MIGRATION_PHASE_INCOMING) {
                 fail(self, "QEMU has no migration any more (was it restarted?)");
                 return;
         }
         on_status(self, status);
         if (self->role != ROLE_SOURCE || !g_str_equal(status, "active"))
                 return;
+        /* Restarted between migrate and its reply: "immediate" fires here. */
+        if (self->opt.policy == NLC_POSTCOPY_IMMEDIATE && !self->policy_fired)
+                fire_policy(self, FALSE);
         if (self->switch_sent && self->phase == NLC_MIGRATION_PHASE_POSTCOPY_REQUESTED) {
                 /* Journalled, maybe never sent: send it again. */
                 self->switch_sent = FALSE;
@@ -834,7 +875,7 @@ on_qmp_connected(NlcQmp *qmp, gpointer data)
 {
         NlcMigration *self = data;
 
-        if (!phase_is_final(self->phase) && self->phase != NLC_MIGRATION_PHASE_SETUP)
+        if (!phase_is_final(self->phase))
                 nlc_qmp_query_migrate(self->qmp, self->cancel, on_resync, self);
 }
 

@@ -266,6 +266,78 @@ test_restart_while_waiting(Fixture *f, gconstpointer data)
         g_assert_cmpuint(nlc_fake_qmp_get_connections(f->fake), ==, 2);
 }
 
+/* The daemon goes away and comes back on the same journal. */
+static void
+restart_daemon(Fixture *f)
+{
+        g_autoptr(GError) error = NULL;
+
+        g_clear_object(&f->manager);
+        f->manager = nlc_manager_new(
+                &(NlcManagerConfig){ .state_dir = f->dir, .runtime_dir = f->dir }, &error);
+        g_assert_no_error(error);
+}
+
+/* Killed while probing, before migrate reached QEMU: the restarted daemon
+ * finds no migration in QEMU and runs the sequence again from the journalled
+ * URI (a migration left in setup would wait forever). */
+static void
+test_restart_in_setup(Fixture *f, gconstpointer data)
+{
+        g_autofree char *t = NULL;
+        NlcMigration *m;
+
+        attach_running(f);
+        nlc_fake_qmp_expect_silence(f->fake, "query-version");
+        m = migrate(f, "{'destination-instance': <'vm1-dst'>}");
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 2000));
+        g_assert_cmpstr(phase(m), ==, "setup");
+
+        nlc_fake_qmp_expect(f->fake, "query-status", NULL,
+                            "{\"running\": true, \"status\": \"running\"}");
+        nlc_fake_qmp_expect(f->fake, "query-migrate", NULL, "{}");
+        nlc_fake_qmp_expect(f->fake, "announce-self", NULL, NULL);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        restart_daemon(f);
+        m = nlc_manager_lookup_migration(f->manager, "1");
+        g_assert_nonnull(m);
+        wait_phase(m, "precopy");
+        nlc_fake_qmp_assert_done(f->fake);
+        t = timeline(m);
+        g_assert_cmpstr(t, ==, "setup-restarted migrate");
+}
+
+/* A destination killed after migrate-incoming, before its reply: QEMU
+ * listens ("setup"), so the restarted daemon says incoming and sends
+ * nothing again. */
+static void
+test_destination_restart_in_setup(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) opts = g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}"));
+        NlcMigration *m;
+
+        nlc_fake_qmp_expect(f->fake, "query-status", NULL,
+                            "{\"running\": false, \"status\": \"inmigrate\"}");
+        g_assert_true(
+                nlc_manager_attach_qemu(f->manager, "vm1", nlc_fake_qmp_get_path(f->fake), NULL));
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 3000));
+        nlc_fake_qmp_expect_silence(f->fake, "query-version");
+        m = nlc_manager_start_migration(f->manager, "vm1", "tcp:0.0.0.0:4444", opts, FALSE, &error);
+        g_assert_no_error(error);
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 2000));
+
+        nlc_fake_qmp_expect(f->fake, "query-status", NULL,
+                            "{\"running\": false, \"status\": \"inmigrate\"}");
+        nlc_fake_qmp_expect(f->fake, "query-migrate", NULL, "{\"status\": \"setup\"}");
+        restart_daemon(f);
+        m = nlc_manager_lookup_migration(f->manager, "1");
+        g_assert_nonnull(m);
+        wait_phase(m, "incoming");
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 2000));
+        nlc_fake_qmp_assert_done(f->fake);
+}
+
 static void
 test_timeout_fails(Fixture *f, gconstpointer data)
 {
@@ -667,6 +739,8 @@ main(int argc, char **argv)
         ADD("/migration/after-precopy", test_after_precopy);
         ADD("/migration/gated-on-destination", test_gated_on_destination);
         ADD("/migration/restart-while-waiting", test_restart_while_waiting);
+        ADD("/migration/restart-in-setup", test_restart_in_setup);
+        ADD("/migration/destination-restart-in-setup", test_destination_restart_in_setup);
         ADD("/migration/timeout-fails", test_timeout_fails);
         ADD("/migration/timeout-continues-precopy", test_timeout_continues_precopy);
         ADD("/migration/coordinated", test_coordinated);
