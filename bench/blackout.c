@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bench-env.h"
 #include "mig-run.h"
 
 typedef struct {
@@ -50,21 +51,6 @@ static const Variant variants[] = {
         /* Page faults on the bulk stream's channel instead of their own. */
         { "nlc-nopreempt", MIG_DRIVER_NETLIFECD, "{'preempt': <false>}" },
 };
-
-static int
-cmp_double(const void *a, const void *b)
-{
-        double x = *(const double *) a, y = *(const double *) b;
-
-        return x < y ? -1 : x > y;
-}
-
-static double
-median(double *v, guint n)
-{
-        qsort(v, n, sizeof *v, cmp_double);
-        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
 
 /* When the kernel first showed B's tap forwarding, from the sampler. */
 static gint64
@@ -201,19 +187,20 @@ main(int argc, char **argv)
                                        "(no run completed)");
                                 continue;
                         }
-                        med[k] = median(s[k].blackout, s[k].n);
+                        med[k] = bench_median(s[k].blackout, s[k].n);
                         g_free(shown);
                         shown = g_strdup_printf("%s%.1f", s[k].lower_bound ? ">=" : "", med[k]);
                         printf("%-6u %-14s %5u %14s %12.1f %10.1f %+14.0f %13.0f\n", fd_s,
-                               variants[k].name, s[k].n, shown, median(s[k].downtime, s[k].n),
-                               median(s[k].total, s[k].n), median(s[k].switch_after, s[k].n),
-                               median(s[k].blocktime, s[k].n));
+                               variants[k].name, s[k].n, shown, bench_median(s[k].downtime, s[k].n),
+                               bench_median(s[k].total, s[k].n),
+                               bench_median(s[k].switch_after, s[k].n),
+                               bench_median(s[k].blocktime, s[k].n));
                 }
                 if (s[0].n && s[1].n && med[1] > 0)
                         printf("fd %u s: naive/netlifecd blackout %s%.0fx (medians); netlifecd "
                                "blackout - downtime %.1f ms\n",
                                fd_s, s[0].lower_bound ? ">=" : "", med[0] / med[1],
-                               med[1] - median(s[1].downtime, s[1].n));
+                               med[1] - bench_median(s[1].downtime, s[1].n));
         }
         return 0;
 }

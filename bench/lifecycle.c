@@ -9,18 +9,12 @@
  *
  *   sudo build/bench/lifecycle [-n 100,1000] [--daemon build/netlifecd/netlifecd]
  */
-#define _GNU_SOURCE /* unshare() */
 #include <gio/gio.h>
-#include <glib/gstdio.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "bench-env.h"
 #include "nlc-netlink.h"
 #include "nlc-tap.h"
 
@@ -29,126 +23,9 @@ static const char *const ops[] = {
 };
 #define N_OPS G_N_ELEMENTS(ops)
 
-typedef struct {
-        char *dir, *address, *daemon;
-        char *config; /* NULL: the defaults (fsync on) */
-        GPid bus, pid;
-        GDBusConnection *conn;
-} Env;
-
-static void
-die_with_parent(gpointer unused)
-{
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-}
-
-static void
-run(const char *cmd)
-{
-        int status = 0;
-
-        if (!g_spawn_command_line_sync(cmd, NULL, NULL, &status, NULL) ||
-            !g_spawn_check_wait_status(status, NULL))
-                g_error("'%s' failed", cmd);
-}
-
-static gboolean
-name_owned(Env *e)
-{
-        g_autoptr(GVariant) r = g_dbus_connection_call_sync(
-                e->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                "NameHasOwner", g_variant_new("(s)", "org.netlifecd1"), G_VARIANT_TYPE("(b)"), 0,
-                -1, NULL, NULL);
-        gboolean has = FALSE;
-
-        if (r)
-                g_variant_get(r, "(b)", &has);
-        return has;
-}
-
-/* Starts the daemon and returns how long it took to own its name (the
- * journal restored and every device verified against the kernel first). */
-static double
-start_daemon(Env *e)
-{
-        g_autofree char *a = g_strconcat("--address=", e->address, NULL);
-        g_autofree char *s = g_strconcat("--state-dir=", e->dir, "/state", NULL);
-        g_autofree char *r = g_strconcat("--runtime-dir=", e->dir, "/run", NULL);
-        g_autofree char *c = e->config ? g_strconcat("--config=", e->config, NULL) : NULL;
-        char *argv[] = { e->daemon, a, s, r, c, NULL };
-        gint64 t0 = g_get_monotonic_time();
-
-        if (!g_spawn_async(NULL, argv, NULL,
-                           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
-                                   G_SPAWN_STDERR_TO_DEV_NULL,
-                           die_with_parent, NULL, &e->pid, NULL))
-                g_error("cannot start %s", e->daemon);
-        while (!name_owned(e)) {
-                if (g_get_monotonic_time() - t0 > 120 * G_USEC_PER_SEC)
-                        g_error("the daemon did not come up");
-                g_usleep(1000);
-        }
-        return (g_get_monotonic_time() - t0) / 1e6;
-}
-
-static void
-stop_daemon(Env *e)
-{
-        int status;
-
-        kill(e->pid, SIGTERM);
-        waitpid(e->pid, &status, 0);
-}
-
-static guint64
-rss_kib(GPid pid)
-{
-        g_autofree char *path = g_strdup_printf("/proc/%d/status", pid);
-        g_autofree char *text = NULL;
-        const char *line;
-
-        g_file_get_contents(path, &text, NULL, NULL);
-        line = text ? strstr(text, "VmRSS:") : NULL;
-        return line ? g_ascii_strtoull(line + 6, NULL, 10) : 0;
-}
-
-/* @held: where Create's queue fds go, kept open as a hypervisor would keep
- * them; NULL: dropped at once. */
-static void
-call_holding(Env *e, const char *path, const char *iface, const char *method, GVariant *args,
-             char **out_path, GPtrArray *held)
-{
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) r = NULL;
-
-        if (g_str_equal(method, "Create")) {
-                g_autoptr(GUnixFDList) fds = NULL;
-
-                r = g_dbus_connection_call_with_unix_fd_list_sync(e->conn, "org.netlifecd1", path,
-                                                                  iface, method, args, NULL, 0, -1,
-                                                                  NULL, &fds, NULL, &error);
-                if (held && fds)
-                        g_ptr_array_add(held, g_steal_pointer(&fds));
-        } else {
-                r = g_dbus_connection_call_sync(e->conn, "org.netlifecd1", path, iface, method,
-                                                args, NULL, 0, -1, NULL, &error);
-        }
-        if (!r)
-                g_error("%s: %s", method, error->message);
-        if (out_path)
-                g_variant_get(r, "(o)", out_path);
-}
-
-static void
-call(Env *e, const char *path, const char *iface, const char *method, GVariant *args,
-     char **out_path)
-{
-        call_holding(e, path, iface, method, args, out_path, NULL);
-}
-
 /* ops/s over D-Bus, per operation. */
 static void
-daemon_round(Env *e, guint n, double rate[N_OPS], const char *tag)
+daemon_round(BenchEnv *e, guint n, double rate[N_OPS], const char *tag)
 {
         g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
 
@@ -163,16 +40,17 @@ daemon_round(Env *e, guint n, double rate[N_OPS], const char *tag)
                                 g_autofree char *ifname = g_strdup_printf("bt%u", i);
                                 char *path = NULL;
 
-                                call(e, "/org/netlifecd1", "org.netlifecd1.Manager", "Allocate",
-                                     g_variant_new_parsed(
-                                             "(%s, 'tap-bridge', %s, {'bridge': <'benchbr'>, "
-                                             "'ifname': <%s>})",
-                                             "bench", mac, ifname),
-                                     &path);
+                                bench_call(e, "/org/netlifecd1", "org.netlifecd1.Manager",
+                                           "Allocate",
+                                           g_variant_new_parsed(
+                                                   "(%s, 'tap-bridge', %s, {'bridge': <'benchbr'>, "
+                                                   "'ifname': <%s>})",
+                                                   "bench", mac, ifname),
+                                           &path);
                                 g_ptr_array_add(paths, path);
                         } else {
-                                call(e, paths->pdata[i], "org.netlifecd1.Device", ops[op], NULL,
-                                     NULL);
+                                bench_call(e, paths->pdata[i], "org.netlifecd1.Device", ops[op],
+                                           NULL, NULL);
                         }
                 }
                 rate[op] = n / ((g_get_monotonic_time() - t0) / 1e6);
@@ -239,41 +117,14 @@ main(int argc, char **argv)
         g_autoptr(GOptionContext) oc = g_option_context_new("- lifecycle throughput");
         g_auto(GStrv) ns = NULL;
         g_autofree char *nofsync = NULL;
-        Env e = { 0 };
+        BenchEnv e;
 
         g_option_context_add_main_entries(oc, entries, NULL);
         if (!g_option_context_parse(oc, &argc, &argv, NULL))
                 return 2;
-        if (unshare(CLONE_NEWNET) < 0)
-                g_error("unshare(CLONE_NEWNET) failed: run as root");
-        run("ip link set lo up");
-        run("ip link add benchbr type bridge stp_state 0");
-        run("ip link set benchbr up");
-        e.daemon = daemon;
-        e.dir = g_dir_make_tmp("nlc-bench-XXXXXX", NULL);
-        e.address = g_strconcat("unix:path=", e.dir, "/bus", NULL);
-        {
-                g_autofree char *arg = g_strconcat("--address=", e.address, NULL);
-                g_autofree char *sock = g_strconcat(e.dir, "/bus", NULL);
-                char *argv_bus[] = { "dbus-daemon", "--session", "--nofork", arg, NULL };
-
-                g_spawn_async(NULL, argv_bus, NULL,
-                              G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
-                                      G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
-                              die_with_parent, NULL, &e.bus, NULL);
-                for (int i = 0; i < 500 && !e.conn; i++) {
-                        if (g_file_test(sock, G_FILE_TEST_EXISTS))
-                                e.conn = g_dbus_connection_new_for_address_sync(
-                                        e.address,
-                                        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                        NULL, NULL, NULL);
-                        if (!e.conn)
-                                g_usleep(10000);
-                }
-        }
-        g_assert_nonnull(e.conn);
-        nlc_netlink_init();
+        bench_env_init(&e, daemon);
+        bench_run("ip link add benchbr type bridge stp_state 0");
+        bench_run("ip link set benchbr up");
         nofsync = g_build_filename(e.dir, "nofsync.conf", NULL);
         g_file_set_contents(nofsync, "[journal]\nfsync = false\n", -1, NULL);
 
@@ -291,12 +142,12 @@ main(int argc, char **argv)
 
                 /* The journal without fsync first, then the default. */
                 e.config = nofsync;
-                start_daemon(&e);
+                bench_start_daemon(&e);
                 daemon_round(&e, n, nf, "nf");
-                stop_daemon(&e);
+                bench_stop_daemon(&e);
                 e.config = NULL;
-                start_daemon(&e);
-                rss0 = rss_kib(e.pid);
+                bench_start_daemon(&e);
+                rss0 = bench_rss_kib(e.pid);
                 daemon_round(&e, n, d, "");
                 baseline_round(n, b);
                 for (guint op = 0; op < N_OPS; op++) {
@@ -336,39 +187,36 @@ main(int argc, char **argv)
                                 g_autofree char *ifname = g_strdup_printf("br%u", i);
                                 char *path = NULL;
 
-                                call(&e, "/org/netlifecd1", "org.netlifecd1.Manager", "Allocate",
-                                     g_variant_new_parsed(
-                                             "('restart', 'tap-bridge', %s, {'bridge': "
-                                             "<'benchbr'>, 'ifname': <%s>})",
-                                             mac, ifname),
-                                     &path);
-                                call_holding(&e, path, "org.netlifecd1.Device", "Create", NULL,
-                                             NULL, held);
+                                bench_call(&e, "/org/netlifecd1", "org.netlifecd1.Manager",
+                                           "Allocate",
+                                           g_variant_new_parsed(
+                                                   "('restart', 'tap-bridge', %s, {'bridge': "
+                                                   "<'benchbr'>, 'ifname': <%s>})",
+                                                   mac, ifname),
+                                           &path);
+                                bench_call_holding(&e, path, "org.netlifecd1.Device", "Create",
+                                                   NULL, NULL, held);
                                 g_ptr_array_add(paths, path);
                         }
-                        rss1 = rss_kib(e.pid);
-                        stop_daemon(&e);
-                        restart = start_daemon(&e);
-                        stop_daemon(&e);
+                        rss1 = bench_rss_kib(e.pid);
+                        bench_stop_daemon(&e);
+                        restart = bench_start_daemon(&e);
+                        bench_stop_daemon(&e);
                         g_ptr_array_set_size(held, 0); /* closes the queues */
-                        orphaned = start_daemon(&e);
+                        orphaned = bench_start_daemon(&e);
                         printf("%6u restart to all %u devices verified: %.3f s with the queues "
                                "held by the hypervisors, %.3f s with none held; RSS %.1f KiB "
                                "per device\n",
                                n, n, restart, orphaned, (double) (rss1 - rss0) / n);
                         for (guint i = 0; i < n; i++) {
-                                call(&e, paths->pdata[i], "org.netlifecd1.Device", "Destroy", NULL,
-                                     NULL);
-                                call(&e, paths->pdata[i], "org.netlifecd1.Device", "Free", NULL,
-                                     NULL);
+                                bench_call(&e, paths->pdata[i], "org.netlifecd1.Device", "Destroy",
+                                           NULL, NULL);
+                                bench_call(&e, paths->pdata[i], "org.netlifecd1.Device", "Free",
+                                           NULL, NULL);
                         }
                 }
-                stop_daemon(&e);
+                bench_stop_daemon(&e);
         }
-        kill(e.bus, SIGTERM);
-        {
-                g_autofree char *rm = g_strdup_printf("rm -rf '%s'", e.dir);
-                run(rm);
-        }
+        bench_env_finish(&e);
         return 0;
 }

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "nlc-dbus-names.h"
+#include "nlc-destroy-batch.h"
 #include "nlc-device.h"
 #include "nlc-error.h"
 #include "nlc-lifecycle.h"
@@ -19,6 +20,9 @@ struct _NlcDevice {
         NlcPortState port_state;
         guint64 ready_in_usec; /* at ready_at_usec */
         gint64 ready_at_usec;
+        /* Destroy calls go through the manager's batch when set. */
+        NlcDestroyBatch *destroy_batch;
+        gboolean destroy_queued;
 };
 
 enum { SIGNAL_FREED, SIGNAL_READY_CHANGED, N_SIGNALS };
@@ -160,13 +164,20 @@ call_backend(NlcDevice *self, NlcOp op, GError **error)
         }
 }
 
-/* One lifecycle operation: refuse, no-op, or write-ahead + run + funnel. */
+/* The first half of an operation: refuse (FALSE), no-op (TRUE, *run
+ * FALSE), or the write-ahead record journalled (TRUE, *run TRUE). */
 static gboolean
-run_op_reason(NlcDevice *self, NlcOp op, const char *reason, GError **error)
+op_begin(NlcDevice *self, NlcOp op, gboolean *run, GError **error)
 {
         g_autofree char *sources = NULL;
-        g_autoptr(GError) local = NULL;
 
+        *run = FALSE;
+        if (self->destroy_queued && op != NLC_OP_DESTROY) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_BUSY,
+                            "cannot %s device %s: it is being destroyed", nlc_op_to_string(op),
+                            self->rec->id);
+                return FALSE;
+        }
         switch (nlc_lifecycle_check(self->rec->state, op)) {
         case NLC_TRANSITION_NOOP:
                 nlc_dev_debug(self, "%s: already %s", nlc_op_to_string(op),
@@ -191,6 +202,17 @@ run_op_reason(NlcDevice *self, NlcOp op, const char *reason, GError **error)
                 self->rec->has_pending = FALSE;
                 return FALSE;
         }
+        *run = TRUE;
+        return TRUE;
+}
+
+/* The second half: the backend runs, then the funnel; on failure the
+ * write-ahead record is withdrawn. */
+static gboolean
+op_finish(NlcDevice *self, NlcOp op, const char *reason, GError **error)
+{
+        g_autoptr(GError) local = NULL;
+
         if (!call_backend(self, op, &local)) {
                 g_autoptr(GError) journal_error = NULL;
 
@@ -202,6 +224,61 @@ run_op_reason(NlcDevice *self, NlcOp op, const char *reason, GError **error)
                 return FALSE;
         }
         return set_state(self, nlc_lifecycle_target(op), op, reason, error);
+}
+
+/* One lifecycle operation: refuse, no-op, or write-ahead + run + funnel. */
+static gboolean
+run_op_reason(NlcDevice *self, NlcOp op, const char *reason, GError **error)
+{
+        gboolean run;
+
+        if (!op_begin(self, op, &run, error))
+                return FALSE;
+        return !run || op_finish(self, op, reason, error);
+}
+
+/* ---- destroy in a batch (nlc-destroy-batch.c) ------------------------- */
+
+void
+nlc_device_set_destroy_queued(NlcDevice *self, gboolean queued)
+{
+        self->destroy_queued = queued;
+}
+
+gboolean
+nlc_device_destroy_begin(NlcDevice *self, gboolean *run, GError **error)
+{
+        return op_begin(self, NLC_OP_DESTROY, run, error);
+}
+
+int
+nlc_device_destroy_link(NlcDevice *self, GError **error)
+{
+        if (self->backend->abi_minor < 3 || !self->backend->destroy_link)
+                return -EOPNOTSUPP;
+        return self->backend->destroy_link(&self->bdev, error);
+}
+
+void
+nlc_device_destroy_abandon(NlcDevice *self)
+{
+        g_autoptr(GError) error = NULL;
+
+        self->rec->has_pending = FALSE;
+        if (!nlc_journal_write(self->journal, self->rec, &error))
+                nlc_dev_warning(self, "%s", error->message);
+}
+
+void
+nlc_device_set_destroy_batch(NlcDevice *self, NlcDestroyBatch *batch)
+{
+        self->destroy_batch = batch;
+}
+
+gboolean
+nlc_device_destroy_finish(NlcDevice *self, GError **error)
+{
+        return op_finish(self, NLC_OP_DESTROY, nlc_op_to_string(NLC_OP_DESTROY), error);
 }
 
 static gboolean
@@ -378,7 +455,33 @@ handle_create(NlcDbusDevice *skel, GDBusMethodInvocation *invocation, GUnixFDLis
 
 DEFINE_SIMPLE_HANDLER(activate, NLC_OP_ACTIVATE)
 DEFINE_SIMPLE_HANDLER(deactivate, NLC_OP_DEACTIVATE)
-DEFINE_SIMPLE_HANDLER(destroy, NLC_OP_DESTROY)
+
+static void
+on_destroyed(NlcDevice *self, const GError *error, gpointer data)
+{
+        GDBusMethodInvocation *invocation = data;
+
+        if (error)
+                g_dbus_method_invocation_return_gerror(invocation, error);
+        else
+                nlc_dbus_device_complete_destroy(NLC_DBUS_DEVICE(self), invocation);
+}
+
+static gboolean
+handle_destroy(NlcDbusDevice *skel, GDBusMethodInvocation *invocation)
+{
+        NlcDevice *self = NLC_DEVICE(skel);
+        g_autoptr(GError) error = NULL;
+
+        if (self->destroy_batch) {
+                nlc_destroy_batch_add(self->destroy_batch, self, on_destroyed, invocation);
+                return G_DBUS_METHOD_INVOCATION_HANDLED;
+        }
+        if (!nlc_device_run(self, NLC_OP_DESTROY, &error))
+                return fail_call(invocation, error);
+        nlc_dbus_device_complete_destroy(skel, invocation);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
 
 static gboolean
 handle_free(NlcDbusDevice *skel, GDBusMethodInvocation *invocation)

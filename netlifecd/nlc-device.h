@@ -61,6 +61,19 @@ gboolean nlc_device_release(NlcDevice *self, GError **error);
 /* Runs one lifecycle operation as the D-Bus method would. */
 gboolean nlc_device_run(NlcDevice *self, NlcOp op, GError **error);
 
+/* Destroy in halves, for nlc-destroy-batch.c: begin refuses (FALSE), is a
+ * no-op (*run FALSE) or journals the write-ahead record (*run TRUE); the
+ * link the backend's destroy would delete (ifindex, 0 when gone,
+ * -EOPNOTSUPP when the device is not a link of its own); finish runs the
+ * backend's destroy and the funnel; abandon withdraws the write-ahead. */
+typedef struct _NlcDestroyBatch NlcDestroyBatch;
+void nlc_device_set_destroy_batch(NlcDevice *self, NlcDestroyBatch *batch);
+void nlc_device_set_destroy_queued(NlcDevice *self, gboolean queued);
+gboolean nlc_device_destroy_begin(NlcDevice *self, gboolean *run, GError **error);
+int nlc_device_destroy_link(NlcDevice *self, GError **error);
+gboolean nlc_device_destroy_finish(NlcDevice *self, GError **error);
+void nlc_device_destroy_abandon(NlcDevice *self);
+
 /*
  * The port's STP state from a kernel event read at @now_usec (monotonic);
  * @ready_in_usec is the time left then (G_MAXUINT64: not counting). Updates

@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#define _GNU_SOURCE /* syncfs */
 #include <errno.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
@@ -25,22 +26,32 @@ struct _NlcJournal {
          * device and rewrites its record; unchanged, that was one fsync per
          * device for nothing. (MD5 only tells equal from changed here.) */
         GHashTable *on_disk;
+        /* Between begin_batch and commit_batch: device records written to
+         * temporary files, not yet renamed into place (JournalPending). */
+        GArray *batch;
 };
+
+typedef struct {
+        char *id;
+        char *tmp;
+        char *path;
+} JournalPending;
 
 /* Whether writes are fsynced: one process-wide policy, set at start. */
 static gboolean durable_writes = TRUE;
 
-/* Atomic replace without fsync: a temporary file renamed over the record.
- * (GLib's "consistent" mode still fsyncs when it replaces a file.) */
-static gboolean
-write_file_no_fsync(const char *path, const char *data, gsize len, GError **error)
+/* @data in a new temporary file next to @path (returned), not synced. */
+static char *
+write_temp(const char *path, const char *data, gsize len, GError **error)
 {
         g_autofree char *tmp = g_strconcat(path, ".XXXXXX", NULL);
         int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
         gsize done = 0;
 
-        if (fd < 0)
-                return nlc_error_set_errno(error, -errno, "journal: cannot create %s", tmp);
+        if (fd < 0) {
+                nlc_error_set_errno(error, -errno, "journal: cannot create %s", tmp);
+                return NULL;
+        }
         while (done < len) {
                 ssize_t n = write(fd, data + done, len - done);
 
@@ -51,11 +62,24 @@ write_file_no_fsync(const char *path, const char *data, gsize len, GError **erro
 
                         close(fd);
                         g_unlink(tmp);
-                        return nlc_error_set_errno(error, -e, "journal: cannot write %s", tmp);
+                        nlc_error_set_errno(error, -e, "journal: cannot write %s", tmp);
+                        return NULL;
                 }
                 done += (gsize) n;
         }
         close(fd);
+        return g_steal_pointer(&tmp);
+}
+
+/* Atomic replace without fsync: a temporary file renamed over the record.
+ * (GLib's "consistent" mode still fsyncs when it replaces a file.) */
+static gboolean
+write_file_no_fsync(const char *path, const char *data, gsize len, GError **error)
+{
+        g_autofree char *tmp = write_temp(path, data, len, error);
+
+        if (!tmp)
+                return FALSE;
         if (g_rename(tmp, path) < 0) {
                 int e = errno;
 
@@ -122,6 +146,7 @@ nlc_journal_free(NlcJournal *journal)
         g_free(journal->attachments_path);
         g_free(journal->migrations_dir);
         g_clear_pointer(&journal->on_disk, g_hash_table_unref);
+        g_clear_pointer(&journal->batch, g_array_unref);
         g_free(journal);
 }
 
@@ -161,6 +186,16 @@ record_path(NlcJournal *journal, const char *id)
         return g_build_filename(journal->devices_dir, name, NULL);
 }
 
+static void
+pending_clear(gpointer data)
+{
+        JournalPending *p = data;
+
+        g_free(p->id);
+        g_free(p->tmp);
+        g_free(p->path);
+}
+
 gboolean
 nlc_journal_write(NlcJournal *journal, const NlcJournalRecord *record, GError **error)
 {
@@ -198,7 +233,18 @@ nlc_journal_write(NlcJournal *journal, const NlcJournalRecord *record, GError **
         digest = digest_of(data, len);
         if (same_on_disk(journal, record->id, digest))
                 return TRUE;
-        if (!write_file(path, data, len, error)) {
+        if (journal->batch) {
+                /* (Two statements: an initializer's order is unspecified.) */
+                char *tmp = write_temp(path, data, len, error);
+                JournalPending p = { g_strdup(record->id), tmp, g_steal_pointer(&path) };
+
+                if (!tmp) {
+                        g_hash_table_remove(journal->on_disk, record->id);
+                        pending_clear(&p);
+                        return FALSE;
+                }
+                g_array_append_val(journal->batch, p);
+        } else if (!write_file(path, data, len, error)) {
                 /* What is on disk now is unknown. */
                 g_hash_table_remove(journal->on_disk, record->id);
                 return FALSE;
@@ -207,10 +253,75 @@ nlc_journal_write(NlcJournal *journal, const NlcJournalRecord *record, GError **
         return TRUE;
 }
 
+void
+nlc_journal_begin_batch(NlcJournal *journal)
+{
+        g_return_if_fail(!journal->batch);
+        journal->batch = g_array_new(FALSE, FALSE, sizeof(JournalPending));
+        g_array_set_clear_func(journal->batch, pending_clear);
+}
+
+/* fsync of a directory: makes the renames in it durable. */
+static int
+sync_path(const char *dir, gboolean whole_filesystem)
+{
+        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        int r;
+
+        if (fd < 0)
+                return -errno;
+        r = whole_filesystem ? syncfs(fd) : fsync(fd);
+        r = r < 0 ? -errno : 0;
+        close(fd);
+        return r;
+}
+
+/*
+ * One syncfs makes every temporary file of the batch durable (instead of one
+ * fsync each), then the renames put them in place in write order (a record
+ * written twice ends with its last version) and one fsync of the directory
+ * makes the renames durable. A failure leaves the records already renamed in
+ * place and the rest unwritten; the caller sees the error.
+ */
+gboolean
+nlc_journal_commit_batch(NlcJournal *journal, GError **error)
+{
+        g_autoptr(GArray) batch = g_steal_pointer(&journal->batch);
+        int r = 0;
+        guint i = 0;
+
+        g_return_val_if_fail(batch, FALSE);
+        if (batch->len && durable_writes && (r = sync_path(journal->devices_dir, TRUE)) < 0)
+                nlc_error_set_errno(error, r, "journal: cannot sync %s", journal->devices_dir);
+        for (; r == 0 && i < batch->len; i++) {
+                JournalPending *p = &g_array_index(batch, JournalPending, i);
+
+                if (g_rename(p->tmp, p->path) < 0) {
+                        r = -errno;
+                        nlc_error_set_errno(error, r, "journal: cannot replace %s", p->path);
+                        break;
+                }
+        }
+        /* What was not renamed is not on disk: forget its digest. */
+        for (guint j = i; j < batch->len; j++) {
+                JournalPending *p = &g_array_index(batch, JournalPending, j);
+
+                g_unlink(p->tmp);
+                g_hash_table_remove(journal->on_disk, p->id);
+        }
+        if (r == 0 && batch->len && durable_writes &&
+            (r = sync_path(journal->devices_dir, FALSE)) < 0)
+                nlc_error_set_errno(error, r, "journal: cannot sync %s", journal->devices_dir);
+        return r == 0;
+}
+
 gboolean
 nlc_journal_remove(NlcJournal *journal, const char *id, GError **error)
 {
         g_autofree char *path = record_path(journal, id);
+
+        /* A removal does not wait for a batch: it would overtake its writes. */
+        g_return_val_if_fail(!journal->batch, FALSE);
 
         g_hash_table_remove(journal->on_disk, id);
         if (g_unlink(path) < 0 && errno != ENOENT)
@@ -295,8 +406,12 @@ nlc_journal_load(NlcJournal *journal)
                 NlcJournalRecord *rec = NULL;
                 gsize len = 0;
 
+                if (strstr(name, ".device.") && !g_str_has_suffix(name, ".corrupt")) {
+                        g_unlink(path); /* the temporary of a write a crash cut short */
+                        continue;
+                }
                 if (!g_str_has_suffix(name, ".device"))
-                        continue; /* atomic-write temporaries, set-aside records */
+                        continue; /* set-aside records */
                 if (g_file_get_contents(path, &contents, &len, &error) &&
                     g_key_file_load_from_data(kf, contents, len, G_KEY_FILE_NONE, &error))
                         rec = parse_record(kf, &error);

@@ -43,6 +43,11 @@ void nlc_journal_set_fsync(NlcJournal *journal, gboolean fsync);
 
 gboolean nlc_journal_write(NlcJournal *journal, const NlcJournalRecord *record, GError **error);
 gboolean nlc_journal_remove(NlcJournal *journal, const char *id, GError **error);
+/* Group commit of device records: nlc_journal_write between the two puts
+ * its record in place only at commit, all of them made durable with one
+ * syncfs. A record is durable only once commit returned TRUE. */
+void nlc_journal_begin_batch(NlcJournal *journal);
+gboolean nlc_journal_commit_batch(NlcJournal *journal, GError **error);
 /* Every readable record. A record that cannot be parsed is renamed to
  * <id>.corrupt and reported in the log, never silently dropped. */
 GPtrArray *nlc_journal_load(NlcJournal *journal);

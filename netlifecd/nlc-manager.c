@@ -4,6 +4,7 @@
 #include "nlc-backends.h"
 #include "nlc-dbus-names.h"
 #include "nlc-device-fallback.h"
+#include "nlc-destroy-batch.h"
 #include "nlc-device.h"
 #include "nlc-error.h"
 #include "nlc-guest.h"
@@ -28,6 +29,7 @@ struct _NlcManager {
         GHashTable *migrations; /* id → NlcMigration (kept after they end, for their record) */
         guint64 next_migration_id;
         NlcTopology *topology;
+        NlcDestroyBatch *destroy_batch;
         GDBusObjectManagerServer *object_manager;
         GDBusConnection *connection;
         guint fallback_id;
@@ -200,6 +202,7 @@ add_device(NlcManager *self, NlcDevice *device)
         if (nlc_device_get_state(device) == NLC_DEVICE_STATE_ACTIVE)
                 g_hash_table_insert(self->mac_owner, g_strdup(nlc_device_get_mac(device)), device);
         nlc_device_set_ownership(device, &ownership);
+        nlc_device_set_destroy_batch(device, self->destroy_batch);
         g_signal_connect(device, "freed", G_CALLBACK(on_device_freed), self);
         g_signal_connect(device, "state-changed", G_CALLBACK(on_device_state_changed), self);
         export_device(self, device);
@@ -618,6 +621,41 @@ handle_prepare_incoming(NlcDbusManager *skel, GDBusMethodInvocation *invocation,
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static void
+on_instances_destroyed(const GError *error, gpointer data)
+{
+        GDBusMethodInvocation *invocation = data;
+
+        if (error)
+                g_dbus_method_invocation_return_gerror(invocation, error);
+        else
+                g_dbus_method_invocation_return_value(invocation, NULL);
+}
+
+static gboolean
+handle_destroy_instances(NlcDbusManager *skel, GDBusMethodInvocation *invocation,
+                         const char *const *names)
+{
+        NlcManager *self = NLC_MANAGER(skel);
+        g_autoptr(GPtrArray) devices = g_ptr_array_new_with_free_func(g_object_unref);
+
+        for (guint i = 0; names[i]; i++) {
+                NlcInstance *instance = g_hash_table_lookup(self->instances, names[i]);
+                GPtrArray *own = instance ? nlc_instance_get_devices(instance) : NULL;
+
+                if (!instance) {
+                        g_dbus_method_invocation_return_error(
+                                invocation, NLC_ERROR, NLC_ERROR_NOT_FOUND,
+                                "instance %s has no device here (nothing was destroyed)", names[i]);
+                        return G_DBUS_METHOD_INVOCATION_HANDLED;
+                }
+                for (guint d = 0; d < own->len; d++)
+                        g_ptr_array_add(devices, g_object_ref(own->pdata[d]));
+        }
+        nlc_destroy_batch_add_all(self->destroy_batch, devices, on_instances_destroyed, invocation);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 static gboolean
 handle_get_instance(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const char *name)
 {
@@ -642,6 +680,7 @@ static void
 nlc_manager_iface_init(NlcDbusManagerIface *iface)
 {
         iface->handle_get_instance = handle_get_instance;
+        iface->handle_destroy_instances = handle_destroy_instances;
         iface->handle_attach_qemu = handle_attach_qemu;
         iface->handle_migrate = handle_migrate;
         iface->handle_prepare_incoming = handle_prepare_incoming;
@@ -813,6 +852,7 @@ nlc_manager_new(const NlcManagerConfig *config, GError **error)
         if (!self->journal)
                 return NULL;
         nlc_journal_set_fsync(self->journal, self->host.journal_fsync);
+        self->destroy_batch = nlc_destroy_batch_new(self->journal, config->state_dir);
         /* The monitor listens before anything is read, so no event between
          * the restore and the first dump is lost. */
         self->topology =
@@ -875,6 +915,8 @@ nlc_manager_dispose(GObject *object)
         GHashTableIter iter;
         gpointer value;
 
+        /* Queued destroys run and are answered while everything still stands. */
+        g_clear_pointer(&self->destroy_batch, nlc_destroy_batch_free);
         nlc_manager_unexport(self);
         if (self->devices) {
                 g_hash_table_iter_init(&iter, self->devices);

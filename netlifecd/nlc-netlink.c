@@ -244,6 +244,56 @@ nlc_link_delete(int ifindex)
 }
 
 int
+nlc_link_set_group(int ifindex, guint32 group)
+{
+        return link_set_u32(ifindex, IFLA_GROUP, group);
+}
+
+int
+nlc_link_delete_group(guint32 group)
+{
+        /* ifi_index 0 with IFLA_GROUP: the kernel unregisters the whole group
+         * in one unregister_netdevice_many(), one RCU grace period for all. */
+        struct nl_msg *msg = link_msg(RTM_DELLINK, AF_UNSPEC, 0, 0, 0);
+
+        if (!msg)
+                return -ENOMEM;
+        if (nla_put_u32(msg, IFLA_GROUP, group) < 0) {
+                nlmsg_free(msg);
+                return -EMSGSIZE;
+        }
+        return send_and_ack(msg);
+}
+
+static int
+on_link_group(struct nl_msg *msg, void *arg)
+{
+        struct nlmsghdr *hdr = nlmsg_hdr(msg);
+        struct nlattr *tb[IFLA_MAX + 1];
+        NlcLinkGroup entry;
+
+        if (hdr->nlmsg_type != RTM_NEWLINK ||
+            nlmsg_parse(hdr, sizeof(struct ifinfomsg), tb, IFLA_MAX, NULL) < 0)
+                return NL_OK;
+        entry.ifindex = ((struct ifinfomsg *) nlmsg_data(hdr))->ifi_index;
+        entry.group = tb[IFLA_GROUP] ? nla_get_u32(tb[IFLA_GROUP]) : 0;
+        g_array_append_val((GArray *) arg, entry);
+        return NL_OK;
+}
+
+int
+nlc_link_list_groups(GArray *out)
+{
+        struct nl_msg *msg = link_msg(RTM_GETLINK, AF_UNSPEC, 0, 0, 0);
+
+        if (!msg)
+                return -ENOMEM;
+        nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_DUMP;
+        g_array_set_size(out, 0);
+        return send_and_collect(msg, on_link_group, out);
+}
+
+int
 nlc_bridge_port_set_flags(int port_ifindex, gboolean learning, gboolean unicast_flood)
 {
         /* RTM_SETLINK in AF_BRIDGE with IFLA_PROTINFO: the kernel hands it to

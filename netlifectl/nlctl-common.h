@@ -154,6 +154,7 @@ int nlctl_cmd_destroy(NlctlContext *ctx);
 int nlctl_cmd_free(NlctlContext *ctx);
 int nlctl_cmd_announce(NlctlContext *ctx);
 int nlctl_cmd_attach_qemu(NlctlContext *ctx);
+int nlctl_cmd_destroy_instances(NlctlContext *ctx);
 int nlctl_cmd_wait_ready(NlctlContext *ctx);
 int nlctl_cmd_allow_postcopy(NlctlContext *ctx);
 int nlctl_cmd_migrate(NlctlContext *ctx);

@@ -282,6 +282,36 @@ nlctl_cmd_attach_qemu(NlctlContext *ctx)
         return NLCTL_EXIT_OK;
 }
 
+/* Manager.DestroyInstances: every device of the instances, in one batch. */
+int
+nlctl_cmd_destroy_instances(NlctlContext *ctx)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = nlctl_call(
+                ctx, NLC_DBUS_PATH, NLC_DBUS_INTERFACE_MANAGER, "DestroyInstances",
+                g_variant_new("(@as)", g_variant_new_strv((const char *const *) ctx->args,
+                                                          (gssize) ctx->n_args)),
+                "()", &error);
+
+        if (!r)
+                return nlctl_fail(error);
+        if (ctx->json) {
+                JsonObject *o = json_object_new();
+                JsonArray *a = json_array_new();
+
+                for (guint i = 0; i < ctx->n_args; i++)
+                        json_array_add_string_element(a, ctx->args[i]);
+                json_object_set_array_member(o, "destroyed", a);
+                nlctl_print_json_object(o);
+                return NLCTL_EXIT_OK;
+        }
+        g_print("destroyed every created device of");
+        for (guint i = 0; i < ctx->n_args; i++)
+                g_print("%s %s", i ? "," : "", ctx->args[i]);
+        g_print("\n");
+        return NLCTL_EXIT_OK;
+}
+
 int
 nlctl_cmd_wait_ready(NlctlContext *ctx)
 {

@@ -36,6 +36,17 @@ int nlc_link_set_up(int ifindex, gboolean up);
 /* 0 when the link is already gone. */
 int nlc_link_delete(int ifindex);
 
+/* Netdev groups (IFLA_GROUP), for deleting many links in one request. */
+typedef struct {
+        int ifindex;
+        guint32 group;
+} NlcLinkGroup;
+int nlc_link_set_group(int ifindex, guint32 group);
+/* Deletes every link in @group in one RTM_DELLINK (-ENODEV: none). */
+int nlc_link_delete_group(guint32 group);
+/* Every link in this namespace with its group, into @out (NlcLinkGroup). */
+int nlc_link_list_groups(GArray *out);
+
 /* Sets IFLA_BRPORT_LEARNING and IFLA_BRPORT_UNICAST_FLOOD on a bridge port. */
 int nlc_bridge_port_set_flags(int port_ifindex, gboolean learning, gboolean unicast_flood);
 

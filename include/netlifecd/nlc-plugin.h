@@ -17,7 +17,7 @@
 G_BEGIN_DECLS
 
 #define NLC_PLUGIN_ABI_MAJOR 1
-#define NLC_PLUGIN_ABI_MINOR 2 /* 1.1: capabilities; 1.2: persist */
+#define NLC_PLUGIN_ABI_MINOR 3 /* 1.1: capabilities; 1.2: persist; 1.3: destroy_link */
 
 typedef struct _NlcBackendDevice NlcBackendDevice;
 
@@ -114,6 +114,12 @@ typedef struct {
         /* Sends a RARP for the guest MAC through the device. NULL: the backend
          * cannot announce and Announce() fails with Failed. */
         gboolean (*announce)(NlcBackendDevice *dev, GError **error);
+        /* ABI 1.3. The ifindex of the link destroy would delete, 0 when it is
+         * gone already, a negative errno on error; changes nothing. The
+         * daemon deletes the links of many devices in one request, then
+         * calls destroy, which must then accept its link gone. NULL: the
+         * device is not a link of its own (a direct device is restored). */
+        int (*destroy_link)(NlcBackendDevice *dev, GError **error);
 } NlcBackend;
 
 #define NLC_BACKEND_DEFINE(symbol, ...)                                \

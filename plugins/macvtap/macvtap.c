@@ -408,6 +408,15 @@ macvtap_deactivate(NlcBackendDevice *dev, GError **error)
         return TRUE;
 }
 
+static int
+macvtap_destroy_link(NlcBackendDevice *dev, GError **error)
+{
+        NlcLinkInfo mv;
+        int exists = nlc_backend_get_link(ifname_of(dev), KIND, &mv, error);
+
+        return exists > 0 ? mv.ifindex : exists < 0 ? -EEXIST : 0;
+}
+
 static gboolean
 macvtap_destroy(NlcBackendDevice *dev, GError **error)
 {
@@ -566,6 +575,7 @@ NLC_BACKEND_DEFINE(nlc_backend_macvtap,
         .activate = macvtap_activate,
         .deactivate = macvtap_deactivate,
         .destroy = macvtap_destroy,
+        .destroy_link = macvtap_destroy_link,
         .free = NULL, /* the name is the record's; nothing else was reserved */
         .notify = macvtap_notify,
         .announce = macvtap_announce);

@@ -259,6 +259,15 @@ tap_bridge_destroy(NlcBackendDevice *dev, GError **error)
         return TRUE;
 }
 
+static int
+tap_bridge_destroy_link(NlcBackendDevice *dev, GError **error)
+{
+        NlcLinkInfo tap;
+        int exists = get_tap(ifname_of(dev), &tap, error);
+
+        return exists > 0 ? tap.ifindex : exists < 0 ? -EEXIST : 0;
+}
+
 /* Reopens the queues only when nobody holds the tap: with carrier up a
  * hypervisor has them, and opening more would add queues the guest never
  * reads (multiqueue) or fail with EBUSY. */
@@ -352,6 +361,7 @@ NLC_BACKEND_DEFINE(nlc_backend_tap_bridge,
         .activate = tap_bridge_activate,
         .deactivate = tap_bridge_deactivate,
         .destroy = tap_bridge_destroy,
+        .destroy_link = tap_bridge_destroy_link,
         .free = NULL, /* the name is the record's; nothing else was reserved */
         .notify = tap_bridge_notify,
         .announce = tap_bridge_announce);

@@ -31,6 +31,7 @@ static const Target targets[] = {
         { "/org/netlifecd1", "org.netlifecd1.Manager", "AttachQemu", "(ss)" },
         { "/org/netlifecd1", "org.netlifecd1.Manager", "Migrate", "(ssa{sv})" },
         { "/org/netlifecd1", "org.netlifecd1.Manager", "PrepareIncoming", "(ssa{sv})" },
+        { "/org/netlifecd1", "org.netlifecd1.Manager", "DestroyInstances", "(as)" },
         { "/org/netlifecd1", "org.netlifecd1.Manager", "NoSuchMethod", NULL },
         { NULL, "org.netlifecd1.Device", "Create", "()" },
         { NULL, "org.netlifecd1.Device", "Activate", "()" },
@@ -155,6 +156,16 @@ random_params(GRand *r, const Target *t)
                         } else if (code[0] == 'u') {
                                 g_variant_builder_add(&b, "u",
                                                       (guint32) g_rand_int_range(r, 0, 50));
+                        } else if (g_str_has_prefix(code, "as")) {
+                                GVariantBuilder names;
+
+                                g_variant_builder_init(&names, G_VARIANT_TYPE_STRING_ARRAY);
+                                for (int n = g_rand_int_range(r, 0, 4); n > 0; n--) {
+                                        g_autofree char *name = random_string(r);
+
+                                        g_variant_builder_add(&names, "s", name);
+                                }
+                                g_variant_builder_add_value(&b, g_variant_builder_end(&names));
                         } else if (code[0] == 'v') {
                                 g_variant_builder_add(&b, "v", random_value(r, 1));
                         } else {

@@ -378,6 +378,15 @@ test_lifecycle(Fixture *f, gconstpointer data)
                                 "ifname=nosuch0", NULL),
                         ==, 1);
         assert_contains(err, "netlifectl: org.netlifecd1.Error.");
+        /* destroy-instances: every device of the instance, active ones too. */
+        g_assert_cmpint(ctl_run(f, NULL, NULL, "activate", "2", NULL), ==, 0);
+        g_assert_cmpint(ctl_run(f, NULL, &err, "destroy-instances", "vm2", "vm-none", NULL), ==, 1);
+        assert_contains(err, "netlifectl: org.netlifecd1.Error.NotFound:");
+        ns_sh("ip link show lt2 >/dev/null");
+        g_assert_cmpint(ctl_run(f, &out, NULL, "destroy-instances", "vm2", NULL), ==, 0);
+        g_assert_cmpstr(out, ==, "destroyed every created device of vm2\n");
+        g_assert_cmpint(system("ip link show lt2 >/dev/null 2>&1"), !=, 0);
+        g_assert_true(fdb_is(""));
 }
 
 static void
@@ -439,6 +448,14 @@ test_json(Fixture *f, gconstpointer data)
                                 json_object_get_object_member(caps, "options"), "queues"),
                         ==, "u");
         g_assert_true(json_object_get_boolean_member(caps, "fd-handover"));
+        g_clear_pointer(&root, json_node_unref);
+
+        g_assert_cmpint(ctl_run(f, &out, NULL, "--json", "destroy-instances", "vm1", NULL), ==, 0);
+        o = parse_object(out, &root);
+        g_assert_cmpstr(
+                json_array_get_string_element(json_object_get_array_member(o, "destroyed"), 0), ==,
+                "vm1");
+        g_assert_cmpint(system("ip link show " TAP " >/dev/null 2>&1"), !=, 0);
 }
 
 static void

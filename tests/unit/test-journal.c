@@ -169,6 +169,75 @@ test_unchanged_record_not_rewritten(void)
         }
 }
 
+static guint
+files_in(const char *dir)
+{
+        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
+        guint n = 0;
+
+        while (d && g_dir_read_name(d))
+                n++;
+        return n;
+}
+
+/* A group commit puts nothing in place before commit, everything after it
+ * (a record written twice with its last version), and a load after a crash
+ * between the two finds the old records and removes the temporaries. */
+static void
+test_batch_commit(void)
+{
+        g_autofree char *dir = g_dir_make_tmp("nlc-journal-XXXXXX", NULL);
+        g_autofree char *devices = g_build_filename(dir, "devices", NULL);
+        g_autoptr(NlcJournal) j = nlc_journal_open(dir, NULL);
+        g_autoptr(NlcJournalRecord) a = sample("1"), b = sample("2");
+        g_autoptr(GPtrArray) loaded = NULL;
+        g_autoptr(GError) error = NULL;
+
+        g_assert_true(nlc_journal_write(j, a, NULL));
+        nlc_journal_begin_batch(j);
+        a->has_pending = TRUE;
+        a->pending = NLC_OP_DESTROY;
+        g_assert_true(nlc_journal_write(j, a, NULL));
+        a->state = NLC_DEVICE_STATE_DESTROYED;
+        a->has_pending = FALSE;
+        g_assert_true(nlc_journal_write(j, a, NULL));
+        g_assert_true(nlc_journal_write(j, b, NULL));
+        {
+                /* A crash now: the old record of 1, no 2, temporaries gone. */
+                g_autoptr(NlcJournal) after_crash = nlc_journal_open(dir, NULL);
+
+                loaded = nlc_journal_load(after_crash);
+                g_assert_cmpuint(loaded->len, ==, 1);
+                g_assert_cmpuint(((NlcJournalRecord *) loaded->pdata[0])->state, ==,
+                                 NLC_DEVICE_STATE_CREATED);
+                g_assert_false(((NlcJournalRecord *) loaded->pdata[0])->has_pending);
+                g_assert_cmpuint(files_in(devices), ==, 1);
+                g_clear_pointer(&loaded, g_ptr_array_unref);
+        }
+        /* The batch's temporaries are gone with that load: its commit fails
+         * and says so, and forgets what it thought was on disk... */
+        g_assert_false(nlc_journal_commit_batch(j, &error));
+        g_assert_nonnull(error);
+        g_clear_error(&error);
+        /* ...so the same records written again really reach the disk. */
+        nlc_journal_begin_batch(j);
+        g_assert_true(nlc_journal_write(j, a, NULL));
+        g_assert_true(nlc_journal_write(j, b, NULL));
+        g_assert_true(nlc_journal_commit_batch(j, &error));
+        g_assert_no_error(error);
+        loaded = nlc_journal_load(j);
+        g_assert_cmpuint(loaded->len, ==, 2);
+        g_assert_cmpuint(files_in(devices), ==, 2);
+        for (guint i = 0; i < loaded->len; i++) {
+                NlcJournalRecord *r = loaded->pdata[i];
+
+                g_assert_cmpuint(r->state, ==,
+                                 g_str_equal(r->id, "1") ? NLC_DEVICE_STATE_DESTROYED
+                                                         : NLC_DEVICE_STATE_CREATED);
+                g_assert_false(r->has_pending);
+        }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -176,6 +245,7 @@ main(int argc, char **argv)
         warnings = g_string_new(NULL);
         g_log_set_writer_func(capture_writer, NULL, NULL);
         g_test_add_func("/journal/roundtrip", test_roundtrip);
+        g_test_add_func("/journal/batch-commit", test_batch_commit);
         g_test_add_func("/journal/corrupt-record-set-aside", test_corrupt_record_set_aside);
         g_test_add_func("/journal/next-id-persists", test_next_id_persists);
         g_test_add_func("/journal/unchanged-record-not-rewritten",

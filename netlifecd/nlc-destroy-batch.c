@@ -1,0 +1,391 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A flush, for every device queued since the last one:
+ *
+ *   1. write-ahead: each device's record says "pending destroy", all made
+ *      durable by one group commit — from here a crash is rolled forward at
+ *      restart, as for a lone Destroy;
+ *   2. the links the backends would delete get the daemon's netdev group;
+ *      when the group holds nothing else, one RTM_DELLINK deletes them all;
+ *   3. each backend's destroy runs as usual and finds its link gone (or
+ *      deletes it alone when step 2 could not), then the state funnel; the
+ *      records are committed together, then every caller gets its answer.
+ *
+ * Only the daemon's own links are ever in its group: the group number is
+ * picked at random among the ones no link on the host uses, journalled, and
+ * the group is listed right before the delete; a link someone else put in
+ * it makes this batch fall back to one delete per device and the daemon
+ * pick another number. (A link put in the group between that listing and
+ * the delete, a window of one netlink round trip, is not guarded against.)
+ * A device whose own delete fails is taken out of the group again, so a
+ * later batch never deletes it unasked.
+ */
+#include <errno.h>
+
+#include "nlc-destroy-batch.h"
+#include "nlc-error.h"
+#include "nlc-netlink.h"
+
+/* Groups below this are left to administrators (ip link set group N). */
+#define GROUP_MIN 0x10000u
+
+typedef struct {
+        NlcDestroyDone done;
+        gpointer data;
+} Waiter;
+
+typedef struct {
+        NlcDevice *device; /* a reference */
+        GArray *waiters;   /* Waiter */
+        GError *error;
+        gboolean run; /* the write-ahead record is journalled */
+        int ifindex;  /* > 0: in the group */
+} Entry;
+
+struct _NlcDestroyBatch {
+        NlcJournal *journal;
+        char *group_path;
+        guint32 group;
+        GPtrArray *queue;   /* Entry, in arrival order */
+        GHashTable *queued; /* NlcDevice → Entry */
+        guint idle_id;
+};
+
+static void
+entry_free(gpointer data)
+{
+        Entry *e = data;
+
+        g_object_unref(e->device);
+        g_array_unref(e->waiters);
+        g_clear_error(&e->error);
+        g_free(e);
+}
+
+NlcDestroyBatch *
+nlc_destroy_batch_new(NlcJournal *journal, const char *state_dir)
+{
+        NlcDestroyBatch *b = g_new0(NlcDestroyBatch, 1);
+        g_autofree char *text = NULL;
+
+        b->journal = journal;
+        b->group_path = g_build_filename(state_dir, "destroy-group", NULL);
+        if (g_file_get_contents(b->group_path, &text, NULL, NULL))
+                b->group = (guint32) g_ascii_strtoull(text, NULL, 10);
+        if (b->group < GROUP_MIN)
+                b->group = 0;
+        b->queue = g_ptr_array_new_with_free_func(entry_free);
+        b->queued = g_hash_table_new(NULL, NULL);
+        return b;
+}
+
+void
+nlc_destroy_batch_free(NlcDestroyBatch *b)
+{
+        if (!b)
+                return;
+        nlc_destroy_batch_flush(b);
+        g_clear_handle_id(&b->idle_id, g_source_remove);
+        g_ptr_array_unref(b->queue);
+        g_hash_table_unref(b->queued);
+        g_free(b->group_path);
+        g_free(b);
+}
+
+guint32
+nlc_destroy_batch_get_group(NlcDestroyBatch *b)
+{
+        return b->group;
+}
+
+/* ---- the group number -------------------------------------------------- */
+
+static GHashTable *
+groups_in_use(void)
+{
+        g_autoptr(GArray) links = g_array_new(FALSE, FALSE, sizeof(NlcLinkGroup));
+        GHashTable *used = g_hash_table_new(NULL, NULL);
+
+        if (nlc_link_list_groups(links) == 0)
+                for (guint i = 0; i < links->len; i++)
+                        g_hash_table_add(
+                                used,
+                                GUINT_TO_POINTER(g_array_index(links, NlcLinkGroup, i).group));
+        return used;
+}
+
+/* A number no link on the host is in, journalled before any link gets it. */
+static gboolean
+pick_group(NlcDestroyBatch *b)
+{
+        g_autoptr(GHashTable) used = groups_in_use();
+        g_autoptr(GError) error = NULL;
+        g_autofree char *text = NULL;
+        guint32 group;
+
+        do
+                group = (guint32) g_random_int_range((gint32) GROUP_MIN, G_MAXINT32);
+        while (g_hash_table_contains(used, GUINT_TO_POINTER(group)));
+        text = g_strdup_printf("%u\n", group);
+        if (!g_file_set_contents_full(b->group_path, text, -1,
+                                      G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
+                                      0600, &error)) {
+                g_warning("destroy batch: cannot journal the netdev group: %s; deleting one by "
+                          "one",
+                          error->message);
+                return FALSE;
+        }
+        g_message("destroy batch: netdev group %u", group);
+        b->group = group;
+        return TRUE;
+}
+
+/* TRUE when a link that is not one of @ours is in the group. */
+static gboolean
+group_has_foreign(NlcDestroyBatch *b, GHashTable *ours)
+{
+        g_autoptr(GArray) links = g_array_new(FALSE, FALSE, sizeof(NlcLinkGroup));
+        int r = nlc_link_list_groups(links);
+
+        if (r < 0) {
+                g_warning("destroy batch: cannot list the links: %s", g_strerror(-r));
+                return TRUE; /* unknown: do not risk it */
+        }
+        for (guint i = 0; i < links->len; i++) {
+                NlcLinkGroup *l = &g_array_index(links, NlcLinkGroup, i);
+
+                if (l->group == b->group &&
+                    !g_hash_table_contains(ours, GINT_TO_POINTER(l->ifindex))) {
+                        g_warning("destroy batch: link %d is in netdev group %u and is not ours; "
+                                  "deleting one by one and picking another group",
+                                  l->ifindex, b->group);
+                        return TRUE;
+                }
+        }
+        return FALSE;
+}
+
+/* ---- a flush ------------------------------------------------------------ */
+
+static void
+write_ahead(NlcDestroyBatch *b, GPtrArray *entries)
+{
+        g_autoptr(GError) error = NULL;
+
+        nlc_journal_begin_batch(b->journal);
+        for (guint i = 0; i < entries->len; i++) {
+                Entry *e = entries->pdata[i];
+
+                nlc_device_destroy_begin(e->device, &e->run, &e->error);
+        }
+        if (nlc_journal_commit_batch(b->journal, &error))
+                return;
+        for (guint i = 0; i < entries->len; i++) {
+                Entry *e = entries->pdata[i];
+
+                if (!e->run)
+                        continue;
+                e->run = FALSE;
+                nlc_device_destroy_abandon(e->device);
+                e->error = g_error_copy(error);
+        }
+}
+
+static void
+ungroup(GPtrArray *entries)
+{
+        for (guint i = 0; i < entries->len; i++) {
+                Entry *e = entries->pdata[i];
+                int r = e->ifindex > 0 ? nlc_link_set_group(e->ifindex, 0) : 0;
+
+                if (r < 0 && r != -ENODEV)
+                        g_warning("destroy batch: cannot take link %d out of the group: %s",
+                                  e->ifindex, g_strerror(-r));
+                e->ifindex = 0;
+        }
+}
+
+/* Step 2: the links in the group, then one delete for all of them. */
+static void
+delete_links(NlcDestroyBatch *b, GPtrArray *entries)
+{
+        g_autoptr(GHashTable) ours = g_hash_table_new(NULL, NULL);
+        int r;
+
+        for (guint i = 0; i < entries->len; i++) {
+                Entry *e = entries->pdata[i];
+                int ifindex = e->run ? nlc_device_destroy_link(e->device, NULL) : 0;
+
+                /* Not a link (a direct device is restored), gone, or an error
+                 * its own destroy will report. */
+                if (ifindex <= 0)
+                        continue;
+                if (!b->group && !pick_group(b))
+                        return;
+                if (nlc_link_set_group(ifindex, b->group) < 0)
+                        continue;
+                e->ifindex = ifindex;
+                g_hash_table_add(ours, GINT_TO_POINTER(ifindex));
+        }
+        if (!g_hash_table_size(ours))
+                return;
+        if (group_has_foreign(b, ours)) {
+                ungroup(entries);
+                pick_group(b);
+                return;
+        }
+        r = nlc_link_delete_group(b->group);
+        if (r < 0 && r != -ENODEV) {
+                g_warning("destroy batch: deleting netdev group %u: %s; one by one instead",
+                          b->group, g_strerror(-r));
+                ungroup(entries);
+                return;
+        }
+        g_message("destroy batch: %u links deleted in one request (netdev group %u)",
+                  g_hash_table_size(ours), b->group);
+}
+
+static void
+finish(NlcDestroyBatch *b, GPtrArray *entries)
+{
+        g_autoptr(GError) error = NULL;
+
+        nlc_journal_begin_batch(b->journal);
+        for (guint i = 0; i < entries->len; i++) {
+                Entry *e = entries->pdata[i];
+
+                if (e->run && !nlc_device_destroy_finish(e->device, &e->error) && e->ifindex > 0)
+                        nlc_link_set_group(e->ifindex, 0);
+        }
+        /* Not fatal: each record still says "pending destroy" on disk, which a
+         * restart rolls forward to what the kernel already did. */
+        if (!nlc_journal_commit_batch(b->journal, &error))
+                g_warning("destroy batch: %s", error->message);
+}
+
+void
+nlc_destroy_batch_flush(NlcDestroyBatch *b)
+{
+        g_autoptr(GPtrArray) entries = g_steal_pointer(&b->queue);
+
+        b->queue = g_ptr_array_new_with_free_func(entry_free);
+        g_hash_table_remove_all(b->queued);
+        if (!entries->len)
+                return;
+        write_ahead(b, entries);
+        delete_links(b, entries);
+        finish(b, entries);
+        for (guint i = 0; i < entries->len; i++) {
+                Entry *e = entries->pdata[i];
+
+                nlc_device_set_destroy_queued(e->device, FALSE);
+                for (guint w = 0; w < e->waiters->len; w++) {
+                        Waiter *waiter = &g_array_index(e->waiters, Waiter, w);
+
+                        waiter->done(e->device, e->error, waiter->data);
+                }
+        }
+}
+
+static gboolean
+on_idle(gpointer data)
+{
+        NlcDestroyBatch *b = data;
+
+        b->idle_id = 0;
+        nlc_destroy_batch_flush(b);
+        return G_SOURCE_REMOVE;
+}
+
+void
+nlc_destroy_batch_add(NlcDestroyBatch *b, NlcDevice *device, NlcDestroyDone done, gpointer data)
+{
+        Entry *e = g_hash_table_lookup(b->queued, device);
+        Waiter waiter = { done, data };
+
+        if (!e) {
+                e = g_new0(Entry, 1);
+                e->device = g_object_ref(device);
+                e->waiters = g_array_new(FALSE, FALSE, sizeof(Waiter));
+                g_ptr_array_add(b->queue, e);
+                g_hash_table_insert(b->queued, device, e);
+                nlc_device_set_destroy_queued(device, TRUE);
+        }
+        g_array_append_val(e->waiters, waiter);
+        /* Below GDBus's dispatch priority: the calls already received are
+         * queued before the flush runs. */
+        if (!b->idle_id)
+                b->idle_id = g_idle_add_full(G_PRIORITY_DEFAULT_IDLE, on_idle, b, NULL);
+}
+
+/* ---- many devices, one answer ------------------------------------------- */
+
+typedef struct {
+        NlcDestroyAllDone done;
+        gpointer data;
+        guint pending; /* + 1 while devices are still being added */
+        guint failed;
+        GString *failures;
+        GError *first;
+} AllRequest;
+
+static void
+note_failure(AllRequest *r, NlcDevice *device, const GError *error)
+{
+        g_string_append_printf(r->failures, "%sdevice %s: %s", r->failed++ ? "; " : "",
+                               nlc_device_get_id(device), error->message);
+        if (!r->first)
+                r->first = g_error_copy(error);
+}
+
+static void
+settle(AllRequest *r)
+{
+        g_autoptr(GError) error = NULL;
+
+        if (--r->pending)
+                return;
+        if (r->first)
+                error = g_error_new(r->first->domain, r->first->code,
+                                    "%u device%s not destroyed: %s", r->failed,
+                                    r->failed == 1 ? "" : "s", r->failures->str);
+        r->done(error, r->data);
+        g_string_free(r->failures, TRUE);
+        g_clear_error(&r->first);
+        g_free(r);
+}
+
+static void
+on_one_destroyed(NlcDevice *device, const GError *error, gpointer data)
+{
+        if (error)
+                note_failure(data, device, error);
+        settle(data);
+}
+
+void
+nlc_destroy_batch_add_all(NlcDestroyBatch *b, GPtrArray *devices, NlcDestroyAllDone done,
+                          gpointer data)
+{
+        AllRequest *r = g_new0(AllRequest, 1);
+
+        r->done = done;
+        r->data = data;
+        r->pending = 1;
+        r->failures = g_string_new(NULL);
+        for (guint i = 0; i < devices->len; i++) {
+                NlcDevice *device = devices->pdata[i];
+                g_autoptr(GError) error = NULL;
+
+                if (nlc_device_get_state(device) == NLC_DEVICE_STATE_ACTIVE &&
+                    !nlc_device_run(device, NLC_OP_DEACTIVATE, &error)) {
+                        note_failure(r, device, error);
+                        continue;
+                }
+                if (nlc_device_get_state(device) != NLC_DEVICE_STATE_CREATED)
+                        continue;
+                r->pending++;
+                nlc_destroy_batch_add(b, device, on_one_destroyed, r);
+        }
+        settle(r);
+}
