@@ -5,9 +5,10 @@
  * D-Bus against the real daemon (journal, fsync and all), and the same
  * kernel work done directly with the daemon's own libnl wrapper and no daemon
  * as the baseline, in the same run and namespace. Then the daemon's restart
- * time with N created devices and its memory per device.
+ * time with N created devices and its memory per device. With -u M, the
+ * round at N = 100 once more with M unmanaged veth ports on the bridge.
  *
- *   sudo build/bench/lifecycle [-n 100,1000] [--daemon build/netlifecd/netlifecd]
+ *   sudo build/bench/lifecycle [-n 100,1000] [-u 4000] [--daemon PATH]
  */
 #include <gio/gio.h>
 #include <stdio.h>
@@ -104,13 +105,63 @@ baseline_round(guint n, double rate[N_OPS])
         }
 }
 
+/* Sum of the per-operation times of the four kernel operations: ops/s. */
+static double
+kernel_ops_rate(guint n, const double rate[N_OPS])
+{
+        double t = 0;
+
+        for (guint op = 1; op < N_OPS - 1; op++)
+                t += n / rate[op];
+        return 4 * n / t;
+}
+
+/* The monitor's cost must not grow with ports the daemon does not manage:
+ * the same round at N = 100 without, then with, @m veth ports on the bridge;
+ * and the restart with them there. */
+static void
+unmanaged_ports(BenchEnv *e, guint m)
+{
+        g_autofree char *batch = g_build_filename(e->dir, "veths.batch", NULL);
+        g_autofree char *cmd = g_strdup_printf("ip -batch %s", batch);
+        g_autoptr(GString) lines = g_string_new(NULL);
+        double without[N_OPS], with[N_OPS], restart;
+        const guint n = 100;
+
+        bench_start_daemon(e);
+        daemon_round(e, n, without, "");
+        bench_stop_daemon(e);
+        for (guint i = 0; i < m; i++)
+                g_string_append_printf(lines,
+                                       "link add uv%u type veth peer name up%u\n"
+                                       "link set uv%u master benchbr\nlink set uv%u up\n"
+                                       "link set up%u up\n",
+                                       i, i, i, i, i);
+        g_file_set_contents(batch, lines->str, -1, NULL);
+        bench_run(cmd);
+        restart = bench_start_daemon(e);
+        daemon_round(e, n, with, "");
+        bench_stop_daemon(e);
+        printf("\n%u unmanaged ports on the same bridge, N = %u, ops/s without / with them:\n", m,
+               n);
+        for (guint op = 0; op < N_OPS; op++)
+                printf("%6u %-11s %12.0f %12.0f %8.2f\n", n, ops[op], without[op], with[op],
+                       with[op] / without[op]);
+        printf("%6u %-11s %12.0f %12.0f %8.2f\n", n, "kernel ops", kernel_ops_rate(n, without),
+               kernel_ops_rate(n, with), kernel_ops_rate(n, with) / kernel_ops_rate(n, without));
+        printf("restart with %u unmanaged ports and no device: %.3f s\n", m, restart);
+}
+
 int
 main(int argc, char **argv)
 {
         g_autofree char *counts = g_strdup("100,1000");
         g_autofree char *daemon = g_strdup("build/netlifecd/netlifecd");
+        int unmanaged = 0;
         const GOptionEntry entries[] = {
                 { "counts", 'n', 0, G_OPTION_ARG_STRING, &counts, "Device counts", "N,N" },
+                { "unmanaged", 'u', 0, G_OPTION_ARG_INT, &unmanaged,
+                  "Then the round at N = 100 again with this many unmanaged ports", "M" },
                 { "daemon", 0, 0, G_OPTION_ARG_FILENAME, &daemon, "netlifecd binary", "PATH" },
                 { NULL },
         };
@@ -217,6 +268,8 @@ main(int argc, char **argv)
                 }
                 bench_stop_daemon(&e);
         }
+        if (unmanaged > 0)
+                unmanaged_ports(&e, (guint) unmanaged);
         bench_env_finish(&e);
         return 0;
 }

@@ -15,6 +15,7 @@ struct _NlcBridge {
         int ifindex;
         GHashTable *ports; /* ifindex → Port */
         guint64 conflicts;
+        guint sync_ports_id; /* Ports is rebuilt once per burst of port events */
 };
 
 G_DEFINE_TYPE(NlcBridge, nlc_bridge, NLC_DBUS_TYPE_BRIDGE_SKELETON)
@@ -26,6 +27,7 @@ port_free(Port *p)
         g_free(p);
 }
 
+/* Ports lists every port, managed or not: rebuilding it is O(ports). */
 static void
 sync_ports(NlcBridge *self)
 {
@@ -42,6 +44,26 @@ sync_ports(NlcBridge *self)
         }
         nlc_dbus_bridge_set_ports(NLC_DBUS_BRIDGE(self), g_variant_builder_end(&b));
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
+}
+
+static gboolean
+on_sync_ports(gpointer data)
+{
+        NlcBridge *self = data;
+
+        self->sync_ports_id = 0;
+        sync_ports(self);
+        return G_SOURCE_REMOVE;
+}
+
+/* A port change: Ports follows on the next main-loop iteration, once for
+ * all the events read meanwhile (a bridge with thousands of ports the
+ * daemon does not manage would otherwise cost O(ports) per event). */
+static void
+schedule_sync_ports(NlcBridge *self)
+{
+        if (!self->sync_ports_id)
+                self->sync_ports_id = g_idle_add(on_sync_ports, self);
 }
 
 void
@@ -62,14 +84,14 @@ nlc_bridge_update_port(NlcBridge *self, int ifindex, const char *name, NlcPortSt
                 p->name = g_strdup_printf("ifindex-%d", ifindex);
         }
         p->state = state;
-        sync_ports(self);
+        schedule_sync_ports(self);
 }
 
 void
 nlc_bridge_remove_port(NlcBridge *self, int ifindex)
 {
         if (g_hash_table_remove(self->ports, GINT_TO_POINTER(ifindex)))
-                sync_ports(self);
+                schedule_sync_ports(self);
 }
 
 const char *
@@ -165,6 +187,7 @@ nlc_bridge_finalize(GObject *object)
 {
         NlcBridge *self = NLC_BRIDGE(object);
 
+        g_clear_handle_id(&self->sync_ports_id, g_source_remove);
         g_hash_table_unref(self->ports);
         g_free(self->name);
         g_free(self->object_path);

@@ -78,12 +78,26 @@ sync_properties(NlcDevice *self)
         nlc_dbus_device_set_owns_mac(skel, self->rec->state == NLC_DEVICE_STATE_ACTIVE);
 }
 
+/*
+ * The durability policy. A record's existence (allocate, notify) is fsynced:
+ * a reservation must survive a host crash. A state change is an atomic
+ * replace without fsync: a daemon crash or kill -9 loses nothing (the page
+ * cache survives it), and a host crash takes the kernel objects the state
+ * describes away too, which the restart reconciles from the kernel.
+ */
 static gboolean
-journal_record(NlcDevice *self, GError **error)
+write_transition(NlcDevice *self, GError **error)
+{
+        return nlc_journal_write_full(self->journal, self->rec, FALSE, error);
+}
+
+static gboolean
+journal_record(NlcDevice *self, gboolean new_record, GError **error)
 {
         if (self->rec->state == NLC_DEVICE_STATE_FREED)
                 return nlc_journal_remove(self->journal, self->rec->id, error);
-        return nlc_journal_write(self->journal, self->rec, error);
+        return new_record ? nlc_journal_write(self->journal, self->rec, error)
+                          : write_transition(self, error);
 }
 
 /*
@@ -111,7 +125,7 @@ set_state(NlcDevice *self, NlcDeviceState new_state, NlcOp op, const char *reaso
         self->rec->has_pending = FALSE;
         if (new_state == NLC_DEVICE_STATE_ACTIVE)
                 self->rec->activated_usec = g_get_real_time();
-        if (!journal_record(self, &local)) {
+        if (!journal_record(self, old_state == NLC_DEVICE_STATE_NONE, &local)) {
                 /* The kernel already changed: keep memory in line with it and
                  * let the caller see that durability failed. */
                 nlc_dev_warning(self, "%s -> %s (%s) not journalled: %s", old_name, new_name,
@@ -198,7 +212,7 @@ op_begin(NlcDevice *self, NlcOp op, gboolean *run, GError **error)
         /* Write-ahead: a crash from here on is rolled forward at restart. */
         self->rec->has_pending = TRUE;
         self->rec->pending = op;
-        if (!nlc_journal_write(self->journal, self->rec, error)) {
+        if (!write_transition(self, error)) {
                 self->rec->has_pending = FALSE;
                 return FALSE;
         }
@@ -218,7 +232,7 @@ op_finish(NlcDevice *self, NlcOp op, const char *reason, GError **error)
 
                 nlc_dev_warning(self, "%s failed: %s", nlc_op_to_string(op), local->message);
                 self->rec->has_pending = FALSE;
-                if (!nlc_journal_write(self->journal, self->rec, &journal_error))
+                if (!write_transition(self, &journal_error))
                         nlc_dev_warning(self, "%s", journal_error->message);
                 g_propagate_error(error, g_steal_pointer(&local));
                 return FALSE;
@@ -265,7 +279,7 @@ nlc_device_destroy_abandon(NlcDevice *self)
         g_autoptr(GError) error = NULL;
 
         self->rec->has_pending = FALSE;
-        if (!nlc_journal_write(self->journal, self->rec, &error))
+        if (!write_transition(self, &error))
                 nlc_dev_warning(self, "%s", error->message);
 }
 
@@ -579,7 +593,7 @@ verify_with_kernel(NlcDevice *self, const char *reason, GError **error)
                 return set_state(self, state, NLC_OP_NOTIFY, reason, error);
         /* Same state; the backend may have updated its fields. */
         sync_properties(self);
-        return journal_record(self, error);
+        return journal_record(self, FALSE, error);
 }
 
 gboolean
@@ -602,7 +616,7 @@ nlc_device_roll_forward(NlcDevice *self, GError **error)
         nlc_dev_warning(self, "could not complete %s (%s); staying %s", nlc_op_to_string(op),
                         local->message, nlc_device_state_to_string(self->rec->state));
         self->rec->has_pending = FALSE;
-        return journal_record(self, error);
+        return journal_record(self, FALSE, error);
 }
 
 gboolean

@@ -27,8 +27,10 @@ struct _NlcJournal {
          * device for nothing. (MD5 only tells equal from changed here.) */
         GHashTable *on_disk;
         /* Between begin_batch and commit_batch: device records written to
-         * temporary files, not yet renamed into place (JournalPending). */
+         * temporary files, not yet renamed into place (JournalPending), and
+         * whether one of them must be durable. */
         GArray *batch;
+        gboolean batch_durable;
 };
 
 typedef struct {
@@ -90,11 +92,11 @@ write_file_no_fsync(const char *path, const char *data, gsize len, GError **erro
 }
 
 static gboolean
-write_file(const char *path, const char *data, gsize len, GError **error)
+write_file_full(const char *path, const char *data, gsize len, gboolean durable, GError **error)
 {
         g_autoptr(GError) local = NULL;
 
-        if (!durable_writes)
+        if (!durable_writes || !durable)
                 return write_file_no_fsync(path, data, len, error);
         if (g_file_set_contents_full(path, data, (gssize) len,
                                      G_FILE_SET_CONTENTS_CONSISTENT | G_FILE_SET_CONTENTS_DURABLE,
@@ -102,6 +104,12 @@ write_file(const char *path, const char *data, gsize len, GError **error)
                 return TRUE;
         g_set_error(error, NLC_ERROR, NLC_ERROR_FAILED, "journal: %s", local->message);
         return FALSE;
+}
+
+static gboolean
+write_file(const char *path, const char *data, gsize len, GError **error)
+{
+        return write_file_full(path, data, len, TRUE, error);
 }
 
 NlcJournal *
@@ -199,6 +207,13 @@ pending_clear(gpointer data)
 gboolean
 nlc_journal_write(NlcJournal *journal, const NlcJournalRecord *record, GError **error)
 {
+        return nlc_journal_write_full(journal, record, TRUE, error);
+}
+
+gboolean
+nlc_journal_write_full(NlcJournal *journal, const NlcJournalRecord *record, gboolean durable,
+                       GError **error)
+{
         g_autoptr(GKeyFile) kf = g_key_file_new();
         g_autofree char *path = record_path(journal, record->id);
         g_autofree char *options = NULL;
@@ -244,7 +259,8 @@ nlc_journal_write(NlcJournal *journal, const NlcJournalRecord *record, GError **
                         return FALSE;
                 }
                 g_array_append_val(journal->batch, p);
-        } else if (!write_file(path, data, len, error)) {
+                journal->batch_durable |= durable;
+        } else if (!write_file_full(path, data, len, durable, error)) {
                 /* What is on disk now is unknown. */
                 g_hash_table_remove(journal->on_disk, record->id);
                 return FALSE;
@@ -257,6 +273,7 @@ void
 nlc_journal_begin_batch(NlcJournal *journal)
 {
         g_return_if_fail(!journal->batch);
+        journal->batch_durable = FALSE;
         journal->batch = g_array_new(FALSE, FALSE, sizeof(JournalPending));
         g_array_set_clear_func(journal->batch, pending_clear);
 }
@@ -287,11 +304,12 @@ gboolean
 nlc_journal_commit_batch(NlcJournal *journal, GError **error)
 {
         g_autoptr(GArray) batch = g_steal_pointer(&journal->batch);
+        gboolean durable = durable_writes && journal->batch_durable;
         int r = 0;
         guint i = 0;
 
         g_return_val_if_fail(batch, FALSE);
-        if (batch->len && durable_writes && (r = sync_path(journal->devices_dir, TRUE)) < 0)
+        if (batch->len && durable && (r = sync_path(journal->devices_dir, TRUE)) < 0)
                 nlc_error_set_errno(error, r, "journal: cannot sync %s", journal->devices_dir);
         for (; r == 0 && i < batch->len; i++) {
                 JournalPending *p = &g_array_index(batch, JournalPending, i);
@@ -309,8 +327,7 @@ nlc_journal_commit_batch(NlcJournal *journal, GError **error)
                 g_unlink(p->tmp);
                 g_hash_table_remove(journal->on_disk, p->id);
         }
-        if (r == 0 && batch->len && durable_writes &&
-            (r = sync_path(journal->devices_dir, FALSE)) < 0)
+        if (r == 0 && batch->len && durable && (r = sync_path(journal->devices_dir, FALSE)) < 0)
                 nlc_error_set_errno(error, r, "journal: cannot sync %s", journal->devices_dir);
         return r == 0;
 }

@@ -41,7 +41,12 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlcJournal, nlc_journal_free)
  * when it reaches the disk. */
 void nlc_journal_set_fsync(NlcJournal *journal, gboolean fsync);
 
+/* An atomic replace of the record; fsynced when the journal is durable. */
 gboolean nlc_journal_write(NlcJournal *journal, const NlcJournalRecord *record, GError **error);
+/* The same; @durable FALSE: atomic replace only, never fsynced — for what
+ * a host crash takes away with the kernel objects anyway (state changes). */
+gboolean nlc_journal_write_full(NlcJournal *journal, const NlcJournalRecord *record,
+                                gboolean durable, GError **error);
 gboolean nlc_journal_remove(NlcJournal *journal, const char *id, GError **error);
 /* Group commit of device records: nlc_journal_write between the two puts
  * its record in place only at commit, all of them made durable with one

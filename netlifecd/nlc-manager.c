@@ -245,21 +245,31 @@ find_by_ifname(NlcManager *self, const char *backend, const char *ifname)
         return device && g_str_equal(nlc_device_get_backend_name(device), backend) ? device : NULL;
 }
 
+/* The instance's devices (a hashed lookup, then a handful), or NULL. Lookups
+ * never walk every device of the host. */
+static GPtrArray *
+devices_of(NlcManager *self, const char *instance)
+{
+        NlcInstance *i = g_hash_table_lookup(self->instances, instance);
+
+        return i ? nlc_instance_get_devices(i) : NULL;
+}
+
 /* Same instance, backend, MAC and options: a repeated Allocate. */
 static NlcDevice *
 find_same_allocation(NlcManager *self, const char *instance, const char *backend, const char *mac,
                      GVariant *options)
 {
-        GHashTableIter iter;
-        gpointer value;
+        GPtrArray *devices = devices_of(self, instance);
 
-        g_hash_table_iter_init(&iter, self->devices);
-        while (g_hash_table_iter_next(&iter, NULL, &value))
-                if (g_str_equal(nlc_device_get_instance(value), instance) &&
-                    g_str_equal(nlc_device_get_backend_name(value), backend) &&
-                    g_str_equal(nlc_device_get_mac(value), mac) &&
-                    g_variant_equal(nlc_device_get_options(value), options))
-                        return value;
+        for (guint i = 0; devices && i < devices->len; i++) {
+                NlcDevice *d = devices->pdata[i];
+
+                if (g_str_equal(nlc_device_get_backend_name(d), backend) &&
+                    g_str_equal(nlc_device_get_mac(d), mac) &&
+                    g_variant_equal(nlc_device_get_options(d), options))
+                        return d;
+        }
         return NULL;
 }
 
@@ -413,20 +423,18 @@ handle_get_device(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const
         g_autoptr(GError) error = NULL;
         g_autofree char *normalized = NULL;
         NlcDevice *best = NULL;
-        GHashTableIter iter;
-        gpointer value;
+        GPtrArray *devices;
         guint8 bytes[6];
 
         if (!nlc_instance_name_validate(instance, &error) || !nlc_mac_parse(mac, bytes, &error))
                 return fail_call(invocation, error);
         normalized = nlc_mac_to_string(bytes);
         /* Where several devices share the MAC: the active one, else the newest. */
-        g_hash_table_iter_init(&iter, self->devices);
-        while (g_hash_table_iter_next(&iter, NULL, &value)) {
-                NlcDevice *d = value;
+        devices = devices_of(self, instance);
+        for (guint i = 0; devices && i < devices->len; i++) {
+                NlcDevice *d = devices->pdata[i];
 
-                if (!g_str_equal(nlc_device_get_instance(d), instance) ||
-                    !g_str_equal(nlc_device_get_mac(d), normalized))
+                if (!g_str_equal(nlc_device_get_mac(d), normalized))
                         continue;
                 if (!best ||
                     (nlc_device_get_state(d) == NLC_DEVICE_STATE_ACTIVE) >

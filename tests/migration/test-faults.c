@@ -21,7 +21,8 @@
  *                             B's right after the switch and of A's again in
  *                             post-copy, each restarted at once: the migration
  *                             completes, the gate held, A never retakes the MAC
- *                             and it ends on B alone
+ *                             and it ends on B alone; then both killed after the
+ *                             end: the MAC stays on B
  *   random-kills              the same checks with a kill -9 of a random daemon
  *                             every 1-3 s, wherever the migration is (the seed
  *                             is in the TAP output: -seed reproduces a run)
@@ -337,6 +338,48 @@ assert_clean_handover(MigRun *run)
         assert_source_never_retakes(run);
 }
 
+static char *
+property(MigHost *h, const char *path, const char *iface, const char *prop)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) v = mig_get(h, path, iface, prop, &error);
+
+        g_assert_no_error(error);
+        return g_variant_dup_string(v, NULL);
+}
+
+/* Both daemons killed once the migration is over: the ended migrations are
+ * not restored (the journal keeps unfinished ones only), and the MAC stays
+ * where the guest runs. */
+static void
+assert_survives_restart_after_end(MigRun *run)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) a_migration = NULL;
+        g_autofree char *a_state = NULL, *b_state = NULL, *fdb_a = NULL, *fdb_b = NULL;
+
+        g_assert_true(mig_host_restart_daemon(&env.host[0], &error));
+        g_assert_no_error(error);
+        g_assert_true(mig_host_restart_daemon(&env.host[1], &error));
+        g_assert_no_error(error);
+        a_migration = mig_get(&env.host[0], run->src_path, MIG_MIGRATION, "Phase", NULL);
+        g_assert_null(a_migration);
+        a_state = property(&env.host[0], env.host[0].device_path, MIG_DEVICE, "State");
+        b_state = property(&env.host[1], env.host[1].device_path, MIG_DEVICE, "State");
+        g_assert_cmpstr(a_state, !=, "active");
+        g_assert_cmpstr(b_state, ==, "active");
+        fdb_a = mig_sh_out(env.host[0].ns, &error,
+                           "bridge fdb show br %s | grep -ci '%s.*static' || true", MIG_BRIDGE,
+                           MIG_GUEST_MAC);
+        g_assert_no_error(error);
+        fdb_b = mig_sh_out(env.host[1].ns, &error,
+                           "bridge fdb show br %s | grep -ci '%s.*static' || true", MIG_BRIDGE,
+                           MIG_GUEST_MAC);
+        g_assert_no_error(error);
+        g_assert_cmpstr(g_strstrip(fdb_a), ==, "0");
+        g_assert_cmpstr(g_strstrip(fdb_b), ==, "1");
+}
+
 static void
 test_cancel_before_switch(void)
 {
@@ -458,6 +501,7 @@ test_daemons_killed(void)
                                (f.at - run.migrate_at) / 1e3);
                 g_assert_cmpuint(f.step, ==, 3);
                 assert_clean_handover(&run);
+                assert_survives_restart_after_end(&run);
         }
         tear_down(&run);
 }

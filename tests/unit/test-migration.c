@@ -72,6 +72,17 @@ attach_running(Fixture *f)
         g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 3000));
 }
 
+/* A destination QEMU (-incoming): the devices stay inactive. */
+static void
+attach_incoming(Fixture *f)
+{
+        nlc_fake_qmp_expect(f->fake, "query-status", NULL,
+                            "{\"running\": false, \"status\": \"inmigrate\"}");
+        g_assert_true(
+                nlc_manager_attach_qemu(f->manager, "vm1", nlc_fake_qmp_get_path(f->fake), NULL));
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 3000));
+}
+
 static void
 expect_start(Fixture *f, const char *postcopy, const char *migrate_command, const char *uri_json)
 {
@@ -317,11 +328,7 @@ test_destination_restart_in_setup(Fixture *f, gconstpointer data)
         g_autoptr(GVariant) opts = g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}"));
         NlcMigration *m;
 
-        nlc_fake_qmp_expect(f->fake, "query-status", NULL,
-                            "{\"running\": false, \"status\": \"inmigrate\"}");
-        g_assert_true(
-                nlc_manager_attach_qemu(f->manager, "vm1", nlc_fake_qmp_get_path(f->fake), NULL));
-        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 3000));
+        attach_incoming(f);
         nlc_fake_qmp_expect_silence(f->fake, "query-version");
         m = nlc_manager_start_migration(f->manager, "vm1", "tcp:0.0.0.0:4444", opts, FALSE, &error);
         g_assert_no_error(error);
@@ -478,11 +485,7 @@ test_destination(Fixture *f, gconstpointer data)
         g_autofree char *t = NULL;
         NlcMigration *m;
 
-        nlc_fake_qmp_expect(f->fake, "query-status", NULL,
-                            "{\"running\": false, \"status\": \"inmigrate\"}");
-        g_assert_true(
-                nlc_manager_attach_qemu(f->manager, "vm1", nlc_fake_qmp_get_path(f->fake), NULL));
-        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 3000));
+        attach_incoming(f);
         expect_start(f, "true", "migrate-incoming", "{\"uri\": \"tcp:0.0.0.0:4444\"}");
         nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"active\"}");
         nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"postcopy-active\"}");
