@@ -39,6 +39,7 @@ typedef struct {
         GArray *waiters;   /* Waiter */
         GError *error;
         gboolean run; /* the write-ahead record is journalled */
+        int link;     /* > 0: the link the backend would delete */
         int ifindex;  /* > 0: in the group */
 } Entry;
 
@@ -205,27 +206,45 @@ ungroup(GPtrArray *entries)
         }
 }
 
-/* Step 2: the links in the group, then one delete for all of them. */
+/* Notes the link each backend would delete; returns how many there are. */
+static guint
+find_links(GPtrArray *entries)
+{
+        guint n = 0;
+
+        for (guint i = 0; i < entries->len; i++) {
+                Entry *e = entries->pdata[i];
+
+                /* Not a link (a direct device is restored), gone, or an error
+                 * its own destroy will report. */
+                e->link = e->run ? nlc_device_destroy_link(e->device, NULL) : 0;
+                n += e->link > 0;
+        }
+        return n;
+}
+
+/* Step 2: the links in the group, then one delete for all of them. A lone
+ * link is left to its backend: the group's check lists every link of the
+ * host, which costs more than one delete when the host has thousands. */
 static void
 delete_links(NlcDestroyBatch *b, GPtrArray *entries)
 {
         g_autoptr(GHashTable) ours = g_hash_table_new(NULL, NULL);
         int r;
 
+        if (find_links(entries) < 2)
+                return;
         for (guint i = 0; i < entries->len; i++) {
                 Entry *e = entries->pdata[i];
-                int ifindex = e->run ? nlc_device_destroy_link(e->device, NULL) : 0;
 
-                /* Not a link (a direct device is restored), gone, or an error
-                 * its own destroy will report. */
-                if (ifindex <= 0)
+                if (e->link <= 0)
                         continue;
                 if (!b->group && !pick_group(b))
                         return;
-                if (nlc_link_set_group(ifindex, b->group) < 0)
+                if (nlc_link_set_group(e->link, b->group) < 0)
                         continue;
-                e->ifindex = ifindex;
-                g_hash_table_add(ours, GINT_TO_POINTER(ifindex));
+                e->ifindex = e->link;
+                g_hash_table_add(ours, GINT_TO_POINTER(e->ifindex));
         }
         if (!g_hash_table_size(ours))
                 return;
