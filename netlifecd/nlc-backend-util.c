@@ -33,6 +33,15 @@ nlc_backend_get_link(const char *ifname, const char *kind, NlcLinkInfo *out, GEr
         return 1;
 }
 
+int
+nlc_backend_destroy_link(const char *ifname, const char *kind, GError **error)
+{
+        NlcLinkInfo link;
+        int exists = nlc_backend_get_link(ifname, kind, &link, error);
+
+        return exists > 0 ? link.ifindex : exists < 0 ? -EEXIST : 0;
+}
+
 /* @requested must exist: adopting, or a host device taken as it is. */
 static gboolean
 check_exists(const char *requested, const char *kind, gboolean adopting, GError **error)

@@ -38,9 +38,9 @@ typedef struct {
         NlcDevice *device; /* a reference */
         GArray *waiters;   /* Waiter */
         GError *error;
-        gboolean run; /* the write-ahead record is journalled */
-        int link;     /* > 0: the link the backend would delete */
-        int ifindex;  /* > 0: in the group */
+        gboolean run;     /* the write-ahead record is journalled */
+        int link;         /* > 0: the link the backend would delete */
+        gboolean grouped; /* that link is in the daemon's group */
 } Entry;
 
 struct _NlcDestroyBatch {
@@ -91,12 +91,6 @@ nlc_destroy_batch_free(NlcDestroyBatch *b)
         g_hash_table_unref(b->queued);
         g_free(b->group_path);
         g_free(b);
-}
-
-guint32
-nlc_destroy_batch_get_group(NlcDestroyBatch *b)
-{
-        return b->group;
 }
 
 /* ---- the group number -------------------------------------------------- */
@@ -197,12 +191,12 @@ ungroup(GPtrArray *entries)
 {
         for (guint i = 0; i < entries->len; i++) {
                 Entry *e = entries->pdata[i];
-                int r = e->ifindex > 0 ? nlc_link_set_group(e->ifindex, 0) : 0;
+                int r = e->grouped ? nlc_link_set_group(e->link, 0) : 0;
 
                 if (r < 0 && r != -ENODEV)
                         g_warning("destroy batch: cannot take link %d out of the group: %s",
-                                  e->ifindex, g_strerror(-r));
-                e->ifindex = 0;
+                                  e->link, g_strerror(-r));
+                e->grouped = FALSE;
         }
 }
 
@@ -243,8 +237,8 @@ delete_links(NlcDestroyBatch *b, GPtrArray *entries)
                         return;
                 if (nlc_link_set_group(e->link, b->group) < 0)
                         continue;
-                e->ifindex = e->link;
-                g_hash_table_add(ours, GINT_TO_POINTER(e->ifindex));
+                e->grouped = TRUE;
+                g_hash_table_add(ours, GINT_TO_POINTER(e->link));
         }
         if (!g_hash_table_size(ours))
                 return;
@@ -273,8 +267,8 @@ finish(NlcDestroyBatch *b, GPtrArray *entries)
         for (guint i = 0; i < entries->len; i++) {
                 Entry *e = entries->pdata[i];
 
-                if (e->run && !nlc_device_destroy_finish(e->device, &e->error) && e->ifindex > 0)
-                        nlc_link_set_group(e->ifindex, 0);
+                if (e->run && !nlc_device_destroy_finish(e->device, &e->error) && e->grouped)
+                        nlc_link_set_group(e->link, 0);
         }
         /* Not fatal: each record still says "pending destroy" on disk, which a
          * restart rolls forward to what the kernel already did. */

@@ -39,7 +39,4 @@ void nlc_destroy_batch_add_all(NlcDestroyBatch *batch, GPtrArray *devices, NlcDe
 /* Runs what is queued now (tests, and before the daemon exits). */
 void nlc_destroy_batch_flush(NlcDestroyBatch *batch);
 
-/* The netdev group of the next batch (0 before one was picked). */
-guint32 nlc_destroy_batch_get_group(NlcDestroyBatch *batch);
-
 G_END_DECLS

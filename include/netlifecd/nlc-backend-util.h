@@ -21,6 +21,11 @@ G_BEGIN_DECLS
  */
 int nlc_backend_get_link(const char *ifname, const char *kind, NlcLinkInfo *out, GError **error);
 
+/* A backend's destroy_link (plugin ABI 1.3) for a device that is the link
+ * @ifname of kind @kind: its ifindex, 0 when it is gone, -EEXIST with @error
+ * set when it cannot be looked up or is of another kind. */
+int nlc_backend_destroy_link(const char *ifname, const char *kind, GError **error);
+
 /*
  * Reserves the record's interface name at allocate and stores it in the
  * "ifname" prop (the daemon's ifname_reserved() then keeps other records off

@@ -411,10 +411,7 @@ macvtap_deactivate(NlcBackendDevice *dev, GError **error)
 static int
 macvtap_destroy_link(NlcBackendDevice *dev, GError **error)
 {
-        NlcLinkInfo mv;
-        int exists = nlc_backend_get_link(ifname_of(dev), KIND, &mv, error);
-
-        return exists > 0 ? mv.ifindex : exists < 0 ? -EEXIST : 0;
+        return nlc_backend_destroy_link(ifname_of(dev), KIND, error);
 }
 
 static gboolean

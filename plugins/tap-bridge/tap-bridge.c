@@ -262,10 +262,7 @@ tap_bridge_destroy(NlcBackendDevice *dev, GError **error)
 static int
 tap_bridge_destroy_link(NlcBackendDevice *dev, GError **error)
 {
-        NlcLinkInfo tap;
-        int exists = get_tap(ifname_of(dev), &tap, error);
-
-        return exists > 0 ? tap.ifindex : exists < 0 ? -EEXIST : 0;
+        return nlc_backend_destroy_link(ifname_of(dev), "tun", error);
 }
 
 /* Reopens the queues only when nobody holds the tap: with carrier up a
