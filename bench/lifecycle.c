@@ -206,7 +206,7 @@ main(int argc, char **argv)
         ns = g_strsplit(counts, ",", -1);
         for (guint c = 0; ns[c]; c++) {
                 guint n = (guint) g_ascii_strtoull(ns[c], NULL, 10);
-                double d[N_OPS], b[N_OPS], dt = 0, nt = 0, bt = 0;
+                double d[N_OPS], b[N_OPS];
                 guint64 rss0, rss1;
                 double restart;
 
@@ -234,14 +234,11 @@ main(int argc, char **argv)
 
                         printf("%6u %-11s %12.0f %12.0f %12s %8s %8s\n", n, ops[op], d[op], nf[op],
                                base, ratio, ratio_nf);
-                        if (kernel) {
-                                dt += n / d[op];
-                                nt += n / nf[op];
-                                bt += n / b[op];
-                        }
                 }
-                printf("%6u %-11s %12.0f %12.0f %12.0f %8.2f %8.2f\n", n, "kernel ops", 4 * n / dt,
-                       4 * n / nt, 4 * n / bt, bt / dt, bt / nt);
+                printf("%6u %-11s %12.0f %12.0f %12.0f %8.2f %8.2f\n", n, "kernel ops",
+                       kernel_ops_rate(n, d), kernel_ops_rate(n, nf), kernel_ops_rate(n, b),
+                       kernel_ops_rate(n, d) / kernel_ops_rate(n, b),
+                       kernel_ops_rate(n, nf) / kernel_ops_rate(n, b));
                 /* Restart with N created devices, and memory per device:
                  * first with every tap's queues held by this process, as
                  * the hypervisors would hold them (the taps keep carrier
