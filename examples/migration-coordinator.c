@@ -144,6 +144,7 @@ main(int argc, char **argv)
         GVariantIter iter;
         const char *what;
         guint64 usec, first = 0;
+        int status;
 
         g_option_context_add_main_entries(oc, entries, NULL);
         if (!g_option_context_parse(oc, &argc, &argv, &error) || argc != 4 || !source_address ||
@@ -207,5 +208,10 @@ main(int argc, char **argv)
                 }
         }
         printf("%s\n", c.phase);
-        return g_strcmp0(c.phase, "completed") == 0 ? 0 : 1;
+        status = g_strcmp0(c.phase, "completed") == 0 ? 0 : 1;
+        g_main_loop_unref(c.loop);
+        g_free(c.migration);
+        g_free(c.phase);
+        g_clear_object(&c.source);
+        return status;
 }

@@ -23,6 +23,9 @@ struct _NlcDevice {
         /* Destroy calls go through the manager's batch when set. */
         NlcDestroyBatch *destroy_batch;
         gboolean destroy_queued;
+        /* The other device on the same tap (ShareQueues), borrowed: the
+         * manager links and unlinks the two. */
+        NlcDevice *peer;
 };
 
 enum { SIGNAL_FREED, SIGNAL_READY_CHANGED, N_SIGNALS };
@@ -33,6 +36,7 @@ static GParamSpec *ready_in_usec_pspec;
 static guint signals[N_SIGNALS];
 
 static void nlc_device_iface_init(NlcDbusDeviceIface *iface);
+static gboolean persist_props(NlcBackendDevice *bdev, GError **error);
 
 G_DEFINE_TYPE_WITH_CODE(NlcDevice, nlc_device, NLC_DBUS_TYPE_DEVICE_SKELETON,
                         G_IMPLEMENT_INTERFACE(NLC_DBUS_TYPE_DEVICE, nlc_device_iface_init))
@@ -76,6 +80,7 @@ sync_properties(NlcDevice *self)
         /* Only an active device holds its MAC: the manager's registry makes
          * sure no two active devices share one. */
         nlc_dbus_device_set_owns_mac(skel, self->rec->state == NLC_DEVICE_STATE_ACTIVE);
+        nlc_dbus_device_set_shared_with(skel, self->peer ? self->peer->object_path : "/");
 }
 
 /*
@@ -122,6 +127,7 @@ set_state(NlcDevice *self, NlcDeviceState new_state, NlcOp op, const char *reaso
                 return FALSE;
         }
         self->rec->state = new_state;
+        self->bdev.state = new_state;
         self->rec->has_pending = FALSE;
         if (new_state == NLC_DEVICE_STATE_ACTIVE)
                 self->rec->activated_usec = g_get_real_time();
@@ -430,30 +436,41 @@ fail_call(GDBusMethodInvocation *invocation, GError *error)
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+GVariant *
+nlc_device_queue_handles(NlcDevice *self, GUnixFDList *fds, GError **error)
+{
+        GVariantBuilder handles;
+
+        g_variant_builder_init(&handles, G_VARIANT_TYPE("ah"));
+        for (guint i = 0; i < self->bdev.queue_fds->len; i++) {
+                /* The list dups the fd: the caller gets the same open queue
+                 * the daemon keeps, not a new one. */
+                int idx = g_unix_fd_list_append(fds, g_array_index(self->bdev.queue_fds, int, i),
+                                                error);
+
+                if (idx < 0) {
+                        g_variant_builder_clear(&handles);
+                        return NULL;
+                }
+                g_variant_builder_add(&handles, "h", idx);
+        }
+        return g_variant_builder_end(&handles);
+}
+
 static gboolean
 handle_create(NlcDbusDevice *skel, GDBusMethodInvocation *invocation, GUnixFDList *in_fds)
 {
         NlcDevice *self = NLC_DEVICE(skel);
         g_autoptr(GError) error = NULL;
         g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
-        GVariantBuilder handles;
+        GVariant *handles;
 
         if (!nlc_device_run(self, NLC_OP_CREATE, &error))
                 return fail_call(invocation, error);
-        g_variant_builder_init(&handles, G_VARIANT_TYPE("ah"));
-        for (guint i = 0; i < self->bdev.queue_fds->len; i++) {
-                /* The list dups the fd: the caller gets the same open queue
-                 * the daemon keeps, not a new one. */
-                int idx = g_unix_fd_list_append(fds, g_array_index(self->bdev.queue_fds, int, i),
-                                                &error);
-
-                if (idx < 0) {
-                        g_variant_builder_clear(&handles);
-                        return fail_call(invocation, error);
-                }
-                g_variant_builder_add(&handles, "h", idx);
-        }
-        nlc_dbus_device_complete_create(skel, invocation, fds, g_variant_builder_end(&handles));
+        handles = nlc_device_queue_handles(self, fds, &error);
+        if (!handles)
+                return fail_call(invocation, error);
+        nlc_dbus_device_complete_create(skel, invocation, fds, handles);
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -633,6 +650,99 @@ nlc_device_yield_mac(NlcDevice *self, NlcDevice *holder, GError **error)
         return set_state(self, NLC_DEVICE_STATE_CREATED, NLC_OP_NOTIFY, reason, error);
 }
 
+/* ---- a tap shared by two QEMUs (ShareQueues) ------------------------- */
+
+void
+nlc_device_set_peer(NlcDevice *self, NlcDevice *peer)
+{
+        self->peer = peer;
+        self->bdev.peer = peer ? &peer->bdev : NULL;
+        nlc_backend_device_set_prop(&self->bdev, "shared-with",
+                                    peer ? nlc_device_get_id(peer) : NULL);
+        sync_properties(self);
+}
+
+const NlcBackend *
+nlc_device_get_backend(NlcDevice *self)
+{
+        return self->backend;
+}
+
+NlcDevice *
+nlc_device_get_peer(NlcDevice *self)
+{
+        return self->peer;
+}
+
+const char *
+nlc_device_get_peer_id(NlcDevice *self)
+{
+        return nlc_backend_device_get_prop(&self->bdev, "shared-with");
+}
+
+gboolean
+nlc_device_check_shareable(NlcDevice *self, GError **error)
+{
+        const NlcBackend *b = self->backend;
+        NlcDeviceState s = self->rec->state;
+
+        if (b->abi_minor < 4 || !b->share_queues) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_SUPPORTED,
+                            "backend %s cannot share a device's queues", b->name);
+                return FALSE;
+        }
+        if (self->destroy_queued || self->peer) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_BUSY, "device %s %s", self->rec->id,
+                            self->peer ? "already shares its queues" : "is being destroyed");
+                return FALSE;
+        }
+        if (s != NLC_DEVICE_STATE_CREATED && s != NLC_DEVICE_STATE_ACTIVE) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
+                            "cannot share the queues of device %s: it is %s, and sharing needs "
+                            "it created or active",
+                            self->rec->id, nlc_device_state_to_string(s));
+                return FALSE;
+        }
+        return TRUE;
+}
+
+gboolean
+nlc_device_share_queues(NlcDevice *self, NlcDevice *sharer, GError **error)
+{
+        return nlc_device_check_shareable(self, error) &&
+               self->backend->share_queues(&self->bdev, &sharer->bdev, error);
+}
+
+void
+nlc_device_adopt_queues(NlcDevice *self, int pid)
+{
+        const NlcBackend *b = self->backend;
+        NlcDeviceState s = self->rec->state;
+        int r;
+
+        if (self->bdev.queue_fds->len > 0 || b->abi_minor < 4 || !b->adopt_queues ||
+            (s != NLC_DEVICE_STATE_CREATED && s != NLC_DEVICE_STATE_ACTIVE))
+                return;
+        r = b->adopt_queues(&self->bdev, pid);
+        if (r < 0)
+                nlc_dev_warning(self, "cannot take the queues QEMU (pid %d) holds: %s", pid,
+                                g_strerror(-r));
+        else if (r > 0)
+                nlc_dev_message(self, "took %d queue%s from QEMU (pid %d)", r, r == 1 ? "" : "s",
+                                pid);
+}
+
+gboolean
+nlc_device_journal_shared(NlcDevice *self, GError **error)
+{
+        g_autofree char *reason =
+                g_strdup_printf("shares the tap of device %s", nlc_device_get_peer_id(self));
+
+        if (self->rec->state == NLC_DEVICE_STATE_NONE)
+                return set_state(self, NLC_DEVICE_STATE_CREATED, NLC_OP_NOTIFY, reason, error);
+        return persist_props(&self->bdev, error);
+}
+
 gint64
 nlc_device_get_activated_usec(NlcDevice *self)
 {
@@ -682,6 +792,7 @@ nlc_device_new(NlcJournalRecord *record, const NlcBackend *backend, NlcJournal *
         self->bdev.props = record->props;
         self->bdev.runtime_dir = runtime_dir;
         self->bdev.persist = persist_props;
+        self->bdev.state = record->state;
         sync_properties(self);
         return self;
 }

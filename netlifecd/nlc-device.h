@@ -6,6 +6,8 @@
  */
 #pragma once
 
+#include <gio/gunixfdlist.h>
+
 #include "nlc-dbus-generated.h"
 #include "nlc-journal.h"
 #include "nlc-plugin.h"
@@ -35,6 +37,28 @@ gboolean nlc_device_roll_forward(NlcDevice *self, GError **error);
  * records for one MAC; the loser drops to created. */
 gboolean nlc_device_yield_mac(NlcDevice *self, NlcDevice *holder, GError **error);
 gint64 nlc_device_get_activated_usec(NlcDevice *self);
+
+/*
+ * A tap shared by two QEMUs of one guest (Device.ShareQueues, localhost live
+ * upgrade). check_shareable() refuses what share_queues() would before the
+ * backend runs (NotSupported, Busy, InvalidState); share_queues() runs the backend's hook on @self (created or
+ * active, not shared yet) for @sharer, a new record (state none) of another
+ * instance; set_peer() links one side (NULL unlinks it; journalled as the
+ * prop "shared-with" = the peer's id with the next write); journal_shared()
+ * journals a new sharer as created, or an existing device's link.
+ */
+gboolean nlc_device_check_shareable(NlcDevice *self, GError **error);
+gboolean nlc_device_share_queues(NlcDevice *self, NlcDevice *sharer, GError **error);
+void nlc_device_set_peer(NlcDevice *self, NlcDevice *peer);
+NlcDevice *nlc_device_get_peer(NlcDevice *self);
+const NlcBackend *nlc_device_get_backend(NlcDevice *self);
+const char *nlc_device_get_peer_id(NlcDevice *self); /* from the record; NULL: none */
+gboolean nlc_device_journal_shared(NlcDevice *self, GError **error);
+/* A daemon that holds none of the device's queues (it was restarted) takes
+ * copies of those the instance's QEMU, process @pid, holds. */
+void nlc_device_adopt_queues(NlcDevice *self, int pid);
+/* The queues the daemon holds, duplicated into @fds; the handles ("ah"). */
+GVariant *nlc_device_queue_handles(NlcDevice *self, GUnixFDList *fds, GError **error);
 /* Restart, step 3: verifies and repairs the device against the kernel. */
 gboolean nlc_device_verify(NlcDevice *self, GError **error);
 

@@ -92,6 +92,8 @@ guest_stopped(NlcGuest *g)
                 g_signal_handler_disconnect(g->instance, g->ready_id);
                 g->ready_id = 0;
         }
+        if (nlc_instance_hand_over_shared(g->instance) > 0)
+                nlc_instance_record(g->instance, "handed-over");
         if (!nlc_instance_deactivate(g->instance, &error)) {
                 g_warning("instance %s: cannot deactivate its devices for the stopped guest: %s",
                           nlc_instance_get_name(g->instance), error->message);
@@ -141,6 +143,8 @@ on_connected(NlcQmp *qmp, gpointer data)
         NlcGuest *g = data;
 
         nlc_instance_record(g->instance, "qmp-connected");
+        if (nlc_qmp_get_peer_pid(qmp))
+                nlc_instance_adopt_queues(g->instance, nlc_qmp_get_peer_pid(qmp));
         /* Events may have been missed while disconnected: ask. */
         nlc_qmp_query_status(qmp, g->cancel, on_status, g);
 }

@@ -135,6 +135,38 @@ nlc_instance_deactivate(NlcInstance *self, GError **error)
                           NLC_DEVICE_STATE_CREATED, error);
 }
 
+void
+nlc_instance_adopt_queues(NlcInstance *self, int qemu_pid)
+{
+        for (guint i = 0; i < self->devices->len; i++)
+                nlc_device_adopt_queues(self->devices->pdata[i], qemu_pid);
+}
+
+guint
+nlc_instance_hand_over_shared(NlcInstance *self)
+{
+        guint handed = 0;
+
+        for (guint i = 0; i < self->devices->len; i++) {
+                NlcDevice *d = self->devices->pdata[i];
+                NlcDevice *peer = nlc_device_get_peer(d);
+                g_autoptr(GError) error = NULL;
+
+                if (nlc_device_get_state(d) != NLC_DEVICE_STATE_ACTIVE || !peer ||
+                    nlc_device_get_state(peer) != NLC_DEVICE_STATE_CREATED)
+                        continue;
+                /* The same-port handover of activate: the peer's queues take
+                 * the traffic, this device drops to created. */
+                if (nlc_device_run(peer, NLC_OP_ACTIVATE, &error))
+                        handed++;
+                else
+                        g_warning("instance %s: cannot hand device %s's tap to device %s: %s",
+                                  self->name, nlc_device_get_id(d), nlc_device_get_id(peer),
+                                  error->message);
+        }
+        return handed;
+}
+
 gboolean
 nlc_instance_get_ready(NlcInstance *self)
 {

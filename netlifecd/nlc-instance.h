@@ -26,6 +26,13 @@ gboolean nlc_instance_get_ready(NlcInstance *self);
 /* Instance.Activate()/Deactivate() for the daemon's own use. */
 gboolean nlc_instance_activate(NlcInstance *self, GError **error);
 gboolean nlc_instance_deactivate(NlcInstance *self, GError **error);
+/* The guest stopped: every active device whose tap a created peer shares
+ * (ShareQueues) hands it to the peer, which activates on the same port; the
+ * number handed over. Deactivate the rest afterwards. */
+guint nlc_instance_hand_over_shared(NlcInstance *self);
+/* The instance's QEMU (process @qemu_pid) connected: devices whose queues
+ * the daemon does not hold take copies of QEMU's. */
+void nlc_instance_adopt_queues(NlcInstance *self, int qemu_pid);
 /* Appends (what, now) to GuestTimeline, keeping the latest 64. */
 void nlc_instance_record(NlcInstance *self, const char *what);
 void nlc_instance_set_qemu_socket(NlcInstance *self, const char *path);

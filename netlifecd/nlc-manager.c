@@ -121,6 +121,24 @@ release_mac(NlcManager *self, NlcDevice *device)
                 g_hash_table_remove(self->mac_owner, nlc_device_get_mac(device));
 }
 
+/* The device of a shared tap goes: the tap is its peer's alone from now on. */
+static void
+unshare(NlcManager *self, NlcDevice *device)
+{
+        NlcDevice *peer = nlc_device_get_peer(device);
+        const char *ifname = nlc_device_get_ifname(device);
+        g_autoptr(GError) error = NULL;
+
+        if (!peer)
+                return;
+        nlc_device_set_peer(device, NULL);
+        nlc_device_set_peer(peer, NULL);
+        if (!nlc_device_journal_shared(peer, &error))
+                nlc_dev_warning(peer, "%s", error->message);
+        if (ifname && !g_hash_table_contains(self->by_ifname, ifname))
+                g_hash_table_insert(self->by_ifname, g_strdup(ifname), peer);
+}
+
 static void
 on_device_freed(NlcDevice *device, NlcManager *self)
 {
@@ -133,6 +151,7 @@ on_device_freed(NlcDevice *device, NlcManager *self)
         release_mac(self, device);
         if (ifname && g_hash_table_lookup(self->by_ifname, ifname) == device)
                 g_hash_table_remove(self->by_ifname, ifname);
+        unshare(self, device);
         nlc_topology_forget_device(self->topology, device);
         leave_instance(self, device);
         g_hash_table_remove(self->devices, id);
@@ -158,7 +177,9 @@ claim_mac(NlcDevice *device, NlcDevice **previous, GError **error, gpointer user
         *previous = NULL;
         if (!owner || owner == device)
                 return TRUE;
-        if (!g_str_equal(nlc_device_get_instance(owner), nlc_device_get_instance(device))) {
+        /* The peer on a shared tap is the same guest's other QEMU. */
+        if (owner != nlc_device_get_peer(device) &&
+            !g_str_equal(nlc_device_get_instance(owner), nlc_device_get_instance(device))) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_CONFLICT,
                             "MAC %s is held by device %s of instance %s",
                             nlc_device_get_mac(device), nlc_device_get_id(owner),
@@ -184,6 +205,9 @@ mac_released(NlcDevice *device, gpointer user_data)
         release_mac(user_data, device);
 }
 
+static gboolean handle_share_queues(NlcDbusDevice *skel, GDBusMethodInvocation *invocation,
+                                    GUnixFDList *in_fds, const char *instance, NlcManager *self);
+
 static void
 add_device(NlcManager *self, NlcDevice *device)
 {
@@ -197,13 +221,17 @@ add_device(NlcManager *self, NlcDevice *device)
 
         g_hash_table_insert(self->devices, g_strdup(nlc_device_get_id(device)),
                             g_object_ref(device));
-        if (ifname)
+        /* A shared tap's name stays with the device that made the tap. */
+        if (ifname &&
+            !(nlc_device_get_peer(device) &&
+              g_hash_table_lookup(self->by_ifname, ifname) == nlc_device_get_peer(device)))
                 g_hash_table_insert(self->by_ifname, g_strdup(ifname), device);
         if (nlc_device_get_state(device) == NLC_DEVICE_STATE_ACTIVE)
                 g_hash_table_insert(self->mac_owner, g_strdup(nlc_device_get_mac(device)), device);
         nlc_device_set_ownership(device, &ownership);
         nlc_device_set_destroy_batch(device, self->destroy_batch);
         g_signal_connect(device, "freed", G_CALLBACK(on_device_freed), self);
+        g_signal_connect(device, "handle-share-queues", G_CALLBACK(handle_share_queues), self);
         g_signal_connect(device, "state-changed", G_CALLBACK(on_device_state_changed), self);
         export_device(self, device);
         join_instance(self, device);
@@ -412,6 +440,58 @@ handle_notify(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const cha
                 return fail_call(invocation, error);
         add_device(self, device);
         nlc_dbus_manager_complete_notify(skel, invocation, nlc_device_get_object_path(device));
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* Device.ShareQueues: a new record of @instance on @source's tap. The sharer
+ * is journalled first, then the source's link to it; a restart links the two
+ * from either side. */
+static gboolean
+handle_share_queues(NlcDbusDevice *skel, GDBusMethodInvocation *invocation, GUnixFDList *in_fds,
+                    const char *instance, NlcManager *self)
+{
+        NlcDevice *source = NLC_DEVICE(skel);
+        g_autoptr(NlcJournalRecord) rec = g_new0(NlcJournalRecord, 1);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
+        g_autoptr(NlcDevice) sharer = NULL;
+        GVariant *handles;
+
+        if (!nlc_instance_name_validate(instance, &error))
+                return fail_call(invocation, error);
+        if (g_str_equal(instance, nlc_device_get_instance(source))) {
+                g_set_error(&error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                            "the second QEMU needs an instance of its own, not %s", instance);
+                return fail_call(invocation, error);
+        }
+        if (!nlc_device_check_shareable(source, &error))
+                return fail_call(invocation, error);
+        rec->id = nlc_journal_next_id(self->journal, &error);
+        if (!rec->id)
+                return fail_call(invocation, error);
+        rec->instance = g_strdup(instance);
+        rec->backend = g_strdup(nlc_device_get_backend_name(source));
+        rec->mac = g_strdup(nlc_device_get_mac(source));
+        rec->options = g_variant_ref(nlc_device_get_options(source));
+        rec->state = NLC_DEVICE_STATE_NONE;
+        rec->allocated_usec = g_get_real_time();
+        sharer = nlc_device_new(g_steal_pointer(&rec), nlc_device_get_backend(source),
+                                self->journal, self->runtime_dir);
+        if (!nlc_device_share_queues(source, sharer, &error))
+                return fail_call(invocation, error);
+        nlc_device_set_peer(sharer, source);
+        nlc_device_set_peer(source, sharer);
+        if (!nlc_device_journal_shared(sharer, &error) ||
+            !nlc_device_journal_shared(source, &error)) {
+                nlc_device_set_peer(source, NULL);
+                return fail_call(invocation, error);
+        }
+        add_device(self, sharer);
+        handles = nlc_device_queue_handles(sharer, fds, &error);
+        if (!handles)
+                return fail_call(invocation, error);
+        nlc_dbus_device_complete_share_queues(skel, invocation, fds,
+                                              nlc_device_get_object_path(sharer), handles);
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -727,6 +807,34 @@ resolve_mac_owners(GPtrArray *devices)
         }
 }
 
+/* The devices that share a tap (ShareQueues), from the "shared-with" either
+ * side journalled; a side whose peer is gone is unlinked. */
+static void
+link_shared(GPtrArray *devices)
+{
+        g_autoptr(GHashTable) by_id = g_hash_table_new(g_str_hash, g_str_equal);
+
+        for (guint i = 0; i < devices->len; i++)
+                g_hash_table_insert(by_id, (gpointer) nlc_device_get_id(devices->pdata[i]),
+                                    devices->pdata[i]);
+        for (guint i = 0; i < devices->len; i++) {
+                NlcDevice *d = devices->pdata[i];
+                const char *peer_id = nlc_device_get_peer_id(d);
+                NlcDevice *peer = peer_id ? g_hash_table_lookup(by_id, peer_id) : NULL;
+                g_autoptr(GError) error = NULL;
+
+                if (peer && peer != d) {
+                        nlc_device_set_peer(d, peer);
+                        nlc_device_set_peer(peer, d);
+                } else if (peer_id) {
+                        nlc_dev_warning(d, "the device %s it shared its tap with is gone", peer_id);
+                        nlc_device_set_peer(d, NULL);
+                        if (!nlc_device_journal_shared(d, &error))
+                                nlc_dev_warning(d, "%s", error->message);
+                }
+        }
+}
+
 /* Three passes: roll interrupted operations forward, settle who holds each
  * MAC, then verify every device against the kernel. */
 static void
@@ -739,7 +847,6 @@ restore_devices(NlcManager *self)
                 NlcJournalRecord *rec = g_ptr_array_steal_index_fast(records, records->len - 1);
                 const NlcBackend *backend = nlc_backends_lookup(rec->backend);
                 NlcDevice *device;
-                g_autoptr(GError) error = NULL;
 
                 if (!backend) {
                         /* Keep the record on disk: a later daemon with the
@@ -750,9 +857,15 @@ restore_devices(NlcManager *self)
                         continue;
                 }
                 device = nlc_device_new(rec, backend, self->journal, self->runtime_dir);
-                if (!nlc_device_roll_forward(device, &error))
-                        nlc_dev_warning(device, "restored with problems: %s", error->message);
                 g_ptr_array_add(devices, device);
+        }
+        link_shared(devices);
+        for (guint i = 0; i < devices->len; i++) {
+                g_autoptr(GError) error = NULL;
+
+                if (!nlc_device_roll_forward(devices->pdata[i], &error))
+                        nlc_dev_warning(devices->pdata[i], "restored with problems: %s",
+                                        error->message);
         }
         resolve_mac_owners(devices);
         for (guint i = 0; i < devices->len; i++) {

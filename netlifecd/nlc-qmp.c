@@ -638,6 +638,19 @@ nlc_qmp_close(NlcQmp *self)
         drop_connection(self, why);
 }
 
+GPid
+nlc_qmp_get_peer_pid(NlcQmp *self)
+{
+        g_autoptr(GCredentials) creds = NULL;
+        pid_t pid;
+
+        if (!self->connection)
+                return 0;
+        creds = g_socket_get_credentials(g_socket_connection_get_socket(self->connection), NULL);
+        pid = creds ? g_credentials_get_unix_pid(creds, NULL) : -1;
+        return pid > 0 ? pid : 0;
+}
+
 gboolean
 nlc_qmp_is_connected(NlcQmp *self)
 {

@@ -42,6 +42,9 @@ G_DECLARE_FINAL_TYPE(NlcQmp, nlc_qmp, NLC, QMP, GObject)
 NlcQmp *nlc_qmp_new(const char *socket_path);
 const char *nlc_qmp_get_socket_path(NlcQmp *self);
 gboolean nlc_qmp_is_connected(NlcQmp *self);
+/* The process at the other end of the socket (SO_PEERCRED), 0 when not
+ * connected. */
+GPid nlc_qmp_get_peer_pid(NlcQmp *self);
 /* QEMU's version from the greeting: major*10000 + minor*100 + micro, or 0. */
 guint nlc_qmp_get_version(NlcQmp *self);
 /* Default per-command timeout; 0 disables. Initially 10 s. */

@@ -3,8 +3,10 @@
 #include <fcntl.h>
 #include <linux/if_tun.h>
 #include <net/if.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "nlc-tap.h"
@@ -44,4 +46,95 @@ nlc_tap_fd_is_tap(int fd, char ifname_out[16])
         if (ifname_out)
                 g_strlcpy(ifname_out, ifr.ifr_name, IFNAMSIZ);
         return TRUE;
+}
+
+static int
+queue_flags(int fd)
+{
+        struct ifreq ifr = { 0 };
+
+        if (ioctl(fd, TUNGETIFF, &ifr) < 0)
+                return -errno;
+        return ifr.ifr_flags & 0xffff;
+}
+
+int
+nlc_tap_queue_is_attached(int fd)
+{
+        int flags = queue_flags(fd);
+
+        return flags < 0 ? flags : !(flags & IFF_DETACH_QUEUE);
+}
+
+int
+nlc_tap_queue_is_multi(int fd)
+{
+        int flags = queue_flags(fd);
+
+        return flags < 0 ? flags : !!(flags & IFF_MULTI_QUEUE);
+}
+
+int
+nlc_tap_set_queue_attached(int fd, gboolean attached)
+{
+        struct ifreq ifr = { 0 };
+        int now = nlc_tap_queue_is_attached(fd);
+
+        if (now < 0 || now == !!attached)
+                return now < 0 ? now : 0;
+        ifr.ifr_flags = attached ? IFF_ATTACH_QUEUE : IFF_DETACH_QUEUE;
+        return ioctl(fd, TUNSETQUEUE, &ifr) < 0 ? -errno : 0;
+}
+
+/* Only a tun file's /proc/<pid>/fdinfo/<fd> names an interface ("iff:").
+ * (Not the fd's link: from another mount namespace /dev/net/tun may read
+ * as "/net/tun".) */
+static gboolean
+fd_is_queue_of(int pid, const char *fd_name, const char *ifname)
+{
+        g_autofree char *info_path = g_strdup_printf("/proc/%d/fdinfo/%s", pid, fd_name);
+        g_autofree char *info = NULL;
+        g_autofree char *want = g_strdup_printf("\niff:\t%s\n", ifname);
+
+        return g_file_get_contents(info_path, &info, NULL, NULL) && strstr(info, want) != NULL;
+}
+
+static gint
+compare_fd_numbers(gconstpointer a, gconstpointer b)
+{
+        return atoi(*(const char *const *) a) - atoi(*(const char *const *) b);
+}
+
+int
+nlc_tap_take_queues_of(int pid, const char *ifname, GArray *fds)
+{
+        g_autofree char *dir_path = g_strdup_printf("/proc/%d/fd", pid);
+        g_autoptr(GDir) dir = g_dir_open(dir_path, 0, NULL);
+        g_autoptr(GPtrArray) names = g_ptr_array_new_with_free_func(g_free);
+        const char *name;
+        int pidfd, taken = 0, e = 0;
+
+        if (!dir)
+                return -ESRCH;
+        while ((name = g_dir_read_name(dir)))
+                if (fd_is_queue_of(pid, name, ifname))
+                        g_ptr_array_add(names, g_strdup(name));
+        if (names->len == 0)
+                return 0;
+        g_ptr_array_sort(names, compare_fd_numbers);
+        pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (pidfd < 0)
+                return -errno;
+        for (guint i = 0; i < names->len && !e; i++) {
+                int fd = (int) syscall(SYS_pidfd_getfd, pidfd, atoi(names->pdata[i]), 0);
+
+                if (fd < 0) {
+                        e = errno;
+                        break;
+                }
+                g_array_append_val(fds, fd);
+                taken++;
+        }
+        close(pidfd);
+        return e && !taken ? -e : taken;
 }

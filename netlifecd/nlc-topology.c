@@ -86,8 +86,8 @@ on_link(const NlcLinkEvent *ev, gpointer data)
         if (ev->removed || !ev->has_port_state) {
                 /* Gone, or (AF_UNSPEC without bridge-slave data) no longer a port. */
                 port_left(t, ev->ifindex);
-                if (dev)
-                        set_device_port(t, dev, NLC_PORT_STATE_DISABLED, 0, NULL);
+                for (NlcDevice *d = dev; d; d = d == dev ? nlc_device_get_peer(dev) : NULL)
+                        set_device_port(t, d, NLC_PORT_STATE_DISABLED, 0, NULL);
                 return;
         }
         b = bridge_by_index(t, ev->master_ifindex);
@@ -97,8 +97,9 @@ on_link(const NlcLinkEvent *ev, gpointer data)
                 nlc_bridge_update_port(b, ev->ifindex, ev->name, ev->port_state);
                 g_hash_table_insert(t->port_bridge, GINT_TO_POINTER(ev->ifindex), b);
         }
-        if (dev)
-                set_device_port(t, dev, ev->port_state, ev->forward_delay_timer_usec, b);
+        /* A shared tap (ShareQueues) is the port of both peers. */
+        for (NlcDevice *d = dev; d; d = d == dev ? nlc_device_get_peer(dev) : NULL)
+                set_device_port(t, d, ev->port_state, ev->forward_delay_timer_usec, b);
 }
 
 /*

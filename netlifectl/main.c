@@ -70,6 +70,10 @@ static const Command commands[] = {
         { "create", "DEVICE [--exec -- CMD [ARG...]]",
           "create the kernel device; with --exec run CMD holding its queue fds", 1, 1, OPT_EXEC,
           nlctl_cmd_create },
+        { "share-queues", "DEVICE INSTANCE [--exec -- CMD [ARG...]]",
+          "new queues of the device's tap for a second QEMU of the guest, INSTANCE "
+          "(localhost upgrade); --exec as for create",
+          2, 2, OPT_EXEC, nlctl_cmd_share_queues },
         { "activate", "DEVICE|INSTANCE", "make the device (or every device) hold the MAC", 1, 1, 0,
           nlctl_cmd_activate },
         { "deactivate", "DEVICE|INSTANCE", "remove the MAC's FDB entry; the port stays", 1, 1, 0,

@@ -148,6 +148,7 @@ int nlctl_cmd_notify(NlctlContext *ctx);
 int nlctl_cmd_get_device(NlctlContext *ctx);
 int nlctl_cmd_get_instance(NlctlContext *ctx);
 int nlctl_cmd_create(NlctlContext *ctx);
+int nlctl_cmd_share_queues(NlctlContext *ctx);
 int nlctl_cmd_activate(NlctlContext *ctx);
 int nlctl_cmd_deactivate(NlctlContext *ctx);
 int nlctl_cmd_destroy(NlctlContext *ctx);

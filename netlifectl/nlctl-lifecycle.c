@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * One command per Manager, Device and Instance method: allocate, notify,
- * get-device, get-instance, create, activate, deactivate, destroy, free,
- * announce, attach-qemu, wait-ready and allow-postcopy.
+ * get-device, get-instance, create, share-queues, activate, deactivate,
+ * destroy, free, announce, attach-qemu, wait-ready and allow-postcopy.
  */
 #include <string.h>
 
@@ -137,26 +137,18 @@ device_arg(const char *arg)
         return path;
 }
 
-int
-nlctl_cmd_create(NlctlContext *ctx)
+/* What create and share-queues do with the queue fds they got for the
+ * device at @path: run the --exec program holding them, or print the device. */
+static int
+hand_out_fds(NlctlContext *ctx, const char *path, GUnixFDList *fds)
 {
-        g_autofree char *path = device_arg(ctx->args[0]);
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GUnixFDList) fds = NULL;
-        g_autoptr(GVariant) r = NULL;
         g_autoptr(GVariant) props = NULL;
         g_autofree char *label = NULL;
+        g_autoptr(GUnixFDList) none = NULL;
         int n;
 
-        if (!path)
-                return NLCTL_EXIT_USAGE;
-        r = g_dbus_connection_call_with_unix_fd_list_sync(
-                ctx->conn, NLC_DBUS_SERVICE, path, NLC_DBUS_INTERFACE_DEVICE, "Create", NULL,
-                G_VARIANT_TYPE("(ah)"), G_DBUS_CALL_FLAGS_NONE, 25000, NULL, &fds, NULL, &error);
-        if (!r)
-                return nlctl_fail(error);
         if (!fds)
-                fds = g_unix_fd_list_new();
+                fds = none = g_unix_fd_list_new();
         if (ctx->exec)
                 return nlctl_exec_with_fds(ctx, fds);
         n = g_unix_fd_list_get_length(fds);
@@ -173,6 +165,45 @@ nlctl_cmd_create(NlctlContext *ctx)
                 "program)\n",
                 label, nlctl_dict_str(props, "State"), n, n == 1 ? "" : "s");
         return NLCTL_EXIT_OK;
+}
+
+int
+nlctl_cmd_create(NlctlContext *ctx)
+{
+        g_autofree char *path = device_arg(ctx->args[0]);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GUnixFDList) fds = NULL;
+        g_autoptr(GVariant) r = NULL;
+
+        if (!path)
+                return NLCTL_EXIT_USAGE;
+        r = g_dbus_connection_call_with_unix_fd_list_sync(
+                ctx->conn, NLC_DBUS_SERVICE, path, NLC_DBUS_INTERFACE_DEVICE, "Create", NULL,
+                G_VARIANT_TYPE("(ah)"), G_DBUS_CALL_FLAGS_NONE, 25000, NULL, &fds, NULL, &error);
+        if (!r)
+                return nlctl_fail(error);
+        return hand_out_fds(ctx, path, fds);
+}
+
+int
+nlctl_cmd_share_queues(NlctlContext *ctx)
+{
+        g_autofree char *path = device_arg(ctx->args[0]);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GUnixFDList) fds = NULL;
+        g_autoptr(GVariant) r = NULL;
+        const char *new_path = NULL;
+
+        if (!path)
+                return NLCTL_EXIT_USAGE;
+        r = g_dbus_connection_call_with_unix_fd_list_sync(
+                ctx->conn, NLC_DBUS_SERVICE, path, NLC_DBUS_INTERFACE_DEVICE, "ShareQueues",
+                g_variant_new("(s)", ctx->args[1]), G_VARIANT_TYPE("(oah)"), G_DBUS_CALL_FLAGS_NONE,
+                25000, NULL, &fds, NULL, &error);
+        if (!r)
+                return nlctl_fail(error);
+        g_variant_get(r, "(&o@ah)", &new_path, NULL);
+        return hand_out_fds(ctx, new_path, fds);
 }
 
 static int

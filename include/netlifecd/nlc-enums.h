@@ -79,7 +79,8 @@ typedef enum {
         NLC_ERROR_NOT_FOUND = 3,
         NLC_ERROR_CONFLICT = 4,
         NLC_ERROR_BUSY = 5,
-        NLC_ERROR_LAST = NLC_ERROR_BUSY,
+        NLC_ERROR_NOT_SUPPORTED = 6,
+        NLC_ERROR_LAST = NLC_ERROR_NOT_SUPPORTED,
 } NlcError;
 
 const char *nlc_device_state_to_string(NlcDeviceState state);

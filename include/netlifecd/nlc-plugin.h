@@ -17,7 +17,9 @@
 G_BEGIN_DECLS
 
 #define NLC_PLUGIN_ABI_MAJOR 1
-#define NLC_PLUGIN_ABI_MINOR 3 /* 1.1: capabilities; 1.2: persist; 1.3: destroy_link */
+#define NLC_PLUGIN_ABI_MINOR 4
+/* 1.1: capabilities; 1.2: persist; 1.3: destroy_link; 1.4: share_queues,
+ * adopt_queues, and state and peer in NlcBackendDevice */
 
 typedef struct _NlcBackendDevice NlcBackendDevice;
 
@@ -43,6 +45,14 @@ struct _NlcBackendDevice {
         /* Journals dev->props now, for a backend that must record something
          * (a saved MAC) before it changes the kernel. */
         gboolean (*persist)(NlcBackendDevice *dev, GError **error);
+        /* ABI 1.4. The record's state, kept current by the daemon. */
+        NlcDeviceState state;
+        /* ABI 1.4. The device of another instance that shares this device's
+         * link (Device.ShareQueues: a localhost live upgrade), or NULL. The
+         * two hand the MAC to each other on the same port: activate takes
+         * the link's traffic to this device's queues; deactivate and destroy
+         * leave what the peer still uses. */
+        NlcBackendDevice *peer;
 };
 
 /* One accepted allocate option. The daemon refuses unknown names and values
@@ -120,6 +130,19 @@ typedef struct {
          * calls destroy, which must then accept its link gone. NULL: the
          * device is not a link of its own (a direct device is restored). */
         int (*destroy_link)(NlcBackendDevice *dev, GError **error);
+        /* ABI 1.4. Opens a second set of the link's queues for @sharer, a new
+         * record of another instance with the same MAC: appends them to
+         * sharer->queue_fds detached (the kernel steers nothing to them until
+         * the sharer activates) and copies into sharer->props what names the
+         * link. NULL: Device.ShareQueues is NotSupported. */
+        gboolean (*share_queues)(NlcBackendDevice *dev, NlcBackendDevice *sharer, GError **error);
+        /* ABI 1.4. After a restart the daemon holds none of the queues a
+         * hypervisor still holds (a shared tap's handover needs them, and
+         * announce writes through one). When the instance's QEMU connects,
+         * its QMP socket names the process: take duplicates of the queues
+         * of this device that process @pid holds into dev->queue_fds.
+         * Returns how many, or a negative errno. NULL: never. */
+        int (*adopt_queues)(NlcBackendDevice *dev, int pid);
 } NlcBackend;
 
 #define NLC_BACKEND_DEFINE(symbol, ...)                                \

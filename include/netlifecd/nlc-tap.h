@@ -18,4 +18,24 @@ int nlc_tap_open_queue(const char *ifname, gboolean multi_queue);
 /* TRUE when the fd is a tap queue: TUNGETIFF succeeds on it. */
 gboolean nlc_tap_fd_is_tap(int fd, char ifname_out[16]);
 
+/*
+ * Multiqueue taps only (TUNSETQUEUE). A detached queue stays open but the
+ * kernel steers no frame to it: its reader sees nothing until it is attached
+ * again. Idempotent; 0 or a negative errno.
+ */
+int nlc_tap_set_queue_attached(int fd, gboolean attached);
+/* 1 attached, 0 detached, or a negative errno. */
+int nlc_tap_queue_is_attached(int fd);
+/* 1 when the queue's tap is multiqueue, 0 when not, or a negative errno. */
+int nlc_tap_queue_is_multi(int fd);
+
+/*
+ * Appends to @fds duplicates (pidfd_getfd, O_CLOEXEC) of the queues of tap
+ * @ifname that process @pid holds, in the order of its fd numbers: after a
+ * restart, the daemon's copies of queues a hypervisor still holds. Needs the
+ * right to ptrace @pid (CAP_SYS_PTRACE, or the same user). Returns how many,
+ * or a negative errno.
+ */
+int nlc_tap_take_queues_of(int pid, const char *ifname, GArray *fds);
+
 G_END_DECLS

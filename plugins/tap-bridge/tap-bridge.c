@@ -22,6 +22,9 @@ static const NlcBackendOption options[] = {
         { "bridge", "s", "Linux bridge to enslave the tap to (required)" },
         { "ifname", "s", "Name of the tap (default nlc<id>)" },
         { "queues", "u", "Number of tap queues, 1-16 (default 1; more is a multiqueue tap)" },
+        { "shareable", "b",
+          "Multiqueue tap even with one queue, so Device.ShareQueues can give a second QEMU "
+          "the same port (localhost live upgrade)" },
         { NULL },
 };
 
@@ -37,6 +40,19 @@ queues_of(const NlcBackendDevice *dev)
         const char *q = nlc_backend_device_get_prop(dev, "queues");
 
         return q ? (guint) g_ascii_strtoull(q, NULL, 10) : 1;
+}
+
+static gboolean
+shareable(const NlcBackendDevice *dev)
+{
+        return g_strcmp0(nlc_backend_device_get_prop(dev, "shareable"), "true") == 0;
+}
+
+/* The peer (a localhost upgrade's other QEMU) holds the MAC on this port. */
+static gboolean
+peer_holds_mac(const NlcBackendDevice *dev)
+{
+        return dev->peer && dev->peer->state == NLC_DEVICE_STATE_ACTIVE;
 }
 
 /* The bridge, which must exist and be a bridge. */
@@ -74,6 +90,7 @@ tap_bridge_allocate(NlcBackendDevice *dev, GVariantDict *opts, const NlcBackendH
 {
         const char *bridge = NULL, *ifname = NULL;
         guint32 queues = 1;
+        gboolean share = FALSE;
         g_autofree char *queues_str = NULL;
         NlcLinkInfo br;
 
@@ -101,6 +118,8 @@ tap_bridge_allocate(NlcBackendDevice *dev, GVariantDict *opts, const NlcBackendH
         queues_str = g_strdup_printf("%u", queues);
         nlc_backend_device_set_prop(dev, "bridge", bridge);
         nlc_backend_device_set_prop(dev, "queues", queues_str);
+        if (g_variant_dict_lookup(opts, "shareable", "b", &share) && share)
+                nlc_backend_device_set_prop(dev, "shareable", "true");
         return TRUE;
 }
 
@@ -110,7 +129,7 @@ tap_bridge_allocate(NlcBackendDevice *dev, GVariantDict *opts, const NlcBackendH
 static int
 open_queues(NlcBackendDevice *dev, guint n)
 {
-        gboolean multi = n > 1;
+        gboolean multi = n > 1 || shareable(dev);
 
         for (guint i = 0; i < n; i++) {
                 int fd = nlc_tap_open_queue(ifname_of(dev), multi);
@@ -206,6 +225,48 @@ tap_bridge_announce(NlcBackendDevice *dev, GError **error)
         return TRUE;
 }
 
+/* Sets every queue of @dev attached or detached. */
+static int
+set_queues_attached(NlcBackendDevice *dev, gboolean attached)
+{
+        for (guint i = 0; i < dev->queue_fds->len; i++) {
+                int r = nlc_tap_set_queue_attached(g_array_index(dev->queue_fds, int, i), attached);
+
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}
+
+/* A shared tap: the kernel steers the link's frames to @dev's queues from
+ * now on. Attach first, then detach the peer's, so the tap never has no
+ * queue (its carrier, and the STP port, stay up). */
+static gboolean
+take_traffic_from_peer(NlcBackendDevice *dev, GError **error)
+{
+        int r;
+
+        if (!dev->peer)
+                return TRUE;
+        if (dev->queue_fds->len == 0) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_FAILED,
+                            "the daemon holds no queue of %s for device %s (it was restarted, "
+                            "and no QEMU attached to the instance gave them back), so it cannot "
+                            "move the traffic to it",
+                            ifname_of(dev), dev->id);
+                return FALSE;
+        }
+        r = set_queues_attached(dev, TRUE);
+        if (r < 0)
+                return nlc_error_set_errno(error, r, "cannot attach the queues of %s",
+                                           ifname_of(dev));
+        r = set_queues_attached(dev->peer, FALSE);
+        if (r < 0)
+                return nlc_error_set_errno(error, r, "cannot detach device %s's queues of %s",
+                                           dev->peer->id, ifname_of(dev));
+        return TRUE;
+}
+
 static gboolean
 tap_bridge_activate(NlcBackendDevice *dev, GError **error)
 {
@@ -215,6 +276,8 @@ tap_bridge_activate(NlcBackendDevice *dev, GError **error)
 
         if (r < 0)
                 return nlc_error_set_errno(error, r, "tap %s", ifname_of(dev));
+        if (!take_traffic_from_peer(dev, error))
+                return FALSE;
         r = nlc_fdb_replace_static(tap.ifindex, dev->mac);
         if (r < 0)
                 return nlc_error_set_errno(error, r, "cannot add FDB entry %s -> %s", dev->mac_str,
@@ -237,6 +300,8 @@ tap_bridge_deactivate(NlcBackendDevice *dev, GError **error)
                 return TRUE; /* no port, no entry */
         if (r < 0)
                 return nlc_error_set_errno(error, r, "tap %s", ifname_of(dev));
+        if (peer_holds_mac(dev))
+                return TRUE; /* same port, same entry: the peer's now */
         r = nlc_fdb_delete(tap.ifindex, dev->mac);
         if (r < 0)
                 return nlc_error_set_errno(error, r, "cannot remove FDB entry %s -> %s",
@@ -248,8 +313,11 @@ static gboolean
 tap_bridge_destroy(NlcBackendDevice *dev, GError **error)
 {
         NlcLinkInfo tap;
-        int exists = get_tap(ifname_of(dev), &tap, error);
-        int r;
+        int exists, r;
+
+        if (dev->peer)
+                return TRUE; /* the peer's QEMU runs on this tap: only our queues go */
+        exists = get_tap(ifname_of(dev), &tap, error);
 
         if (exists <= 0)
                 return exists == 0;
@@ -262,7 +330,66 @@ tap_bridge_destroy(NlcBackendDevice *dev, GError **error)
 static int
 tap_bridge_destroy_link(NlcBackendDevice *dev, GError **error)
 {
+        if (dev->peer)
+                return 0; /* nothing of ours to delete: see tap_bridge_destroy */
         return nlc_backend_destroy_link(ifname_of(dev), "tun", error);
+}
+
+static int
+tap_bridge_adopt_queues(NlcBackendDevice *dev, int pid)
+{
+        return nlc_tap_take_queues_of(pid, ifname_of(dev), dev->queue_fds);
+}
+
+/* The second QEMU's queues: opened on the same tap, detached at once, so the
+ * running guest keeps every frame until the sharer activates. */
+static gboolean
+tap_bridge_share_queues(NlcBackendDevice *dev, NlcBackendDevice *sharer, GError **error)
+{
+        const char *ifname = ifname_of(dev);
+        int multi, r = 0;
+
+        if (dev->queue_fds->len == 0) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_FAILED,
+                            "the daemon holds no queue of %s (it was restarted, and no QEMU "
+                            "attached to the instance gave them back), so it could not move the "
+                            "traffic between the two QEMUs",
+                            ifname);
+                return FALSE;
+        }
+        multi = nlc_tap_queue_is_multi(g_array_index(dev->queue_fds, int, 0));
+        if (multi < 0)
+                return nlc_error_set_errno(error, multi, "cannot read the flags of %s", ifname);
+        if (!multi) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_SUPPORTED,
+                            "tap %s has a single queue, which one QEMU holds; allocate the "
+                            "device with shareable=true (or queues > 1) to share it",
+                            ifname);
+                return FALSE;
+        }
+        for (guint i = 0; i < queues_of(dev) && r == 0; i++) {
+                int fd = nlc_tap_open_queue(ifname, TRUE);
+
+                if (fd < 0) {
+                        r = fd;
+                        break;
+                }
+                g_array_append_val(sharer->queue_fds, fd);
+                r = nlc_tap_set_queue_attached(fd, FALSE);
+        }
+        if (r < 0) {
+                for (guint i = 0; i < sharer->queue_fds->len; i++)
+                        close(g_array_index(sharer->queue_fds, int, i));
+                g_array_set_size(sharer->queue_fds, 0);
+                return nlc_error_set_errno(error, r, "cannot open detached queues of %s", ifname);
+        }
+        for (const char *const *k =
+                     (const char *const[]){ "ifname", "bridge", "queues", "shareable", NULL };
+             *k; k++)
+                if (nlc_backend_device_get_prop(dev, *k))
+                        nlc_backend_device_set_prop(sharer, *k,
+                                                    nlc_backend_device_get_prop(dev, *k));
+        return TRUE;
 }
 
 /* Reopens the queues only when nobody holds the tap: with carrier up a
@@ -274,7 +401,8 @@ reopen_queues_if_orphaned(NlcBackendDevice *dev)
         NlcLinkInfo tap;
         int r;
 
-        if (dev->queue_fds->len > 0 || nlc_link_get(ifname_of(dev), &tap) < 0 || tap.lower_up)
+        if (dev->queue_fds->len > 0 || (dev->peer && dev->peer->queue_fds->len > 0) ||
+            nlc_link_get(ifname_of(dev), &tap) < 0 || tap.lower_up)
                 return;
         r = open_queues(dev, queues_of(dev));
         if (r < 0)
@@ -329,7 +457,7 @@ tap_bridge_notify(NlcBackendDevice *dev, NlcDeviceState *state, GError **error)
                 if (r < 0)
                         return nlc_error_set_errno(error, r, "cannot add FDB entry %s -> %s",
                                                    dev->mac_str, ifname);
-        } else if (*state == NLC_DEVICE_STATE_CREATED && has_fdb) {
+        } else if (*state == NLC_DEVICE_STATE_CREATED && has_fdb && !peer_holds_mac(dev)) {
                 /* Only an active device may hold its MAC. */
                 g_message("tap-bridge: %s is inactive but held %s; entry removed", ifname,
                           dev->mac_str);
@@ -359,6 +487,8 @@ NLC_BACKEND_DEFINE(nlc_backend_tap_bridge,
         .deactivate = tap_bridge_deactivate,
         .destroy = tap_bridge_destroy,
         .destroy_link = tap_bridge_destroy_link,
+        .share_queues = tap_bridge_share_queues,
+        .adopt_queues = tap_bridge_adopt_queues,
         .free = NULL, /* the name is the record's; nothing else was reserved */
         .notify = tap_bridge_notify,
         .announce = tap_bridge_announce);

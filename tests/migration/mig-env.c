@@ -4,12 +4,16 @@
 #include <fcntl.h>
 #include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -510,19 +514,84 @@ mig_get(MigHost *h, const char *path, const char *iface, const char *prop, GErro
         return v;
 }
 
+/* The first queue of a reply's "ah" and the instance's path, for the two
+ * ways a host gets a device. */
+static gboolean
+take_device(MigHost *h, const char *instance, const char *ifname, GVariant *handles,
+            GUnixFDList *fds, const char *method, int *fd, GError **error)
+{
+        g_autoptr(GVariant) r = NULL;
+        gint32 handle;
+
+        if (!fds || g_variant_n_children(handles) < 1) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                            "host %c: %s returned no queue fd", h->label, method);
+                return FALSE;
+        }
+        g_variant_get_child(handles, 0, "h", &handle);
+        *fd = g_unix_fd_list_get(fds, handle, error);
+        if (*fd < 0)
+                return FALSE;
+        h->tap = g_strdup(ifname);
+        r = mig_call(h, MIG_MANAGER_PATH, MIG_MANAGER, "GetInstance",
+                     g_variant_new("(s)", instance), "(o)", error);
+        if (!r)
+                return FALSE;
+        g_variant_get(r, "(o)", &h->instance_path);
+        return TRUE;
+}
+
 gboolean
-mig_host_create_device(MigHost *h, const char *instance, const char *ifname, int *fd,
-                       GError **error)
+mig_host_share_queues(MigHost *owner, MigHost *h, const char *instance, int *fd, GError **error)
+{
+        g_autoptr(GVariant) r = NULL, handles = NULL;
+        g_autoptr(GUnixFDList) fds = NULL;
+
+        *fd = -1;
+        r = g_dbus_connection_call_with_unix_fd_list_sync(
+                owner->conn, MIG_BUS_NAME, owner->device_path, MIG_DEVICE, "ShareQueues",
+                g_variant_new("(s)", instance), G_VARIANT_TYPE("(oah)"), G_DBUS_CALL_FLAGS_NONE,
+                30000, NULL, &fds, NULL, error);
+        if (!r) {
+                g_prefix_error(error, "host %c: Device.ShareQueues: ", owner->label);
+                return FALSE;
+        }
+        g_variant_get(r, "(o@ah)", &h->device_path, &handles);
+        return take_device(h, instance, owner->tap, handles, fds, "ShareQueues", fd, error);
+}
+
+int
+mig_qemu_queue_attached(GPid pid)
+{
+        struct ifreq ifr = { 0 };
+        int pidfd = (int) syscall(SYS_pidfd_open, pid, 0), fd, r;
+
+        if (pidfd < 0)
+                return -errno;
+        fd = (int) syscall(SYS_pidfd_getfd, pidfd, MIG_TAP_FD, 0);
+        r = fd < 0 ? -errno : 0;
+        close(pidfd);
+        if (r < 0)
+                return r;
+        r = ioctl(fd, TUNGETIFF, &ifr) < 0 ? -errno : !(ifr.ifr_flags & IFF_DETACH_QUEUE);
+        close(fd);
+        return r;
+}
+
+gboolean
+mig_host_create_device(MigHost *h, const char *instance, const char *ifname, gboolean shareable,
+                       int *fd, GError **error)
 {
         g_autoptr(GVariant) r = NULL, handles = NULL;
         g_autoptr(GUnixFDList) fds = NULL;
         GVariantBuilder opts;
-        gint32 handle;
 
         *fd = -1;
         g_variant_builder_init(&opts, G_VARIANT_TYPE_VARDICT);
         g_variant_builder_add(&opts, "{sv}", "bridge", g_variant_new_string(MIG_BRIDGE));
         g_variant_builder_add(&opts, "{sv}", "ifname", g_variant_new_string(ifname));
+        if (shareable)
+                g_variant_builder_add(&opts, "{sv}", "shareable", g_variant_new_boolean(TRUE));
         r = mig_call(h, MIG_MANAGER_PATH, MIG_MANAGER, "Allocate",
                      g_variant_new("(sssa{sv})", instance, "tap-bridge", MIG_GUEST_MAC, &opts),
                      "(o)", error);
@@ -538,23 +607,7 @@ mig_host_create_device(MigHost *h, const char *instance, const char *ifname, int
                 return FALSE;
         }
         handles = g_variant_get_child_value(r, 0);
-        if (!fds || g_variant_n_children(handles) < 1) {
-                g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                            "host %c: Create returned no queue fd", h->label);
-                return FALSE;
-        }
-        g_variant_get_child(handles, 0, "h", &handle);
-        *fd = g_unix_fd_list_get(fds, handle, error);
-        if (*fd < 0)
-                return FALSE;
-        h->tap = g_strdup(ifname);
-        g_clear_pointer(&r, g_variant_unref);
-        r = mig_call(h, MIG_MANAGER_PATH, MIG_MANAGER, "GetInstance",
-                     g_variant_new("(s)", instance), "(o)", error);
-        if (!r)
-                return FALSE;
-        g_variant_get(r, "(o)", &h->instance_path);
-        return TRUE;
+        return take_device(h, instance, ifname, handles, fds, "Create", fd, error);
 }
 
 gboolean

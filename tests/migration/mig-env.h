@@ -96,11 +96,20 @@ GVariant *mig_call(MigHost *h, const char *path, const char *iface, const char *
                    GVariant *params, const char *reply_type, GError **error);
 GVariant *mig_get(MigHost *h, const char *path, const char *iface, const char *prop,
                   GError **error);
-/* Allocate(instance, "tap-bridge", MIG_GUEST_MAC, {bridge, ifname}) and
- * Create(): sets h->tap, h->device_path, h->instance_path; @fd the first
- * queue (the caller owns it). */
-gboolean mig_host_create_device(MigHost *h, const char *instance, const char *ifname, int *fd,
-                                GError **error);
+/* Allocate(instance, "tap-bridge", MIG_GUEST_MAC, {bridge, ifname,
+ * shareable}) and Create(): sets h->tap, h->device_path, h->instance_path;
+ * @fd the first queue (the caller owns it). */
+gboolean mig_host_create_device(MigHost *h, const char *instance, const char *ifname,
+                                gboolean shareable, int *fd, GError **error);
+/* Device.ShareQueues(@instance) on @owner's device: @h gets the new device
+ * on the same tap (h->tap, h->device_path, h->instance_path) and @fd its
+ * queue (detached until the device activates). */
+gboolean mig_host_share_queues(MigHost *owner, MigHost *h, const char *instance, int *fd,
+                               GError **error);
+/* The flags of QEMU's tap queue (MIG_TAP_FD in process @pid, taken with
+ * pidfd_getfd): 1 attached, 0 detached (the kernel steers nothing to it), or
+ * a negative errno. */
+int mig_qemu_queue_attached(GPid pid);
 /* QEMU in the host's namespace with @tap_fd as its NIC (closed here); with
  * @incoming "-incoming defer". */
 gboolean mig_host_start_qemu(MigEnv *env, MigHost *h, int tap_fd, gboolean incoming,

@@ -465,7 +465,9 @@ create_device(Ctx *ctx, MigHost *h, const char *instance, const char *tap, int *
 {
         if (ctx->config->driver == MIG_DRIVER_NAIVE)
                 return mig_naive_create_tap(h, tap, fd, error);
-        return mig_host_create_device(h, instance, tap, fd, error);
+        if (ctx->config->share_queues && h == ctx->dst)
+                return mig_host_share_queues(&ctx->env->host[0], h, instance, fd, error);
+        return mig_host_create_device(h, instance, tap, ctx->config->share_queues, fd, error);
 }
 
 /* The guest boots on A; A's port starts counting at its creation. */
@@ -735,10 +737,14 @@ mig_run(MigEnv *env, const MigRunConfig *config, MigRun *run, GError **error)
                 local_destination(env, &ctx.local);
                 ctx.dst = &ctx.local;
                 ctx.dst_instance = MIG_LOCAL_INSTANCE;
-                ctx.dst_tap = MIG_TAP_LOCAL;
+                ctx.dst_tap = config->share_queues ? MIG_TAP_A : MIG_TAP_LOCAL;
                 ctx.uri = MIG_LOCAL_URI;
         }
         ok = check_prerequisites(env, run, &local) && run_steps(&ctx, &local);
+        if (config->share_queues) {
+                run->old_queue_attached = mig_qemu_queue_attached(env->host[0].qemu_pid);
+                run->new_queue_attached = mig_qemu_queue_attached(ctx.dst->qemu_pid);
+        }
         collect(&ctx);
         if (config->local)
                 local_destination_clear(&ctx.local);

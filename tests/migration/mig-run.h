@@ -73,6 +73,9 @@ typedef struct {
                                    * "B" is then the second QEMU on A */
         const char *expect_final; /* the phase A's migration must end in; NULL:
                                    * "completed" (then B's must complete too) */
+        gboolean share_queues;    /* with @local: the second QEMU gets new queues of
+                                   * A's tap (Device.ShareQueues) instead of a tap
+                                   * of its own */
 } MigRunConfig;
 
 /* A PropertiesChanged about B's device or instance, timed on arrival here. */
@@ -108,6 +111,9 @@ struct _MigRun {
         GArray *changes; /* MigChange (netlifecd only) */
         int tap_ifindex[2];
         char *serial[2];
+        /* With share_queues, read from the QEMUs' own fds at the end (while
+         * both still run): 1 attached, 0 detached, or a negative errno. */
+        int old_queue_attached, new_queue_attached;
 };
 
 /* Boots the guest on A, migrates it to B, collects everything. @env must be

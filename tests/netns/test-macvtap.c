@@ -1081,7 +1081,7 @@ test_backends(Fixture *f, gconstpointer data)
         } want[] = {
                 { "direct", FALSE, "device:s pf:s pool:as vf:u" },
                 { "macvtap", TRUE, "ifname:s link:s mode:s queues:u" },
-                { "tap-bridge", TRUE, "bridge:s ifname:s queues:u" },
+                { "tap-bridge", TRUE, "bridge:s ifname:s queues:u shareable:b" },
         };
         static const char *const keys[] = {
                 "description", "fd-handover",   "option-descriptions",

@@ -266,7 +266,7 @@ test_prepare_incoming_waits_for_listening(Fixture *f, gconstpointer data)
 static void
 test_prepare_incoming_refused(Fixture *f, gconstpointer data)
 {
-        g_autofree char *phase = NULL;
+        g_autofree char *phase = NULL, *remote = NULL;
         Call call;
 
         prepare_incoming(f);
@@ -279,8 +279,8 @@ test_prepare_incoming_refused(Fixture *f, gconstpointer data)
         g_assert_true(call.done);
         g_assert_null(call.reply);
         g_assert_true(g_dbus_error_is_remote_error(call.error));
-        g_assert_cmpstr(g_dbus_error_get_remote_error(call.error), ==,
-                        "org.netlifecd1.Error.Failed");
+        remote = g_dbus_error_get_remote_error(call.error);
+        g_assert_cmpstr(remote, ==, "org.netlifecd1.Error.Failed");
         g_assert_nonnull(strstr(call.error->message, "/org/netlifecd1/migration/"));
         g_assert_nonnull(strstr(call.error->message, "Address already in use"));
         phase = ns_get_string(&f->src, "/org/netlifecd1/migration/1", MIG, "Phase");

@@ -3,7 +3,8 @@
  * netlifectl ($NLCTL) against the real daemon on a private bus in a fresh
  * network namespace: every command's output, its JSON, the named D-Bus
  * errors and exit codes, create --exec handing a live tap queue to a child
- * (the child is this test binary, writing a frame the bridge must carry),
+ * (the child is this test binary, writing a frame the bridge must carry) and
+ * share-queues a second queue of the same tap,
  * watch, wait-ready, and the migration commands — their refusals against
  * the real daemon, and a whole run against a scripted QEMU.
  */
@@ -603,6 +604,33 @@ test_exec(Fixture *f, gconstpointer data)
         close(sock);
 }
 
+/* share-queues: a second QEMU's queues of the same tap, as create hands them
+ * out; refusals named. */
+static void
+test_share_queues(Fixture *f, gconstpointer data)
+{
+        g_autofree char *out = NULL, *out2 = NULL, *err = NULL, *err2 = NULL;
+
+        g_free(ns_allocate(&f->env, "vm1", MAC,
+                           "{'bridge': <'br0'>, 'ifname': <'lt0'>, 'shareable': <true>}"));
+        g_assert_cmpint(ctl_run(f, NULL, NULL, "create", "1", NULL), ==, 0);
+        g_assert_cmpint(ctl_run(f, &out, NULL, "share-queues", "1", "vm1-new", "--exec", "--", "sh",
+                                "-c", "readlink /proc/self/fd/{0} && echo fds={fds}", NULL),
+                        ==, 0);
+        g_assert_cmpstr(out, ==, "/dev/net/tun\nfds=3\n");
+        g_assert_cmpint(ctl_run(f, &out2, NULL, "--json", "get-device", "vm1-new", MAC, NULL), ==,
+                        0);
+        assert_contains(out2, "\"IfName\" : \"lt0\"");
+        assert_contains(out2, "\"SharedWith\" : \"/org/netlifecd1/device/1\"");
+        g_assert_cmpint(ctl_run(f, NULL, &err, "share-queues", "1", "vm1-other", NULL), ==, 1);
+        assert_contains(err, "org.netlifecd1.Error.Busy");
+        g_free(ns_allocate(&f->env, "vm3", "52:54:00:00:33:03",
+                           "{'bridge': <'br0'>, 'ifname': <'lt3'>}"));
+        g_assert_cmpint(ctl_run(f, NULL, NULL, "create", "3", NULL), ==, 0);
+        g_assert_cmpint(ctl_run(f, NULL, &err2, "share-queues", "3", "vm3-new", NULL), ==, 1);
+        assert_contains(err2, "org.netlifecd1.Error.NotSupported");
+}
+
 static void
 test_watch(Fixture *f, gconstpointer data)
 {
@@ -829,6 +857,7 @@ main(int argc, char **argv)
         ADD("/netlifectl/explain", test_explain, TRUE);
         ADD("/netlifectl/wait-ready", test_wait_ready, TRUE);
         ADD("/netlifectl/exec", test_exec, FALSE);
+        ADD("/netlifectl/share-queues", test_share_queues, FALSE);
         ADD("/netlifectl/watch", test_watch, FALSE);
         ADD("/netlifectl/migrate-errors", test_migrate_errors, FALSE);
         ADD("/netlifectl/incoming-completes", test_incoming_completes, FALSE);
