@@ -167,43 +167,45 @@ hand_out_fds(NlctlContext *ctx, const char *path, GUnixFDList *fds)
         return NLCTL_EXIT_OK;
 }
 
-int
-nlctl_cmd_create(NlctlContext *ctx)
+/* Device.Create or Device.ShareQueues on the device named by the first
+ * argument (@params floating): both answer with queue fds, handed out the
+ * same way; the reply's first value, when it is an object path, is the
+ * device that got them. */
+static int
+call_for_fds(NlctlContext *ctx, const char *method, GVariant *params, const char *reply_type)
 {
         g_autofree char *path = device_arg(ctx->args[0]);
         g_autoptr(GError) error = NULL;
         g_autoptr(GUnixFDList) fds = NULL;
-        g_autoptr(GVariant) r = NULL;
+        g_autoptr(GVariant) r = NULL, first = NULL;
 
-        if (!path)
+        if (!path) {
+                if (params)
+                        g_variant_unref(g_variant_ref_sink(params));
                 return NLCTL_EXIT_USAGE;
+        }
         r = g_dbus_connection_call_with_unix_fd_list_sync(
-                ctx->conn, NLC_DBUS_SERVICE, path, NLC_DBUS_INTERFACE_DEVICE, "Create", NULL,
-                G_VARIANT_TYPE("(ah)"), G_DBUS_CALL_FLAGS_NONE, 25000, NULL, &fds, NULL, &error);
+                ctx->conn, NLC_DBUS_SERVICE, path, NLC_DBUS_INTERFACE_DEVICE, method, params,
+                G_VARIANT_TYPE(reply_type), G_DBUS_CALL_FLAGS_NONE, 25000, NULL, &fds, NULL,
+                &error);
         if (!r)
                 return nlctl_fail(error);
+        first = g_variant_get_child_value(r, 0);
+        if (g_variant_is_of_type(first, G_VARIANT_TYPE_OBJECT_PATH))
+                return hand_out_fds(ctx, g_variant_get_string(first, NULL), fds);
         return hand_out_fds(ctx, path, fds);
+}
+
+int
+nlctl_cmd_create(NlctlContext *ctx)
+{
+        return call_for_fds(ctx, "Create", NULL, "(ah)");
 }
 
 int
 nlctl_cmd_share_queues(NlctlContext *ctx)
 {
-        g_autofree char *path = device_arg(ctx->args[0]);
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GUnixFDList) fds = NULL;
-        g_autoptr(GVariant) r = NULL;
-        const char *new_path = NULL;
-
-        if (!path)
-                return NLCTL_EXIT_USAGE;
-        r = g_dbus_connection_call_with_unix_fd_list_sync(
-                ctx->conn, NLC_DBUS_SERVICE, path, NLC_DBUS_INTERFACE_DEVICE, "ShareQueues",
-                g_variant_new("(s)", ctx->args[1]), G_VARIANT_TYPE("(oah)"), G_DBUS_CALL_FLAGS_NONE,
-                25000, NULL, &fds, NULL, &error);
-        if (!r)
-                return nlctl_fail(error);
-        g_variant_get(r, "(&o@ah)", &new_path, NULL);
-        return hand_out_fds(ctx, new_path, fds);
+        return call_for_fds(ctx, "ShareQueues", g_variant_new("(s)", ctx->args[1]), "(oah)");
 }
 
 static int
