@@ -443,6 +443,20 @@ handle_notify(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const cha
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+static gboolean
+complete_share_queues(NlcDbusDevice *skel, GDBusMethodInvocation *invocation, NlcDevice *sharer)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
+        GVariant *handles = nlc_device_queue_handles(sharer, fds, &error);
+
+        if (!handles)
+                return fail_call(invocation, error);
+        nlc_dbus_device_complete_share_queues(skel, invocation, fds,
+                                              nlc_device_get_object_path(sharer), handles);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
 /* Device.ShareQueues: a new record of @instance on @source's tap. The sharer
  * is journalled first, then the source's link to it; a restart links the two
  * from either side. */
@@ -453,12 +467,14 @@ handle_share_queues(NlcDbusDevice *skel, GDBusMethodInvocation *invocation, GUni
         NlcDevice *source = NLC_DEVICE(skel);
         g_autoptr(NlcJournalRecord) rec = g_new0(NlcJournalRecord, 1);
         g_autoptr(GError) error = NULL;
-        g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
         g_autoptr(NlcDevice) sharer = NULL;
-        GVariant *handles;
+        NlcDevice *peer = nlc_device_get_peer(source);
 
         if (!nlc_instance_name_validate(instance, &error))
                 return fail_call(invocation, error);
+        /* A repeated call gets the same device and the same open queues. */
+        if (peer && g_str_equal(nlc_device_get_instance(peer), instance))
+                return complete_share_queues(skel, invocation, peer);
         if (g_str_equal(instance, nlc_device_get_instance(source))) {
                 g_set_error(&error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
                             "the second QEMU needs an instance of its own, not %s", instance);
@@ -481,18 +497,16 @@ handle_share_queues(NlcDbusDevice *skel, GDBusMethodInvocation *invocation, GUni
                 return fail_call(invocation, error);
         nlc_device_set_peer(sharer, source);
         nlc_device_set_peer(source, sharer);
-        if (!nlc_device_journal_shared(sharer, &error) ||
-            !nlc_device_journal_shared(source, &error)) {
+        if (!nlc_device_journal_shared(sharer, &error))
+                return fail_call(invocation, error);
+        if (!nlc_device_journal_shared(source, &error)) {
+                /* Nothing half done on disk either. */
                 nlc_device_set_peer(source, NULL);
+                nlc_journal_remove(self->journal, nlc_device_get_id(sharer), NULL);
                 return fail_call(invocation, error);
         }
         add_device(self, sharer);
-        handles = nlc_device_queue_handles(sharer, fds, &error);
-        if (!handles)
-                return fail_call(invocation, error);
-        nlc_dbus_device_complete_share_queues(skel, invocation, fds,
-                                              nlc_device_get_object_path(sharer), handles);
-        return G_DBUS_METHOD_INVOCATION_HANDLED;
+        return complete_share_queues(skel, invocation, sharer);
 }
 
 static gboolean

@@ -13,6 +13,7 @@
 #include <net/if.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "nlc-test-packet.h"
@@ -285,6 +286,21 @@ test_refused(void)
         share_expect_error(&f, allocated, "vm3-new", "org.netlifecd1.Error.InvalidState");
         share(&f);
         share_expect_error(&f, f.old_path, "vm1-other", "org.netlifecd1.Error.Busy");
+        /* Asked again for the same instance: the same device and queue. */
+        {
+                g_autofree char *first = g_strdup(f.new_path);
+                int first_fd = f.new_fd;
+                struct stat a, b;
+
+                g_clear_pointer(&f.new_path, g_free);
+                share(&f);
+                g_assert_cmpstr(f.new_path, ==, first);
+                g_assert_cmpint(fstat(first_fd, &a), ==, 0);
+                g_assert_cmpint(fstat(f.new_fd, &b), ==, 0);
+                g_assert_cmpuint(a.st_ino, ==, b.st_ino);
+                g_assert_false(queue_attached(f.new_fd));
+                close(first_fd);
+        }
         /* The refused calls left no device behind. */
         ns_call_expect_error(&f.env, "/org/netlifecd1", NLC_MANAGER, "GetDevice",
                              g_variant_new("(ss)", "vm2-new", "52:54:00:5a:00:02"),
