@@ -3,10 +3,10 @@
  * Mass teardown. N tap-bridge devices (created over D-Bus, not timed) are
  * destroyed three ways by the real daemon — one call after the other,
  * all N calls sent at once by concurrent callers, and one DestroyInstances —
- * and, as the kernel's own figures, N taps deleted with one RTM_DELLINK
- * each and with one RTM_DELLINK for their netdev group, in the same run and
- * namespace. Then the latency of a lone Destroy on an idle daemon against
- * one kernel delete (medians of 21).
+ * and, as the kernel's own figures, N taps (up, queue held, as the daemon's)
+ * deleted with one RTM_DELLINK each and with one RTM_DELLINK for their
+ * netdev group, in the same run and namespace. Then the latency of a lone
+ * Destroy on an idle daemon against one kernel delete (medians of 21).
  *
  *   sudo build/bench/destroy-batch [-n 1000] [--daemon build/netlifecd/netlifecd]
  */
@@ -28,9 +28,12 @@ now_s(void)
 
 /* ---- the kernel alone ---------------------------------------------------- */
 
-/* N persistent taps on the bridge; their ifindexes. */
+/* N persistent taps on the bridge, up, each with its queue held open in
+ * @fds as the daemon holds its taps' queues (deleting a tap with an attached
+ * queue costs the kernel one more RCU grace period than an orphan one);
+ * their ifindexes. */
 static GArray *
-kernel_taps(guint n)
+kernel_taps(guint n, GArray *fds)
 {
         GArray *idx = g_array_new(FALSE, FALSE, sizeof(int));
         NlcLinkInfo br, tap;
@@ -43,34 +46,50 @@ kernel_taps(guint n)
                 g_assert_cmpint(fd, >=, 0);
                 g_assert_cmpint(nlc_link_get(ifname, &tap), ==, 0);
                 nlc_link_set_master(tap.ifindex, br.ifindex);
-                close(fd);
+                nlc_link_set_up(tap.ifindex, TRUE);
+                g_array_append_val(fds, fd);
                 g_array_append_val(idx, tap.ifindex);
         }
         return idx;
 }
 
+/* Closes the queues once their taps are gone (as the daemon does). */
+static void
+close_all(GArray *fds)
+{
+        for (guint i = 0; i < fds->len; i++)
+                close(g_array_index(fds, int, i));
+        g_array_set_size(fds, 0);
+}
+
 static double
 kernel_one_by_one(guint n)
 {
-        g_autoptr(GArray) idx = kernel_taps(n);
-        double t0 = now_s();
+        g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(int));
+        g_autoptr(GArray) idx = kernel_taps(n, fds);
+        double t0 = now_s(), t;
 
         for (guint i = 0; i < idx->len; i++)
                 g_assert_cmpint(nlc_link_delete(g_array_index(idx, int, i)), ==, 0);
-        return now_s() - t0;
+        t = now_s() - t0;
+        close_all(fds);
+        return t;
 }
 
 /* Marking them counts: the daemon has to do it too. */
 static double
 kernel_group(guint n)
 {
-        g_autoptr(GArray) idx = kernel_taps(n);
-        double t0 = now_s();
+        g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(int));
+        g_autoptr(GArray) idx = kernel_taps(n, fds);
+        double t0 = now_s(), t;
 
         for (guint i = 0; i < idx->len; i++)
                 g_assert_cmpint(nlc_link_set_group(g_array_index(idx, int, i), 4242), ==, 0);
         g_assert_cmpint(nlc_link_delete_group(4242), ==, 0);
-        return now_s() - t0;
+        t = now_s() - t0;
+        close_all(fds);
+        return t;
 }
 
 /* ---- the daemon ------------------------------------------------------------ */
@@ -175,7 +194,8 @@ lone_latency(BenchEnv *e, GPtrArray *paths, double *daemon_ms, double *kernel_ms
         double d[LONE_SAMPLES], k[LONE_SAMPLES];
 
         for (guint s = 0; s < LONE_SAMPLES; s++) {
-                g_autoptr(GArray) idx = kernel_taps(1);
+                g_autoptr(GArray) fds = g_array_new(FALSE, FALSE, sizeof(int));
+                g_autoptr(GArray) idx = kernel_taps(1, fds);
                 double t0;
 
                 bench_call(e, paths->pdata[0], "org.netlifecd1.Device", "Create", NULL, NULL);
@@ -186,6 +206,7 @@ lone_latency(BenchEnv *e, GPtrArray *paths, double *daemon_ms, double *kernel_ms
                 t0 = now_s();
                 nlc_link_delete(g_array_index(idx, int, 0));
                 k[s] = (now_s() - t0) * 1e3;
+                close_all(fds);
         }
         *daemon_ms = bench_median(d, LONE_SAMPLES);
         *kernel_ms = bench_median(k, LONE_SAMPLES);
