@@ -709,8 +709,7 @@ nlc_device_check_shareable(NlcDevice *self, GError **error)
 gboolean
 nlc_device_share_queues(NlcDevice *self, NlcDevice *sharer, GError **error)
 {
-        return nlc_device_check_shareable(self, error) &&
-               self->backend->share_queues(&self->bdev, &sharer->bdev, error);
+        return self->backend->share_queues(&self->bdev, &sharer->bdev, error);
 }
 
 void

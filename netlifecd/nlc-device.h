@@ -40,12 +40,13 @@ gint64 nlc_device_get_activated_usec(NlcDevice *self);
 
 /*
  * A tap shared by two QEMUs of one guest (Device.ShareQueues, localhost live
- * upgrade). check_shareable() refuses what share_queues() would before the
- * backend runs (NotSupported, Busy, InvalidState); share_queues() runs the backend's hook on @self (created or
- * active, not shared yet) for @sharer, a new record (state none) of another
- * instance; set_peer() links one side (NULL unlinks it; journalled as the
- * prop "shared-with" = the peer's id with the next write); journal_shared()
- * journals a new sharer as created, or an existing device's link.
+ * upgrade). check_shareable() refuses a device that cannot share
+ * (NotSupported, Busy, InvalidState); once it passed, share_queues() runs
+ * the backend's hook on @self for @sharer, a new record (state none) of
+ * another instance; set_peer() links one side (NULL unlinks it; journalled
+ * as the prop "shared-with" = the peer's id with the next write);
+ * journal_shared() journals a new sharer as created, or an existing
+ * device's link.
  */
 gboolean nlc_device_check_shareable(NlcDevice *self, GError **error);
 gboolean nlc_device_share_queues(NlcDevice *self, NlcDevice *sharer, GError **error);

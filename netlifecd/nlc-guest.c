@@ -141,10 +141,11 @@ static void
 on_connected(NlcQmp *qmp, gpointer data)
 {
         NlcGuest *g = data;
+        GPid qemu_pid = nlc_qmp_get_peer_pid(qmp);
 
         nlc_instance_record(g->instance, "qmp-connected");
-        if (nlc_qmp_get_peer_pid(qmp))
-                nlc_instance_adopt_queues(g->instance, nlc_qmp_get_peer_pid(qmp));
+        if (qemu_pid)
+                nlc_instance_adopt_queues(g->instance, qemu_pid);
         /* Events may have been missed while disconnected: ask. */
         nlc_qmp_query_status(qmp, g->cancel, on_status, g);
 }

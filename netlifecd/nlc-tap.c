@@ -125,7 +125,7 @@ nlc_tap_take_queues_of(int pid, const char *ifname, GArray *fds)
         pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
         if (pidfd < 0)
                 return -errno;
-        for (guint i = 0; i < names->len && !e; i++) {
+        for (guint i = 0; i < names->len; i++) {
                 int fd = (int) syscall(SYS_pidfd_getfd, pidfd, atoi(names->pdata[i]), 0);
 
                 if (fd < 0) {

@@ -50,6 +50,17 @@ set_device_port(NlcTopology *t, NlcDevice *dev, NlcPortState state, guint64 time
         g_hash_table_insert(t->device_seen, dev, GUINT_TO_POINTER(t->generation));
 }
 
+/* The port of @dev, and of its peer: a shared tap (ShareQueues) is the port
+ * of both. */
+static void
+set_devices_port(NlcTopology *t, NlcDevice *dev, NlcPortState state, guint64 timer_usec,
+                 NlcBridge *bridge)
+{
+        set_device_port(t, dev, state, timer_usec, bridge);
+        if (nlc_device_get_peer(dev))
+                set_device_port(t, nlc_device_get_peer(dev), state, timer_usec, bridge);
+}
+
 static void
 on_bridge_event(NlcTopology *t, const NlcLinkEvent *ev)
 {
@@ -86,8 +97,8 @@ on_link(const NlcLinkEvent *ev, gpointer data)
         if (ev->removed || !ev->has_port_state) {
                 /* Gone, or (AF_UNSPEC without bridge-slave data) no longer a port. */
                 port_left(t, ev->ifindex);
-                for (NlcDevice *d = dev; d; d = d == dev ? nlc_device_get_peer(dev) : NULL)
-                        set_device_port(t, d, NLC_PORT_STATE_DISABLED, 0, NULL);
+                if (dev)
+                        set_devices_port(t, dev, NLC_PORT_STATE_DISABLED, 0, NULL);
                 return;
         }
         b = bridge_by_index(t, ev->master_ifindex);
@@ -97,9 +108,8 @@ on_link(const NlcLinkEvent *ev, gpointer data)
                 nlc_bridge_update_port(b, ev->ifindex, ev->name, ev->port_state);
                 g_hash_table_insert(t->port_bridge, GINT_TO_POINTER(ev->ifindex), b);
         }
-        /* A shared tap (ShareQueues) is the port of both peers. */
-        for (NlcDevice *d = dev; d; d = d == dev ? nlc_device_get_peer(dev) : NULL)
-                set_device_port(t, d, ev->port_state, ev->forward_delay_timer_usec, b);
+        if (dev)
+                set_devices_port(t, dev, ev->port_state, ev->forward_delay_timer_usec, b);
 }
 
 /*
