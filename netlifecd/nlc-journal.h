@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * The journal: one key file per device under <state-dir>/devices/, replaced
- * atomically (write, fsync, rename) before every reply that reports a change.
- * Durability policy: every accepted change is fsynced, so a reply means the
- * change survives a crash of the daemon or of the host.
+ * The journal: device records in one append-only log,
+ * <state-dir>/devices.log (see nlc-journal-log.h), written before every
+ * reply that reports a change; migrations and per-instance settings in
+ * files of their own, replaced atomically. Durability policy: see
+ * nlc_journal_write_full() and README "Durability".
  */
 #pragma once
 
@@ -35,26 +36,29 @@ NlcJournal *nlc_journal_open(const char *state_dir, GError **error);
 void nlc_journal_free(NlcJournal *journal);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlcJournal, nlc_journal_free)
 
-/* TRUE (the default): every write is fsynced before it returns, so a reply
- * means the change survives a host crash. FALSE: still an atomic replace, so
- * a daemon crash or kill -9 loses nothing, but the host's page cache decides
- * when it reaches the disk. */
+/* TRUE (the default): durable writes are fsynced before they return, so a
+ * reply means the change survives a host crash. FALSE: none is; every write
+ * is still whole in the file before it returns, so a daemon crash or kill -9
+ * loses nothing, but the host's page cache decides when it reaches the
+ * disk. */
 void nlc_journal_set_fsync(NlcJournal *journal, gboolean fsync);
 
-/* An atomic replace of the record; fsynced when the journal is durable. */
+/* The record's new version appended to the log (nothing when the log
+ * already holds these bytes); fdatasynced when the journal is durable. */
 gboolean nlc_journal_write(NlcJournal *journal, const NlcJournalRecord *record, GError **error);
-/* The same; @durable FALSE: atomic replace only, never fsynced — for what
- * a host crash takes away with the kernel objects anyway (state changes). */
+/* The same; @durable FALSE: appended, never fsynced — for what a host crash
+ * takes away with the kernel objects anyway (state changes). */
 gboolean nlc_journal_write_full(NlcJournal *journal, const NlcJournalRecord *record,
                                 gboolean durable, GError **error);
 gboolean nlc_journal_remove(NlcJournal *journal, const char *id, GError **error);
-/* Group commit of device records: nlc_journal_write between the two puts
- * its record in place only at commit, all of them made durable with one
- * syncfs. A record is durable only once commit returned TRUE. */
+/* Group commit of device records: nlc_journal_write between the two only
+ * collects; commit appends them all with one write (and one fdatasync when
+ * one must be durable), all or none. */
 void nlc_journal_begin_batch(NlcJournal *journal);
 gboolean nlc_journal_commit_batch(NlcJournal *journal, GError **error);
-/* Every readable record. A record that cannot be parsed is renamed to
- * <id>.corrupt and reported in the log, never silently dropped. */
+/* Every readable record, in id order. A record that cannot be parsed is
+ * copied to devices.log.corrupt, deleted from the log and reported, never
+ * silently dropped. */
 GPtrArray *nlc_journal_load(NlcJournal *journal);
 /* A device id never handed out before, persisted before it is returned. */
 char *nlc_journal_next_id(NlcJournal *journal, GError **error);

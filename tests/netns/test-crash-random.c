@@ -100,18 +100,35 @@ device_states(Fixture *f)
         return states;
 }
 
+/* Records live in the daemon's journal (<state>/devices.log), read here
+ * without the daemon's code: each entry is a header "nlc1 <length, 8 hex>
+ * <digest>\n", then the payload, whose first line is "put <id>" or
+ * "del <id>" (or "next-id <n>"). */
 static guint
-journal_files(Fixture *f)
+journal_records(Fixture *f)
 {
-        g_autofree char *dir = g_build_filename(f->env.dir, "state", "devices", NULL);
-        g_autoptr(GDir) d = g_dir_open(dir, 0, NULL);
-        const char *name;
-        guint n = 0;
+        g_autofree char *path = g_build_filename(f->env.dir, "state", "devices.log", NULL);
+        g_autoptr(GHashTable) live = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        g_autofree char *data = NULL;
+        gsize size = 0, off = 0;
 
-        while (d && (name = g_dir_read_name(d)))
-                if (g_str_has_suffix(name, ".device"))
-                        n++;
-        return n;
+        g_assert_true(g_file_get_contents(path, &data, &size, NULL));
+        while (off + 31 <= size) {
+                gsize len = (gsize) g_ascii_strtoull(data + off + 5, NULL, 16);
+                g_autofree char *first = g_strndup(data + off + 31, MIN(len, 64));
+                char *nl = strchr(first, '\n');
+
+                g_assert_true(g_str_has_prefix(data + off, "nlc1 "));
+                if (nl)
+                        *nl = '\0';
+                if (g_str_has_prefix(first, "put "))
+                        g_hash_table_add(live, g_strdup(first + 4));
+                else if (g_str_has_prefix(first, "del "))
+                        g_hash_table_remove(live, first + 4);
+                off += 31 + len;
+        }
+        g_assert_cmpuint(off, ==, size);
+        return g_hash_table_size(live);
 }
 
 static void
@@ -120,9 +137,9 @@ check_invariants(Fixture *f, guint round, const char *what)
         g_autoptr(GHashTable) states = device_states(f);
         guint active_per_mac[N_DEVICES] = { 0 };
 
-        if (journal_files(f) != g_hash_table_size(states))
-                g_error("round %u (%s): %u journal files for %u device objects", round, what,
-                        journal_files(f), g_hash_table_size(states));
+        if (journal_records(f) != g_hash_table_size(states))
+                g_error("round %u (%s): %u journal records for %u device objects", round, what,
+                        journal_records(f), g_hash_table_size(states));
         for (guint i = 0; i < N_DEVICES; i++) {
                 const char *state = f->paths[i] ? g_hash_table_lookup(states, f->paths[i]) : NULL;
                 gboolean has_port =
