@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <gio/gio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "nlc-bridge.h"
+#include "nlc-lazy-property.h"
 
 typedef struct {
         char *name;
@@ -14,8 +17,11 @@ struct _NlcBridge {
         char *object_path;
         int ifindex;
         GHashTable *ports; /* ifindex → Port */
+        /* Owner (a device, opaque here) → the MAC it holds on this bridge:
+         * OwnedMacs, built when read. */
+        GHashTable *owned_macs;
         guint64 conflicts;
-        guint sync_ports_id; /* Ports is rebuilt once per burst of port events */
+        NlcLazyProperties lazy; /* Ports, OwnedMacs */
 };
 
 G_DEFINE_TYPE(NlcBridge, nlc_bridge, NLC_DBUS_TYPE_BRIDGE_SKELETON)
@@ -27,9 +33,9 @@ port_free(Port *p)
         g_free(p);
 }
 
-/* Ports lists every port, managed or not: rebuilding it is O(ports). */
-static void
-sync_ports(NlcBridge *self)
+/* Every port, managed or not: O(ports), so only when a client reads it. */
+static GVariant *
+build_ports(NlcBridge *self)
 {
         GVariantBuilder b;
         GHashTableIter iter;
@@ -42,28 +48,39 @@ sync_ports(NlcBridge *self)
 
                 g_variant_builder_add(&b, "(ss)", p->name, nlc_port_state_to_string(p->state));
         }
-        nlc_dbus_bridge_set_ports(NLC_DBUS_BRIDGE(self), g_variant_builder_end(&b));
-        g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
+        return g_variant_builder_end(&b);
 }
 
-static gboolean
-on_sync_ports(gpointer data)
+static int
+by_string(const void *a, const void *b)
 {
-        NlcBridge *self = data;
-
-        self->sync_ports_id = 0;
-        sync_ports(self);
-        return G_SOURCE_REMOVE;
+        return strcmp(*(char *const *) a, *(char *const *) b);
 }
 
-/* A port change: Ports follows on the next main-loop iteration, once for
- * all the events read meanwhile (a bridge with thousands of ports the
- * daemon does not manage would otherwise cost O(ports) per event). */
-static void
-schedule_sync_ports(NlcBridge *self)
+/* Each MAC once (a shared tap's two devices hold the same one), sorted. */
+static GVariant *
+build_owned_macs(NlcBridge *self)
 {
-        if (!self->sync_ports_id)
-                self->sync_ports_id = g_idle_add(on_sync_ports, self);
+        g_autoptr(GHashTable) unique = g_hash_table_new(g_str_hash, g_str_equal);
+        g_autofree const char **macs = NULL;
+        GHashTableIter iter;
+        gpointer mac;
+        guint n;
+
+        g_hash_table_iter_init(&iter, self->owned_macs);
+        while (g_hash_table_iter_next(&iter, NULL, &mac))
+                g_hash_table_add(unique, mac);
+        macs = (const char **) g_hash_table_get_keys_as_array(unique, &n);
+        qsort(macs, n, sizeof *macs, by_string);
+        return g_variant_new_strv(macs, n);
+}
+
+static GVariant *
+build_lazy(GDBusInterfaceSkeleton *skeleton, const char *name)
+{
+        NlcBridge *self = NLC_BRIDGE(skeleton);
+
+        return g_str_equal(name, "Ports") ? build_ports(self) : build_owned_macs(self);
 }
 
 void
@@ -84,14 +101,14 @@ nlc_bridge_update_port(NlcBridge *self, int ifindex, const char *name, NlcPortSt
                 p->name = g_strdup_printf("ifindex-%d", ifindex);
         }
         p->state = state;
-        schedule_sync_ports(self);
+        nlc_lazy_properties_invalidate(&self->lazy, "Ports");
 }
 
 void
 nlc_bridge_remove_port(NlcBridge *self, int ifindex)
 {
         if (g_hash_table_remove(self->ports, GINT_TO_POINTER(ifindex)))
-                schedule_sync_ports(self);
+                nlc_lazy_properties_invalidate(&self->lazy, "Ports");
 }
 
 const char *
@@ -117,10 +134,17 @@ nlc_bridge_get_forward_delay_usec(NlcBridge *self)
 }
 
 void
-nlc_bridge_set_owned_macs(NlcBridge *self, const char *const *macs)
+nlc_bridge_set_mac_owner(NlcBridge *self, gconstpointer owner, const char *mac)
 {
-        nlc_dbus_bridge_set_owned_macs(NLC_DBUS_BRIDGE(self), macs);
-        g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
+        const char *had = g_hash_table_lookup(self->owned_macs, owner);
+
+        if (g_strcmp0(had, mac) == 0)
+                return;
+        if (mac)
+                g_hash_table_insert(self->owned_macs, (gpointer) owner, g_strdup(mac));
+        else
+                g_hash_table_remove(self->owned_macs, owner);
+        nlc_lazy_properties_invalidate(&self->lazy, "OwnedMacs");
 }
 
 void
@@ -155,8 +179,10 @@ nlc_bridge_get_ifindex(NlcBridge *self)
 void
 nlc_bridge_set_ifindex(NlcBridge *self, int ifindex)
 {
-        if (ifindex != self->ifindex)
+        if (ifindex != self->ifindex && g_hash_table_size(self->ports)) {
                 g_hash_table_remove_all(self->ports); /* a new bridge with the old name */
+                nlc_lazy_properties_invalidate(&self->lazy, "Ports");
+        }
         self->ifindex = ifindex;
 }
 
@@ -165,14 +191,11 @@ nlc_bridge_new(const char *name, int ifindex)
 {
         NlcBridge *self = g_object_new(NLC_TYPE_BRIDGE, NULL);
         g_autofree char *escaped = g_dbus_escape_object_path(name);
-        const char *none[] = { NULL };
 
         self->name = g_strdup(name);
         self->ifindex = ifindex;
         self->object_path = g_strconcat("/org/netlifecd1/bridge/", escaped, NULL);
         nlc_dbus_bridge_set_name(NLC_DBUS_BRIDGE(self), name);
-        nlc_dbus_bridge_set_owned_macs(NLC_DBUS_BRIDGE(self), none);
-        sync_ports(self);
         return self;
 }
 
@@ -180,6 +203,8 @@ static void
 nlc_bridge_init(NlcBridge *self)
 {
         self->ports = g_hash_table_new_full(NULL, NULL, NULL, (GDestroyNotify) port_free);
+        self->owned_macs = g_hash_table_new_full(NULL, NULL, NULL, g_free);
+        nlc_lazy_properties_init(&self->lazy, G_DBUS_INTERFACE_SKELETON(self));
 }
 
 static void
@@ -187,8 +212,9 @@ nlc_bridge_finalize(GObject *object)
 {
         NlcBridge *self = NLC_BRIDGE(object);
 
-        g_clear_handle_id(&self->sync_ports_id, g_source_remove);
+        nlc_lazy_properties_clear(&self->lazy);
         g_hash_table_unref(self->ports);
+        g_hash_table_unref(self->owned_macs);
         g_free(self->name);
         g_free(self->object_path);
         G_OBJECT_CLASS(nlc_bridge_parent_class)->finalize(object);
@@ -197,5 +223,10 @@ nlc_bridge_finalize(GObject *object)
 static void
 nlc_bridge_class_init(NlcBridgeClass *klass)
 {
-        G_OBJECT_CLASS(klass)->finalize = nlc_bridge_finalize;
+        GObjectClass *object_class = G_OBJECT_CLASS(klass);
+        static const char *const lazy[] = { "Ports", "OwnedMacs", NULL };
+
+        object_class->finalize = nlc_bridge_finalize;
+        /* Built when read (nlc-lazy-property.h). */
+        nlc_lazy_properties_install(G_DBUS_INTERFACE_SKELETON_CLASS(klass), lazy, build_lazy);
 }

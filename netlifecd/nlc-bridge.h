@@ -27,7 +27,9 @@ void nlc_bridge_remove_port(NlcBridge *self, int ifindex);
 /* The port's interface name, or NULL when it is not a port of this bridge. */
 const char *nlc_bridge_get_port_name(NlcBridge *self, int ifindex);
 
-void nlc_bridge_set_owned_macs(NlcBridge *self, const char *const *macs);
+/* @owner (a device) holds @mac's entry on this bridge; @mac NULL: no
+ * longer. OwnedMacs lists each MAC held. */
+void nlc_bridge_set_mac_owner(NlcBridge *self, gconstpointer owner, const char *mac);
 /* Counts and signals a guest MAC seen on a port that is not its owner's. */
 void nlc_bridge_report_conflict(NlcBridge *self, const char *mac, const char *owner_port,
                                 const char *seen_port);

@@ -1,13 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "nlc-error.h"
 #include "nlc-instance.h"
+#include "nlc-lazy-property.h"
 
 struct _NlcInstance {
         NlcDbusInstanceSkeleton parent;
         char *name;
         char *object_path;
-        GPtrArray *devices; /* NlcDevice, referenced */
-        GList *waiters;     /* Waiter */
+        GPtrArray *devices;     /* NlcDevice, referenced */
+        GList *waiters;         /* Waiter */
+        NlcLazyProperties lazy; /* Devices */
 };
 
 typedef struct {
@@ -48,18 +50,25 @@ device_is_active(NlcDevice *d)
         return nlc_device_get_state(d) == NLC_DEVICE_STATE_ACTIVE;
 }
 
+/* Devices, built when a client reads it (nlc-lazy-property.h). */
+static GVariant *
+build_devices(GDBusInterfaceSkeleton *skeleton, const char *name)
+{
+        NlcInstance *self = NLC_INSTANCE(skeleton);
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE_OBJECT_PATH_ARRAY);
+        for (guint i = 0; i < self->devices->len; i++)
+                g_variant_builder_add(&b, "o", nlc_device_get_object_path(self->devices->pdata[i]));
+        return g_variant_builder_end(&b);
+}
+
 static void
 recompute(NlcInstance *self)
 {
         NlcDbusInstance *skel = NLC_DBUS_INSTANCE(self);
-        g_autoptr(GPtrArray) paths = g_ptr_array_new();
         gboolean ready = all_devices(self, nlc_device_get_ready);
 
-        for (guint i = 0; i < self->devices->len; i++)
-                g_ptr_array_add(paths,
-                                (gpointer) nlc_device_get_object_path(self->devices->pdata[i]));
-        g_ptr_array_add(paths, NULL);
-        nlc_dbus_instance_set_devices(skel, (const char *const *) paths->pdata);
         nlc_dbus_instance_set_ready(skel, ready);
         nlc_dbus_instance_set_active(skel, all_devices(self, device_is_active));
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
@@ -243,6 +252,7 @@ nlc_instance_add_device(NlcInstance *self, NlcDevice *device)
         g_ptr_array_add(self->devices, g_object_ref(device));
         g_signal_connect_swapped(device, "ready-changed", G_CALLBACK(recompute), self);
         g_signal_connect_swapped(device, "state-changed", G_CALLBACK(recompute), self);
+        nlc_lazy_properties_invalidate(&self->lazy, "Devices");
         recompute(self);
 }
 
@@ -250,8 +260,10 @@ void
 nlc_instance_remove_device(NlcInstance *self, NlcDevice *device)
 {
         g_signal_handlers_disconnect_by_data(device, self);
-        if (g_ptr_array_remove(self->devices, device))
+        if (g_ptr_array_remove(self->devices, device)) {
+                nlc_lazy_properties_invalidate(&self->lazy, "Devices");
                 recompute(self);
+        }
 }
 
 GPtrArray *
@@ -298,6 +310,7 @@ static void
 nlc_instance_init(NlcInstance *self)
 {
         self->devices = g_ptr_array_new_with_free_func(g_object_unref);
+        nlc_lazy_properties_init(&self->lazy, G_DBUS_INTERFACE_SKELETON(self));
 }
 
 static void
@@ -310,6 +323,7 @@ nlc_instance_dispose(GObject *object)
         for (guint i = 0; self->devices && i < self->devices->len; i++)
                 g_signal_handlers_disconnect_by_data(self->devices->pdata[i], self);
         g_clear_pointer(&self->devices, g_ptr_array_unref);
+        nlc_lazy_properties_clear(&self->lazy);
         G_OBJECT_CLASS(nlc_instance_parent_class)->dispose(object);
 }
 
@@ -326,6 +340,10 @@ nlc_instance_finalize(GObject *object)
 static void
 nlc_instance_class_init(NlcInstanceClass *klass)
 {
-        G_OBJECT_CLASS(klass)->dispose = nlc_instance_dispose;
-        G_OBJECT_CLASS(klass)->finalize = nlc_instance_finalize;
+        GObjectClass *object_class = G_OBJECT_CLASS(klass);
+        static const char *const lazy[] = { "Devices", NULL };
+
+        object_class->dispose = nlc_instance_dispose;
+        object_class->finalize = nlc_instance_finalize;
+        nlc_lazy_properties_install(G_DBUS_INTERFACE_SKELETON_CLASS(klass), lazy, build_devices);
 }

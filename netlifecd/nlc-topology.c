@@ -252,8 +252,13 @@ recount_device(NlcTopology *t, NlcDevice *dev, const char *want)
                 return;
         if (want)
                 use_bridge(t, want);
-        if (have)
+        if (have) {
+                NlcBridge *b = g_hash_table_lookup(t->bridges, have);
+
+                if (b)
+                        nlc_bridge_set_mac_owner(b, dev, NULL);
                 drop_bridge(t, have);
+        }
         if (want)
                 g_hash_table_insert(t->device_bridge, dev, g_strdup(want));
         else
@@ -290,25 +295,25 @@ nlc_topology_forget_device(NlcTopology *t, NlcDevice *dev)
         g_hash_table_remove(t->device_seen, dev);
 }
 
+/* The bridge @dev's port is on (counted while it has one). */
+static NlcBridge *
+device_port_bridge(NlcTopology *t, NlcDevice *dev)
+{
+        const char *name = g_hash_table_lookup(t->device_bridge, dev);
+
+        return name ? g_hash_table_lookup(t->bridges, name) : NULL;
+}
+
 void
 nlc_topology_ownership_changed(NlcTopology *t, NlcDevice *dev)
 {
-        const char *bridge = nlc_device_get_bridge(dev);
-        NlcBridge *b = bridge ? g_hash_table_lookup(t->bridges, bridge) : NULL;
-        g_autoptr(GPtrArray) macs = NULL;
-        GHashTableIter iter;
-        gpointer key, value;
+        NlcBridge *b = device_port_bridge(t, dev);
 
-        if (!b)
-                return;
-        macs = g_ptr_array_new();
-        g_hash_table_iter_init(&iter, t->device_bridge);
-        while (g_hash_table_iter_next(&iter, &key, &value))
-                if (g_str_equal(value, bridge) &&
-                    nlc_device_get_state(key) == NLC_DEVICE_STATE_ACTIVE)
-                        g_ptr_array_add(macs, (gpointer) nlc_device_get_mac(key));
-        g_ptr_array_add(macs, NULL);
-        nlc_bridge_set_owned_macs(b, (const char *const *) macs->pdata);
+        if (b)
+                nlc_bridge_set_mac_owner(b, dev,
+                                         nlc_device_get_state(dev) == NLC_DEVICE_STATE_ACTIVE
+                                                 ? nlc_device_get_mac(dev)
+                                                 : NULL);
 }
 
 void

@@ -319,6 +319,71 @@ test_overrun(Fixture *f, gconstpointer data)
         }
 }
 
+/* PropertiesChanged on an object: the names invalidated, and whether one
+ * came with its value. */
+typedef struct {
+        GString *invalidated; /* "Name," each */
+        gboolean value_sent;
+        const char *watch;
+} Invalidations;
+
+static void
+on_invalidated(GDBusConnection *c, const char *sender, const char *path, const char *iface,
+               const char *signal, GVariant *params, gpointer data)
+{
+        Invalidations *inv = data;
+        g_autoptr(GVariant) changed = g_variant_get_child_value(params, 1);
+        g_autofree const char **names = NULL;
+        g_autoptr(GVariant) value = g_variant_lookup_value(changed, inv->watch, NULL);
+
+        g_variant_get_child(params, 2, "^a&s", &names);
+        for (guint i = 0; names[i]; i++)
+                g_string_append_printf(inv->invalidated, "%s,", names[i]);
+        inv->value_sent |= value != NULL;
+}
+
+static gboolean
+was_invalidated(gpointer data)
+{
+        Invalidations *inv = data;
+        g_autofree char *needle = g_strconcat(inv->watch, ",", NULL);
+
+        return strstr(inv->invalidated->str, needle) != NULL;
+}
+
+/* The collection properties (Bridge.Ports and .OwnedMacs, Instance.Devices)
+ * are announced by name, not sent: a change of @prop of @iface at @path,
+ * made by @change, emits an invalidation without the value. */
+static void
+expect_invalidation(Fixture *f, const char *path, const char *iface, const char *prop,
+                    void (*change)(Fixture *f))
+{
+        Invalidations inv = { g_string_new(NULL), FALSE, prop };
+        guint sub = g_dbus_connection_signal_subscribe(
+                f->env.conn, "org.netlifecd1", "org.freedesktop.DBus.Properties",
+                "PropertiesChanged", path, iface, G_DBUS_SIGNAL_FLAGS_NONE, on_invalidated, &inv,
+                NULL);
+
+        change(f);
+        g_assert_true(ns_wait(was_invalidated, &inv, 5000));
+        g_assert_false(inv.value_sent);
+        g_dbus_connection_signal_unsubscribe(f->env.conn, sub);
+        g_string_free(inv.invalidated, TRUE);
+}
+
+static void
+activate_device(Fixture *f)
+{
+        ns_device_call(&f->env, f->path, "Activate");
+}
+
+static void
+destroy_and_free_device(Fixture *f)
+{
+        ns_device_call(&f->env, f->path, "Destroy");
+        ns_device_call(&f->env, f->path, "Free");
+}
+
 static void
 test_bridge_object(Fixture *f, gconstpointer data)
 {
@@ -345,9 +410,15 @@ test_bridge_object(Fixture *f, gconstpointer data)
         g_assert_nonnull(strstr(ports_text, "('rt0', 'listening')"));
         g_assert_nonnull(strstr(ports_text, "('br0-up', "));
         poll_kernel_forwarding(10000);
-        ns_device_call(&f->env, f->path, "Activate");
+        expect_invalidation(f, br, "org.netlifecd1.Bridge", "OwnedMacs", activate_device);
         owned = ns_get(&f->env, br, "org.netlifecd1.Bridge", "OwnedMacs");
         g_assert_cmpuint(g_variant_n_children(owned), ==, 1);
+        {
+                const char *mac = NULL;
+
+                g_variant_get_child(owned, 0, "&s", &mac);
+                g_assert_cmpstr(mac, ==, MAC);
+        }
         ns_device_call(&f->env, f->path, "Deactivate");
         ns_device_call(&f->env, f->path, "Destroy");
         /* No managed port left: the object goes. */
@@ -400,6 +471,17 @@ test_instance_object(Fixture *f, gconstpointer data)
         g_assert_false(ns_get_bool(&f->env, inst, INST, "Active"));
         ns_call_expect_error(&f->env, "/org/netlifecd1", "org.netlifecd1.Manager", "GetInstance",
                              g_variant_new("(s)", "nobody"), "org.netlifecd1.Error.NotFound");
+        /* A device gone: Devices is invalidated, and read again it has one. */
+        expect_invalidation(f, inst, INST, "Devices", destroy_and_free_device);
+        g_clear_pointer(&devices, g_variant_unref);
+        devices = ns_get(&f->env, inst, INST, "Devices");
+        g_assert_cmpuint(g_variant_n_children(devices), ==, 1);
+        {
+                const char *path = NULL;
+
+                g_variant_get_child(devices, 0, "&o", &path);
+                g_assert_cmpstr(path, ==, p2);
+        }
 }
 
 int
