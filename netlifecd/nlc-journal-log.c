@@ -25,6 +25,7 @@ struct _NlcJournalLog {
         /* A failed write could not be cut off again: do that before the
          * next append, or it would follow the remains. */
         gboolean needs_truncate;
+        guint damaged; /* entries set aside at open */
 };
 
 static guint64
@@ -120,10 +121,13 @@ read_entries(NlcJournalLog *log, const char *data, gsize size, gboolean report,
                 if (digest64(data + off + HEADER_LEN, len) != digest) {
                         if (next == size)
                                 break; /* the last write, cut short */
-                        if (report)
+                        if (report) {
                                 set_aside_at(log, data + off, next - off, off, "a damaged entry");
-                } else {
-                        func(data + off + HEADER_LEN, len, user_data);
+                                log->damaged++;
+                        }
+                } else if (!func(data + off + HEADER_LEN, len, user_data) && report) {
+                        set_aside_at(log, data + off, next - off, off, "an entry of no known use");
+                        log->damaged++;
                 }
                 off = next;
         }
@@ -324,6 +328,12 @@ void
 nlc_journal_log_set_aside(NlcJournalLog *log, const char *data, gsize len, const char *why)
 {
         set_aside(log, data, len, why);
+}
+
+guint
+nlc_journal_log_get_damaged(NlcJournalLog *log)
+{
+        return log->damaged;
 }
 
 guint64

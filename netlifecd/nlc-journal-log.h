@@ -17,8 +17,10 @@
 
 typedef struct _NlcJournalLog NlcJournalLog;
 
-/* Called for each intact entry, in the order they were written. */
-typedef void (*NlcJournalLogEntryFunc)(const char *payload, gsize len, gpointer user_data);
+/* Called for each intact entry, in the order they were written; FALSE: the
+ * entry is of no use to the caller (at open it is then set aside and
+ * counted with the damaged ones). */
+typedef gboolean (*NlcJournalLogEntryFunc)(const char *payload, gsize len, gpointer user_data);
 
 /*
  * Opens @path (created if missing), reads every entry through @func and
@@ -58,6 +60,10 @@ gsize nlc_journal_log_entry_size(gsize len);
 /* Copies @data, which the caller cannot use, to the .corrupt file next to
  * the log, and says so with @why in the log. */
 void nlc_journal_log_set_aside(NlcJournalLog *log, const char *data, gsize len, const char *why);
+
+/* How many entries open set aside amid whole ones (damaged, or refused by
+ * its @func); they stay in the file until it is rewritten. */
+guint nlc_journal_log_get_damaged(NlcJournalLog *log);
 
 /* Bytes in the log file now. */
 guint64 nlc_journal_log_size(NlcJournalLog *log);

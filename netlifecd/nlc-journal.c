@@ -173,7 +173,7 @@ on_disk_set(NlcJournal *journal, const char *id, const OnDisk *now)
 }
 
 /* Replay at open: what is on disk, and the next id. */
-static void
+static gboolean
 account_entry(const char *payload, gsize len, gpointer data)
 {
         NlcJournal *journal = data;
@@ -195,14 +195,13 @@ account_entry(const char *payload, gsize len, gpointer data)
                 journal->next_id = MAX(journal->next_id, g_ascii_strtoull(arg, NULL, 10));
                 break;
         case ENTRY_UNKNOWN:
-                g_warning("journal: an entry of an unknown kind (%.*s...) is ignored",
-                          (int) MIN(len, 16), payload);
-                break;
+                return FALSE; /* not of this version: set aside */
         }
+        return TRUE;
 }
 
 /* Replay for load and compaction: id → the payload of its last put. */
-static void
+static gboolean
 collect_entry(const char *payload, gsize len, gpointer data)
 {
         GHashTable *live = data;
@@ -220,6 +219,7 @@ collect_entry(const char *payload, gsize len, gpointer data)
         default:
                 break;
         }
+        return TRUE;
 }
 
 static GHashTable *
@@ -386,6 +386,14 @@ nlc_journal_open(const char *state_dir, GError **error)
         journal->log = nlc_journal_log_open(log_path, account_entry, journal, error);
         if (!journal->log || !import_record_files(journal, error))
                 return NULL;
+        /* Damaged entries were reported and set aside: rewritten without
+         * them, so the next start does not report them again. */
+        if (nlc_journal_log_get_damaged(journal->log) > 0) {
+                g_autoptr(GError) local = NULL;
+
+                if (!compact(journal, &local))
+                        g_warning("journal: cannot rewrite %s: %s", log_path, local->message);
+        }
         return g_steal_pointer(&journal);
 }
 

@@ -243,13 +243,14 @@ drop_bridge(NlcTopology *t, const char *name)
         g_hash_table_remove(t->bridges, name);
 }
 
-static void
+/* Counts @dev on bridge @want (NULL: on none); FALSE when it already was. */
+static gboolean
 recount_device(NlcTopology *t, NlcDevice *dev, const char *want)
 {
         const char *have = g_hash_table_lookup(t->device_bridge, dev);
 
         if (g_strcmp0(want, have) == 0)
-                return;
+                return FALSE;
         if (want)
                 use_bridge(t, want);
         if (have) {
@@ -263,6 +264,7 @@ recount_device(NlcTopology *t, NlcDevice *dev, const char *want)
                 g_hash_table_insert(t->device_bridge, dev, g_strdup(want));
         else
                 g_hash_table_remove(t->device_bridge, dev);
+        return TRUE;
 }
 
 void
@@ -273,8 +275,8 @@ nlc_topology_device_changed(NlcTopology *t, NlcDevice *dev)
         const char *bridge = has_port ? nlc_device_get_bridge(dev) : NULL;
         const char *ifname = nlc_device_get_ifname(dev);
         NlcLinkInfo link;
+        gboolean new_port = recount_device(t, dev, bridge);
 
-        recount_device(t, dev, bridge);
         if (has_port && !nlc_device_get_bridge(dev)) {
                 /* No bridge (macvtap, direct): no STP to wait for; the device
                  * can carry traffic as soon as it exists. */
@@ -282,8 +284,10 @@ nlc_topology_device_changed(NlcTopology *t, NlcDevice *dev)
                                           g_get_monotonic_time());
                 return;
         }
-        if (!bridge || !ifname || nlc_link_get(ifname, &link) < 0 ||
-            nlc_monitor_query_link(t->monitor, link.ifindex) < 0)
+        /* A port new to the device is read from the kernel now; one it
+         * already had (created <-> active) is kept current by the events. */
+        if (!bridge || (new_port && (!ifname || nlc_link_get(ifname, &link) < 0 ||
+                                     nlc_monitor_query_link(t->monitor, link.ifindex) < 0)))
                 set_device_port(t, dev, NLC_PORT_STATE_DISABLED, 0, NULL);
         nlc_topology_ownership_changed(t, dev);
 }

@@ -44,14 +44,15 @@ if [[ -z ${NLC_NO_ASAN:-} ]]; then
         status=1
     fi
 fi
-# The QMP reader under libFuzzer for a bounded time (clang, its own build).
+# The QMP reader and the journal reader under libFuzzer for a bounded time
+# each (clang, its own build; the two run side by side).
 if [[ -z ${NLC_NO_FUZZ:-} ]]; then
     if [[ ! -f build-fuzz/build.ninja ]]; then
         CC=clang meson setup build-fuzz -Dfuzzing=true -Db_sanitize=address,undefined \
             -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link >/dev/null
     fi
-    mkdir -p build-fuzz/fuzz-corpus-qmp
-    if ninja -C build-fuzz tests/fuzz/fuzz-qmp >/dev/null; then
+    mkdir -p build-fuzz/fuzz-corpus-qmp build-fuzz/fuzz-corpus-journal
+    if ninja -C build-fuzz tests/fuzz/fuzz-qmp tests/fuzz/fuzz-journal >/dev/null; then
         meson test -C build-fuzz --print-errorlogs --suite fuzz
         status=$((status || $?))
         logs+=(build-fuzz/meson-logs/testlog.json)
