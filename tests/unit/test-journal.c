@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <glib.h>
 #include <glib/gstdio.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <string.h>
 
 #include "nlc-journal-log.h"
@@ -251,6 +253,50 @@ test_compaction(void)
         g_assert_cmpstr(id, ==, "3");
 }
 
+/* A write the file system refuses half way (here: the file size limit, so
+ * write() stores part of the entry, then fails) is cut off again: the log
+ * still ends with the last whole entry, the record's previous version
+ * stands, and the same write later is really made (not skipped as already
+ * on disk). */
+static void
+test_failed_append_cut_back(void)
+{
+        g_autofree char *dir = g_dir_make_tmp("nlc-journal-XXXXXX", NULL);
+        g_autoptr(NlcJournalRecord) rec = sample("1");
+        g_autoptr(GError) error = NULL;
+        struct rlimit saved, limited;
+        guint64 size;
+
+        {
+                g_autoptr(NlcJournal) j = nlc_journal_open(dir, NULL);
+
+                g_assert_true(nlc_journal_write(j, rec, NULL));
+                size = log_size(dir);
+                g_assert_cmpint(getrlimit(RLIMIT_FSIZE, &saved), ==, 0);
+                limited = saved;
+                limited.rlim_cur = size + 40; /* the header and a little */
+                signal(SIGXFSZ, SIG_IGN);
+                g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &limited), ==, 0);
+                rec->state = NLC_DEVICE_STATE_ACTIVE;
+                g_assert_false(nlc_journal_write(j, rec, &error));
+                g_assert_cmpint(setrlimit(RLIMIT_FSIZE, &saved), ==, 0);
+                g_assert_nonnull(error);
+                g_assert_cmpuint(log_size(dir), ==, size);
+                g_assert_true(nlc_journal_write(j, rec, NULL));
+                g_assert_cmpuint(log_size(dir), >, size);
+        }
+        g_string_truncate(warnings, 0);
+        {
+                g_autoptr(NlcJournal) j = nlc_journal_open(dir, NULL);
+                g_autoptr(GPtrArray) loaded = nlc_journal_load(j);
+
+                g_assert_cmpstr(warnings->str, ==, "");
+                g_assert_cmpuint(loaded->len, ==, 1);
+                g_assert_cmpuint(((NlcJournalRecord *) loaded->pdata[0])->state, ==,
+                                 NLC_DEVICE_STATE_ACTIVE);
+        }
+}
+
 /* A state directory of the per-file layout (devices/<id>.device, next-id)
  * is moved into the log at open. */
 static void
@@ -415,6 +461,7 @@ main(int argc, char **argv)
         g_test_add_func("/journal/corrupt-record-set-aside", test_corrupt_record_set_aside);
         g_test_add_func("/journal/damaged-entries", test_damaged_entries);
         g_test_add_func("/journal/compaction", test_compaction);
+        g_test_add_func("/journal/failed-append-cut-back", test_failed_append_cut_back);
         g_test_add_func("/journal/import-record-files", test_import_record_files);
         g_test_add_func("/journal/next-id-persists", test_next_id_persists);
         g_test_add_func("/journal/unchanged-record-not-rewritten",
