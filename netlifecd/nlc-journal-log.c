@@ -43,13 +43,29 @@ digest64(const char *data, gsize len)
         return v;
 }
 
-gsize
+void
 nlc_journal_log_frame(GString *out, const char *payload, gsize len)
 {
         g_string_append_printf(out, MAGIC "%08x %016" G_GINT64_MODIFIER "x\n", (guint) len,
                                digest64(payload, len));
         g_string_append_len(out, payload, (gssize) len);
-        return HEADER_LEN + len;
+}
+
+int
+nlc_journal_log_write_all(int fd, const char *data, gsize len)
+{
+        gsize done = 0;
+
+        while (done < len) {
+                ssize_t n = write(fd, data + done, len - done);
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return -errno;
+                done += (gsize) n;
+        }
+        return 0;
 }
 
 static gboolean
@@ -83,7 +99,7 @@ static void
 set_aside(NlcJournalLog *log, const char *data, gsize len, const char *what)
 {
         int fd = open(log->corrupt_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-        gboolean saved = fd >= 0 && write(fd, data, len) == (ssize_t) len;
+        gboolean saved = fd >= 0 && nlc_journal_log_write_all(fd, data, len) == 0;
 
         if (fd >= 0)
                 close(fd);
@@ -232,8 +248,7 @@ cut_back(NlcJournalLog *log)
 gboolean
 nlc_journal_log_append(NlcJournalLog *log, const GString *framed, gboolean sync, GError **error)
 {
-        gsize done = 0;
-        int e = 0;
+        int r;
 
         if (log->needs_truncate) {
                 cut_back(log);
@@ -243,22 +258,12 @@ nlc_journal_log_append(NlcJournalLog *log, const GString *framed, gboolean sync,
                                                    "write",
                                                    log->path);
         }
-        while (done < framed->len) {
-                ssize_t n = write(log->fd, framed->str + done, framed->len - done);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        e = errno;
-                        break;
-                }
-                done += (gsize) n;
-        }
-        if (e == 0 && sync && fdatasync(log->fd) < 0)
-                e = errno;
-        if (e != 0) {
+        r = nlc_journal_log_write_all(log->fd, framed->str, framed->len);
+        if (r == 0 && sync && fdatasync(log->fd) < 0)
+                r = -errno;
+        if (r < 0) {
                 cut_back(log);
-                return nlc_error_set_errno(error, -e, "journal: cannot append to %s", log->path);
+                return nlc_error_set_errno(error, r, "journal: cannot append to %s", log->path);
         }
         log->size += framed->len;
         return TRUE;
@@ -284,19 +289,11 @@ nlc_journal_log_rewrite(NlcJournalLog *log, const GString *framed, gboolean sync
         g_autofree char *tmp = g_strconcat(log->path, ".tmp-XXXXXX", NULL);
         /* Opened for appending: after the rename it is the log's fd. */
         int fd = g_mkstemp_full(tmp, O_WRONLY | O_APPEND | O_CLOEXEC, 0600);
-        gsize done = 0;
-        int r = 0;
+        int r;
 
         if (fd < 0)
                 return nlc_error_set_errno(error, -errno, "journal: cannot create %s", tmp);
-        while (r == 0 && done < framed->len) {
-                ssize_t n = write(fd, framed->str + done, framed->len - done);
-
-                if (n < 0 && errno != EINTR)
-                        r = -errno;
-                else if (n > 0)
-                        done += (gsize) n;
-        }
+        r = nlc_journal_log_write_all(fd, framed->str, framed->len);
         if (r == 0 && sync && fsync(fd) < 0)
                 r = -errno;
         if (r == 0 && g_rename(tmp, log->path) < 0)

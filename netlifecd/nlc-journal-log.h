@@ -39,9 +39,13 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlcJournalLog, nlc_journal_log_free)
 gboolean nlc_journal_log_replay(NlcJournalLog *log, NlcJournalLogEntryFunc func, gpointer user_data,
                                 GError **error);
 
-/* Appends one framed entry with @payload to @out; the bytes a log holds
- * for it (header included) are returned. */
-gsize nlc_journal_log_frame(GString *out, const char *payload, gsize len);
+/* Appends one framed entry with @payload to @out (it takes
+ * nlc_journal_log_entry_size(@len) bytes). */
+void nlc_journal_log_frame(GString *out, const char *payload, gsize len);
+
+/* All of @data written to @fd (EINTR retried): 0 or -errno. Also the
+ * journal's whole-file writes. */
+int nlc_journal_log_write_all(int fd, const char *data, gsize len);
 
 /* Appends @framed (whole entries from nlc_journal_log_frame) with one
  * write(), then fdatasync() when @sync. All or nothing: a write that fails

@@ -30,7 +30,6 @@ typedef struct {
 } OnDisk;
 
 struct _NlcJournal {
-        char *state_dir;
         char *attachments_path;
         char *migrations_dir;
         NlcJournalLog *log;
@@ -57,28 +56,19 @@ write_temp(const char *path, const char *data, gsize len, GError **error)
 {
         g_autofree char *tmp = g_strconcat(path, ".XXXXXX", NULL);
         int fd = g_mkstemp_full(tmp, O_WRONLY | O_CLOEXEC, 0600);
-        gsize done = 0;
+        int r;
 
         if (fd < 0) {
                 nlc_error_set_errno(error, -errno, "journal: cannot create %s", tmp);
                 return NULL;
         }
-        while (done < len) {
-                ssize_t n = write(fd, data + done, len - done);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0) {
-                        int e = errno;
-
-                        close(fd);
-                        g_unlink(tmp);
-                        nlc_error_set_errno(error, -e, "journal: cannot write %s", tmp);
-                        return NULL;
-                }
-                done += (gsize) n;
-        }
+        r = nlc_journal_log_write_all(fd, data, len);
         close(fd);
+        if (r < 0) {
+                g_unlink(tmp);
+                nlc_error_set_errno(error, r, "journal: cannot write %s", tmp);
+                return NULL;
+        }
         return g_steal_pointer(&tmp);
 }
 
@@ -252,10 +242,16 @@ sorted_ids(GHashTable *live, guint *n)
         return ids;
 }
 
+static char *
+next_id_payload(guint64 next_id)
+{
+        return g_strdup_printf("next-id %" G_GUINT64_FORMAT "\n", next_id);
+}
+
 static void
 frame_next_id(GString *out, guint64 next_id)
 {
-        g_autofree char *payload = g_strdup_printf("next-id %" G_GUINT64_FORMAT "\n", next_id);
+        g_autofree char *payload = next_id_payload(next_id);
 
         nlc_journal_log_frame(out, payload, strlen(payload));
 }
@@ -318,10 +314,10 @@ append_entry(NlcJournal *journal, const char *payload, gsize len, gboolean durab
  * Files of other names (set-aside .corrupt records) stay where they are.
  */
 static gboolean
-import_record_files(NlcJournal *journal, GError **error)
+import_record_files(NlcJournal *journal, const char *state_dir, GError **error)
 {
-        g_autofree char *dir_path = g_build_filename(journal->state_dir, "devices", NULL);
-        g_autofree char *next_id_path = g_build_filename(journal->state_dir, "next-id", NULL);
+        g_autofree char *dir_path = g_build_filename(state_dir, "devices", NULL);
+        g_autofree char *next_id_path = g_build_filename(state_dir, "next-id", NULL);
         g_autoptr(GPtrArray) imported = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GPtrArray) payloads = g_ptr_array_new_with_free_func(g_free);
         g_autoptr(GString) framed = g_string_new(NULL);
@@ -374,7 +370,6 @@ nlc_journal_open(const char *state_dir, GError **error)
         g_autoptr(NlcJournal) journal = g_new0(NlcJournal, 1);
         g_autofree char *log_path = g_build_filename(state_dir, LOG_NAME, NULL);
 
-        journal->state_dir = g_strdup(state_dir);
         journal->attachments_path = g_build_filename(state_dir, "instances", NULL);
         journal->migrations_dir = g_build_filename(state_dir, "migrations", NULL);
         journal->on_disk = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
@@ -384,7 +379,7 @@ nlc_journal_open(const char *state_dir, GError **error)
                 return NULL;
         }
         journal->log = nlc_journal_log_open(log_path, account_entry, journal, error);
-        if (!journal->log || !import_record_files(journal, error))
+        if (!journal->log || !import_record_files(journal, state_dir, error))
                 return NULL;
         /* Damaged entries were reported and set aside: rewritten without
          * them, so the next start does not report them again. */
@@ -410,7 +405,6 @@ nlc_journal_free(NlcJournal *journal)
         if (!journal)
                 return;
         nlc_journal_log_free(journal->log);
-        g_free(journal->state_dir);
         g_free(journal->attachments_path);
         g_free(journal->migrations_dir);
         g_clear_pointer(&journal->on_disk, g_hash_table_unref);
@@ -423,7 +417,7 @@ nlc_journal_free(NlcJournal *journal)
 static gboolean
 same_on_disk(GHashTable *table, const char *id, const guint8 *digest)
 {
-        const OnDisk *known = table ? g_hash_table_lookup(table, id) : NULL;
+        const OnDisk *known = g_hash_table_lookup(table, id);
 
         return known && memcmp(known->digest, digest, DIGEST_LEN) == 0;
 }
@@ -543,19 +537,28 @@ nlc_journal_commit_batch(NlcJournal *journal, GError **error)
         return TRUE;
 }
 
-gboolean
-nlc_journal_remove(NlcJournal *journal, const char *id, GError **error)
+/* A "del" entry for @id appended (not fsynced), and @id forgotten. */
+static gboolean
+append_del(NlcJournal *journal, const char *id, GError **error)
 {
         g_autofree char *payload = g_strdup_printf("del %s\n", id);
 
+        if (!append_entry(journal, payload, strlen(payload), FALSE, error))
+                return FALSE;
+        on_disk_remove(journal, id);
+        return TRUE;
+}
+
+gboolean
+nlc_journal_remove(NlcJournal *journal, const char *id, GError **error)
+{
         /* A removal does not wait for a batch: it would overtake its writes. */
         g_return_val_if_fail(!journal->batch, FALSE);
 
         if (!g_hash_table_contains(journal->on_disk, id))
                 return TRUE;
-        if (!append_entry(journal, payload, strlen(payload), FALSE, error))
+        if (!append_del(journal, id, error))
                 return FALSE;
-        on_disk_remove(journal, id);
         maybe_compact(journal);
         return TRUE;
 }
@@ -627,14 +630,11 @@ static void
 set_record_aside(NlcJournal *journal, const char *id, GBytes *payload, const char *why)
 {
         g_autoptr(GError) error = NULL;
-        g_autofree char *del = g_strdup_printf("del %s\n", id);
         gsize len;
         const char *data = g_bytes_get_data(payload, &len);
 
         nlc_journal_log_set_aside(journal->log, data, len, why);
-        if (append_entry(journal, del, strlen(del), FALSE, &error))
-                on_disk_remove(journal, id);
-        else
+        if (!append_del(journal, id, &error))
                 g_warning("journal: record %s stays in the log: %s", id, error->message);
 }
 
@@ -685,7 +685,7 @@ char *
 nlc_journal_next_id(NlcJournal *journal, GError **error)
 {
         guint64 id = journal->next_id;
-        g_autofree char *payload = g_strdup_printf("next-id %" G_GUINT64_FORMAT "\n", id + 1);
+        g_autofree char *payload = next_id_payload(id + 1);
 
         if (!append_entry(journal, payload, strlen(payload), TRUE, error))
                 return NULL;

@@ -47,16 +47,14 @@ lazy_class_quark(void)
         return g_quark_from_static_string("nlc-lazy-class");
 }
 
+/* The owners are final types: the class data is on the instance's own. */
 static LazyClass *
 lazy_class_of(gpointer skeleton)
 {
-        for (GType t = G_TYPE_FROM_INSTANCE(skeleton); t; t = g_type_parent(t)) {
-                LazyClass *lc = g_type_get_qdata(t, lazy_class_quark());
+        LazyClass *lc = g_type_get_qdata(G_TYPE_FROM_INSTANCE(skeleton), lazy_class_quark());
 
-                if (lc)
-                        return lc;
-        }
-        g_assert_not_reached();
+        g_assert(lc);
+        return lc;
 }
 
 static gboolean

@@ -243,6 +243,15 @@ drop_bridge(NlcTopology *t, const char *name)
         g_hash_table_remove(t->bridges, name);
 }
 
+/* The bridge @dev's port is on (counted while it has one). */
+static NlcBridge *
+device_port_bridge(NlcTopology *t, NlcDevice *dev)
+{
+        const char *name = g_hash_table_lookup(t->device_bridge, dev);
+
+        return name ? g_hash_table_lookup(t->bridges, name) : NULL;
+}
+
 /* Counts @dev on bridge @want (NULL: on none); FALSE when it already was. */
 static gboolean
 recount_device(NlcTopology *t, NlcDevice *dev, const char *want)
@@ -254,7 +263,7 @@ recount_device(NlcTopology *t, NlcDevice *dev, const char *want)
         if (want)
                 use_bridge(t, want);
         if (have) {
-                NlcBridge *b = g_hash_table_lookup(t->bridges, have);
+                NlcBridge *b = device_port_bridge(t, dev);
 
                 if (b)
                         nlc_bridge_set_mac_owner(b, dev, NULL);
@@ -297,15 +306,6 @@ nlc_topology_forget_device(NlcTopology *t, NlcDevice *dev)
 {
         recount_device(t, dev, NULL);
         g_hash_table_remove(t->device_seen, dev);
-}
-
-/* The bridge @dev's port is on (counted while it has one). */
-static NlcBridge *
-device_port_bridge(NlcTopology *t, NlcDevice *dev)
-{
-        const char *name = g_hash_table_lookup(t->device_bridge, dev);
-
-        return name ? g_hash_table_lookup(t->bridges, name) : NULL;
 }
 
 void
