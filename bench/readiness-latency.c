@@ -14,15 +14,11 @@
  *
  *   sudo build/bench/readiness-latency [-n 500] [--daemon build/netlifecd/netlifecd]
  */
-#define _GNU_SOURCE /* unshare() */
 #include <gio/gio.h>
-#include <glib/gstdio.h>
-#include <sched.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "bench-env.h"
 #include "nlc-monitor.h"
 #include "nlc-netlink.h"
 
@@ -58,16 +54,6 @@ on_properties_changed(GDBusConnection *c, const char *sender, const char *path, 
                 b->dbus_at = g_get_monotonic_time();
 }
 
-static void
-run(const char *cmd)
-{
-        int status = 0;
-
-        if (!g_spawn_command_line_sync(cmd, NULL, NULL, &status, NULL) ||
-            !g_spawn_check_wait_status(status, NULL))
-                g_error("'%s' failed", cmd);
-}
-
 static int
 cmp_i64(const void *a, const void *b)
 {
@@ -85,26 +71,6 @@ percentile(GArray *v, double p)
         return g_array_index(v, gint64, i) / 1000.0;
 }
 
-/* Children die with the bench, also when it aborts. */
-static void
-die_with_parent(gpointer unused)
-{
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-}
-
-static GPid
-spawn(char **argv, GError **error)
-{
-        GPid pid;
-
-        if (!g_spawn_async(NULL, argv, NULL,
-                           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
-                                   G_SPAWN_STDOUT_TO_DEV_NULL,
-                           die_with_parent, NULL, &pid, error))
-                return 0;
-        return pid;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -117,10 +83,6 @@ main(int argc, char **argv)
         };
         g_autoptr(GOptionContext) oc = g_option_context_new("- readiness signal latency");
         g_autoptr(GError) error = NULL;
-        g_autofree char *tmp = NULL, *bus_path = NULL, *address = NULL, *state_arg = NULL,
-                        *run_arg = NULL, *addr_arg = NULL, *dbus_arg = NULL;
-        g_autoptr(GDBusConnection) conn = NULL;
-        g_autoptr(GVariant) reply = NULL;
         g_autoptr(GArray) raw = g_array_new(FALSE, FALSE, sizeof(gint64));
         g_autoptr(GArray) dbus = g_array_new(FALSE, FALSE, sizeof(gint64));
         g_autoptr(GArray) added = g_array_new(FALSE, FALSE, sizeof(gint64));
@@ -129,78 +91,28 @@ main(int argc, char **argv)
         NlcLinkInfo link;
         g_autofree char *path = NULL;
         Bench b = { 0 };
-        GPid bus_pid, daemon_pid;
+        BenchEnv env;
 
         g_option_context_add_main_entries(oc, entries, NULL);
         if (!g_option_context_parse(oc, &argc, &argv, &error) || n < 10) {
                 g_printerr("%s\n", error ? error->message : "need -n 10 or more");
                 return 2;
         }
-        if (unshare(CLONE_NEWNET) < 0)
-                g_error("unshare(CLONE_NEWNET) failed: run as root");
-        run("ip link set lo up");
-        run("ip link add benchbr type bridge stp_state 0");
-        run("ip link set benchbr up");
-
-        tmp = g_dir_make_tmp("nlc-bench-XXXXXX", NULL);
-        bus_path = g_build_filename(tmp, "bus", NULL);
-        address = g_strconcat("unix:path=", bus_path, NULL);
-        dbus_arg = g_strconcat("--address=", address, NULL);
-        {
-                char *bus_argv[] = { "dbus-daemon", "--session", "--nofork", dbus_arg, NULL };
-                bus_pid = spawn(bus_argv, &error);
-        }
-        for (int i = 0; i < 200 && !g_file_test(bus_path, G_FILE_TEST_EXISTS); i++)
-                g_usleep(10000);
-        state_arg = g_strconcat("--state-dir=", tmp, "/state", NULL);
-        run_arg = g_strconcat("--runtime-dir=", tmp, "/run", NULL);
-        addr_arg = g_strconcat("--address=", address, NULL);
-        {
-                char *d_argv[] = { daemon_path, addr_arg, state_arg, run_arg, NULL };
-                daemon_pid = spawn(d_argv, &error);
-        }
-        if (!bus_pid || !daemon_pid)
-                g_error("cannot start the bus or the daemon: %s", error->message);
-        conn = g_dbus_connection_new_for_address_sync(
-                address,
-                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                NULL, NULL, &error);
-        g_assert_no_error(error);
-        for (int i = 0; i < 200; i++) {
-                g_autoptr(GVariant) owner = g_dbus_connection_call_sync(
-                        conn, "org.freedesktop.DBus", "/org/freedesktop/DBus",
-                        "org.freedesktop.DBus", "NameHasOwner",
-                        g_variant_new("(s)", "org.netlifecd1"), G_VARIANT_TYPE("(b)"), 0, -1, NULL,
-                        NULL);
-                gboolean has = FALSE;
-
-                if (owner)
-                        g_variant_get(owner, "(b)", &has);
-                if (has)
-                        break;
-                g_usleep(10000);
-        }
-        reply = g_dbus_connection_call_sync(
-                conn, "org.netlifecd1", "/org/netlifecd1", "org.netlifecd1.Manager", "Allocate",
-                g_variant_new_parsed("('bench', 'tap-bridge', '52:54:00:be:00:01', "
-                                     "{'bridge': <'benchbr'>, 'ifname': <%s>})",
-                                     TAP),
-                G_VARIANT_TYPE("(o)"), 0, -1, NULL, &error);
-        g_assert_no_error(error);
-        g_variant_get(reply, "(o)", &path);
-        g_clear_pointer(&reply, g_variant_unref);
-        {
-                g_autoptr(GVariant) r = g_dbus_connection_call_with_unix_fd_list_sync(
-                        conn, "org.netlifecd1", path, "org.netlifecd1.Device", "Create", NULL,
-                        G_VARIANT_TYPE("(ah)"), 0, -1, NULL, NULL, NULL, &error);
-                g_assert_no_error(error);
-        }
+        bench_env_init(&env, daemon_path);
+        bench_run("ip link add benchbr type bridge stp_state 0");
+        bench_run("ip link set benchbr up");
+        bench_start_daemon(&env);
+        bench_call(&env, "/org/netlifecd1", "org.netlifecd1.Manager", "Allocate",
+                   g_variant_new_parsed("('bench', 'tap-bridge', '52:54:00:be:00:01', "
+                                        "{'bridge': <'benchbr'>, 'ifname': <%s>})",
+                                        TAP),
+                   &path);
+        bench_call(&env, path, "org.netlifecd1.Device", "Create", NULL, NULL);
         g_assert_cmpint(nlc_link_get(TAP, &link), ==, 0);
         b.tap_ifindex = link.ifindex;
         monitor = nlc_monitor_new(&cb, &b, 0, &error);
         g_assert_no_error(error);
-        g_dbus_connection_signal_subscribe(conn, "org.netlifecd1",
+        g_dbus_connection_signal_subscribe(env.conn, "org.netlifecd1",
                                            "org.freedesktop.DBus.Properties", "PropertiesChanged",
                                            path, "org.netlifecd1.Device", G_DBUS_SIGNAL_FLAGS_NONE,
                                            on_properties_changed, &b, NULL);
@@ -237,11 +149,7 @@ main(int argc, char **argv)
         printf("ratio dbus/raw at p50: %.2fx\n", percentile(dbus, 50) / percentile(raw, 50));
 
         nlc_monitor_free(monitor);
-        kill(daemon_pid, SIGTERM);
-        kill(bus_pid, SIGTERM);
-        {
-                g_autofree char *rm = g_strdup_printf("rm -rf '%s'", tmp);
-                run(rm);
-        }
+        bench_stop_daemon(&env);
+        bench_env_finish(&env);
         return 0;
 }

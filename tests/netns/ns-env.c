@@ -156,19 +156,47 @@ ns_env_set_up(NsEnv *env, const char *const *daemon_args)
 void
 ns_env_set_up_full(NsEnv *env, const char *const *daemon_args, gboolean own_sysfs)
 {
-        g_autoptr(GError) error = NULL;
-        g_autofree char *bus_path = NULL, *bus_arg = NULL;
-        char *bus_argv[] = { "dbus-daemon", "--session", "--nofork", NULL, NULL };
         int flags = CLONE_NEWNET | (own_sysfs ? CLONE_NEWNS : 0);
 
-        memset(env, 0, sizeof *env);
         if (unshare(flags) < 0)
                 g_error("unshare(CLONE_NEWNET%s): %s — these tests need root",
                         own_sysfs ? " | CLONE_NEWNS" : "", g_strerror(errno));
         if (own_sysfs)
                 mount_own_sysfs();
         ns_sh("ip link set lo up");
-        env->dir = g_dir_make_tmp("nlc-netns-XXXXXX", &error);
+        ns_env_start_bus_and_daemon(env, "nlc-netns-XXXXXX", daemon_args);
+}
+
+GDBusConnection *
+ns_bus_connect(const char *address)
+{
+        g_autoptr(GError) error = NULL;
+        GDBusConnection *conn = NULL;
+
+        /* dbus-daemon makes the socket file before it listens: retry. */
+        for (int i = 0; i < 500 && !conn; i++) {
+                g_clear_error(&error);
+                conn = g_dbus_connection_new_for_address_sync(
+                        address,
+                        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                        NULL, NULL, &error);
+                if (!conn)
+                        g_usleep(10000);
+        }
+        g_assert_no_error(error);
+        return conn;
+}
+
+void
+ns_env_start_bus_and_daemon(NsEnv *env, const char *dir_template, const char *const *daemon_args)
+{
+        g_autoptr(GError) error = NULL;
+        g_autofree char *bus_path = NULL, *bus_arg = NULL;
+        char *bus_argv[] = { "dbus-daemon", "--session", "--nofork", NULL, NULL };
+
+        memset(env, 0, sizeof *env);
+        env->dir = g_dir_make_tmp(dir_template, &error);
         g_assert_no_error(error);
         env->daemon_log = g_build_filename(env->dir, "daemon.log", NULL);
         env->daemon_args = g_strdupv((char **) daemon_args);
@@ -178,18 +206,7 @@ ns_env_set_up_full(NsEnv *env, const char *const *daemon_args, gboolean own_sysf
         bus_arg = g_strconcat("--address=", env->address, NULL);
         bus_argv[3] = bus_arg;
         env->bus_pid = spawn(bus_argv, NULL);
-        /* dbus-daemon makes the socket file before it listens: retry. */
-        for (int i = 0; i < 500 && !env->conn; i++) {
-                g_clear_error(&error);
-                env->conn = g_dbus_connection_new_for_address_sync(
-                        env->address,
-                        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                        NULL, NULL, &error);
-                if (!env->conn)
-                        g_usleep(10000);
-        }
-        g_assert_no_error(error);
+        env->conn = ns_bus_connect(env->address);
         ns_env_start_daemon(env);
 }
 

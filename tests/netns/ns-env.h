@@ -25,6 +25,13 @@ void ns_env_set_up(NsEnv *env, const char *const *daemon_args);
  * the new network namespace on /sys (a plain network namespace still shows
  * the host's /sys/class/net). */
 void ns_env_set_up_full(NsEnv *env, const char *const *daemon_args, gboolean own_sysfs);
+/* A private bus and daemon in the current namespace, its files in a new
+ * temporary directory named after @dir_template (a second daemon next to the
+ * fixture's, say). */
+void ns_env_start_bus_and_daemon(NsEnv *env, const char *dir_template,
+                                 const char *const *daemon_args);
+/* A connection to the bus at @address, waiting for its daemon to listen. */
+GDBusConnection *ns_bus_connect(const char *address);
 void ns_env_tear_down(NsEnv *env);
 void ns_env_start_daemon(NsEnv *env);
 void ns_env_kill9_daemon(NsEnv *env);

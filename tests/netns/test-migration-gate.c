@@ -6,9 +6,6 @@
  * readiness "destination-bus", migrate-start-postcopy must reach QEMU only
  * after the kernel put the destination port in forwarding.
  */
-#include <signal.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 
 #include "../unit/nlc-fake-qmp.h"
 #include "ns-env.h"
@@ -25,43 +22,6 @@ typedef struct {
 } Fixture;
 
 static void
-die_with_parent(gpointer data)
-{
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-}
-
-/* A second private bus and daemon in the namespace the fixture made. */
-static void
-start_source(NsEnv *src)
-{
-        g_autoptr(GError) error = NULL;
-        g_autofree char *bus_path = NULL, *bus_arg = NULL;
-        char *bus_argv[] = { "dbus-daemon", "--session", "--nofork", NULL, NULL };
-
-        memset(src, 0, sizeof *src);
-        src->dir = g_dir_make_tmp("nlc-src-XXXXXX", &error);
-        g_assert_no_error(error);
-        src->daemon_log = g_build_filename(src->dir, "daemon.log", NULL);
-        bus_path = g_build_filename(src->dir, "bus", NULL);
-        src->address = g_strconcat("unix:path=", bus_path, NULL);
-        bus_arg = g_strconcat("--address=", src->address, NULL);
-        bus_argv[3] = bus_arg;
-        g_assert_true(g_spawn_async(NULL, bus_argv, NULL,
-                                    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
-                                            G_SPAWN_STDOUT_TO_DEV_NULL | G_SPAWN_STDERR_TO_DEV_NULL,
-                                    die_with_parent, NULL, &src->bus_pid, &error));
-        for (int i = 0; i < 500 && !g_file_test(bus_path, G_FILE_TEST_EXISTS); i++)
-                g_usleep(10000);
-        src->conn = g_dbus_connection_new_for_address_sync(
-                src->address,
-                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                NULL, NULL, &error);
-        g_assert_no_error(error);
-        ns_env_start_daemon(src);
-}
-
-static void
 set_up(Fixture *f, gconstpointer data)
 {
         ns_env_set_up(&f->dst, NULL);
@@ -71,7 +31,8 @@ set_up(Fixture *f, gconstpointer data)
         ns_sh("ip link add bdst-up type veth peer name bdst-peer && ip link set bdst-up master "
               "bdst && "
               "ip link set bdst-up up && ip link set bdst-peer up && ip link set bdst up");
-        start_source(&f->src);
+        /* A second private bus and daemon in the namespace the fixture made. */
+        ns_env_start_bus_and_daemon(&f->src, "nlc-src-XXXXXX", NULL);
         f->qemu = nlc_fake_qmp_new(7, 2, 0);
 }
 

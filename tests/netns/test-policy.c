@@ -214,22 +214,11 @@ test_policy(void)
                                                     G_SPAWN_STDERR_TO_DEV_NULL,
                                             die_with_parent, NULL, &bus, NULL));
         }
-        for (int i = 0; i < 500 && !g_file_test(sock, G_FILE_TEST_EXISTS); i++)
-                g_usleep(10000);
         /* The daemon as root on that bus (it owns the name: root may). */
         env.dir = g_strdup(dir);
         env.address = g_strdup(address);
         env.daemon_log = g_build_filename(dir, "daemon.log", NULL);
-        for (int i = 0; i < 500 && !env.conn; i++) {
-                env.conn = g_dbus_connection_new_for_address_sync(
-                        address,
-                        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                        NULL, NULL, NULL);
-                if (!env.conn)
-                        g_usleep(10000);
-        }
-        g_assert_nonnull(env.conn);
+        env.conn = ns_bus_connect(address);
         ns_env_start_daemon(&env);
 
         as_user = run_probe(address, USER, NULL);
