@@ -21,6 +21,7 @@
 
 #include "bench-env.h"
 #include "nlc-announce.h"
+#include "nlc-monitor.h"
 #include "nlc-netlink.h"
 #include "nlc-tap.h"
 
@@ -73,10 +74,37 @@ daemon_round(BenchEnv *e, guint n, double rate[N_OPS], const char *tag)
         }
 }
 
-/* The same kernel work with libnl directly: no bus, no journal. */
+typedef struct {
+        int ifindex;
+        gboolean gone;
+} GoneWait;
+
 static void
-baseline_round(guint n, double rate[N_OPS])
+on_link_event(const NlcLinkEvent *ev, gpointer data)
 {
+        GoneWait *w = data;
+
+        if (ev->removed && ev->ifindex == w->ifindex)
+                w->gone = TRUE;
+}
+
+static void
+delete_in_worker(gpointer data, gpointer unused)
+{
+        nlc_link_delete_on_own_socket(GPOINTER_TO_INT(data), 0);
+}
+
+/* The same kernel work with libnl directly: no bus, no journal. With
+ * @answered_at_event, each delete is sent from a worker thread and counts
+ * as done when its link's RTM_DELLINK event arrives, as the daemon does (the
+ * kernel answers the request itself only after an RCU barrier). */
+static void
+baseline_round(guint n, double rate[N_OPS], gboolean answered_at_event)
+{
+        GoneWait gone = { 0 };
+        const NlcMonitorCallbacks cb = { .link = on_link_event };
+        g_autoptr(NlcMonitor) monitor = NULL;
+        GThreadPool *workers = NULL;
         g_autofree int *fds = g_new0(int, n);
         g_autofree int *idx = g_new0(int, n);
         g_autofree NlcLinkInfo *bridges = g_new0(NlcLinkInfo, n / PORTS_PER_BRIDGE + 1);
@@ -90,8 +118,15 @@ baseline_round(guint n, double rate[N_OPS])
         }
         rate[0] = 0; /* allocate touches no kernel object */
         for (guint op = 1; op < N_OPS; op++) {
-                gint64 t0 = g_get_monotonic_time();
+                gint64 t0;
 
+                if (op == 4 && answered_at_event) {
+                        /* Listening only now: the events of the earlier
+                         * operations would fill its socket. */
+                        monitor = nlc_monitor_new(&cb, &gone, 0, NULL);
+                        workers = g_thread_pool_new(delete_in_worker, NULL, 8, FALSE, NULL);
+                }
+                t0 = g_get_monotonic_time();
                 for (guint i = 0; i < n; i++) {
                         g_autofree char *ifname = g_strdup_printf("bb%u", i);
                         const NlcLinkInfo *br = &bridges[i / PORTS_PER_BRIDGE];
@@ -116,7 +151,15 @@ baseline_round(guint n, double rate[N_OPS])
                                 nlc_fdb_delete(idx[i], mac);
                                 break;
                         case 4:
-                                nlc_link_delete(idx[i]);
+                                if (!workers) {
+                                        nlc_link_delete(idx[i]);
+                                        close(fds[i]);
+                                        break;
+                                }
+                                gone = (GoneWait){ idx[i], FALSE };
+                                g_thread_pool_push(workers, GINT_TO_POINTER(idx[i]), NULL);
+                                while (!gone.gone)
+                                        g_main_context_iteration(NULL, TRUE);
                                 close(fds[i]);
                                 break;
                         default: /* free: nothing in the kernel */
@@ -125,6 +168,8 @@ baseline_round(guint n, double rate[N_OPS])
                 }
                 rate[op] = n / ((g_get_monotonic_time() - t0) / 1e6);
         }
+        if (workers)
+                g_thread_pool_free(workers, FALSE, TRUE);
 }
 
 /* Sum of the per-operation times of the four kernel operations: ops/s. */
@@ -158,7 +203,7 @@ unmanaged_ports(BenchEnv *e, guint m)
         bench_start_daemon(e);
         daemon_round(e, n, without, "");
         bench_stop_daemon(e);
-        baseline_round(n, base_without);
+        baseline_round(n, base_without, FALSE);
         for (guint i = 0; i < m; i++) {
                 g_string_append_printf(lines,
                                        "link add uv%u type veth peer name up%u\n"
@@ -172,7 +217,7 @@ unmanaged_ports(BenchEnv *e, guint m)
         restart = bench_start_daemon(e);
         daemon_round(e, n, with, "");
         bench_stop_daemon(e);
-        baseline_round(n, base_with);
+        baseline_round(n, base_with, FALSE);
         /* The kernel itself slows down with thousands of links (IPv6 routes
          * per link, rtnl contention): the daemon is judged by its ratio to
          * direct libnl in each setting. */
@@ -237,7 +282,7 @@ main(int argc, char **argv)
                "direct", "ratio", "no fsync");
         for (guint c = 0; ns[c]; c++) {
                 guint n = (guint) g_ascii_strtoull(ns[c], NULL, 10);
-                double d[N_OPS], b[N_OPS];
+                double d[N_OPS], b[N_OPS], early[N_OPS];
                 guint64 rss_half = 0, rss1, rss_fresh;
                 double restart;
 
@@ -247,7 +292,7 @@ main(int argc, char **argv)
                  * that runs first on a fresh namespace is slower whoever
                  * does it (the kernel grows its tables and caches), which
                  * used to be charged to the daemon's no-fsync round. */
-                baseline_round(n, b);
+                baseline_round(n, b, FALSE);
                 /* The journal without fsync first, then the default. */
                 e.config = nofsync;
                 bench_start_daemon(&e);
@@ -256,7 +301,7 @@ main(int argc, char **argv)
                 e.config = NULL;
                 bench_start_daemon(&e);
                 daemon_round(&e, n, d, "");
-                baseline_round(n, b);
+                baseline_round(n, b, FALSE);
                 for (guint op = 0; op < N_OPS; op++) {
                         /* allocate and free touch no kernel object: no baseline */
                         gboolean kernel = op > 0 && op < N_OPS - 1;
@@ -274,6 +319,17 @@ main(int argc, char **argv)
                        kernel_ops_rate(n, d), kernel_ops_rate(n, nf), kernel_ops_rate(n, b),
                        kernel_ops_rate(n, d) / kernel_ops_rate(n, b),
                        kernel_ops_rate(n, nf) / kernel_ops_rate(n, b));
+                /* The daemon answers Destroy once the kernel has unlisted
+                 * the link; the same done directly, for comparison. */
+                baseline_round(n, early, TRUE);
+                early[0] = b[0], early[1] = b[1], early[2] = b[2], early[3] = b[3];
+                printf("%6u %-11s %12.0f %12.0f %12.0f %8.2f %8.2f  (direct: deleted from a "
+                       "thread, done at the link's RTM_DELLINK event)\n",
+                       n, "destroy", d[4], nf[4], early[4], d[4] / early[4], nf[4] / early[4]);
+                printf("%6u %-11s %12.0f %12.0f %12.0f %8.2f %8.2f  (the same, overall)\n", n,
+                       "kernel ops", kernel_ops_rate(n, d), kernel_ops_rate(n, nf),
+                       kernel_ops_rate(n, early), kernel_ops_rate(n, d) / kernel_ops_rate(n, early),
+                       kernel_ops_rate(n, nf) / kernel_ops_rate(n, early));
                 /* Restart with N created devices, and memory per device:
                  * first with every tap's queues held by this process, as
                  * the hypervisors would hold them (the taps keep carrier
@@ -329,11 +385,12 @@ main(int argc, char **argv)
                                n, (double) (rss1 - rss_fresh) / n,
                                (double) (rss1 - rss_half) / (n - n / 2));
                         g_string_append_printf(
-                                curve, "%6u %10.0f %10.0f %8.2f %8.2f %10.3f %10.3f %8.1f\n", n,
-                                kernel_ops_rate(n, d), kernel_ops_rate(n, b),
+                                curve, "%6u %10.0f %10.0f %8.2f %8.2f %8.2f %10.3f %10.3f %8.1f\n",
+                                n, kernel_ops_rate(n, d), kernel_ops_rate(n, b),
                                 kernel_ops_rate(n, d) / kernel_ops_rate(n, b),
-                                kernel_ops_rate(n, nf) / kernel_ops_rate(n, b), restart, orphaned,
-                                (double) (rss1 - rss_fresh) / n);
+                                kernel_ops_rate(n, nf) / kernel_ops_rate(n, b),
+                                kernel_ops_rate(n, d) / kernel_ops_rate(n, early), restart,
+                                orphaned, (double) (rss1 - rss_fresh) / n);
                         for (guint i = 0; i < n; i++) {
                                 bench_call(&e, paths->pdata[i], "org.netlifecd1.Device", "Destroy",
                                            NULL, NULL);
@@ -343,10 +400,11 @@ main(int argc, char **argv)
                 }
                 bench_stop_daemon(&e);
         }
-        printf("\nscaling: kernel ops/s (netlifecd, direct), ratio (fsync, no fsync), restart "
-               "s (queues held, none held), RSS KiB/device (fresh daemon)\n");
-        printf("%6s %10s %10s %8s %8s %10s %10s %8s\n%s", "N", "netlifecd", "direct", "ratio",
-               "no fsync", "held", "none held", "RSS", curve->str);
+        printf("\nscaling: kernel ops/s (netlifecd, direct), ratio (fsync, no fsync, fsync "
+               "against the direct deletes done at the event), restart s (queues held, none "
+               "held), RSS KiB/device (fresh daemon)\n");
+        printf("%6s %10s %10s %8s %8s %8s %10s %10s %8s\n%s", "N", "netlifecd", "direct", "ratio",
+               "no fsync", "at event", "held", "none held", "RSS", curve->str);
         if (unmanaged > 0)
                 unmanaged_ports(&e, (guint) unmanaged);
         bench_env_finish(&e);

@@ -6,10 +6,19 @@
  *      durable by one group commit — from here a crash is rolled forward at
  *      restart, as for a lone Destroy;
  *   2. the links the backends would delete get the daemon's netdev group;
- *      when the group holds nothing else, one RTM_DELLINK deletes them all;
- *   3. each backend's destroy runs as usual and finds its link gone (or
- *      deletes it alone when step 2 could not), then the state funnel; the
- *      records are committed together, then every caller gets its answer.
+ *      when the group holds nothing else, one RTM_DELLINK deletes them all
+ *      (a lone link: its own RTM_DELLINK). The request runs in a worker
+ *      thread: the kernel answers it only after an RCU barrier, ~20 ms
+ *      here, during which the main loop goes on;
+ *   3. as soon as the kernel answered or the monitor saw every link go
+ *      (RTM_DELLINK event, 2–3 ms after the request), each backend's destroy
+ *      runs as usual and finds its link gone (or deletes it alone when step
+ *      2 could not), then the state funnel; the records are committed
+ *      together, then every caller gets its answer.
+ *
+ * One flush is in flight at a time (the next may reuse the group); calls
+ * that arrive meanwhile queue for the next, and a Destroy of a device in
+ * flight waits for the same answer.
  *
  * Only the daemon's own links are ever in its group: the group number is
  * picked at random among the ones no link on the host uses, journalled, and
@@ -28,6 +37,8 @@
 
 /* Groups below this are left to administrators (ip link set group N). */
 #define GROUP_MIN 0x10000u
+/* Deletes in the kernel at once, each in its worker thread. */
+#define WORKERS_MAX 8
 
 typedef struct {
         NlcDestroyDone done;
@@ -43,14 +54,37 @@ typedef struct {
         gboolean grouped; /* that link is in the daemon's group */
 } Entry;
 
+/* A flush between its write-ahead and its answers: the kernel's delete is
+ * under way in a worker thread. */
+typedef struct {
+        NlcDestroyBatch *batch; /* NULL once it has landed */
+        GPtrArray *entries;     /* Entry */
+        int ifindex;            /* the request: delete this link, */
+        guint32 group;          /* or (ifindex 0) this netdev group */
+        guint n_links;          /* the links the request deletes, */
+        GHashTable *listed;     /* those the monitor has not seen go yet */
+        GMainContext *context;  /* where the worker's answer goes */
+        int result;             /* the kernel's answer, once answered is set */
+        gint answered;
+        gint refs; /* the batch's until it lands, the worker's until it answered */
+} Flight;
+
 struct _NlcDestroyBatch {
         NlcJournal *journal;
         char *group_path;
         guint32 group;
-        GPtrArray *queue;   /* Entry, in arrival order */
-        GHashTable *queued; /* NlcDevice → Entry */
+        GPtrArray *queue;   /* Entry, in arrival order, not flushed yet */
+        GHashTable *queued; /* NlcDevice → Entry, queued or in flight */
         guint idle_id;
+        Flight *flight; /* at most one: the next flush may reuse the group */
+        guint land_id;
+        GThreadPool *workers;
 };
+
+static void run_in_worker(gpointer data, gpointer unused);
+static void land(Flight *f);
+static void flush(NlcDestroyBatch *b, gboolean in_worker);
+static gboolean on_idle(gpointer data);
 
 static void
 entry_free(gpointer data)
@@ -77,6 +111,10 @@ nlc_destroy_batch_new(NlcJournal *journal, const char *state_dir)
                 b->group = 0;
         b->queue = g_ptr_array_new_with_free_func(entry_free);
         b->queued = g_hash_table_new(NULL, NULL);
+        /* A worker stays in the kernel ~20 ms per delete (its RCU barrier)
+         * after the links are gone; a few in parallel keep up with flushes
+         * that land when the links are gone. */
+        b->workers = g_thread_pool_new(run_in_worker, NULL, WORKERS_MAX, FALSE, NULL);
         return b;
 }
 
@@ -85,8 +123,13 @@ nlc_destroy_batch_free(NlcDestroyBatch *b)
 {
         if (!b)
                 return;
-        nlc_destroy_batch_flush(b);
+        /* Before the daemon exits: every delete answered, every caller too. */
+        g_thread_pool_free(b->workers, FALSE, TRUE);
+        if (b->flight)
+                land(b->flight);
+        flush(b, FALSE);
         g_clear_handle_id(&b->idle_id, g_source_remove);
+        g_clear_handle_id(&b->land_id, g_source_remove);
         g_ptr_array_unref(b->queue);
         g_hash_table_unref(b->queued);
         g_free(b->group_path);
@@ -217,45 +260,43 @@ find_links(GPtrArray *entries)
         return n;
 }
 
-/* Step 2: the links in the group, then one delete for all of them. A lone
- * link is left to its backend: the group's check lists every link of the
- * host, which costs more than one delete when the host has thousands. */
-static void
-delete_links(NlcDestroyBatch *b, GPtrArray *entries)
+/* Step 2: the request that deletes the links: a lone link by itself (the
+ * group's check lists every link of the host, which costs more than one
+ * delete when the host has thousands), more in the daemon's group once it
+ * holds nothing else. FALSE: none; each backend deletes its own link. */
+static gboolean
+plan_delete(NlcDestroyBatch *b, Flight *f)
 {
-        g_autoptr(GHashTable) ours = g_hash_table_new(NULL, NULL);
-        int r;
+        GPtrArray *entries = f->entries;
+        guint n = find_links(entries);
 
-        if (find_links(entries) < 2)
-                return;
+        f->listed = g_hash_table_new(NULL, NULL);
         for (guint i = 0; i < entries->len; i++) {
                 Entry *e = entries->pdata[i];
 
                 if (e->link <= 0)
                         continue;
-                if (!b->group && !pick_group(b))
-                        return;
-                if (nlc_link_set_group(e->link, b->group) < 0)
-                        continue;
-                e->grouped = TRUE;
-                g_hash_table_add(ours, GINT_TO_POINTER(e->link));
+                if (n == 1) {
+                        f->ifindex = e->link;
+                } else {
+                        if (!b->group && !pick_group(b))
+                                return FALSE;
+                        if (nlc_link_set_group(e->link, b->group) < 0)
+                                continue;
+                        e->grouped = TRUE;
+                }
+                g_hash_table_add(f->listed, GINT_TO_POINTER(e->link));
         }
-        if (!g_hash_table_size(ours))
-                return;
-        if (group_has_foreign(b, ours)) {
+        f->n_links = g_hash_table_size(f->listed);
+        if (!f->n_links)
+                return FALSE;
+        if (n > 1 && group_has_foreign(b, f->listed)) {
                 ungroup(entries);
                 pick_group(b);
-                return;
+                return FALSE;
         }
-        r = nlc_link_delete_group(b->group);
-        if (r < 0 && r != -ENODEV) {
-                g_warning("destroy batch: deleting netdev group %u: %s; one by one instead",
-                          b->group, g_strerror(-r));
-                ungroup(entries);
-                return;
-        }
-        g_message("destroy batch: %u links deleted in one request (netdev group %u)",
-                  g_hash_table_size(ours), b->group);
+        f->group = f->ifindex ? 0 : b->group;
+        return TRUE;
 }
 
 static void
@@ -276,21 +317,13 @@ finish(NlcDestroyBatch *b, GPtrArray *entries)
                 g_warning("destroy batch: %s", error->message);
 }
 
-void
-nlc_destroy_batch_flush(NlcDestroyBatch *b)
+static void
+answer(NlcDestroyBatch *b, GPtrArray *entries)
 {
-        g_autoptr(GPtrArray) entries = g_steal_pointer(&b->queue);
-
-        b->queue = g_ptr_array_new_with_free_func(entry_free);
-        g_hash_table_remove_all(b->queued);
-        if (!entries->len)
-                return;
-        write_ahead(b, entries);
-        delete_links(b, entries);
-        finish(b, entries);
         for (guint i = 0; i < entries->len; i++) {
                 Entry *e = entries->pdata[i];
 
+                g_hash_table_remove(b->queued, e->device);
                 nlc_device_set_destroy_queued(e->device, FALSE);
                 for (guint w = 0; w < e->waiters->len; w++) {
                         Waiter *waiter = &g_array_index(e->waiters, Waiter, w);
@@ -300,13 +333,147 @@ nlc_destroy_batch_flush(NlcDestroyBatch *b)
         }
 }
 
+/* ---- the kernel's delete, in a worker ----------------------------------- */
+
+static void
+flight_unref(gpointer data)
+{
+        Flight *f = data;
+
+        if (!g_atomic_int_dec_and_test(&f->refs))
+                return;
+        g_clear_pointer(&f->entries, g_ptr_array_unref);
+        g_clear_pointer(&f->listed, g_hash_table_unref);
+        g_main_context_unref(f->context);
+        g_free(f);
+}
+
+static gboolean
+delete_failed(Flight *f)
+{
+        return g_atomic_int_get(&f->answered) && f->result < 0 && f->result != -ENODEV;
+}
+
+/* Step 3, once the kernel answered the delete or the monitor saw every link
+ * of it go, whichever comes first: the links are unlisted then (their names
+ * free, nothing left to see of them), and what the kernel still does — its
+ * RCU barrier, ~20 ms per request here — needs nothing from the daemon or
+ * its callers. */
+static void
+land(Flight *f)
+{
+        NlcDestroyBatch *b = f->batch;
+
+        f->batch = NULL;
+        b->flight = NULL;
+        g_clear_handle_id(&b->land_id, g_source_remove);
+        if (delete_failed(f) && f->group) {
+                g_warning("destroy batch: deleting netdev group %u: %s; one by one instead",
+                          f->group, g_strerror(-f->result));
+                ungroup(f->entries);
+        } else if (f->group) {
+                g_message("destroy batch: %u links deleted in one request (netdev group %u)",
+                          f->n_links, f->group);
+        }
+        if (!g_atomic_int_get(&f->answered))
+                g_debug("destroy batch: %u link%s gone before the kernel answered", f->n_links,
+                        f->n_links == 1 ? "" : "s");
+        /* A lone link whose delete failed is deleted again by its backend,
+         * which reports the error. */
+        finish(b, f->entries);
+        answer(b, f->entries);
+        if (b->queue->len && !b->idle_id)
+                b->idle_id = g_idle_add_full(G_PRIORITY_DEFAULT_IDLE, on_idle, b, NULL);
+        flight_unref(f);
+}
+
+static gboolean
+on_answered(gpointer data)
+{
+        Flight *f = data;
+
+        if (f->batch)
+                land(f);
+        else if (delete_failed(f))
+                g_warning("destroy batch: the kernel refused a delete whose links were already "
+                          "gone: %s",
+                          g_strerror(-f->result));
+        return G_SOURCE_REMOVE;
+}
+
+static void
+run_in_worker(gpointer data, gpointer unused)
+{
+        Flight *f = data;
+
+        f->result = nlc_link_delete_on_own_socket(f->ifindex, f->group);
+        g_atomic_int_set(&f->answered, TRUE);
+        g_main_context_invoke_full(f->context, G_PRIORITY_DEFAULT, on_answered, f, flight_unref);
+}
+
+static gboolean
+on_all_gone(gpointer data)
+{
+        NlcDestroyBatch *b = data;
+
+        b->land_id = 0;
+        land(b->flight);
+        return G_SOURCE_REMOVE;
+}
+
+void
+nlc_destroy_batch_link_removed(NlcDestroyBatch *b, int ifindex)
+{
+        Flight *f = b->flight;
+
+        if (!f || !g_hash_table_remove(f->listed, GINT_TO_POINTER(ifindex)) ||
+            g_hash_table_size(f->listed) || b->land_id)
+                return;
+        /* Not from inside the monitor's callback: landing destroys devices. */
+        b->land_id = g_idle_add_full(G_PRIORITY_DEFAULT, on_all_gone, b, NULL);
+}
+
+/* ---- a flush ------------------------------------------------------------ */
+
+/* Runs what is queued; with @in_worker, the kernel's delete goes to a worker
+ * and the flush lands later, else it lands before this returns. */
+static void
+flush(NlcDestroyBatch *b, gboolean in_worker)
+{
+        g_autoptr(GPtrArray) entries = g_steal_pointer(&b->queue);
+        Flight *f;
+
+        b->queue = g_ptr_array_new_with_free_func(entry_free);
+        if (!entries->len)
+                return;
+        write_ahead(b, entries);
+        f = g_new0(Flight, 1);
+        f->batch = b;
+        f->entries = g_steal_pointer(&entries);
+        f->context = g_main_context_ref_thread_default();
+        f->refs = 1;
+        b->flight = f;
+        if (!plan_delete(b, f)) {
+                land(f);
+        } else if (in_worker) {
+                g_atomic_int_inc(&f->refs);
+                g_thread_pool_push(b->workers, f, NULL);
+        } else {
+                f->result = nlc_link_delete_on_own_socket(f->ifindex, f->group);
+                f->answered = TRUE;
+                land(f);
+        }
+}
+
 static gboolean
 on_idle(gpointer data)
 {
         NlcDestroyBatch *b = data;
 
         b->idle_id = 0;
-        nlc_destroy_batch_flush(b);
+        /* One flight at a time: its landing calls again. */
+        if (!b->flight)
+                flush(b, TRUE);
         return G_SOURCE_REMOVE;
 }
 
@@ -327,7 +494,7 @@ nlc_destroy_batch_add(NlcDestroyBatch *b, NlcDevice *device, NlcDestroyDone done
         g_array_append_val(e->waiters, waiter);
         /* Below GDBus's dispatch priority: the calls already received are
          * queued before the flush runs. */
-        if (!b->idle_id)
+        if (!b->idle_id && !b->flight)
                 b->idle_id = g_idle_add_full(G_PRIORITY_DEFAULT_IDLE, on_idle, b, NULL);
 }
 

@@ -4,7 +4,8 @@
  * one RTM_DELLINK for a whole netdev group waits once for all of them. Every
  * Destroy goes through a queue that is flushed when the main loop is idle —
  * no timer: a lone Destroy runs on the next iteration, and calls that arrive
- * while a flush runs are taken together by the next one.
+ * while a flush runs are taken together by the next one. The kernel's delete
+ * runs in a worker thread, so the main loop never waits for it.
  */
 #pragma once
 
@@ -36,7 +37,8 @@ typedef void (*NlcDestroyAllDone)(const GError *error, gpointer data);
 void nlc_destroy_batch_add_all(NlcDestroyBatch *batch, GPtrArray *devices, NlcDestroyAllDone done,
                                gpointer data);
 
-/* Runs what is queued now (tests, and before the daemon exits). */
-void nlc_destroy_batch_flush(NlcDestroyBatch *batch);
+/* The monitor saw link @ifindex go (RTM_DELLINK): a flush waiting for the
+ * kernel's answer to its delete may land before it. */
+void nlc_destroy_batch_link_removed(NlcDestroyBatch *batch, int ifindex);
 
 G_END_DECLS

@@ -238,6 +238,15 @@ add_device(NlcManager *self, NlcDevice *device)
         nlc_topology_device_changed(self->topology, device);
 }
 
+static void
+link_removed(int ifindex, gpointer user_data)
+{
+        NlcManager *self = user_data;
+
+        if (self->destroy_batch)
+                nlc_destroy_batch_link_removed(self->destroy_batch, ifindex);
+}
+
 static NlcDevice *
 device_by_ifname(const char *ifname, gpointer user_data)
 {
@@ -975,6 +984,7 @@ nlc_manager_new(const NlcManagerConfig *config, GError **error)
         const NlcTopologyHooks hooks = {
                 .device_by_ifname = device_by_ifname,
                 .mac_owner = mac_owner,
+                .link_removed = link_removed,
                 .user_data = self,
         };
 

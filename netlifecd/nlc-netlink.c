@@ -231,10 +231,23 @@ nlc_link_set_up(int ifindex, gboolean up)
         return msg ? send_and_ack(msg) : -ENOMEM;
 }
 
+/* RTM_DELLINK of link @ifindex, or (@ifindex 0) of netdev group @group. */
+static struct nl_msg *
+delete_msg(int ifindex, guint32 group)
+{
+        struct nl_msg *msg = link_msg(RTM_DELLINK, AF_UNSPEC, ifindex, 0, 0);
+
+        /* ifi_index 0 with IFLA_GROUP: the kernel unregisters the whole group
+         * in one unregister_netdevice_many(), one RCU grace period for all. */
+        if (msg && !ifindex && nla_put_u32(msg, IFLA_GROUP, group) < 0)
+                g_clear_pointer(&msg, nlmsg_free);
+        return msg;
+}
+
 int
 nlc_link_delete(int ifindex)
 {
-        struct nl_msg *msg = link_msg(RTM_DELLINK, AF_UNSPEC, ifindex, 0, 0);
+        struct nl_msg *msg = delete_msg(ifindex, 0);
         int r;
 
         if (!msg)
@@ -252,17 +265,26 @@ nlc_link_set_group(int ifindex, guint32 group)
 int
 nlc_link_delete_group(guint32 group)
 {
-        /* ifi_index 0 with IFLA_GROUP: the kernel unregisters the whole group
-         * in one unregister_netdevice_many(), one RCU grace period for all. */
-        struct nl_msg *msg = link_msg(RTM_DELLINK, AF_UNSPEC, 0, 0, 0);
+        struct nl_msg *msg = delete_msg(0, group);
 
-        if (!msg)
-                return -ENOMEM;
-        if (nla_put_u32(msg, IFLA_GROUP, group) < 0) {
+        return msg ? send_and_ack(msg) : -ENOMEM;
+}
+
+int
+nlc_link_delete_on_own_socket(int ifindex, guint32 group)
+{
+        struct nl_sock *own = nl_socket_alloc();
+        struct nl_msg *msg = delete_msg(ifindex, group);
+        int r = own && msg ? nl_connect(own, NETLINK_ROUTE) : -NLE_NOMEM;
+
+        if (r >= 0)
+                r = nl_send_sync(own, g_steal_pointer(&msg));
+        if (msg)
                 nlmsg_free(msg);
-                return -EMSGSIZE;
-        }
-        return send_and_ack(msg);
+        if (own)
+                nl_socket_free(own);
+        r = errno_from_nle(r);
+        return ifindex && r == -ENODEV ? 0 : r;
 }
 
 static int

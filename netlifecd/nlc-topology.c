@@ -90,6 +90,8 @@ on_link(const NlcLinkEvent *ev, gpointer data)
         NlcDevice *dev = ev->name ? t->hooks.device_by_ifname(ev->name, t->hooks.user_data) : NULL;
         NlcBridge *b;
 
+        if (ev->removed && t->hooks.link_removed)
+                t->hooks.link_removed(ev->ifindex, t->hooks.user_data);
         if (ev->is_bridge)
                 on_bridge_event(t, ev);
         if (ev->af_bridge && !ev->has_port_state)

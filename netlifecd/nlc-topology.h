@@ -15,6 +15,8 @@ typedef struct {
         NlcDevice *(*device_by_ifname)(const char *ifname, gpointer user_data);
         /* The active device that owns @mac, or NULL. */
         NlcDevice *(*mac_owner)(const guint8 mac[6], gpointer user_data);
+        /* Link @ifindex is gone (RTM_DELLINK of the link itself). */
+        void (*link_removed)(int ifindex, gpointer user_data);
         gpointer user_data;
 } NlcTopologyHooks;
 

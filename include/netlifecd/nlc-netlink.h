@@ -44,6 +44,10 @@ typedef struct {
 int nlc_link_set_group(int ifindex, guint32 group);
 /* Deletes every link in @group in one RTM_DELLINK (-ENODEV: none). */
 int nlc_link_delete_group(guint32 group);
+/* nlc_link_delete(@ifindex), or with @ifindex 0 nlc_link_delete_group(@group),
+ * on a netlink socket of its own: safe from any thread (the functions above
+ * share one socket and belong to the main thread). */
+int nlc_link_delete_on_own_socket(int ifindex, guint32 group);
 /* Every link in this namespace with its group, into @out (NlcLinkGroup). */
 int nlc_link_list_groups(GArray *out);
 

@@ -3,8 +3,8 @@
  * Coalesced destroys against the real kernel: many callers at once over
  * mixed backends (taps and macvtaps deleted in one request, direct devices
  * restored, each caller answered), Manager.DestroyInstances, a foreign link
- * in the daemon's netdev group left alone, and kill -9 in the middle of a
- * batch.
+ * in the daemon's netdev group left alone, kill -9 in the middle of a
+ * batch, and a Destroy answered once the kernel unlisted the link.
  */
 #include <string.h>
 
@@ -12,6 +12,7 @@
 
 #define NLC_MANAGER "org.netlifecd1.Manager"
 #define NLC_DEVICE  "org.netlifecd1.Device"
+#define ROUNDS      20
 
 /* Replies to calls sent without waiting, counted as they come. */
 typedef struct {
@@ -281,6 +282,52 @@ test_destroy_instances(void)
         ns_env_tear_down(&env);
 }
 
+/* How often the daemon's log has @what. */
+static guint
+log_count(NsEnv *env, const char *what)
+{
+        g_autofree char *log = NULL;
+        guint n = 0;
+
+        g_assert_true(g_file_get_contents(env->daemon_log, &log, NULL, NULL));
+        for (const char *p = log; (p = strstr(p, what)); p++)
+                n++;
+        return n;
+}
+
+/* The kernel answers RTM_DELLINK only after its RCU barrier; the daemon
+ * answers Destroy when its monitor sees the link go, before that. Then the
+ * link must be gone and its name free: the next device of each round takes
+ * the same name at once. */
+static void
+test_answered_when_unlisted(void)
+{
+        const char *const verbose[] = { "--verbose", NULL };
+        NsEnv env;
+
+        ns_env_set_up(&env, verbose);
+        ns_sh("ip link add br0 type bridge && ip link set br0 up");
+        for (guint i = 0; i < ROUNDS; i++) {
+                g_autofree char *instance = g_strdup_printf("vm%u", i), *mac = mac_of(i);
+                g_autofree char *path = allocate_created(&env, instance, mac,
+                                                         "{'bridge': <'br0'>, 'ifname': <'tl0'>}");
+                g_autofree char *state = NULL;
+
+                g_assert_true(link_exists("tl0"));
+                ns_device_call(&env, path, "Destroy");
+                g_assert_false(link_exists("tl0"));
+                state = ns_get_string(&env, path, NLC_DEVICE, "State");
+                g_assert_cmpstr(state, ==, "destroyed");
+                ns_device_call(&env, path, "Free");
+        }
+        /* Not every time: when the daemon's loop is slow, the kernel's answer
+         * may be read first (a loaded machine, a sanitizer build). */
+        g_test_message("%u of %u destroys answered before the kernel's answer",
+                       log_count(&env, "link gone before the kernel answered"), ROUNDS);
+        g_assert_cmpuint(log_count(&env, "link gone before the kernel answered"), >=, 1);
+        ns_env_tear_down(&env);
+}
+
 static char *
 group_file(NsEnv *env)
 {
@@ -395,5 +442,6 @@ main(int argc, char **argv)
         g_test_add_func("/destroy-batch/destroy-instances", test_destroy_instances);
         g_test_add_func("/destroy-batch/foreign-in-group", test_foreign_in_group);
         g_test_add_func("/destroy-batch/kill9-mid-batch", test_kill9_mid_batch);
+        g_test_add_func("/destroy-batch/answered-when-unlisted", test_answered_when_unlisted);
         return g_test_run();
 }
