@@ -121,6 +121,24 @@ bench_stop_daemon(BenchEnv *e)
         waitpid(e->pid, &status, 0);
 }
 
+double
+bench_cpu_seconds(GPid pid)
+{
+        g_autofree char *path = g_strdup_printf("/proc/%d/stat", pid);
+        g_autofree char *text = NULL;
+        g_auto(GStrv) fields = NULL;
+        const char *after_comm;
+
+        if (!g_file_get_contents(path, &text, NULL, NULL) || !(after_comm = strrchr(text, ')')))
+                return 0;
+        /* After "pid (comm)": state is field 3; utime and stime 14 and 15. */
+        fields = g_strsplit(after_comm + 2, " ", 0);
+        if (g_strv_length(fields) < 13)
+                return 0;
+        return (g_ascii_strtod(fields[11], NULL) + g_ascii_strtod(fields[12], NULL)) /
+               sysconf(_SC_CLK_TCK);
+}
+
 guint64
 bench_rss_kib(GPid pid)
 {

@@ -26,6 +26,8 @@ void bench_env_finish(BenchEnv *e);
 double bench_start_daemon(BenchEnv *e);
 void bench_stop_daemon(BenchEnv *e);
 guint64 bench_rss_kib(GPid pid);
+/* User + system CPU time @pid has used so far. */
+double bench_cpu_seconds(GPid pid);
 /* A method call that must succeed; @out_path receives an "(o)" reply.
  * @held: where Create's queue fds go, kept open as a hypervisor would keep
  * them; NULL: dropped at once. */

@@ -39,14 +39,17 @@ bridge_of(guint i)
         return g_strdup_printf("benchbr%u", i / PORTS_PER_BRIDGE);
 }
 
-/* ops/s over D-Bus, per operation. */
+/* ops/s over D-Bus, per operation; with @cpu_ms, also the CPU time (user +
+ * system: the kernel work of its requests included) the daemon and the bus
+ * daemon spent per call. */
 static void
-daemon_round(BenchEnv *e, guint n, double rate[N_OPS], const char *tag)
+daemon_round(BenchEnv *e, guint n, double rate[N_OPS], double *cpu_ms, double *bus_ms)
 {
         g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
 
         for (guint op = 0; op < N_OPS; op++) {
                 gint64 t0 = g_get_monotonic_time();
+                double cpu0 = bench_cpu_seconds(e->pid), bus0 = bench_cpu_seconds(e->bus);
 
                 for (guint i = 0; i < n; i++) {
                         if (op == 0) {
@@ -71,6 +74,10 @@ daemon_round(BenchEnv *e, guint n, double rate[N_OPS], const char *tag)
                         }
                 }
                 rate[op] = n / ((g_get_monotonic_time() - t0) / 1e6);
+                if (cpu_ms) {
+                        cpu_ms[op] = (bench_cpu_seconds(e->pid) - cpu0) * 1e3 / n;
+                        bus_ms[op] = (bench_cpu_seconds(e->bus) - bus0) * 1e3 / n;
+                }
         }
 }
 
@@ -201,7 +208,7 @@ unmanaged_ports(BenchEnv *e, guint m)
         const guint n = 100;
 
         bench_start_daemon(e);
-        daemon_round(e, n, without, "");
+        daemon_round(e, n, without, NULL, NULL);
         bench_stop_daemon(e);
         baseline_round(n, base_without, FALSE);
         for (guint i = 0; i < m; i++) {
@@ -215,7 +222,7 @@ unmanaged_ports(BenchEnv *e, guint m)
         g_file_set_contents(batch, lines->str, -1, NULL);
         bench_run(cmd);
         restart = bench_start_daemon(e);
-        daemon_round(e, n, with, "");
+        daemon_round(e, n, with, NULL, NULL);
         bench_stop_daemon(e);
         baseline_round(n, base_with, FALSE);
         /* The kernel itself slows down with thousands of links (IPv6 routes
@@ -282,7 +289,7 @@ main(int argc, char **argv)
                "direct", "ratio", "no fsync");
         for (guint c = 0; ns[c]; c++) {
                 guint n = (guint) g_ascii_strtoull(ns[c], NULL, 10);
-                double d[N_OPS], b[N_OPS], early[N_OPS];
+                double d[N_OPS], b[N_OPS], early[N_OPS], cpu_ms[N_OPS], bus_ms[N_OPS];
                 guint64 rss_half = 0, rss1, rss_fresh;
                 double restart;
 
@@ -296,11 +303,11 @@ main(int argc, char **argv)
                 /* The journal without fsync first, then the default. */
                 e.config = nofsync;
                 bench_start_daemon(&e);
-                daemon_round(&e, n, nf, "nf");
+                daemon_round(&e, n, nf, NULL, NULL);
                 bench_stop_daemon(&e);
                 e.config = NULL;
                 bench_start_daemon(&e);
-                daemon_round(&e, n, d, "");
+                daemon_round(&e, n, d, cpu_ms, bus_ms);
                 baseline_round(n, b, FALSE);
                 for (guint op = 0; op < N_OPS; op++) {
                         /* allocate and free touch no kernel object: no baseline */
@@ -319,6 +326,10 @@ main(int argc, char **argv)
                        kernel_ops_rate(n, d), kernel_ops_rate(n, nf), kernel_ops_rate(n, b),
                        kernel_ops_rate(n, d) / kernel_ops_rate(n, b),
                        kernel_ops_rate(n, nf) / kernel_ops_rate(n, b));
+                printf("%6u CPU ms per call (fsync round), netlifecd / dbus-daemon:", n);
+                for (guint op = 0; op < N_OPS; op++)
+                        printf(" %s %.2f/%.2f", ops[op], cpu_ms[op], bus_ms[op]);
+                printf("\n");
                 /* The daemon answers Destroy once the kernel has unlisted
                  * the link; the same done directly, for comparison. */
                 baseline_round(n, early, TRUE);

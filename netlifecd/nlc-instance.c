@@ -7,7 +7,11 @@ struct _NlcInstance {
         NlcDbusInstanceSkeleton parent;
         char *name;
         char *object_path;
-        GPtrArray *devices;     /* NlcDevice, referenced */
+        GPtrArray *devices; /* NlcDevice, referenced */
+        /* What each device counts for (COUNTS_* bits + 1, never NULL), so a
+         * device's change costs O(1), not a walk over the instance. */
+        GHashTable *counted;
+        guint n_ready, n_active;
         GList *waiters;         /* Waiter */
         NlcLazyProperties lazy; /* Devices */
 };
@@ -33,21 +37,30 @@ finish_waiter(Waiter *w, gboolean ready)
         g_free(w);
 }
 
-static gboolean
-all_devices(NlcInstance *self, gboolean (*pred)(NlcDevice *))
+enum { COUNTS_READY = 1 << 0, COUNTS_ACTIVE = 1 << 1 };
+
+static guint
+counts_of(NlcDevice *d)
 {
-        if (self->devices->len == 0)
-                return FALSE;
-        for (guint i = 0; i < self->devices->len; i++)
-                if (!pred(self->devices->pdata[i]))
-                        return FALSE;
-        return TRUE;
+        return (nlc_device_get_ready(d) ? COUNTS_READY : 0) |
+               (nlc_device_get_state(d) == NLC_DEVICE_STATE_ACTIVE ? COUNTS_ACTIVE : 0);
+}
+
+/* @device now counts for @counts (0 when it leaves). */
+static void
+count(NlcInstance *self, NlcDevice *device, guint counts)
+{
+        guint old = GPOINTER_TO_UINT(g_hash_table_lookup(self->counted, device));
+
+        old = old ? old - 1 : 0;
+        self->n_ready += !!(counts & COUNTS_READY) - !!(old & COUNTS_READY);
+        self->n_active += !!(counts & COUNTS_ACTIVE) - !!(old & COUNTS_ACTIVE);
 }
 
 static gboolean
-device_is_active(NlcDevice *d)
+all_devices(NlcInstance *self, guint n)
 {
-        return nlc_device_get_state(d) == NLC_DEVICE_STATE_ACTIVE;
+        return self->devices->len > 0 && n == self->devices->len;
 }
 
 /* Devices, built when a client reads it (nlc-lazy-property.h). */
@@ -67,10 +80,10 @@ static void
 recompute(NlcInstance *self)
 {
         NlcDbusInstance *skel = NLC_DBUS_INSTANCE(self);
-        gboolean ready = all_devices(self, nlc_device_get_ready);
+        gboolean ready = all_devices(self, self->n_ready);
 
         nlc_dbus_instance_set_ready(skel, ready);
-        nlc_dbus_instance_set_active(skel, all_devices(self, device_is_active));
+        nlc_dbus_instance_set_active(skel, all_devices(self, self->n_active));
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
         while (ready && self->waiters)
                 finish_waiter(self->waiters->data, TRUE);
@@ -244,26 +257,52 @@ nlc_instance_iface_init(NlcDbusInstanceIface *iface)
         iface->handle_deactivate = handle_deactivate;
 }
 
+static void
+device_changed(NlcInstance *self, NlcDevice *device)
+{
+        guint counts = counts_of(device);
+
+        count(self, device, counts);
+        g_hash_table_insert(self->counted, device, GUINT_TO_POINTER(counts + 1));
+        recompute(self);
+}
+
+static void
+on_ready_changed(NlcDevice *device, NlcInstance *self)
+{
+        device_changed(self, device);
+}
+
+static void
+on_state_changed(NlcDevice *device, const char *old_state, const char *new_state,
+                 const char *reason, NlcInstance *self)
+{
+        device_changed(self, device);
+}
+
 void
 nlc_instance_add_device(NlcInstance *self, NlcDevice *device)
 {
-        if (g_ptr_array_find(self->devices, device, NULL))
+        if (g_hash_table_contains(self->counted, device))
                 return;
         g_ptr_array_add(self->devices, g_object_ref(device));
-        g_signal_connect_swapped(device, "ready-changed", G_CALLBACK(recompute), self);
-        g_signal_connect_swapped(device, "state-changed", G_CALLBACK(recompute), self);
+        g_signal_connect(device, "ready-changed", G_CALLBACK(on_ready_changed), self);
+        g_signal_connect(device, "state-changed", G_CALLBACK(on_state_changed), self);
         nlc_lazy_properties_invalidate(&self->lazy, "Devices");
-        recompute(self);
+        device_changed(self, device);
 }
 
 void
 nlc_instance_remove_device(NlcInstance *self, NlcDevice *device)
 {
+        if (!g_hash_table_contains(self->counted, device))
+                return;
         g_signal_handlers_disconnect_by_data(device, self);
-        if (g_ptr_array_remove(self->devices, device)) {
-                nlc_lazy_properties_invalidate(&self->lazy, "Devices");
-                recompute(self);
-        }
+        count(self, device, 0);
+        g_hash_table_remove(self->counted, device);
+        g_ptr_array_remove(self->devices, device);
+        nlc_lazy_properties_invalidate(&self->lazy, "Devices");
+        recompute(self);
 }
 
 GPtrArray *
@@ -310,6 +349,7 @@ static void
 nlc_instance_init(NlcInstance *self)
 {
         self->devices = g_ptr_array_new_with_free_func(g_object_unref);
+        self->counted = g_hash_table_new(NULL, NULL);
         nlc_lazy_properties_init(&self->lazy, G_DBUS_INTERFACE_SKELETON(self));
 }
 
@@ -323,6 +363,7 @@ nlc_instance_dispose(GObject *object)
         for (guint i = 0; self->devices && i < self->devices->len; i++)
                 g_signal_handlers_disconnect_by_data(self->devices->pdata[i], self);
         g_clear_pointer(&self->devices, g_ptr_array_unref);
+        g_clear_pointer(&self->counted, g_hash_table_unref);
         nlc_lazy_properties_clear(&self->lazy);
         G_OBJECT_CLASS(nlc_instance_parent_class)->dispose(object);
 }

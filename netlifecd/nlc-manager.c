@@ -14,6 +14,7 @@
 #include "nlc-manager.h"
 #include "nlc-migration.h"
 #include "nlc-names.h"
+#include "nlc-netlink.h"
 #include "nlc-topology.h"
 
 struct _NlcManager {
@@ -891,6 +892,11 @@ restore_devices(NlcManager *self)
                                         error->message);
         }
         resolve_mac_owners(devices);
+        /* Each device's check reads its FDB entry: one dump for them all
+         * (without it, N walks of the kernel's whole FDB). A failed dump
+         * only means each check asks the kernel itself. */
+        if (devices->len > 1)
+                nlc_fdb_snapshot_begin();
         for (guint i = 0; i < devices->len; i++) {
                 NlcDevice *device = devices->pdata[i];
                 g_autoptr(GError) error = NULL;
@@ -900,6 +906,7 @@ restore_devices(NlcManager *self)
                 if (nlc_device_get_state(device) != NLC_DEVICE_STATE_FREED)
                         add_device(self, device);
         }
+        nlc_fdb_snapshot_end();
 }
 
 /* Unfinished migrations, from the journal, once the guests are followed

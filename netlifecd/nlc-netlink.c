@@ -365,6 +365,8 @@ nlc_fdb_replace_static(int port_ifindex, const guint8 mac[6])
 {
         struct nl_msg *msg = fdb_msg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, port_ifindex, mac);
 
+        /* The snapshot would not know where the entry moved from. */
+        nlc_fdb_snapshot_end();
         return msg ? send_and_ack(msg) : -ENOMEM;
 }
 
@@ -374,10 +376,46 @@ nlc_fdb_delete(int port_ifindex, const guint8 mac[6])
         struct nl_msg *msg = fdb_msg(RTM_DELNEIGH, 0, port_ifindex, mac);
         int r;
 
+        nlc_fdb_snapshot_end();
         if (!msg)
                 return -ENOMEM;
         r = send_and_ack(msg);
         return r == -ENODEV || r == -ENOENT ? 0 : r;
+}
+
+/* Between nlc_fdb_snapshot_begin() and _end(): "port/mac" of every static
+ * bridge entry, read in one dump; NULL otherwise, or once the daemon changed
+ * an entry meanwhile. */
+static GHashTable *fdb_snapshot;
+
+static char *
+fdb_key(int port_ifindex, const guint8 mac[6])
+{
+        return g_strdup_printf("%d/%02x:%02x:%02x:%02x:%02x:%02x", port_ifindex, mac[0], mac[1],
+                               mac[2], mac[3], mac[4], mac[5]);
+}
+
+/* TRUE when @msg is a static entry of a bridge's FDB: its port and MAC. */
+static gboolean
+static_entry_of(struct nl_msg *msg, int *port_ifindex, const guint8 **mac)
+{
+        struct nlmsghdr *nlh = nlmsg_hdr(msg);
+        struct ndmsg *ndm = nlmsg_data(nlh);
+        struct nlattr *tb[NDA_MAX + 1];
+
+        if (nlh->nlmsg_type != RTM_NEWNEIGH || ndm->ndm_family != AF_BRIDGE)
+                return FALSE;
+        if (nlmsg_parse(nlh, sizeof *ndm, tb, NDA_MAX, NULL) < 0 || !tb[NDA_LLADDR] ||
+            nla_len(tb[NDA_LLADDR]) != 6)
+                return FALSE;
+        /* The bridge's own entries carry NDA_MASTER; it does not set
+         * NTF_MASTER in dumps. NTF_SELF ones are the port device's list. */
+        if (!tb[NDA_MASTER] || (ndm->ndm_flags & NTF_SELF) || !(ndm->ndm_state & NUD_NOARP) ||
+            (ndm->ndm_state & NUD_PERMANENT))
+                return FALSE;
+        *port_ifindex = ndm->ndm_ifindex;
+        *mac = nla_data(tb[NDA_LLADDR]);
+        return TRUE;
 }
 
 typedef struct {
@@ -390,21 +428,11 @@ static int
 fdb_search_cb(struct nl_msg *msg, void *arg)
 {
         FdbSearch *search = arg;
-        struct nlmsghdr *nlh = nlmsg_hdr(msg);
-        struct ndmsg *ndm = nlmsg_data(nlh);
-        struct nlattr *tb[NDA_MAX + 1];
+        const guint8 *mac;
+        int port;
 
-        if (nlh->nlmsg_type != RTM_NEWNEIGH || ndm->ndm_family != AF_BRIDGE)
-                return NL_OK;
-        if (nlmsg_parse(nlh, sizeof *ndm, tb, NDA_MAX, NULL) < 0 || !tb[NDA_LLADDR] ||
-            nla_len(tb[NDA_LLADDR]) != 6)
-                return NL_OK;
-        /* The bridge's own entries carry NDA_MASTER; it does not set
-         * NTF_MASTER in dumps. NTF_SELF ones are the port device's list. */
-        if (ndm->ndm_ifindex == search->port_ifindex && tb[NDA_MASTER] &&
-            !(ndm->ndm_flags & NTF_SELF) && (ndm->ndm_state & NUD_NOARP) &&
-            !(ndm->ndm_state & NUD_PERMANENT) &&
-            memcmp(nla_data(tb[NDA_LLADDR]), search->mac, 6) == 0)
+        if (static_entry_of(msg, &port, &mac) && port == search->port_ifindex &&
+            memcmp(mac, search->mac, 6) == 0)
                 search->found = TRUE;
         return NL_OK;
 }
@@ -414,10 +442,16 @@ nlc_fdb_has_static(int port_ifindex, const guint8 mac[6])
 {
         /* An ifinfomsg-sized dump request filters the FDB dump to one bridge
          * port (ifi_index), as `bridge fdb show dev X` does. */
-        struct nl_msg *msg = link_msg(RTM_GETNEIGH, AF_BRIDGE, port_ifindex, 0, 0);
+        struct nl_msg *msg;
         FdbSearch search = { .mac = mac, .port_ifindex = port_ifindex };
         int r;
 
+        if (fdb_snapshot) {
+                g_autofree char *key = fdb_key(port_ifindex, mac);
+
+                return g_hash_table_contains(fdb_snapshot, key) ? 1 : 0;
+        }
+        msg = link_msg(RTM_GETNEIGH, AF_BRIDGE, port_ifindex, 0, 0);
         if (!msg)
                 return -ENOMEM;
         nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_DUMP;
@@ -425,6 +459,42 @@ nlc_fdb_has_static(int port_ifindex, const guint8 mac[6])
         if (r < 0)
                 return r;
         return search.found ? 1 : 0;
+}
+
+static int
+fdb_snapshot_cb(struct nl_msg *msg, void *arg)
+{
+        const guint8 *mac;
+        int port;
+
+        if (static_entry_of(msg, &port, &mac))
+                g_hash_table_add(arg, fdb_key(port, mac));
+        return NL_OK;
+}
+
+int
+nlc_fdb_snapshot_begin(void)
+{
+        struct nl_msg *msg = link_msg(RTM_GETNEIGH, AF_BRIDGE, 0, 0, 0);
+        g_autoptr(GHashTable) snapshot =
+                g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        int r;
+
+        if (!msg)
+                return -ENOMEM;
+        nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_DUMP;
+        r = send_and_collect(msg, fdb_snapshot_cb, snapshot);
+        if (r < 0)
+                return r;
+        nlc_fdb_snapshot_end();
+        fdb_snapshot = g_steal_pointer(&snapshot);
+        return 0;
+}
+
+void
+nlc_fdb_snapshot_end(void)
+{
+        g_clear_pointer(&fdb_snapshot, g_hash_table_unref);
 }
 
 int

@@ -61,6 +61,14 @@ int nlc_fdb_replace_static(int port_ifindex, const guint8 mac[6]);
 int nlc_fdb_delete(int port_ifindex, const guint8 mac[6]);
 /* 1 when a static entry mac → port exists on the port's bridge, 0 if not. */
 int nlc_fdb_has_static(int port_ifindex, const guint8 mac[6]);
+/* For many nlc_fdb_has_static() calls in a row (the daemon's start): the
+ * kernel walks its whole FDB for each of them, even filtered to one port, so
+ * N devices would cost N walks; with a snapshot, one dump answers them all
+ * until _end(). A change the daemon makes to the FDB meanwhile ends it (the
+ * calls after it ask the kernel again); a change by someone else is not
+ * seen until _end(). */
+int nlc_fdb_snapshot_begin(void);
+void nlc_fdb_snapshot_end(void);
 
 /* The link's IFLA_LINK: the ifindex of a macvtap's (or VLAN's) lower device,
  * 0 when it has none. */

@@ -188,6 +188,62 @@ test_drift_repaired(NlcTestEnv *env, gconstpointer data)
         }
 }
 
+static guint
+log_count(NlcTestEnv *env, const char *what)
+{
+        g_autofree char *log = NULL;
+        guint n = 0;
+
+        g_assert_true(g_file_get_contents(env->daemon_log, &log, NULL, NULL));
+        for (const char *p = log; (p = strstr(p, what)); p++)
+                n++;
+        return n;
+}
+
+/* Many devices at restart: their FDB entries are read in one dump (a
+ * snapshot), which must answer each device right — the intact ones left
+ * alone, an active one's lost entry put back, a created one's stray entry
+ * removed — whichever order they are checked in. */
+#define N_FDB_DEVICES 6
+
+static void
+test_drift_fdb_many(NlcTestEnv *env, gconstpointer data)
+{
+        char *paths[N_FDB_DEVICES], *macs[N_FDB_DEVICES], *taps[N_FDB_DEVICES];
+
+        for (guint i = 0; i < N_FDB_DEVICES; i++) {
+                g_autofree char *instance = g_strdup_printf("vm-f%u", i);
+                g_autofree char *opts = NULL;
+
+                macs[i] = g_strdup_printf("52:54:00:12:35:%02x", i);
+                taps[i] = g_strdup_printf("ft%u", i);
+                opts = g_strdup_printf("{'bridge': <'br0'>, 'ifname': <'%s'>}", taps[i]);
+                paths[i] = nlc_allocate(env, instance, macs[i], opts);
+                nlc_device_step(env, paths[i], "Create", "allocated", "created");
+                /* Even ones active. */
+                if (i % 2 == 0)
+                        nlc_device_step(env, paths[i], "Activate", "created", "active");
+        }
+        nlc_test_step("kill -9; an active device loses its entry, a created one gains one");
+        nlc_test_kill9_daemon(env);
+        nlc_run("bridge fdb del %s dev %s master", macs[2], taps[2]);
+        nlc_run("bridge fdb add %s dev %s master static", macs[3], taps[3]);
+        nlc_assert_fdb(NLC_BRIDGE, macs[2], "");
+        nlc_assert_fdb(NLC_BRIDGE, macs[3], taps[3]);
+
+        nlc_test_step("restart repairs exactly those two");
+        nlc_test_start_daemon(env);
+        for (guint i = 0; i < N_FDB_DEVICES; i++)
+                nlc_assert_fdb(NLC_BRIDGE, macs[i], i % 2 == 0 ? taps[i] : "");
+        g_assert_cmpuint(log_count(env, "was missing; added again"), ==, 1);
+        g_assert_cmpuint(log_count(env, "is inactive but held"), ==, 1);
+        for (guint i = 0; i < N_FDB_DEVICES; i++) {
+                g_free(paths[i]);
+                g_free(macs[i]);
+                g_free(taps[i]);
+        }
+}
+
 /* After a clean stop the kernel keeps what the daemon made. */
 static void
 assert_left_as_is(const char *ifname, const char *mac, gboolean active)
@@ -275,6 +331,7 @@ main(int argc, char **argv)
         nlc_test_add("/crash/drift/flags-active", test_drift_repaired, &drift_flags_active);
         nlc_test_add("/crash/drift/nomaster-created", test_drift_repaired, &drift_nomaster_created);
         nlc_test_add("/crash/drift/flags-created", test_drift_repaired, &drift_flags_created);
+        nlc_test_add("/crash/drift/fdb-many", test_drift_fdb_many, NULL);
         nlc_test_add("/crash/sigterm-leaves-devices", test_sigterm_leaves_devices, NULL);
         nlc_test_add("/crash/sigint-leaves-devices", test_sigint_leaves_devices, NULL);
         return g_test_run();
