@@ -10,6 +10,7 @@
 
 #include "nlc-test-dbus.h"
 #include "nlc-test-kernel.h"
+#include "nlc-test-log.h"
 
 #define INSTANCE "vm-1"
 #define MAC      "52:54:00:12:34:01"
@@ -188,18 +189,6 @@ test_drift_repaired(NlcTestEnv *env, gconstpointer data)
         }
 }
 
-static guint
-log_count(NlcTestEnv *env, const char *what)
-{
-        g_autofree char *log = NULL;
-        guint n = 0;
-
-        g_assert_true(g_file_get_contents(env->daemon_log, &log, NULL, NULL));
-        for (const char *p = log; (p = strstr(p, what)); p++)
-                n++;
-        return n;
-}
-
 /* Many devices at restart: their FDB entries are read in one dump (a
  * snapshot), which must answer each device right — the intact ones left
  * alone, an active one's lost entry put back, a created one's stray entry
@@ -235,8 +224,8 @@ test_drift_fdb_many(NlcTestEnv *env, gconstpointer data)
         nlc_test_start_daemon(env);
         for (guint i = 0; i < N_FDB_DEVICES; i++)
                 nlc_assert_fdb(NLC_BRIDGE, macs[i], i % 2 == 0 ? taps[i] : "");
-        g_assert_cmpuint(log_count(env, "was missing; added again"), ==, 1);
-        g_assert_cmpuint(log_count(env, "is inactive but held"), ==, 1);
+        g_assert_cmpuint(nlc_test_log_count(env->daemon_log, "was missing; added again"), ==, 1);
+        g_assert_cmpuint(nlc_test_log_count(env->daemon_log, "is inactive but held"), ==, 1);
         for (guint i = 0; i < N_FDB_DEVICES; i++) {
                 g_free(paths[i]);
                 g_free(macs[i]);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ns-env.h"
+#include "nlc-test-log.h"
 
 #define NLC_MANAGER "org.netlifecd1.Manager"
 #define NLC_DEVICE  "org.netlifecd1.Device"
@@ -282,19 +283,6 @@ test_destroy_instances(void)
         ns_env_tear_down(&env);
 }
 
-/* How often the daemon's log has @what. */
-static guint
-log_count(NsEnv *env, const char *what)
-{
-        g_autofree char *log = NULL;
-        guint n = 0;
-
-        g_assert_true(g_file_get_contents(env->daemon_log, &log, NULL, NULL));
-        for (const char *p = log; (p = strstr(p, what)); p++)
-                n++;
-        return n;
-}
-
 /* The kernel answers RTM_DELLINK only after its RCU barrier; the daemon
  * answers Destroy when its monitor sees the link go, before that. Then the
  * link must be gone and its name free: the next device of each round takes
@@ -304,6 +292,7 @@ test_answered_when_unlisted(void)
 {
         const char *const verbose[] = { "--verbose", NULL };
         NsEnv env;
+        guint early;
 
         ns_env_set_up(&env, verbose);
         ns_sh("ip link add br0 type bridge && ip link set br0 up");
@@ -322,9 +311,9 @@ test_answered_when_unlisted(void)
         }
         /* Not every time: when the daemon's loop is slow, the kernel's answer
          * may be read first (a loaded machine, a sanitizer build). */
-        g_test_message("%u of %u destroys answered before the kernel's answer",
-                       log_count(&env, "link gone before the kernel answered"), ROUNDS);
-        g_assert_cmpuint(log_count(&env, "link gone before the kernel answered"), >=, 1);
+        early = nlc_test_log_count(env.daemon_log, "link gone before the kernel answered");
+        g_test_message("%u of %u destroys answered before the kernel's answer", early, ROUNDS);
+        g_assert_cmpuint(early, >=, 1);
         ns_env_tear_down(&env);
 }
 
