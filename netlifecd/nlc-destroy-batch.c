@@ -401,13 +401,20 @@ on_answered(gpointer data)
         return G_SOURCE_REMOVE;
 }
 
+/* The request itself: from a worker, or at exit from the main thread. */
+static void
+send_delete(Flight *f)
+{
+        f->result = nlc_link_delete_on_own_socket(f->ifindex, f->group);
+        g_atomic_int_set(&f->answered, TRUE);
+}
+
 static void
 run_in_worker(gpointer data, gpointer unused)
 {
         Flight *f = data;
 
-        f->result = nlc_link_delete_on_own_socket(f->ifindex, f->group);
-        g_atomic_int_set(&f->answered, TRUE);
+        send_delete(f);
         g_main_context_invoke_full(f->context, G_PRIORITY_DEFAULT, on_answered, f, flight_unref);
 }
 
@@ -459,8 +466,7 @@ flush(NlcDestroyBatch *b, gboolean in_worker)
                 g_atomic_int_inc(&f->refs);
                 g_thread_pool_push(b->workers, f, NULL);
         } else {
-                f->result = nlc_link_delete_on_own_socket(f->ifindex, f->group);
-                f->answered = TRUE;
+                send_delete(f);
                 land(f);
         }
 }

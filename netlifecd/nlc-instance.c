@@ -8,8 +8,8 @@ struct _NlcInstance {
         char *name;
         char *object_path;
         GPtrArray *devices; /* NlcDevice, referenced */
-        /* What each device counts for (COUNTS_* bits + 1, never NULL), so a
-         * device's change costs O(1), not a walk over the instance. */
+        /* Each device → the COUNTS_* bits it counts for, so a device's
+         * change costs O(1), not a walk over the instance. */
         GHashTable *counted;
         guint n_ready, n_active;
         GList *waiters;         /* Waiter */
@@ -52,7 +52,6 @@ count(NlcInstance *self, NlcDevice *device, guint counts)
 {
         guint old = GPOINTER_TO_UINT(g_hash_table_lookup(self->counted, device));
 
-        old = old ? old - 1 : 0;
         self->n_ready += !!(counts & COUNTS_READY) - !!(old & COUNTS_READY);
         self->n_active += !!(counts & COUNTS_ACTIVE) - !!(old & COUNTS_ACTIVE);
 }
@@ -263,7 +262,7 @@ device_changed(NlcInstance *self, NlcDevice *device)
         guint counts = counts_of(device);
 
         count(self, device, counts);
-        g_hash_table_insert(self->counted, device, GUINT_TO_POINTER(counts + 1));
+        g_hash_table_insert(self->counted, device, GUINT_TO_POINTER(counts));
         recompute(self);
 }
 

@@ -418,6 +418,20 @@ static_entry_of(struct nl_msg *msg, int *port_ifindex, const guint8 **mac)
         return TRUE;
 }
 
+/* The bridges' FDB entries through @cb: of port @port_ifindex only (an
+ * ifinfomsg-sized dump request filters to one port, as `bridge fdb show dev
+ * X` does), or with 0 of every port. */
+static int
+fdb_dump(int port_ifindex, nl_recvmsg_msg_cb_t cb, void *arg)
+{
+        struct nl_msg *msg = link_msg(RTM_GETNEIGH, AF_BRIDGE, port_ifindex, 0, 0);
+
+        if (!msg)
+                return -ENOMEM;
+        nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_DUMP;
+        return send_and_collect(msg, cb, arg);
+}
+
 typedef struct {
         const guint8 *mac;
         int port_ifindex;
@@ -440,9 +454,6 @@ fdb_search_cb(struct nl_msg *msg, void *arg)
 int
 nlc_fdb_has_static(int port_ifindex, const guint8 mac[6])
 {
-        /* An ifinfomsg-sized dump request filters the FDB dump to one bridge
-         * port (ifi_index), as `bridge fdb show dev X` does. */
-        struct nl_msg *msg;
         FdbSearch search = { .mac = mac, .port_ifindex = port_ifindex };
         int r;
 
@@ -451,11 +462,7 @@ nlc_fdb_has_static(int port_ifindex, const guint8 mac[6])
 
                 return g_hash_table_contains(fdb_snapshot, key) ? 1 : 0;
         }
-        msg = link_msg(RTM_GETNEIGH, AF_BRIDGE, port_ifindex, 0, 0);
-        if (!msg)
-                return -ENOMEM;
-        nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_DUMP;
-        r = send_and_collect(msg, fdb_search_cb, &search);
+        r = fdb_dump(port_ifindex, fdb_search_cb, &search);
         if (r < 0)
                 return r;
         return search.found ? 1 : 0;
@@ -475,15 +482,10 @@ fdb_snapshot_cb(struct nl_msg *msg, void *arg)
 int
 nlc_fdb_snapshot_begin(void)
 {
-        struct nl_msg *msg = link_msg(RTM_GETNEIGH, AF_BRIDGE, 0, 0, 0);
         g_autoptr(GHashTable) snapshot =
                 g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
-        int r;
+        int r = fdb_dump(0, fdb_snapshot_cb, snapshot);
 
-        if (!msg)
-                return -ENOMEM;
-        nlmsg_hdr(msg)->nlmsg_flags |= NLM_F_DUMP;
-        r = send_and_collect(msg, fdb_snapshot_cb, snapshot);
         if (r < 0)
                 return r;
         nlc_fdb_snapshot_end();
