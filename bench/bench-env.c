@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #define _GNU_SOURCE /* unshare() */
+#include <errno.h>
 #include <glib/gstdio.h>
 #include <sched.h>
 #include <signal.h>
@@ -18,6 +19,35 @@ die_with_parent(gpointer unused)
         prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
+/* The child setup of the daemon: its threads inherit the affinity. */
+static void
+daemon_child_setup(gpointer data)
+{
+        int cpu = GPOINTER_TO_INT(data);
+        cpu_set_t set;
+
+        die_with_parent(NULL);
+        if (cpu < 0)
+                return;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        sched_setaffinity(0, sizeof set, &set);
+}
+
+/* This process (and what it spawns from now on) keeps off @cpu. */
+static void
+leave_cpu(int cpu)
+{
+        cpu_set_t set;
+
+        if (sched_getaffinity(0, sizeof set, &set) < 0 || !CPU_ISSET(cpu, &set) ||
+            CPU_COUNT(&set) < 2)
+                g_error("--daemon-cpu %d: this process may not use that CPU, or no other", cpu);
+        CPU_CLR(cpu, &set);
+        if (sched_setaffinity(0, sizeof set, &set) < 0)
+                g_error("cannot keep off CPU %d: %s", cpu, g_strerror(errno));
+}
+
 void
 bench_run(const char *cmd)
 {
@@ -29,12 +59,15 @@ bench_run(const char *cmd)
 }
 
 void
-bench_env_init(BenchEnv *e, const char *daemon)
+bench_env_init(BenchEnv *e, const char *daemon, int daemon_cpu)
 {
         g_autofree char *arg = NULL, *sock = NULL;
         char *argv_bus[] = { "dbus-daemon", "--session", "--nofork", NULL, NULL };
 
         memset(e, 0, sizeof *e);
+        e->daemon_cpu = daemon_cpu;
+        if (daemon_cpu >= 0)
+                leave_cpu(daemon_cpu);
         if (unshare(CLONE_NEWNET) < 0)
                 g_error("unshare(CLONE_NEWNET) failed: run as root");
         bench_run("ip link set lo up");
@@ -102,7 +135,7 @@ bench_start_daemon(BenchEnv *e)
         if (!g_spawn_async(NULL, argv, NULL,
                            G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
                                    G_SPAWN_STDERR_TO_DEV_NULL,
-                           die_with_parent, NULL, &e->pid, NULL))
+                           daemon_child_setup, GINT_TO_POINTER(e->daemon_cpu), &e->pid, NULL))
                 g_error("cannot start %s", e->daemon);
         while (!name_owned(e)) {
                 if (g_get_monotonic_time() - t0 > 120 * G_USEC_PER_SEC)

@@ -11,15 +11,17 @@
 
 typedef struct {
         char *dir, *address, *daemon;
-        char *config; /* NULL: the defaults (fsync on) */
+        char *config;   /* NULL: the defaults (fsync on) */
+        int daemon_cpu; /* >= 0: the daemon runs on this CPU only, the rest elsewhere */
         GPid bus, pid;
         GDBusConnection *conn;
 } BenchEnv;
 
 /* Runs a shell command; aborts when it fails. */
 void bench_run(const char *cmd);
-/* Enters a new network namespace (lo up), starts the bus, connects. */
-void bench_env_init(BenchEnv *e, const char *daemon);
+/* Enters a new network namespace (lo up), starts the bus, connects. With
+ * @daemon_cpu >= 0, this process and the bus leave that CPU to the daemon. */
+void bench_env_init(BenchEnv *e, const char *daemon, int daemon_cpu);
 void bench_env_finish(BenchEnv *e);
 /* Starts the daemon; returns how long it took to own its name (the journal
  * restored and every device verified against the kernel first). */

@@ -230,7 +230,7 @@ main(int argc, char **argv)
         g_option_context_add_main_entries(oc, entries, NULL);
         if (!g_option_context_parse(oc, &argc, &argv, NULL) || n < DEVICES_PER_INSTANCE)
                 return 2;
-        bench_env_init(&e, daemon);
+        bench_env_init(&e, daemon, -1);
         bench_run("ip link add benchbr type bridge stp_state 0");
         bench_run("ip link set benchbr up");
         bench_start_daemon(&e);

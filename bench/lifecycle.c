@@ -10,9 +10,12 @@
  * takes at most 1024 ports: device i is a port of bridge benchbr<i / 1000>,
  * so N = 4000 spreads over four. At the end, the scaling curve: one line
  * per N. With -u M, the round at N = 100 once more with M unmanaged veth
- * pairs, 900 of them ports of the same bridge.
+ * pairs, 900 of them ports of the same bridge. With --daemon-cpu C, the
+ * daemon runs on CPU C alone and this process (client and baseline) and the
+ * bus on the others: each call's work then stays on one CPU's caches instead
+ * of following the bus's wakeups from CPU to CPU.
  *
- *   sudo build/bench/lifecycle [-n 100,1000,4000] [-u 4000] [--daemon PATH]
+ *   sudo build/bench/lifecycle [-n 100,1000,4000] [-u 4000] [--daemon-cpu C] [--daemon PATH]
  */
 #include <gio/gio.h>
 #include <stdio.h>
@@ -39,17 +42,45 @@ bridge_of(guint i)
         return g_strdup_printf("benchbr%u", i / PORTS_PER_BRIDGE);
 }
 
+/* What a call costs with no operation behind it: a Properties.Get of each
+ * device's State, which takes the same way as a method call (bus, the
+ * daemon's D-Bus thread, its main loop, the reply) and does nothing else.
+ * calls/s, and the daemon's and the bus's CPU ms per call. */
+typedef struct {
+        double rate, cpu_ms, bus_ms;
+} CallFloor;
+
+static void
+floor_round(BenchEnv *e, GPtrArray *paths, CallFloor *out)
+{
+        gint64 t0 = g_get_monotonic_time();
+        double cpu0 = bench_cpu_seconds(e->pid), bus0 = bench_cpu_seconds(e->bus);
+
+        for (guint i = 0; i < paths->len; i++)
+                bench_call(e, paths->pdata[i], "org.freedesktop.DBus.Properties", "Get",
+                           g_variant_new("(ss)", "org.netlifecd1.Device", "State"), NULL);
+        out->rate = paths->len / ((g_get_monotonic_time() - t0) / 1e6);
+        out->cpu_ms = (bench_cpu_seconds(e->pid) - cpu0) * 1e3 / paths->len;
+        out->bus_ms = (bench_cpu_seconds(e->bus) - bus0) * 1e3 / paths->len;
+}
+
 /* ops/s over D-Bus, per operation; with @cpu_ms, also the CPU time (user +
  * system: the kernel work of its requests included) the daemon and the bus
- * daemon spent per call. */
+ * daemon spent per call, and @call_floor measured between allocate and create. */
 static void
-daemon_round(BenchEnv *e, guint n, double rate[N_OPS], double *cpu_ms, double *bus_ms)
+daemon_round(BenchEnv *e, guint n, double rate[N_OPS], double *cpu_ms, double *bus_ms,
+             CallFloor *call_floor)
 {
         g_autoptr(GPtrArray) paths = g_ptr_array_new_with_free_func(g_free);
 
         for (guint op = 0; op < N_OPS; op++) {
-                gint64 t0 = g_get_monotonic_time();
-                double cpu0 = bench_cpu_seconds(e->pid), bus0 = bench_cpu_seconds(e->bus);
+                gint64 t0;
+                double cpu0, bus0;
+
+                if (op == 1 && call_floor)
+                        floor_round(e, paths, call_floor);
+                t0 = g_get_monotonic_time();
+                cpu0 = bench_cpu_seconds(e->pid), bus0 = bench_cpu_seconds(e->bus);
 
                 for (guint i = 0; i < n; i++) {
                         if (op == 0) {
@@ -190,6 +221,29 @@ kernel_ops_rate(guint n, const double rate[N_OPS])
         return 4 * n / t;
 }
 
+/* The call floor against each kernel operation (destroy: the baseline done
+ * at the event): the best ratio a D-Bus service could reach if it added
+ * only that call to the kernel work, and what netlifecd spends beyond both
+ * (ms per call: its time minus the floor minus the kernel work). */
+static void
+print_floor(guint n, const CallFloor *f, const double d[N_OPS], const double base[N_OPS])
+{
+        double t_floor = 1e3 / f->rate, t_base = 0;
+
+        printf("%6u D-Bus floor (Properties.Get of each device's State): %.0f calls/s, CPU ms per "
+               "call %.2f/%.2f; best ratio with only it added, and netlifecd's own ms beyond "
+               "it and the kernel work:",
+               n, f->rate, f->cpu_ms, f->bus_ms);
+        for (guint op = 1; op < N_OPS - 1; op++) {
+                double t_op = 1e3 / base[op];
+
+                t_base += t_op;
+                printf(" %s %.2f %.2f", ops[op], t_op / (t_op + t_floor),
+                       1e3 / d[op] - t_floor - t_op);
+        }
+        printf(" overall %.2f\n", t_base / (t_base + 4 * t_floor));
+}
+
 /* A Linux bridge takes at most 1024 ports (BR_MAX_PORTS); with the 100
  * managed ones of the round, this many unmanaged ones fit. */
 #define MAX_UNMANAGED_PORTS 900
@@ -208,7 +262,7 @@ unmanaged_ports(BenchEnv *e, guint m)
         const guint n = 100;
 
         bench_start_daemon(e);
-        daemon_round(e, n, without, NULL, NULL);
+        daemon_round(e, n, without, NULL, NULL, NULL);
         bench_stop_daemon(e);
         baseline_round(n, base_without, FALSE);
         for (guint i = 0; i < m; i++) {
@@ -222,7 +276,7 @@ unmanaged_ports(BenchEnv *e, guint m)
         g_file_set_contents(batch, lines->str, -1, NULL);
         bench_run(cmd);
         restart = bench_start_daemon(e);
-        daemon_round(e, n, with, NULL, NULL);
+        daemon_round(e, n, with, NULL, NULL, NULL);
         bench_stop_daemon(e);
         baseline_round(n, base_with, FALSE);
         /* The kernel itself slows down with thousands of links (IPv6 routes
@@ -250,12 +304,15 @@ main(int argc, char **argv)
 {
         g_autofree char *counts = g_strdup("100,1000");
         g_autofree char *daemon = g_strdup("build/netlifecd/netlifecd");
-        int unmanaged = 0;
+        int unmanaged = 0, daemon_cpu = -1;
         const GOptionEntry entries[] = {
                 { "counts", 'n', 0, G_OPTION_ARG_STRING, &counts, "Device counts", "N,N" },
                 { "unmanaged", 'u', 0, G_OPTION_ARG_INT, &unmanaged,
                   "Then the round at N = 100 again with this many unmanaged veth pairs", "M" },
                 { "daemon", 0, 0, G_OPTION_ARG_FILENAME, &daemon, "netlifecd binary", "PATH" },
+                { "daemon-cpu", 0, 0, G_OPTION_ARG_INT, &daemon_cpu,
+                  "Run the daemon on this CPU alone, the client, baseline and bus on the others",
+                  "C" },
                 { NULL },
         };
         g_autoptr(GOptionContext) oc = g_option_context_new("- lifecycle throughput");
@@ -269,7 +326,7 @@ main(int argc, char **argv)
         g_option_context_add_main_entries(oc, entries, NULL);
         if (!g_option_context_parse(oc, &argc, &argv, NULL))
                 return 2;
-        bench_env_init(&e, daemon);
+        bench_env_init(&e, daemon, daemon_cpu);
         ns = g_strsplit(counts, ",", -1);
         for (guint c = 0; ns[c]; c++)
                 most = MAX(most, (guint) g_ascii_strtoull(ns[c], NULL, 10));
@@ -284,12 +341,16 @@ main(int argc, char **argv)
         nofsync = g_build_filename(e.dir, "nofsync.conf", NULL);
         g_file_set_contents(nofsync, "[journal]\nfsync = false\n", -1, NULL);
 
-        printf("lifecycle throughput, sequential calls, ops/s; ratio = netlifecd / direct libnl\n");
+        printf("lifecycle throughput, sequential calls, ops/s; ratio = netlifecd / direct libnl");
+        if (daemon_cpu >= 0)
+                printf("; the daemon alone on CPU %d", daemon_cpu);
+        printf("\n");
         printf("%6s %-11s %12s %12s %12s %8s %8s\n", "N", "operation", "fsync", "no fsync",
                "direct", "ratio", "no fsync");
         for (guint c = 0; ns[c]; c++) {
                 guint n = (guint) g_ascii_strtoull(ns[c], NULL, 10);
                 double d[N_OPS], b[N_OPS], early[N_OPS], cpu_ms[N_OPS], bus_ms[N_OPS];
+                CallFloor call_floor;
                 guint64 rss_half = 0, rss1, rss_fresh;
                 double restart;
 
@@ -303,11 +364,11 @@ main(int argc, char **argv)
                 /* The journal without fsync first, then the default. */
                 e.config = nofsync;
                 bench_start_daemon(&e);
-                daemon_round(&e, n, nf, NULL, NULL);
+                daemon_round(&e, n, nf, NULL, NULL, NULL);
                 bench_stop_daemon(&e);
                 e.config = NULL;
                 bench_start_daemon(&e);
-                daemon_round(&e, n, d, cpu_ms, bus_ms);
+                daemon_round(&e, n, d, cpu_ms, bus_ms, &call_floor);
                 baseline_round(n, b, FALSE);
                 for (guint op = 0; op < N_OPS; op++) {
                         /* allocate and free touch no kernel object: no baseline */
@@ -341,6 +402,7 @@ main(int argc, char **argv)
                        "kernel ops", kernel_ops_rate(n, d), kernel_ops_rate(n, nf),
                        kernel_ops_rate(n, early), kernel_ops_rate(n, d) / kernel_ops_rate(n, early),
                        kernel_ops_rate(n, nf) / kernel_ops_rate(n, early));
+                print_floor(n, &call_floor, d, early);
                 /* Restart with N created devices, and memory per device:
                  * first with every tap's queues held by this process, as
                  * the hypervisors would hold them (the taps keep carrier

@@ -98,7 +98,7 @@ main(int argc, char **argv)
                 g_printerr("%s\n", error ? error->message : "need -n 10 or more");
                 return 2;
         }
-        bench_env_init(&env, daemon_path);
+        bench_env_init(&env, daemon_path, -1);
         bench_run("ip link add benchbr type bridge stp_state 0");
         bench_run("ip link set benchbr up");
         bench_start_daemon(&env);
