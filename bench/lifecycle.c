@@ -179,6 +179,7 @@ baseline_round(guint n, double rate[N_OPS], gboolean answered_at_event)
                                 nlc_link_set_mtu(tap.ifindex, br->mtu);
                                 nlc_link_set_master(tap.ifindex, br->ifindex);
                                 nlc_bridge_port_set_flags(tap.ifindex, FALSE, FALSE);
+                                nlc_link_disable_ipv6(ifname);
                                 nlc_link_set_up(tap.ifindex, TRUE);
                                 break;
                         case 2: /* activate: the entry, then the RARP, as the daemon */

@@ -5,6 +5,7 @@
  * nowhere else.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/if_bridge.h>
 #include <linux/if_link.h>
 #include <linux/neighbour.h>
@@ -13,6 +14,7 @@
 #include <netlink/route/link.h>
 #include <netlink/route/link/macvtap.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "nlc-netlink.h"
 
@@ -229,6 +231,30 @@ nlc_link_set_up(int ifindex, gboolean up)
         struct nl_msg *msg = link_msg(RTM_SETLINK, AF_UNSPEC, ifindex, up ? IFF_UP : 0, IFF_UP);
 
         return msg ? send_and_ack(msg) : -ENOMEM;
+}
+
+int
+nlc_link_disable_ipv6(const char *ifname)
+{
+        g_autofree char *path = NULL;
+        char now = 0;
+        int fd, r = 0;
+
+        if (!ifname || !*ifname || strlen(ifname) >= IF_NAMESIZE || strchr(ifname, '/'))
+                return -EINVAL;
+        path = g_strdup_printf("/proc/sys/net/ipv6/conf/%s/disable_ipv6", ifname);
+        fd = open(path, O_RDWR | O_CLOEXEC);
+        if (fd < 0) {
+                r = -errno;
+                /* No IPv6 in this kernel: nothing to turn off. */
+                return r == -ENOENT && access("/proc/sys/net/ipv6/conf", F_OK) < 0 ? 0 : r;
+        }
+        if (read(fd, &now, 1) < 0)
+                r = -errno;
+        else if (now != '1' && pwrite(fd, "1", 1, 0) < 0)
+                r = -errno;
+        close(fd);
+        return r;
 }
 
 /* RTM_DELLINK of link @ifindex, or (@ifindex 0) of netdev group @group. */

@@ -35,6 +35,10 @@ int nlc_link_set_mtu(int ifindex, guint mtu);
 int nlc_link_set_up(int ifindex, gboolean up);
 /* 0 when the link is already gone. */
 int nlc_link_delete(int ifindex);
+/* Turns the host's IPv6 off on the link (net.ipv6.conf.<ifname>.disable_ipv6,
+ * a sysctl: rtnetlink cannot set it). 0 when it already was, or when the
+ * kernel has no IPv6. */
+int nlc_link_disable_ipv6(const char *ifname);
 
 /* Netdev groups (IFLA_GROUP), for deleting many links in one request. */
 typedef struct {

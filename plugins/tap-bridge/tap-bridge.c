@@ -172,6 +172,15 @@ configure_port(NlcBackendDevice *dev, const NlcLinkInfo *tap, const NlcLinkInfo 
         if (r < 0)
                 return nlc_error_set_errno(error, r, "cannot turn learning and flooding off on %s",
                                            tap->name);
+        /* A bridge port needs no host address: the bridge takes its frames
+         * before IPv6 would. Off before the link goes up, the kernel skips
+         * the per-link IPv6 setup (link-local address, DAD, routes) that
+         * was most of a create's and a destroy's kernel time, and the guest
+         * no longer receives the host's solicitations on its tap. */
+        r = nlc_link_disable_ipv6(tap->name);
+        if (r < 0)
+                g_message("tap-bridge: cannot turn IPv6 off on port %s: %s", tap->name,
+                          g_strerror(-r));
         if (!(tap->flags & IFF_UP)) {
                 r = nlc_link_set_up(tap->ifindex, TRUE);
                 if (r < 0)

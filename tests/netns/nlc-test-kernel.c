@@ -146,6 +146,23 @@ read_tun(NlcLink *l, JsonObject *data)
                 l->numqueues = json_object_get_int_member(data, "numqueues");
 }
 
+/* IPv6 as the kernel has it: the link's sysctl and its addresses. */
+static void
+read_ipv6(NlcLink *l)
+{
+        g_autofree char *path = g_strdup_printf("/proc/sys/net/ipv6/conf/%s/disable_ipv6", l->name);
+        g_autofree char *off = NULL, *cmd = g_strdup_printf("ip -j -6 addr show dev %s", l->name);
+        g_autoptr(JsonNode) root = run_json(cmd);
+        JsonObject *o = first_object(root);
+        JsonArray *addrs = o && json_object_has_member(o, "addr_info")
+                                   ? json_object_get_array_member(o, "addr_info")
+                                   : NULL;
+
+        g_assert_true(g_file_get_contents(path, &off, NULL, NULL));
+        l->ipv6_off = off[0] == '1';
+        l->ipv6_addrs = addrs ? json_array_get_length(addrs) : 0;
+}
+
 NlcLink *
 nlc_link_read(const char *ifname)
 {
@@ -174,6 +191,7 @@ nlc_link_read(const char *ifname)
         data = obj_member(info, "info_data");
         if (g_strcmp0(l->kind, "tun") == 0 && data)
                 read_tun(l, data);
+        read_ipv6(l);
         if (l->master) {
                 g_autofree char *port_cmd =
                         g_strdup_printf("bridge -j -d link show dev %s", ifname);
@@ -356,11 +374,11 @@ describe_port(const NlcLink *l)
 {
         return g_strdup_printf("%s: exists=%d kind=%s type=%s pi=%d vnet_hdr=%d persist=%d mq=%d "
                                "queues=%" G_GINT64_FORMAT " master=%s mtu=%u up=%d carrier=%d "
-                               "port=%d learning=%d flood=%d",
+                               "port=%d learning=%d flood=%d ipv6_off=%d ipv6_addrs=%u",
                                l->name, l->exists, OR_DASH(l->kind), OR_DASH(l->tun_type), l->pi,
                                l->vnet_hdr, l->persist, l->multi_queue, l->numqueues,
                                OR_DASH(l->master), l->mtu, l->up, l->lower_up, l->is_port,
-                               l->learning, l->flood);
+                               l->learning, l->flood, l->ipv6_off, l->ipv6_addrs);
 }
 
 void
@@ -386,6 +404,8 @@ nlc_assert_tap_port(const char *ifname, const char *bridge, guint mtu, guint que
                 .is_port = TRUE,
                 .learning = FALSE,
                 .flood = FALSE,
+                .ipv6_off = TRUE,
+                .ipv6_addrs = 0,
         };
         g_autofree char *expected = describe_port(&want);
 

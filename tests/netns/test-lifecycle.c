@@ -2,7 +2,7 @@
 /*
  * The tap-bridge lifecycle over D-Bus: the whole life with the kernel and the
  * signals checked after every step, every operation repeated, every refused
- * order, and Destroy of a tap that is already gone.
+ * order, Destroy of a tap that is already gone, and a port without host IPv6.
  */
 #include "nlc-test-dbus.h"
 #include "nlc-test-kernel.h"
@@ -315,6 +315,40 @@ test_destroy_when_gone(NlcTestEnv *env, gconstpointer data)
         nlc_device_step(env, path, "Free", "destroyed", "freed");
 }
 
+/* The namespace of these tests has IPv6 off (see the fixture); here it is
+ * on, as on a host, and the daemon's port must still carry none of it: no
+ * link-local address, DAD or solicitations on a guest's tap. */
+static void
+test_port_without_ipv6(NlcTestEnv *env, gconstpointer data)
+{
+        g_autofree char *path = NULL;
+        g_autoptr(GUnixFDList) fds = NULL;
+        g_autoptr(NlcLink) veth = NULL;
+
+        nlc_run("sh -c 'echo 0 > /proc/sys/net/ipv6/conf/all/disable_ipv6'");
+        nlc_run("sh -c 'echo 0 > /proc/sys/net/ipv6/conf/default/disable_ipv6'");
+        /* The host's IPv6 works: a link brought up now gets its address. */
+        nlc_run("ip link add v6a type veth peer name v6b");
+        nlc_run("ip link set v6a up");
+        nlc_run("ip link set v6b up");
+        veth = nlc_link_read("v6a");
+        g_assert_false(veth->ipv6_off);
+        g_assert_cmpuint(veth->ipv6_addrs, ==, 1);
+
+        path = nlc_allocate(env, INSTANCE, MAC, OPTS);
+        fds = nlc_device_create(env, path);
+        nlc_assert_tap_port(TAP, NLC_BRIDGE, NLC_BRIDGE_MTU, 1);
+        nlc_device_call(env, path, "Activate");
+        nlc_assert_device_kernel(TAP, MAC, "active", 1);
+        nlc_device_call(env, path, "Deactivate");
+        nlc_device_call(env, path, "Destroy");
+        nlc_assert_link_absent(TAP);
+        /* Created again, the new tap is set up the same way. */
+        g_clear_object(&fds);
+        fds = nlc_device_create(env, path);
+        nlc_assert_tap_port(TAP, NLC_BRIDGE, NLC_BRIDGE_MTU, 1);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -324,5 +358,6 @@ main(int argc, char **argv)
         nlc_test_add("/lifecycle/idempotent", test_idempotent, NULL);
         nlc_test_add("/lifecycle/out-of-order", test_out_of_order, NULL);
         nlc_test_add("/lifecycle/destroy-when-gone", test_destroy_when_gone, NULL);
+        nlc_test_add("/lifecycle/port-without-ipv6", test_port_without_ipv6, NULL);
         return g_test_run();
 }
