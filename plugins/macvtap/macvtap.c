@@ -157,6 +157,18 @@ ensure_mac(NlcBackendDevice *dev, const NlcLinkInfo *mv, GError **error)
  * already there under this record's name (a retry after a crash) is taken as
  * it is and put down. *created tells the caller what to undo.
  */
+/* The macvtap carries the guest's MAC, so the host's IPv6 on it would claim
+ * the guest's own link-local address (DAD against the guest) and speak with
+ * the guest's MAC. Not fatal: the guest's traffic does not depend on it. */
+static void
+host_ipv6_off(const char *ifname)
+{
+        int r = nlc_link_disable_ipv6(ifname);
+
+        if (r < 0)
+                g_message("macvtap: cannot turn IPv6 off on %s: %s", ifname, g_strerror(-r));
+}
+
 static gboolean
 ensure_link(NlcBackendDevice *dev, NlcLinkInfo *mv, gboolean *created, GError **error)
 {
@@ -190,6 +202,7 @@ ensure_link(NlcBackendDevice *dev, NlcLinkInfo *mv, gboolean *created, GError **
                                                    ifname);
                 *created = TRUE;
         }
+        host_ipv6_off(ifname); /* down here in either case */
         return ensure_mac(dev, mv, error);
 }
 
@@ -486,7 +499,8 @@ repair_node(NlcBackendDevice *dev, const NlcLinkInfo *mv)
 
 /*
  * Adopts or re-verifies: the macvtap must exist, be a macvtap, sit on our
- * lower and carry the guest MAC; its link state follows the record's state
+ * lower and carry the guest MAC; the host's IPv6 is turned off on it; its
+ * link state follows the record's state
  * (active: up, created: down). The queues are never reopened here: a
  * hypervisor may hold them, and an extra macvtap queue would take a share of
  * the guest's traffic that nobody reads.
@@ -531,6 +545,7 @@ macvtap_notify(NlcBackendDevice *dev, NlcDeviceState *state, GError **error)
                         return FALSE;
         }
         repair_node(dev, &mv);
+        host_ipv6_off(ifname);
 
         up = (mv.flags & IFF_UP) != 0;
         if (*state == NLC_DEVICE_STATE_NONE) {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "nlc-test-env.h"
+#include "nlc-test-ipv6.h"
 #include "nlc-test-kernel.h"
 
 /* iproute2 leaves out what a link does not have; printf gets "-" for it. */
@@ -146,23 +147,6 @@ read_tun(NlcLink *l, JsonObject *data)
                 l->numqueues = json_object_get_int_member(data, "numqueues");
 }
 
-/* IPv6 as the kernel has it: the link's sysctl and its addresses. */
-static void
-read_ipv6(NlcLink *l)
-{
-        g_autofree char *path = g_strdup_printf("/proc/sys/net/ipv6/conf/%s/disable_ipv6", l->name);
-        g_autofree char *off = NULL, *cmd = g_strdup_printf("ip -j -6 addr show dev %s", l->name);
-        g_autoptr(JsonNode) root = run_json(cmd);
-        JsonObject *o = first_object(root);
-        JsonArray *addrs = o && json_object_has_member(o, "addr_info")
-                                   ? json_object_get_array_member(o, "addr_info")
-                                   : NULL;
-
-        g_assert_true(g_file_get_contents(path, &off, NULL, NULL));
-        l->ipv6_off = off[0] == '1';
-        l->ipv6_addrs = addrs ? json_array_get_length(addrs) : 0;
-}
-
 NlcLink *
 nlc_link_read(const char *ifname)
 {
@@ -191,7 +175,7 @@ nlc_link_read(const char *ifname)
         data = obj_member(info, "info_data");
         if (g_strcmp0(l->kind, "tun") == 0 && data)
                 read_tun(l, data);
-        read_ipv6(l);
+        l->ipv6_off = nlc_test_ipv6_off(ifname, &l->ipv6_addrs);
         if (l->master) {
                 g_autofree char *port_cmd =
                         g_strdup_printf("bridge -j -d link show dev %s", ifname);

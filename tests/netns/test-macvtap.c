@@ -26,6 +26,7 @@
 
 #include "kernel-check.h"
 #include "backend-test.h"
+#include "nlc-test-ipv6.h"
 #include "ns-env.h"
 
 #define DEV       "org.netlifecd1.Device"
@@ -100,11 +101,13 @@ kernel_link_read(const char *ifname, KernelLink *out)
 }
 
 /* A macvtap of ours: on the lower, in @mode, with the guest MAC and the
- * lower's MTU; up (and operationally up: the lower has carrier) or down. */
+ * lower's MTU; up (and operationally up: the lower has carrier) or down;
+ * no host IPv6 on it (this namespace has IPv6 on). */
 static void
 assert_macvtap(const char *ifname, const char *mode, gboolean up)
 {
         KernelLink k;
+        guint ipv6_addrs = 0;
 
         kernel_link_read(ifname, &k);
         g_assert_true(k.exists);
@@ -115,6 +118,8 @@ assert_macvtap(const char *ifname, const char *mode, gboolean up)
         g_assert_cmpuint(k.mtu, ==, 1400);
         g_assert_cmpint(k.up, ==, up);
         g_assert_cmpstr(k.operstate, ==, up ? "UP" : "DOWN");
+        g_assert_true(nlc_test_ipv6_off(ifname, &ipv6_addrs));
+        g_assert_cmpuint(ipv6_addrs, ==, 0);
 }
 
 static gboolean
