@@ -152,11 +152,6 @@ ensure_mac(NlcBackendDevice *dev, const NlcLinkInfo *mv, GError **error)
         return TRUE;
 }
 
-/*
- * The macvtap itself, down, on our lower, with the guest MAC; one that is
- * already there under this record's name (a retry after a crash) is taken as
- * it is and put down. *created tells the caller what to undo.
- */
 /* The macvtap carries the guest's MAC, so the host's IPv6 on it would claim
  * the guest's own link-local address (DAD against the guest) and speak with
  * the guest's MAC. Not fatal: the guest's traffic does not depend on it. */
@@ -169,6 +164,12 @@ host_ipv6_off(const char *ifname)
                 g_message("macvtap: cannot turn IPv6 off on %s: %s", ifname, g_strerror(-r));
 }
 
+/*
+ * The macvtap itself, down, on our lower, with the guest MAC and the host's
+ * IPv6 off; one that is
+ * already there under this record's name (a retry after a crash) is taken as
+ * it is and put down. *created tells the caller what to undo.
+ */
 static gboolean
 ensure_link(NlcBackendDevice *dev, NlcLinkInfo *mv, gboolean *created, GError **error)
 {

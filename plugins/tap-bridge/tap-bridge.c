@@ -174,8 +174,8 @@ configure_port(NlcBackendDevice *dev, const NlcLinkInfo *tap, const NlcLinkInfo 
                                            tap->name);
         /* A bridge port needs no host address: the bridge takes its frames
          * before IPv6 would. Off before the link goes up, the kernel skips
-         * the per-link IPv6 setup (link-local address, DAD, routes) that
-         * was most of a create's and a destroy's kernel time, and the guest
+         * the per-link IPv6 setup (link-local address, DAD, routes), a large
+         * part of a create's and a destroy's kernel time, and the guest
          * no longer receives the host's solicitations on its tap. */
         r = nlc_link_disable_ipv6(tap->name);
         if (r < 0)
