@@ -114,3 +114,12 @@ nlc_backend_reserve_ifname(NlcBackendDevice *dev, const char *requested, const c
                     dev->id);
         return FALSE;
 }
+
+void
+nlc_backend_host_ipv6_off(const char *ifname)
+{
+        int r = nlc_link_disable_ipv6(ifname);
+
+        if (r < 0)
+                g_message("cannot turn the host's IPv6 off on %s: %s", ifname, g_strerror(-r));
+}

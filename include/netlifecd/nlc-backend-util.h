@@ -43,4 +43,9 @@ int nlc_backend_destroy_link(const char *ifname, const char *kind, GError **erro
 gboolean nlc_backend_reserve_ifname(NlcBackendDevice *dev, const char *requested, const char *kind,
                                     const NlcBackendHost *host, GError **error);
 
+/* Turns the host's IPv6 off on a guest's interface @ifname, which needs no
+ * host address; a failure is logged, not returned: the guest's traffic does
+ * not depend on it. */
+void nlc_backend_host_ipv6_off(const char *ifname);
+
 G_END_DECLS

@@ -152,18 +152,6 @@ ensure_mac(NlcBackendDevice *dev, const NlcLinkInfo *mv, GError **error)
         return TRUE;
 }
 
-/* The macvtap carries the guest's MAC, so the host's IPv6 on it would claim
- * the guest's own link-local address (DAD against the guest) and speak with
- * the guest's MAC. Not fatal: the guest's traffic does not depend on it. */
-static void
-host_ipv6_off(const char *ifname)
-{
-        int r = nlc_link_disable_ipv6(ifname);
-
-        if (r < 0)
-                g_message("macvtap: cannot turn IPv6 off on %s: %s", ifname, g_strerror(-r));
-}
-
 /*
  * The macvtap itself, down, on our lower, with the guest MAC and the host's
  * IPv6 off; one that is
@@ -203,7 +191,10 @@ ensure_link(NlcBackendDevice *dev, NlcLinkInfo *mv, gboolean *created, GError **
                                                    ifname);
                 *created = TRUE;
         }
-        host_ipv6_off(ifname); /* down here in either case */
+        /* Down here in either case. The macvtap carries the guest's MAC, so
+         * the host's IPv6 on it would claim the guest's own link-local
+         * address (DAD against the guest) and speak with the guest's MAC. */
+        nlc_backend_host_ipv6_off(ifname);
         return ensure_mac(dev, mv, error);
 }
 
@@ -546,7 +537,7 @@ macvtap_notify(NlcBackendDevice *dev, NlcDeviceState *state, GError **error)
                         return FALSE;
         }
         repair_node(dev, &mv);
-        host_ipv6_off(ifname);
+        nlc_backend_host_ipv6_off(ifname);
 
         up = (mv.flags & IFF_UP) != 0;
         if (*state == NLC_DEVICE_STATE_NONE) {

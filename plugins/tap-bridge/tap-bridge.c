@@ -177,10 +177,7 @@ configure_port(NlcBackendDevice *dev, const NlcLinkInfo *tap, const NlcLinkInfo 
          * the per-link IPv6 setup (link-local address, DAD, routes), a large
          * part of a create's and a destroy's kernel time, and the guest
          * no longer receives the host's solicitations on its tap. */
-        r = nlc_link_disable_ipv6(tap->name);
-        if (r < 0)
-                g_message("tap-bridge: cannot turn IPv6 off on port %s: %s", tap->name,
-                          g_strerror(-r));
+        nlc_backend_host_ipv6_off(tap->name);
         if (!(tap->flags & IFF_UP)) {
                 r = nlc_link_set_up(tap->ifindex, TRUE);
                 if (r < 0)
