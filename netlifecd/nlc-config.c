@@ -2,10 +2,12 @@
 #include <errno.h>
 #include <string.h>
 
+#include <gio/gio.h>
+
 #include "nlc-config.h"
 #include "nlc-error.h"
 
-typedef enum { T_BOOL, T_UINT, T_UINT64, T_POLICY, T_FALLBACK } Type;
+typedef enum { T_BOOL, T_UINT, T_UINT64, T_POLICY, T_FALLBACK, T_READINESS, T_ADDRESS } Type;
 
 typedef struct {
         const char *group, *key;
@@ -29,6 +31,8 @@ static const Key keys[] = {
         { "announce", "max-ms", T_UINT, OFF(announce_max_ms), 1, 100000 },
         { "announce", "step-ms", T_UINT, OFF(announce_step_ms), 1, 100000 },
         { "migration", "max-bandwidth", T_UINT64, OFF(max_bandwidth), 0, G_MAXUINT64 },
+        { "migration", "readiness", T_READINESS, OFF(readiness), 0, 0 },
+        { "migration", "destination-bus", T_ADDRESS, OFF(destination_bus), 0, 0 },
         { "journal", "fsync", T_BOOL, OFF(journal_fsync), 0, 0 },
 };
 
@@ -121,6 +125,22 @@ set_value(NlcConfig *c, const Key *k, const char *value, const char *path, const
                 }
                 return bad(error, path, text, k->group, k->key,
                            g_strdup_printf("'%s' is not continue-precopy or fail", value));
+        case T_READINESS:
+                if (nlc_readiness_source_from_string(value, (NlcReadinessSource *) field)) {
+                        c->has_readiness = TRUE;
+                        return TRUE;
+                }
+                return bad(error, path, text, k->group, k->key,
+                           g_strdup_printf("'%s' is not local, coordinated or destination-bus",
+                                           value));
+        case T_ADDRESS:
+                if (strlen(value) < NLC_CONFIG_ADDRESS_MAX &&
+                    g_dbus_is_supported_address(value, NULL)) {
+                        g_strlcpy(field, value, NLC_CONFIG_ADDRESS_MAX);
+                        return TRUE;
+                }
+                return bad(error, path, text, k->group, k->key,
+                           g_strdup_printf("'%s' is not a D-Bus address", value));
         case T_UINT:
         case T_UINT64:
         default:
@@ -175,6 +195,14 @@ nlc_config_load(NlcConfig *c, const char *path, gboolean required, GError **erro
                         if (!set_value(c, k, value, path, text, error))
                                 return FALSE;
                 }
+        }
+        if (c->has_readiness && c->readiness == NLC_READINESS_DESTINATION_BUS &&
+            !c->destination_bus[0]) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                            "%s:%u: [migration] readiness destination-bus needs "
+                            "[migration] destination-bus, the destination daemon's D-Bus address",
+                            path, line_of(text, "migration", "readiness"));
+                return FALSE;
         }
         if (c->announce_initial_ms > c->announce_max_ms) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,

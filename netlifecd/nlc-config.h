@@ -11,7 +11,8 @@
 
 #include "nlc-enums.h"
 
-#define NLC_DEFAULT_CONFIG "/etc/netlifecd/netlifecd.conf"
+#define NLC_DEFAULT_CONFIG     "/etc/netlifecd/netlifecd.conf"
+#define NLC_CONFIG_ADDRESS_MAX 512 /* bytes of a D-Bus address, with its NUL */
 
 typedef struct {
         gboolean postcopy_allowed;  /* [postcopy] allowed */
@@ -26,7 +27,14 @@ typedef struct {
         guint announce_max_ms;      /* [announce] max-ms */
         guint announce_step_ms;     /* [announce] step-ms */
         guint64 max_bandwidth;      /* [migration] max-bandwidth, bytes/s; 0: QEMU's */
-        gboolean journal_fsync;     /* [journal] fsync */
+        /* [migration] readiness and destination-bus: how a Migrate that names
+         * no readiness learns the destination's. Unset by default: such a
+         * Migrate is refused, never gated on a guess. A fixed buffer keeps
+         * NlcConfig a plain value that the daemon copies. */
+        gboolean has_readiness;
+        NlcReadinessSource readiness;
+        char destination_bus[NLC_CONFIG_ADDRESS_MAX];
+        gboolean journal_fsync; /* [journal] fsync */
 } NlcConfig;
 
 /* The built-in defaults (also what a missing default file means). */

@@ -1,4 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <stdlib.h>
+#include <string.h>
+
 #include "nlc-error.h"
 #include "nlc-instance.h"
 #include "nlc-lazy-property.h"
@@ -12,9 +15,15 @@ struct _NlcInstance {
          * change costs O(1), not a walk over the instance. */
         GHashTable *counted;
         guint n_ready, n_active;
+        /* MAC (lower case) → how many of its devices with it are ready:
+         * ReadyMacs, what a migration's source checks its NICs against. */
+        GHashTable *ready_macs;
         GList *waiters;         /* Waiter */
-        NlcLazyProperties lazy; /* Devices */
+        NlcLazyProperties lazy; /* Devices, ReadyMacs */
 };
+
+enum { SIGNAL_READY_MACS_CHANGED, N_SIGNALS };
+static guint signals[N_SIGNALS];
 
 typedef struct {
         NlcInstance *instance;
@@ -46,14 +55,54 @@ counts_of(NlcDevice *d)
                (nlc_device_get_state(d) == NLC_DEVICE_STATE_ACTIVE ? COUNTS_ACTIVE : 0);
 }
 
+/* One more (@delta 1) or one fewer (-1) ready device has @mac; a MAC that
+ * joins or leaves the set is announced. */
+static void
+count_ready_mac(NlcInstance *self, NlcDevice *device, int delta)
+{
+        g_autofree char *mac = g_ascii_strdown(nlc_device_get_mac(device), -1);
+        guint n = GPOINTER_TO_UINT(g_hash_table_lookup(self->ready_macs, mac)) + delta;
+
+        if (n)
+                g_hash_table_insert(self->ready_macs, g_steal_pointer(&mac), GUINT_TO_POINTER(n));
+        else
+                g_hash_table_remove(self->ready_macs, mac);
+        if (n == 0 || (n == 1 && delta > 0)) {
+                nlc_lazy_properties_invalidate(&self->lazy, "ReadyMacs");
+                g_signal_emit(self, signals[SIGNAL_READY_MACS_CHANGED], 0);
+        }
+}
+
 /* @device now counts for @counts (0 when it leaves). */
 static void
 count(NlcInstance *self, NlcDevice *device, guint counts)
 {
         guint old = GPOINTER_TO_UINT(g_hash_table_lookup(self->counted, device));
+        int ready_delta = !!(counts & COUNTS_READY) - !!(old & COUNTS_READY);
 
-        self->n_ready += !!(counts & COUNTS_READY) - !!(old & COUNTS_READY);
+        self->n_ready += ready_delta;
         self->n_active += !!(counts & COUNTS_ACTIVE) - !!(old & COUNTS_ACTIVE);
+        if (ready_delta)
+                count_ready_mac(self, device, ready_delta);
+}
+
+static int
+compare_strings(gconstpointer a, gconstpointer b)
+{
+        return strcmp(*(const char *const *) a, *(const char *const *) b);
+}
+
+GStrv
+nlc_instance_dup_ready_macs(NlcInstance *self)
+{
+        guint n = 0;
+        GStrv macs = (GStrv) g_hash_table_get_keys_as_array(self->ready_macs, &n);
+
+        /* The table's keys, copied: the array alone was the table's. */
+        for (guint i = 0; i < n; i++)
+                macs[i] = g_strdup(macs[i]);
+        qsort(macs, n, sizeof *macs, compare_strings);
+        return macs;
 }
 
 static gboolean
@@ -62,12 +111,19 @@ all_devices(NlcInstance *self, guint n)
         return self->devices->len > 0 && n == self->devices->len;
 }
 
-/* Devices, built when a client reads it (nlc-lazy-property.h). */
+/* Devices and ReadyMacs, built when a client reads them
+ * (nlc-lazy-property.h). */
 static GVariant *
-build_devices(GDBusInterfaceSkeleton *skeleton, const char *name)
+build_lazy(GDBusInterfaceSkeleton *skeleton, const char *name)
 {
         NlcInstance *self = NLC_INSTANCE(skeleton);
         GVariantBuilder b;
+
+        if (g_str_equal(name, "ReadyMacs")) {
+                g_auto(GStrv) macs = nlc_instance_dup_ready_macs(self);
+
+                return g_variant_new_strv((const char *const *) macs, -1);
+        }
 
         g_variant_builder_init(&b, G_VARIANT_TYPE_OBJECT_PATH_ARRAY);
         for (guint i = 0; i < self->devices->len; i++)
@@ -349,6 +405,7 @@ nlc_instance_init(NlcInstance *self)
 {
         self->devices = g_ptr_array_new_with_free_func(g_object_unref);
         self->counted = g_hash_table_new(NULL, NULL);
+        self->ready_macs = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         nlc_lazy_properties_init(&self->lazy, G_DBUS_INTERFACE_SKELETON(self));
 }
 
@@ -363,6 +420,7 @@ nlc_instance_dispose(GObject *object)
                 g_signal_handlers_disconnect_by_data(self->devices->pdata[i], self);
         g_clear_pointer(&self->devices, g_ptr_array_unref);
         g_clear_pointer(&self->counted, g_hash_table_unref);
+        g_clear_pointer(&self->ready_macs, g_hash_table_unref);
         nlc_lazy_properties_clear(&self->lazy);
         G_OBJECT_CLASS(nlc_instance_parent_class)->dispose(object);
 }
@@ -381,9 +439,13 @@ static void
 nlc_instance_class_init(NlcInstanceClass *klass)
 {
         GObjectClass *object_class = G_OBJECT_CLASS(klass);
-        static const char *const lazy[] = { "Devices", NULL };
+        static const char *const lazy[] = { "Devices", "ReadyMacs", NULL };
 
         object_class->dispose = nlc_instance_dispose;
         object_class->finalize = nlc_instance_finalize;
-        nlc_lazy_properties_install(G_DBUS_INTERFACE_SKELETON_CLASS(klass), lazy, build_devices);
+        nlc_lazy_properties_install(G_DBUS_INTERFACE_SKELETON_CLASS(klass), lazy, build_lazy);
+        /* The set of ReadyMacs changed (a MAC joined or left it). */
+        signals[SIGNAL_READY_MACS_CHANGED] =
+                g_signal_new("ready-macs-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
+                             NULL, NULL, NULL, G_TYPE_NONE, 0);
 }

@@ -23,6 +23,9 @@ guint nlc_instance_get_n_devices(NlcInstance *self);
 /* The devices, in the order they joined (borrowed). */
 GPtrArray *nlc_instance_get_devices(NlcInstance *self);
 gboolean nlc_instance_get_ready(NlcInstance *self);
+/* ReadyMacs: the MACs (lower case, sorted) of the devices that are Ready.
+ * Signal "ready-macs-changed" when a MAC joins or leaves the set. */
+GStrv nlc_instance_dup_ready_macs(NlcInstance *self);
 /* Instance.Activate()/Deactivate() for the daemon's own use. */
 gboolean nlc_instance_activate(NlcInstance *self, GError **error);
 gboolean nlc_instance_deactivate(NlcInstance *self, GError **error);

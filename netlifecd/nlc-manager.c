@@ -684,7 +684,7 @@ nlc_manager_start_migration(NlcManager *self, const char *name, const char *uri,
                             name);
                 return NULL;
         }
-        if (source && opt.readiness == NLC_READINESS_LOCAL) {
+        if (source && opt.has_readiness && opt.readiness == NLC_READINESS_LOCAL) {
                 destination = g_hash_table_lookup(self->instances, opt.destination_instance);
                 if (!destination) {
                         g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_FOUND,
@@ -927,7 +927,7 @@ restore_migrations(NlcManager *self)
                 g_autoptr(GError) error = NULL;
                 NlcInstance *instance = name ? g_hash_table_lookup(self->instances, name) : NULL;
                 NlcGuest *guest = name ? g_hash_table_lookup(self->guests, name) : NULL;
-                NlcInstance *destination = instance;
+                NlcInstance *destination = NULL;
                 const char *dest_name = NULL;
                 NlcMigration *migration;
 
@@ -937,10 +937,12 @@ restore_migrations(NlcManager *self)
                                   id ? id : "?", name ? name : "?");
                         continue;
                 }
-                if (options && g_variant_lookup(options, "destination-instance", "&s", &dest_name))
+                /* Never the migrating instance itself: that one is ready
+                 * because the guest runs there. Missing: never ready. */
+                if (options &&
+                    g_variant_lookup(options, "destination-instance", "&s", &dest_name) &&
+                    !g_str_equal(dest_name, name))
                         destination = g_hash_table_lookup(self->instances, dest_name);
-                if (!destination)
-                        destination = instance;
                 migration = nlc_migration_restore(kf, instance, nlc_guest_get_qmp(guest),
                                                   destination, &self->host, &error);
                 if (!migration) {

@@ -7,6 +7,7 @@
 #include "nlc-journal.h"
 #include "nlc-migration.h"
 #include "nlc-qmp-commands.h"
+#include "nlc-readiness.h"
 #include "nlc-remote-instance.h"
 
 typedef enum { ROLE_SOURCE, ROLE_DESTINATION } Role;
@@ -30,6 +31,11 @@ struct _NlcMigration {
         NlcInstance *local_destination;
         gulong local_ready_id;
         NlcRemoteInstance *remote;
+        gulong local_macs_id;
+        /* The guest's NICs (lower-case MACs of its devices that existed in
+         * the kernel at Migrate): the destination is ready only when it
+         * holds a ready device for each. */
+        GStrv guest_macs;
         gboolean destination_ready;
         /* the switch */
         gboolean policy_fired;
@@ -94,9 +100,93 @@ bad_value(GError **error, const char *option, const char *value, const char *exp
         return FALSE;
 }
 
-gboolean
-nlc_migration_options_parse(GVariant *options, gboolean source, const char *instance,
-                            const NlcConfig *defaults, NlcMigrationOptions *out, GError **error)
+/* How the source learns the destination's readiness: the caller's
+ * 'readiness', else 'destination-bus' given alone, else the host
+ * configuration's [migration] readiness. Nothing is guessed: there is no
+ * built-in default, and "local" must name another instance (the migrating
+ * one is ready because the guest runs there, which says nothing of the
+ * destination). @restoring: a journalled migration of an older version may
+ * name none; it is followed with the gate closed instead of refused. */
+static gboolean
+parse_readiness(GVariant *options, const char *instance, const NlcConfig *defaults,
+                gboolean restoring, NlcMigrationOptions *out, GError **error)
+{
+        const char *s = NULL;
+        gboolean gated = out->policy != NLC_POSTCOPY_NEVER || out->pause_before_switchover;
+
+        if (g_variant_lookup(options, "destination-bus", "&s", &s))
+                out->destination_bus = g_strdup(s);
+        else if (defaults->destination_bus[0])
+                out->destination_bus = g_strdup(defaults->destination_bus);
+        if (g_variant_lookup(options, "destination-instance", "&s", &s))
+                out->destination_instance = g_strdup(s);
+        if (g_variant_lookup(options, "readiness", "&s", &s)) {
+                if (!nlc_readiness_source_from_string(s, &out->readiness))
+                        return bad_value(error, "readiness", s,
+                                         "local, coordinated or destination-bus");
+                out->has_readiness = TRUE;
+        } else if (g_variant_lookup(options, "destination-bus", "&s", NULL)) {
+                out->readiness = NLC_READINESS_DESTINATION_BUS;
+                out->has_readiness = TRUE;
+        } else if (defaults->has_readiness) {
+                out->readiness = defaults->readiness;
+                out->has_readiness = TRUE;
+        }
+        if (!out->has_readiness) {
+                if (!gated || restoring)
+                        return TRUE;
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                            "Migrate needs option 'readiness' (destination-bus with option "
+                            "'destination-bus', coordinated, or local with option "
+                            "'destination-instance'): without it the daemon cannot learn when "
+                            "the destination's ports forward, and the switch must wait for them; "
+                            "or name a default in the host configuration ([migration] readiness)");
+                return FALSE;
+        }
+        switch (out->readiness) {
+        case NLC_READINESS_DESTINATION_BUS:
+                if (!out->destination_bus ||
+                    !g_dbus_is_supported_address(out->destination_bus, NULL)) {
+                        g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                                    "readiness 'destination-bus' needs option 'destination-bus' "
+                                    "with a D-Bus address (or [migration] destination-bus in the "
+                                    "host configuration)");
+                        return FALSE;
+                }
+                /* The guest keeps its name on the other host. */
+                if (!out->destination_instance)
+                        out->destination_instance = g_strdup(instance);
+                return TRUE;
+        case NLC_READINESS_LOCAL:
+                if (out->destination_instance && !g_str_equal(out->destination_instance, instance))
+                        return TRUE;
+                if (restoring) {
+                        /* Followed with no destination: never ready. */
+                        g_clear_pointer(&out->destination_instance, g_free);
+                        return TRUE;
+                }
+                if (out->destination_instance)
+                        g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                                    "readiness 'local': option 'destination-instance' is %s, the "
+                                    "migrating instance itself; it is ready because the guest "
+                                    "runs there, which says nothing of the destination",
+                                    instance);
+                else
+                        g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                                    "readiness 'local' needs option 'destination-instance': the "
+                                    "instance of the new QEMU on this host (not %s, the one "
+                                    "migrating)",
+                                    instance);
+                return FALSE;
+        case NLC_READINESS_COORDINATED:
+        default:
+                return TRUE;
+        }
+}
+
+static gboolean
+parse_options(GVariant *options, gboolean source, const char *instance, const NlcConfig *defaults,
+              gboolean restoring, NlcMigrationOptions *out, GError **error)
 {
         const char *s = NULL;
 
@@ -105,13 +195,11 @@ nlc_migration_options_parse(GVariant *options, gboolean source, const char *inst
         out->policy = defaults->policy;
         out->precopy_passes = defaults->precopy_passes;
         out->stall_passes = defaults->stall_passes;
-        out->readiness = NLC_READINESS_LOCAL;
         out->readiness_timeout_ms = defaults->readiness_timeout_ms;
         out->fallback_fail = defaults->fallback_fail;
         out->max_bandwidth = defaults->max_bandwidth;
         out->allow_postcopy = defaults->postcopy_allowed;
         out->preempt = defaults->preempt;
-        out->destination_instance = g_strdup(instance);
         if (!nlc_options_check(source ? source_options : destination_options,
                                source ? "Migrate" : "PrepareIncoming", options, error))
                 return FALSE;
@@ -149,9 +237,6 @@ nlc_migration_options_parse(GVariant *options, gboolean source, const char *inst
             !nlc_postcopy_policy_from_string(s, &out->policy))
                 return bad_value(error, "postcopy", s,
                                  "after-precopy, immediate, on-stall or never");
-        if (g_variant_lookup(options, "readiness", "&s", &s) &&
-            !nlc_readiness_source_from_string(s, &out->readiness))
-                return bad_value(error, "readiness", s, "local, coordinated or destination-bus");
         if (g_variant_lookup(options, "fallback", "&s", &s)) {
                 if (g_str_equal(s, "fail"))
                         out->fallback_fail = TRUE;
@@ -163,25 +248,19 @@ nlc_migration_options_parse(GVariant *options, gboolean source, const char *inst
         g_variant_lookup(options, "readiness-timeout", "u", &out->readiness_timeout_ms);
         g_variant_lookup(options, "max-bandwidth", "t", &out->max_bandwidth);
         g_variant_lookup(options, "release-source", "b", &out->release_source);
-        if (g_variant_lookup(options, "destination-instance", "&s", &s)) {
-                g_free(out->destination_instance);
-                out->destination_instance = g_strdup(s);
-        }
-        if (g_variant_lookup(options, "destination-bus", "&s", &s))
-                out->destination_bus = g_strdup(s);
         if (out->precopy_passes < 1 || out->stall_passes < 1) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
                             "options 'precopy-passes' and 'stall-passes' must be at least 1");
                 return FALSE;
         }
-        if (out->readiness == NLC_READINESS_DESTINATION_BUS &&
-            (!out->destination_bus || !g_dbus_is_supported_address(out->destination_bus, NULL))) {
-                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
-                            "readiness 'destination-bus' needs option 'destination-bus' with a "
-                            "D-Bus address");
-                return FALSE;
-        }
-        return TRUE;
+        return parse_readiness(options, instance, defaults, restoring, out, error);
+}
+
+gboolean
+nlc_migration_options_parse(GVariant *options, gboolean source, const char *instance,
+                            const NlcConfig *defaults, NlcMigrationOptions *out, GError **error)
+{
+        return parse_options(options, source, instance, defaults, FALSE, out, error);
 }
 
 /* ---- phase funnel, timeline ----------------------------------------- */
@@ -305,6 +384,27 @@ on_postcopy_started(GObject *source, GAsyncResult *result, gpointer data)
         set_phase(self, NLC_MIGRATION_PHASE_POSTCOPY_REQUESTED);
 }
 
+static gboolean on_readiness_timeout(gpointer data);
+
+/* The wait for the destination is bounded: armed when the policy fires and
+ * when QEMU pauses at pre-switchover, whichever comes first. */
+static void
+arm_readiness_timeout(NlcMigration *self)
+{
+        if (!self->readiness_timeout_id && !self->destination_ready &&
+            self->opt.readiness_timeout_ms)
+                self->readiness_timeout_id =
+                        g_timeout_add(self->opt.readiness_timeout_ms, on_readiness_timeout, self);
+}
+
+static void
+disarm_readiness_timeout(NlcMigration *self)
+{
+        if (self->readiness_timeout_id)
+                g_source_remove(self->readiness_timeout_id);
+        self->readiness_timeout_id = 0;
+}
+
 /* Sends the switch when both the policy and the destination say so. */
 static void
 maybe_switch(NlcMigration *self)
@@ -315,10 +415,7 @@ maybe_switch(NlcMigration *self)
                 set_phase(self, NLC_MIGRATION_PHASE_WAITING_FOR_DESTINATION);
                 return;
         }
-        if (self->readiness_timeout_id) {
-                g_source_remove(self->readiness_timeout_id);
-                self->readiness_timeout_id = 0;
-        }
+        disarm_readiness_timeout(self);
         self->switch_sent = TRUE;
         record(self, "postcopy-switch");
         nlc_qmp_migrate_start_postcopy(self->qmp, self->cancel, on_postcopy_started, self);
@@ -334,13 +431,46 @@ on_cancel_sent(GObject *source, GAsyncResult *result, gpointer data)
                 g_message("migrate_cancel: %s", error->message);
 }
 
+/* QEMU waits at pre-switchover with the guest stopped (its devices
+ * deactivated) and the destination is still not ready. Pre-copy cannot go
+ * on past this point, so both fallbacks cancel: QEMU resumes the guest on
+ * the source, whose devices take the MAC back at the RESUME. */
+static void
+give_up_at_pre_switchover(NlcMigration *self)
+{
+        self->at_pre_switchover = FALSE;
+        nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
+        if (self->opt.fallback_fail) {
+                fail(self,
+                     "the destination was not ready within %u ms at the switchover: cancelled, "
+                     "the guest runs on the source again",
+                     self->opt.readiness_timeout_ms);
+                return;
+        }
+        /* QEMU's "cancelled" ends the migration. */
+        nlc_dbus_migration_set_error(
+                NLC_DBUS_MIGRATION(self),
+                "the destination was not ready at the switchover: pre-copy cannot go on past "
+                "it, so the migration was cancelled and the guest runs on the source again");
+        g_message("migration %s: destination not ready within %u ms at pre-switchover; "
+                  "cancelled",
+                  self->object_path, self->opt.readiness_timeout_ms);
+}
+
 static gboolean
 on_readiness_timeout(gpointer data)
 {
         NlcMigration *self = data;
 
         self->readiness_timeout_id = 0;
-        if (self->switch_sent || phase_is_final(self->phase))
+        if (phase_is_final(self->phase))
+                return G_SOURCE_REMOVE;
+        if (self->at_pre_switchover) {
+                record(self, "readiness-timeout");
+                give_up_at_pre_switchover(self);
+                return G_SOURCE_REMOVE;
+        }
+        if (self->switch_sent)
                 return G_SOURCE_REMOVE;
         record(self, "readiness-timeout");
         if (self->opt.fallback_fail) {
@@ -367,9 +497,7 @@ fire_policy(NlcMigration *self, gboolean manual)
                 return;
         self->policy_fired = TRUE;
         record(self, manual ? "postcopy-requested-by-caller" : "policy-fired");
-        if (!self->destination_ready && self->opt.readiness_timeout_ms)
-                self->readiness_timeout_id =
-                        g_timeout_add(self->opt.readiness_timeout_ms, on_readiness_timeout, self);
+        arm_readiness_timeout(self);
         maybe_switch(self);
 }
 
@@ -401,10 +529,13 @@ continue_when_ready(NlcMigration *self)
         if (!self->at_pre_switchover || !self->destination_ready)
                 return;
         self->at_pre_switchover = FALSE;
+        disarm_readiness_timeout(self);
         record(self, "switchover-continue");
         nlc_qmp_migrate_continue(self->qmp, "pre-switchover", self->cancel, on_continued, self);
 }
 
+/* Every readiness source ends here. Turning un-ready before the switch
+ * holds the gate again: maybe_switch and continue_when_ready look at it. */
 static void
 set_destination_ready(NlcMigration *self, gboolean ready)
 {
@@ -413,25 +544,38 @@ set_destination_ready(NlcMigration *self, gboolean ready)
         self->destination_ready = ready;
         nlc_dbus_migration_set_destination_ready(NLC_DBUS_MIGRATION(self), ready);
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
-        if (ready) {
-                record(self, "destination-ready");
-                if (self->role == ROLE_SOURCE) {
-                        maybe_switch(self);
-                        continue_when_ready(self);
-                }
+        record(self, ready ? "destination-ready" : "destination-not-ready");
+        if (ready && self->role == ROLE_SOURCE) {
+                maybe_switch(self);
+                continue_when_ready(self);
         }
+}
+
+static void
+on_local_changed(NlcInstance *destination, gpointer data)
+{
+        NlcMigration *self = data;
+        g_auto(GStrv) macs = nlc_instance_dup_ready_macs(destination);
+
+        set_destination_ready(self, nlc_destination_covers((const char *const *) self->guest_macs,
+                                                           (const char *const *) macs,
+                                                           nlc_instance_get_ready(destination)));
 }
 
 static void
 on_local_ready(GObject *object, GParamSpec *pspec, gpointer data)
 {
-        set_destination_ready(data, nlc_instance_get_ready(NLC_INSTANCE(object)));
+        on_local_changed(NLC_INSTANCE(object), data);
 }
 
 static void
-on_remote_ready(gboolean ready, gpointer data)
+on_remote_ready(gboolean ready, const char *const *ready_macs, gpointer data)
 {
-        set_destination_ready(data, ready);
+        NlcMigration *self = data;
+
+        set_destination_ready(
+                self, ready_macs && nlc_destination_covers((const char *const *) self->guest_macs,
+                                                           ready_macs, ready));
 }
 
 /* ---- following QEMU -------------------------------------------------- */
@@ -562,6 +706,9 @@ on_destination_listening(NlcMigration *self)
 static void
 on_status(NlcMigration *self, const char *status)
 {
+        /* QEMU left the pause (continued, cancelled, failed). */
+        if (!g_str_equal(status, "pre-switchover"))
+                self->at_pre_switchover = FALSE;
         if (g_str_equal(status, "setup")) {
                 on_destination_listening(self);
         } else if (g_str_equal(status, "active")) {
@@ -578,6 +725,7 @@ on_status(NlcMigration *self, const char *status)
         } else if (g_str_equal(status, "pre-switchover")) {
                 record(self, "pre-switchover");
                 self->at_pre_switchover = TRUE;
+                arm_readiness_timeout(self);
                 continue_when_ready(self);
         } else if (g_str_equal(status, "postcopy-recover")) {
                 set_phase(self, NLC_MIGRATION_PHASE_POSTCOPY_RECOVER);
@@ -624,12 +772,12 @@ stop_following(NlcMigration *self)
         if (self->connected_id)
                 g_signal_handler_disconnect(self->qmp, self->connected_id);
         self->connected_id = 0;
-        if (self->readiness_timeout_id)
-                g_source_remove(self->readiness_timeout_id);
-        self->readiness_timeout_id = 0;
+        disarm_readiness_timeout(self);
         if (self->local_ready_id)
                 g_signal_handler_disconnect(self->local_destination, self->local_ready_id);
-        self->local_ready_id = 0;
+        if (self->local_macs_id)
+                g_signal_handler_disconnect(self->local_destination, self->local_macs_id);
+        self->local_ready_id = self->local_macs_id = 0;
         g_clear_pointer(&self->remote, nlc_remote_instance_free);
 }
 
@@ -797,6 +945,10 @@ persist(NlcMigration *self)
         g_key_file_set_boolean(kf, GROUP, "destination-ready", self->destination_ready);
         g_key_file_set_uint64(kf, GROUP, "pass", nlc_dbus_migration_get_pass(skel));
         g_key_file_set_string(kf, GROUP, "timeline", timeline);
+        if (self->guest_macs)
+                g_key_file_set_string_list(kf, GROUP, "guest-macs",
+                                           (const char *const *) self->guest_macs,
+                                           g_strv_length(self->guest_macs));
         if (self->source_devices)
                 g_key_file_set_string_list(kf, GROUP, "source-devices",
                                            (const char *const *) self->source_devices,
@@ -861,10 +1013,7 @@ on_resync(GObject *source, GAsyncResult *result, gpointer data)
                 self->switch_sent = FALSE;
                 maybe_switch(self);
         } else if (self->policy_fired && !self->switch_sent) {
-                if (!self->readiness_timeout_id && !self->destination_ready &&
-                    self->opt.readiness_timeout_ms)
-                        self->readiness_timeout_id = g_timeout_add(self->opt.readiness_timeout_ms,
-                                                                   on_readiness_timeout, self);
+                arm_readiness_timeout(self);
                 maybe_switch(self);
         }
 }
@@ -923,14 +1072,19 @@ nlc_migration_cancel(NlcMigration *self, GError **error)
                 return FALSE;
         }
         /* From postcopy-requested on (the enum is in order) the guest may run
-         * on the destination already. */
-        if (self->switch_sent || self->phase >= NLC_MIGRATION_PHASE_POSTCOPY_REQUESTED) {
+         * on the destination already; not while QEMU holds it at
+         * pre-switchover, where cancelling resumes it on the source. */
+        if (!self->at_pre_switchover &&
+            (self->switch_sent || self->phase >= NLC_MIGRATION_PHASE_POSTCOPY_REQUESTED)) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
                             "the guest already runs on the destination (post-copy): it cannot "
                             "come back");
                 return FALSE;
         }
         record(self, "cancel-requested");
+        /* No migrate-continue may follow, even if the destination gets ready. */
+        self->at_pre_switchover = FALSE;
+        disarm_readiness_timeout(self);
         nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
         return TRUE;
 }
@@ -1025,19 +1179,24 @@ new_migration(const char *id, Role role, NlcInstance *instance, NlcQmp *qmp,
         nlc_dbus_migration_set_policy(
                 skel, role == ROLE_SOURCE ? nlc_postcopy_policy_to_string(self->opt.policy) : "");
         nlc_dbus_migration_set_readiness(
-                skel,
-                role == ROLE_SOURCE ? nlc_readiness_source_to_string(self->opt.readiness) : "");
+                skel, role == ROLE_SOURCE && self->opt.has_readiness
+                              ? nlc_readiness_source_to_string(self->opt.readiness)
+                              : "");
         nlc_dbus_migration_set_timeline(skel, g_variant_new_array(G_VARIANT_TYPE("(st)"), NULL, 0));
         nlc_dbus_migration_set_error(skel, "");
         return self;
 }
 
+/* @destination: readiness "local"'s instance, or NULL (none here: then
+ * it is never ready). */
 static void
 follow_readiness(NlcMigration *self, NlcInstance *destination)
 {
         if (self->role == ROLE_DESTINATION) {
                 /* The destination's own readiness, for whoever watches it here. */
                 destination = self->instance;
+        } else if (!self->opt.has_readiness) {
+                return; /* nothing gated: postcopy never, no pause */
         } else if (self->opt.readiness == NLC_READINESS_DESTINATION_BUS) {
                 self->remote = nlc_remote_instance_new(self->opt.destination_bus,
                                                        self->opt.destination_instance,
@@ -1046,10 +1205,40 @@ follow_readiness(NlcMigration *self, NlcInstance *destination)
         } else if (self->opt.readiness != NLC_READINESS_LOCAL) {
                 return; /* coordinated: DestinationReady() */
         }
+        if (!destination) {
+                g_message("migration %s: destination instance %s has no device here: not ready",
+                          self->object_path, self->opt.destination_instance);
+                return;
+        }
         self->local_destination = g_object_ref(destination);
         self->local_ready_id =
                 g_signal_connect(destination, "notify::ready", G_CALLBACK(on_local_ready), self);
-        set_destination_ready(self, nlc_instance_get_ready(destination));
+        self->local_macs_id = g_signal_connect(destination, "ready-macs-changed",
+                                               G_CALLBACK(on_local_changed), self);
+        on_local_changed(destination, self);
+}
+
+/* The lower-case MACs of @instance's devices that exist in the kernel. */
+static GStrv
+guest_macs_of(NlcInstance *instance)
+{
+        GPtrArray *devices = nlc_instance_get_devices(instance);
+        g_autoptr(GStrvBuilder) macs = g_strv_builder_new();
+        g_autoptr(GHashTable) seen = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+
+        for (guint i = 0; i < devices->len; i++) {
+                NlcDeviceState st = nlc_device_get_state(devices->pdata[i]);
+                g_autofree char *mac = NULL;
+
+                if (st != NLC_DEVICE_STATE_CREATED && st != NLC_DEVICE_STATE_ACTIVE)
+                        continue;
+                mac = g_ascii_strdown(nlc_device_get_mac(devices->pdata[i]), -1);
+                if (!g_hash_table_contains(seen, mac)) {
+                        g_strv_builder_add(macs, mac);
+                        g_hash_table_add(seen, g_steal_pointer(&mac));
+                }
+        }
+        return g_strv_builder_end(macs);
 }
 
 NlcMigration *
@@ -1066,6 +1255,7 @@ nlc_migration_new_source(const char *id, NlcInstance *instance, NlcQmp *qmp,
                 if (nlc_device_get_state(devices->pdata[i]) == NLC_DEVICE_STATE_ACTIVE)
                         g_strv_builder_add(ids, nlc_device_get_id(devices->pdata[i]));
         self->source_devices = g_strv_builder_end(ids);
+        self->guest_macs = guest_macs_of(instance);
         follow_readiness(self, destination);
         return self;
 }
@@ -1099,9 +1289,8 @@ nlc_migration_restore(GKeyFile *kf, NlcInstance *instance, NlcQmp *qmp, NlcInsta
                 return NULL;
         source = g_str_equal(role, "source");
         options = g_variant_parse(G_VARIANT_TYPE_VARDICT, options_text, NULL, NULL, error);
-        if (!options ||
-            !nlc_migration_options_parse(options, source, nlc_instance_get_name(instance), defaults,
-                                         &opt, error))
+        if (!options || !parse_options(options, source, nlc_instance_get_name(instance), defaults,
+                                       TRUE, &opt, error))
                 return NULL;
         self = new_migration(id, source ? ROLE_SOURCE : ROLE_DESTINATION, instance, qmp, &opt,
                              options);
@@ -1116,6 +1305,10 @@ nlc_migration_restore(GKeyFile *kf, NlcInstance *instance, NlcQmp *qmp, NlcInsta
         self->switch_sent = g_key_file_get_boolean(kf, GROUP, "switch-sent", NULL);
         self->postcopy_given_up = g_key_file_get_boolean(kf, GROUP, "postcopy-given-up", NULL);
         self->source_devices = g_key_file_get_string_list(kf, GROUP, "source-devices", NULL, NULL);
+        /* Journalled since the gate counts every NIC; before, read them now. */
+        self->guest_macs = g_key_file_get_string_list(kf, GROUP, "guest-macs", NULL, NULL);
+        if (source && !self->guest_macs)
+                self->guest_macs = guest_macs_of(instance);
         nlc_dbus_migration_set_pass(NLC_DBUS_MIGRATION(self),
                                     (guint) g_key_file_get_uint64(kf, GROUP, "pass", NULL));
         timeline_text = g_key_file_get_string(kf, GROUP, "timeline", NULL);
@@ -1202,6 +1395,7 @@ nlc_migration_finalize(GObject *object)
         nlc_migration_options_clear(&self->opt);
         g_clear_pointer(&self->options, g_variant_unref);
         g_strfreev(self->source_devices);
+        g_strfreev(self->guest_macs);
         g_free(self->id);
         g_free(self->object_path);
         g_free(self->uri);

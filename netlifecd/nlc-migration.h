@@ -19,10 +19,11 @@ G_BEGIN_DECLS
 
 typedef struct {
         NlcPostcopyPolicy policy;
-        guint precopy_passes; /* after-precopy: full passes before the switch */
-        guint stall_passes;   /* on-stall: passes without progress */
+        guint precopy_passes;   /* after-precopy: full passes before the switch */
+        guint stall_passes;     /* on-stall: passes without progress */
+        gboolean has_readiness; /* FALSE: nothing to gate (postcopy never, no pause) */
         NlcReadinessSource readiness;
-        char *destination_instance; /* local and destination-bus */
+        char *destination_instance; /* local (never the migrating one) and destination-bus */
         char *destination_bus;      /* destination-bus: D-Bus address */
         guint readiness_timeout_ms;
         gboolean fallback_fail;           /* else continue pre-copy */
@@ -37,8 +38,10 @@ void nlc_migration_options_clear(NlcMigrationOptions *o);
 G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC(NlcMigrationOptions, nlc_migration_options_clear)
 
 /* Parses Migrate() (@source) or PrepareIncoming() options; InvalidArgs
- * naming the option on anything unknown, mistyped or out of range.
- * @instance is the default destination instance name. */
+ * naming the option on anything unknown, mistyped or out of range, and on a
+ * Migrate that gives no way to learn the destination's readiness (none
+ * given, none in @defaults) or a "local" one without another instance.
+ * @instance, the migrating instance, is the default remote instance name. */
 gboolean nlc_migration_options_parse(GVariant *options, gboolean source, const char *instance,
                                      const NlcConfig *defaults, NlcMigrationOptions *out,
                                      GError **error);
@@ -46,8 +49,10 @@ gboolean nlc_migration_options_parse(GVariant *options, gboolean source, const c
 #define NLC_TYPE_MIGRATION (nlc_migration_get_type())
 G_DECLARE_FINAL_TYPE(NlcMigration, nlc_migration, NLC, MIGRATION, NlcDbusMigrationSkeleton)
 
-/* @destination: with readiness "local", the destination instance (it may be
- * @instance itself: the localhost live-upgrade case). @options are taken;
+/* @destination: with readiness "local", the destination instance on this
+ * host (the localhost live upgrade's new QEMU), never @instance itself. The
+ * destination is ready when it holds a ready device for every NIC
+ * @instance has in the kernel now. @options are taken;
  * @options_variant (as the caller gave them) is kept for the journal. */
 NlcMigration *nlc_migration_new_source(const char *id, NlcInstance *instance, NlcQmp *qmp,
                                        NlcInstance *destination, NlcMigrationOptions *options,
@@ -56,7 +61,8 @@ NlcMigration *nlc_migration_new_destination(const char *id, NlcInstance *instanc
                                             NlcMigrationOptions *options,
                                             GVariant *options_variant);
 /* A migration from its journal record, after a daemon restart; it resyncs
- * with QEMU (query-migrate) as soon as the QMP connection is up. */
+ * with QEMU (query-migrate) as soon as the QMP connection is up.
+ * @destination: as for _new_source; NULL (gone) means never ready. */
 NlcMigration *nlc_migration_restore(GKeyFile *kf, NlcInstance *instance, NlcQmp *qmp,
                                     NlcInstance *destination, const NlcConfig *defaults,
                                     GError **error);

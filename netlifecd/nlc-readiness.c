@@ -23,3 +23,15 @@ nlc_port_ready_in_usec(NlcPortState state, guint64 timer_usec, guint64 forward_d
                 return G_MAXUINT64;
         }
 }
+
+gboolean
+nlc_destination_covers(const char *const *guest_macs, const char *const *ready_macs,
+                       gboolean instance_ready)
+{
+        if (!guest_macs || !guest_macs[0])
+                return instance_ready;
+        for (guint i = 0; guest_macs[i]; i++)
+                if (!ready_macs || !g_strv_contains(ready_macs, guest_macs[i]))
+                        return FALSE;
+        return TRUE;
+}

@@ -14,3 +14,13 @@
  * forwarding = 0; disabled and blocking = G_MAXUINT64 (not counting).
  */
 guint64 nlc_port_ready_in_usec(NlcPortState state, guint64 timer_usec, guint64 forward_delay_usec);
+
+/*
+ * Whether a destination instance can take a guest whose NICs have
+ * @guest_macs: it holds a ready device for every one of them (@ready_macs,
+ * its ReadyMacs; both lower case). A NIC not yet allocated there holds the
+ * gate. With no guest MAC known (a guest without a NIC here), the
+ * destination instance's own Ready (@instance_ready) decides.
+ */
+gboolean nlc_destination_covers(const char *const *guest_macs, const char *const *ready_macs,
+                                gboolean instance_ready);

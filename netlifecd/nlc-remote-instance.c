@@ -3,20 +3,81 @@
 #include "nlc-remote-instance.h"
 
 #define NLC_DBUS_INTERFACE_INSTANCE "org.netlifecd1.Instance"
+#define DBUS_PROPERTIES             "org.freedesktop.DBus.Properties"
+#define DBUS_OBJECT_MANAGER         "org.freedesktop.DBus.ObjectManager"
 
 struct _NlcRemoteInstance {
         char *address;
         char *instance;
         NlcRemoteReadyFunc func;
         gpointer user_data;
-        GCancellable *cancel;
+        GCancellable *cancel; /* of the current attempt: replaced by each new one */
         GDBusConnection *conn;
+        gulong closed_id;
+        guint owner_subscription;   /* NameOwnerChanged of org.netlifecd1 */
+        guint removed_subscription; /* InterfacesRemoved of the daemon's objects */
+        guint changed_subscription; /* PropertiesChanged of the instance */
         char *path;
-        guint subscription;
         guint retry_id;
+        gboolean reported, ready; /* what func last heard */
+        GStrv ready_macs;
+        char *last_why; /* logged once, not at every retry */
 };
 
 static void try_connect(NlcRemoteInstance *r);
+static void find_instance(NlcRemoteInstance *r);
+
+static void
+report(NlcRemoteInstance *r, gboolean ready, GStrv ready_macs)
+{
+        gboolean same = r->reported && r->ready == ready &&
+                        ((!r->ready_macs && !ready_macs) ||
+                         (r->ready_macs && ready_macs &&
+                          g_strv_equal((const char *const *) r->ready_macs,
+                                       (const char *const *) ready_macs)));
+
+        g_strfreev(r->ready_macs);
+        r->ready_macs = ready_macs;
+        r->ready = ready;
+        r->reported = TRUE;
+        if (!same)
+                r->func(ready, (const char *const *) r->ready_macs, r->user_data);
+}
+
+static void
+drop_instance(NlcRemoteInstance *r)
+{
+        if (r->changed_subscription)
+                g_dbus_connection_signal_unsubscribe(r->conn, r->changed_subscription);
+        r->changed_subscription = 0;
+        g_clear_pointer(&r->path, g_free);
+}
+
+/* Ends the current attempt: replies still on their way are ignored. */
+static void
+new_attempt(NlcRemoteInstance *r)
+{
+        g_cancellable_cancel(r->cancel);
+        g_object_unref(r->cancel);
+        r->cancel = g_cancellable_new();
+        drop_instance(r);
+}
+
+static void
+drop_connection(NlcRemoteInstance *r)
+{
+        new_attempt(r);
+        if (!r->conn)
+                return;
+        if (r->owner_subscription)
+                g_dbus_connection_signal_unsubscribe(r->conn, r->owner_subscription);
+        if (r->removed_subscription)
+                g_dbus_connection_signal_unsubscribe(r->conn, r->removed_subscription);
+        r->owner_subscription = r->removed_subscription = 0;
+        g_signal_handler_disconnect(r->conn, r->closed_id);
+        r->closed_id = 0;
+        g_clear_object(&r->conn);
+}
 
 static gboolean
 on_retry(gpointer data)
@@ -24,53 +85,77 @@ on_retry(gpointer data)
         NlcRemoteInstance *r = data;
 
         r->retry_id = 0;
-        try_connect(r);
+        if (r->conn)
+                find_instance(r);
+        else
+                try_connect(r);
         return G_SOURCE_REMOVE;
 }
 
+/* Not ready until the destination answers again: stale readiness must not
+ * open the gate. @keep_connection: the bus is fine, the daemon or the
+ * instance is not (yet) there. */
 static void
-retry_later(NlcRemoteInstance *r, const GError *why)
+lost(NlcRemoteInstance *r, gboolean keep_connection, const char *why)
 {
-        g_message("destination %s on %s: %s; trying again", r->instance, r->address, why->message);
-        if (r->subscription)
-                g_dbus_connection_signal_unsubscribe(r->conn, r->subscription);
-        r->subscription = 0;
-        g_clear_object(&r->conn);
-        g_clear_pointer(&r->path, g_free);
+        if (g_strcmp0(why, r->last_why) != 0)
+                g_message("destination %s on %s: %s; not ready until it answers again", r->instance,
+                          r->address, why);
+        g_free(r->last_why);
+        r->last_why = g_strdup(why);
+        if (keep_connection)
+                new_attempt(r);
+        else
+                drop_connection(r);
+        report(r, FALSE, NULL);
         if (!r->retry_id)
                 r->retry_id = g_timeout_add_seconds(1, on_retry, r);
+}
+
+static void
+on_all_read(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply =
+                g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
+        g_autoptr(GVariant) props = NULL;
+        g_autofree const char **macs = NULL;
+        NlcRemoteInstance *r;
+        gboolean ready = FALSE;
+
+        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                return;
+        r = data;
+        if (!reply) {
+                lost(r, TRUE, error->message);
+                return;
+        }
+        props = g_variant_get_child_value(reply, 0);
+        g_variant_lookup(props, "Ready", "b", &ready);
+        /* A destination daemon of an older version has no ReadyMacs: it
+         * cannot say which NICs are ready, so it is not ready. */
+        if (!g_variant_lookup(props, "ReadyMacs", "^a&s", &macs)) {
+                report(r, FALSE, NULL);
+                return;
+        }
+        report(r, ready, g_strdupv((char **) macs));
+}
+
+/* Replies on one connection come in order: the last read is the latest. */
+static void
+read_instance(NlcRemoteInstance *r)
+{
+        g_dbus_connection_call(r->conn, NLC_DBUS_SERVICE, r->path, DBUS_PROPERTIES, "GetAll",
+                               g_variant_new("(s)", NLC_DBUS_INTERFACE_INSTANCE),
+                               G_VARIANT_TYPE("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, 10000, r->cancel,
+                               on_all_read, r);
 }
 
 static void
 on_properties_changed(GDBusConnection *c, const char *sender, const char *path, const char *iface,
                       const char *signal, GVariant *params, gpointer data)
 {
-        NlcRemoteInstance *r = data;
-        g_autoptr(GVariant) changed = g_variant_get_child_value(params, 1);
-        gboolean ready;
-
-        if (g_variant_lookup(changed, "Ready", "b", &ready))
-                r->func(ready, r->user_data);
-}
-
-static void
-on_ready_read(GObject *source, GAsyncResult *result, gpointer data)
-{
-        g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) reply =
-                g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
-        g_autoptr(GVariant) value = NULL;
-        NlcRemoteInstance *r;
-
-        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
-                return;
-        r = data;
-        if (!reply) {
-                retry_later(r, error);
-                return;
-        }
-        g_variant_get(reply, "(v)", &value);
-        r->func(g_variant_get_boolean(value), r->user_data);
+        read_instance(data);
 }
 
 static void
@@ -85,19 +170,68 @@ on_instance_path(GObject *source, GAsyncResult *result, gpointer data)
                 return;
         r = data;
         if (!reply) {
-                retry_later(r, error);
+                lost(r, TRUE, error->message);
                 return;
         }
+        g_clear_pointer(&r->last_why, g_free);
         g_variant_get(reply, "(o)", &r->path);
         /* Subscribe first, then read: no change falls in between. */
-        r->subscription = g_dbus_connection_signal_subscribe(
-                r->conn, NLC_DBUS_SERVICE, "org.freedesktop.DBus.Properties", "PropertiesChanged",
-                r->path, NLC_DBUS_INTERFACE_INSTANCE, G_DBUS_SIGNAL_FLAGS_NONE,
-                on_properties_changed, r, NULL);
-        g_dbus_connection_call(
-                r->conn, NLC_DBUS_SERVICE, r->path, "org.freedesktop.DBus.Properties", "Get",
-                g_variant_new("(ss)", NLC_DBUS_INTERFACE_INSTANCE, "Ready"), G_VARIANT_TYPE("(v)"),
-                G_DBUS_CALL_FLAGS_NONE, 10000, r->cancel, on_ready_read, r);
+        r->changed_subscription = g_dbus_connection_signal_subscribe(
+                r->conn, NLC_DBUS_SERVICE, DBUS_PROPERTIES, "PropertiesChanged", r->path,
+                NLC_DBUS_INTERFACE_INSTANCE, G_DBUS_SIGNAL_FLAGS_NONE, on_properties_changed, r,
+                NULL);
+        read_instance(r);
+}
+
+static void
+find_instance(NlcRemoteInstance *r)
+{
+        g_dbus_connection_call(r->conn, NLC_DBUS_SERVICE, NLC_DBUS_PATH, NLC_DBUS_INTERFACE_MANAGER,
+                               "GetInstance", g_variant_new("(s)", r->instance),
+                               G_VARIANT_TYPE("(o)"), G_DBUS_CALL_FLAGS_NONE, 10000, r->cancel,
+                               on_instance_path, r);
+}
+
+static void
+on_closed(GDBusConnection *conn, gboolean remote_peer_vanished, GError *error, gpointer data)
+{
+        lost(data, FALSE, "its bus connection closed");
+}
+
+/* The destination daemon left the bus (killed, restarted) or came back. */
+static void
+on_owner_changed(GDBusConnection *c, const char *sender, const char *path, const char *iface,
+                 const char *signal, GVariant *params, gpointer data)
+{
+        NlcRemoteInstance *r = data;
+        const char *name, *old_owner, *new_owner;
+
+        g_variant_get(params, "(&s&s&s)", &name, &old_owner, &new_owner);
+        if (!*new_owner) {
+                lost(r, TRUE, "netlifecd left the bus");
+                return;
+        }
+        /* A new daemon: read it from the start, now. */
+        g_message("destination %s on %s: netlifecd is back on the bus; reading it again",
+                  r->instance, r->address);
+        new_attempt(r);
+        if (r->retry_id)
+                g_source_remove(r->retry_id);
+        r->retry_id = 0;
+        find_instance(r);
+}
+
+/* The instance went away with its last device. */
+static void
+on_interfaces_removed(GDBusConnection *c, const char *sender, const char *path, const char *iface,
+                      const char *signal, GVariant *params, gpointer data)
+{
+        NlcRemoteInstance *r = data;
+        const char *object = NULL;
+
+        g_variant_get_child(params, 0, "&o", &object);
+        if (r->path && g_str_equal(object, r->path))
+                lost(r, TRUE, "the instance has no device any more");
 }
 
 static void
@@ -111,14 +245,20 @@ on_connected(GObject *source, GAsyncResult *result, gpointer data)
                 return;
         r = data;
         if (!conn) {
-                retry_later(r, error);
+                lost(r, FALSE, error->message);
                 return;
         }
         r->conn = conn;
-        g_dbus_connection_call(conn, NLC_DBUS_SERVICE, NLC_DBUS_PATH, NLC_DBUS_INTERFACE_MANAGER,
-                               "GetInstance", g_variant_new("(s)", r->instance),
-                               G_VARIANT_TYPE("(o)"), G_DBUS_CALL_FLAGS_NONE, 10000, r->cancel,
-                               on_instance_path, r);
+        g_dbus_connection_set_exit_on_close(conn, FALSE);
+        r->closed_id = g_signal_connect(conn, "closed", G_CALLBACK(on_closed), r);
+        r->owner_subscription = g_dbus_connection_signal_subscribe(
+                conn, "org.freedesktop.DBus", "org.freedesktop.DBus", "NameOwnerChanged",
+                "/org/freedesktop/DBus", NLC_DBUS_SERVICE, G_DBUS_SIGNAL_FLAGS_NONE,
+                on_owner_changed, r, NULL);
+        r->removed_subscription = g_dbus_connection_signal_subscribe(
+                conn, NLC_DBUS_SERVICE, DBUS_OBJECT_MANAGER, "InterfacesRemoved", NLC_DBUS_PATH,
+                NULL, G_DBUS_SIGNAL_FLAGS_NONE, on_interfaces_removed, r, NULL);
+        find_instance(r);
 }
 
 static void
@@ -150,14 +290,13 @@ nlc_remote_instance_free(NlcRemoteInstance *r)
 {
         if (!r)
                 return;
+        drop_connection(r);
         g_cancellable_cancel(r->cancel);
         g_clear_object(&r->cancel);
         if (r->retry_id)
                 g_source_remove(r->retry_id);
-        if (r->subscription)
-                g_dbus_connection_signal_unsubscribe(r->conn, r->subscription);
-        g_clear_object(&r->conn);
-        g_free(r->path);
+        g_strfreev(r->ready_macs);
+        g_free(r->last_why);
         g_free(r->address);
         g_free(r->instance);
         g_free(r);

@@ -1,15 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
- * Watches an instance's Ready on another netlifecd (the destination host's
- * daemon, reached by the D-Bus address it listens on): the "destination-bus"
- * readiness source. Follows PropertiesChanged; retries every second while
- * the daemon or the instance cannot be reached.
+ * Watches an instance's Ready and ReadyMacs on another netlifecd (the
+ * destination host's daemon, reached by the D-Bus address it listens on):
+ * the "destination-bus" readiness source. Follows PropertiesChanged. What it
+ * reports never goes stale: the bus connection closing, the daemon leaving
+ * the bus (NameOwnerChanged) or the instance going away report "not ready"
+ * at once; it retries every second, and a daemon that comes back on the bus
+ * is read again at once.
  */
 #pragma once
 
 #include <gio/gio.h>
 
-typedef void (*NlcRemoteReadyFunc)(gboolean ready, gpointer user_data);
+/* @ready_macs: the instance's ReadyMacs; NULL while it cannot be read. */
+typedef void (*NlcRemoteReadyFunc)(gboolean ready, const char *const *ready_macs,
+                                   gpointer user_data);
 typedef struct _NlcRemoteInstance NlcRemoteInstance;
 
 NlcRemoteInstance *nlc_remote_instance_new(const char *address, const char *instance,

@@ -357,7 +357,7 @@ follow(NlctlContext *ctx, const char *method, const char *types_text)
                 nlctl_parse_options(ctx->args + 2, ctx->n_args - 2, types, &error);
         g_autoptr(GMainLoop) loop = g_main_loop_new(NULL, FALSE);
         Follow f = { .ctx = ctx, .loop = loop, .state = g_variant_dict_new(NULL) };
-        const char *readiness = "local", *dest = ctx->args[0];
+        const char *readiness = NULL, *dest = NULL;
         guint subs[2], sources[3];
 
         if (!options) {
@@ -367,7 +367,7 @@ follow(NlctlContext *ctx, const char *method, const char *types_text)
         g_variant_lookup(options, "readiness-timeout", "u", &f.timeout_ms);
         g_variant_lookup(options, "readiness", "&s", &readiness);
         g_variant_lookup(options, "destination-instance", "&s", &dest);
-        if (g_str_equal(method, "Migrate") && g_str_equal(readiness, "local"))
+        if (g_str_equal(method, "Migrate") && g_strcmp0(readiness, "local") == 0 && dest)
                 f.local_dest = g_strdup(dest);
         subs[0] = g_dbus_connection_signal_subscribe(
                 ctx->conn, NLC_DBUS_SERVICE, NLCTL_PROPS_IFACE, "PropertiesChanged", NULL,

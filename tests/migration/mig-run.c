@@ -406,6 +406,57 @@ read_blocktime(MigHost *b, MigRun *run)
         run->vcpu_blocktime_ms = g_string_free(g_steal_pointer(&per_vcpu), FALSE);
 }
 
+/* Migrate's options for this run into @opts (initialized here; cleared on
+ * failure); without @readiness as a new user would first try it. */
+static gboolean
+migrate_options(Ctx *ctx, gboolean readiness, GVariantBuilder *opts, GError **error)
+{
+        g_variant_builder_init(opts, G_VARIANT_TYPE_VARDICT);
+        g_variant_builder_add(opts, "{sv}", "postcopy", g_variant_new_string("after-precopy"));
+        if (readiness) {
+                g_variant_builder_add(opts, "{sv}", "readiness",
+                                      g_variant_new_string(ctx->config->readiness));
+                if (g_str_equal(ctx->config->readiness, "destination-bus"))
+                        g_variant_builder_add(opts, "{sv}", "destination-bus",
+                                              g_variant_new_string(ctx->dst->bus_address));
+                if (ctx->config->local)
+                        g_variant_builder_add(opts, "{sv}", "destination-instance",
+                                              g_variant_new_string(ctx->dst_instance));
+        }
+        g_variant_builder_add(opts, "{sv}", "max-bandwidth",
+                              g_variant_new_uint64(ctx->config->max_bandwidth));
+        if (add_options(opts, ctx->config->migrate_options, error))
+                return TRUE;
+        g_variant_builder_clear(opts);
+        return FALSE;
+}
+
+/* The gate never fails open: Migrate naming no readiness (as netlifectl
+ * migrate INSTANCE URI sends it) is refused, and leaves nothing behind. */
+static gboolean
+migrate_refused_without_readiness(Ctx *ctx, GError **error)
+{
+        g_autoptr(GError) refused = NULL;
+        g_autoptr(GVariant) r = NULL;
+        GVariantBuilder opts;
+
+        if (!migrate_options(ctx, FALSE, &opts, error))
+                return FALSE;
+        r = mig_call(&ctx->env->host[0], MIG_MANAGER_PATH, MIG_MANAGER, "Migrate",
+                     g_variant_new("(ssa{sv})", MIG_INSTANCE_NAME, ctx->uri, &opts), "(o)",
+                     &refused);
+        /* mig_call prefixes the host: the D-Bus error name is inside. */
+        if (r || !strstr(refused->message, "org.netlifecd1.Error.InvalidArgs:") ||
+            !strstr(refused->message, "needs option 'readiness'")) {
+                g_set_error(error, G_IO_ERROR, G_IO_ERROR_FAILED,
+                            "Migrate without readiness was not refused with InvalidArgs: %s",
+                            r ? "it started" : refused->message);
+                return FALSE;
+        }
+        ctx->run->refused_without_readiness = TRUE;
+        return TRUE;
+}
+
 static gboolean
 netlifecd_migrate(Ctx *ctx, GError **error)
 {
@@ -428,23 +479,10 @@ netlifecd_migrate(Ctx *ctx, GError **error)
                 return FALSE;
         g_variant_get(r, "(o)", &ctx->run->dst_path);
         g_clear_pointer(&r, g_variant_unref);
-        g_variant_builder_init(&opts, G_VARIANT_TYPE_VARDICT);
-        g_variant_builder_add(&opts, "{sv}", "postcopy", g_variant_new_string("after-precopy"));
-        g_variant_builder_add(&opts, "{sv}", "readiness",
-                              g_variant_new_string(ctx->config->readiness));
-        if (g_str_equal(ctx->config->readiness, "destination-bus"))
-                g_variant_builder_add(&opts, "{sv}", "destination-bus",
-                                      g_variant_new_string(b->bus_address));
-        if (ctx->config->local)
-                g_variant_builder_add(&opts, "{sv}", "destination-instance",
-                                      g_variant_new_string(ctx->dst_instance));
-        g_variant_builder_add(&opts, "{sv}", "max-bandwidth",
-                              g_variant_new_uint64(ctx->config->max_bandwidth));
-        if (!add_options(&opts, ctx->config->migrate_options, error) ||
-            !set_postcopy_bandwidth(a, ctx->config->max_postcopy_bandwidth, error)) {
-                g_variant_builder_clear(&opts);
+        if (!migrate_refused_without_readiness(ctx, error) ||
+            !migrate_options(ctx, TRUE, &opts, error) ||
+            !set_postcopy_bandwidth(a, ctx->config->max_postcopy_bandwidth, error))
                 return FALSE;
-        }
         ctx->run->migrate_at = g_get_real_time();
         r = mig_call(a, MIG_MANAGER_PATH, MIG_MANAGER, "Migrate",
                      g_variant_new("(ssa{sv})", MIG_INSTANCE_NAME, ctx->uri, &opts), "(o)", error);

@@ -392,6 +392,15 @@ test_guest_replies(void)
         g_assert_cmpuint(answered * 2, >, g_hash_table_size(after_resume));
 }
 
+/* Before the migration, Migrate as netlifectl migrate INSTANCE URI sends it
+ * (no readiness) was refused: nothing could switch onto B's blocking port. */
+static void
+test_refused_without_readiness(void)
+{
+        ensure_run();
+        g_assert_true(run.refused_without_readiness);
+}
+
 static void
 test_clean_shutdown(void)
 {
@@ -417,6 +426,7 @@ typedef struct {
 /* In this order: the first runs the migration, the last tears down. */
 static const Case cases[] = {
         { "run", test_run },
+        { "refused-without-readiness", test_refused_without_readiness },
         { "switch-after-forwarding", test_switch_after_forwarding },
         { "source-deactivated", test_source_deactivated },
         { "single-owner", test_single_owner },

@@ -353,6 +353,151 @@ test_example_coordinator(Fixture *f, gconstpointer data)
                          timeline_at(f, MIG1, "postcopy-switch"));
 }
 
+/* ---- readiness that cannot go stale, and every NIC counting ---- */
+
+#define MAC2 "52:54:00:00:1f:02"
+
+/* Migrate vm1 from the source with readiness "destination-bus" (the
+ * fixture's daemon) and @policy; the path. */
+static char *
+migrate_to_destination_bus(Fixture *f, const char *policy)
+{
+        g_autofree char *opts = g_strdup_printf(
+                "{'postcopy': <'%s'>, 'readiness': <'destination-bus'>, 'destination-bus': <'%s'>}",
+                policy, f->dst.address);
+        g_autoptr(GVariant) o =
+                g_variant_ref_sink(g_variant_parse(G_VARIANT_TYPE_VARDICT, opts, NULL, NULL, NULL));
+        g_autoptr(GVariant) r = ns_call(
+                &f->src, "/org/netlifecd1", "org.netlifecd1.Manager", "Migrate",
+                g_variant_new("(ss@a{sv})", "vm1", "tcp:198.51.100.2:4444", o), "(o)", NULL);
+        char *path = NULL;
+
+        g_assert_nonnull(r);
+        g_variant_get(r, "(o)", &path);
+        return path;
+}
+
+static gboolean
+source_says_ready(Fixture *f, const char *path, gboolean want, guint timeout_ms)
+{
+        gint64 until = g_get_monotonic_time() + timeout_ms * 1000;
+
+        while (g_get_monotonic_time() < until) {
+                if (ns_get_bool(&f->src, path, MIG, "DestinationReady") == want)
+                        return TRUE;
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(5000), TRUE);
+        }
+        return FALSE;
+}
+
+/* The destination's daemon killed while the source waits: the source's
+ * gate closes again at once (the daemon left the bus); the policy fires
+ * meanwhile and nothing goes to QEMU; a restarted daemon is read again
+ * and the switch follows. */
+static void
+test_destination_daemon_killed(Fixture *f, gconstpointer data)
+{
+        g_autofree char *dst_dev = NULL, *path = NULL, *phase = NULL;
+        gint64 killed_at;
+
+        f->fds[0] = attach_guest(&f->src, f->qemu, "bsrc", "src0", TRUE);
+        dst_dev = ns_allocate(&f->dst, "vm1", MAC, "{'bridge': <'bdst'>, 'ifname': <'dst0'>}");
+        f->fds[1] = ns_create(&f->dst, dst_dev);
+        nlc_fake_qmp_expect_migration_start(f->qemu);
+        nlc_fake_qmp_expect(f->qemu, "migrate", "{\"uri\": \"tcp:198.51.100.2:4444\"}", NULL);
+        path = migrate_to_destination_bus(f, "after-precopy");
+        g_assert_true(source_says_ready(f, path, TRUE, 15000));
+
+        killed_at = g_get_monotonic_time();
+        ns_env_kill9_daemon(&f->dst);
+        g_assert_true(source_says_ready(f, path, FALSE, 2000));
+        g_test_message("gate closed %.0f ms after the destination's daemon was killed",
+                       (g_get_monotonic_time() - killed_at) / 1000.0);
+        /* The policy fires while the destination is away: held. */
+        pass_with_progress(f->qemu, 1);
+        pass_with_progress(f->qemu, 2);
+        g_assert_true(nlc_fake_qmp_run_until_done(f->qemu, 3000));
+        run_for(1500);
+        phase = migration_phase(f, path);
+        g_assert_cmpstr(phase, ==, "waiting-for-destination");
+        nlc_fake_qmp_assert_done(f->qemu);
+
+        /* Back: it restores its device (the port still forwards: this test
+         * holds the queues too), and the source reads it again. */
+        nlc_fake_qmp_expect(f->qemu, "migrate-start-postcopy", NULL, NULL);
+        ns_env_start_daemon(&f->dst);
+        g_assert_true(source_says_ready(f, path, TRUE, 10000));
+        for (int i = 0; i < 1000; i++) {
+                g_free(phase);
+                phase = migration_phase(f, path);
+                if (g_str_equal(phase, "postcopy-requested"))
+                        break;
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(5000), TRUE);
+        }
+        g_assert_cmpstr(phase, ==, "postcopy-requested");
+        nlc_fake_qmp_assert_done(f->qemu);
+        g_assert_cmpuint(timeline_at(f, path, "destination-not-ready"), <,
+                         timeline_at(f, path, "policy-fired"));
+}
+
+/* A two-NIC guest whose second NIC is allocated on the destination late:
+ * the destination instance is Ready with its one device forwarding, yet the
+ * gate stays closed until the second NIC's port forwards too. */
+static void
+test_second_nic_late(Fixture *f, gconstpointer data)
+{
+        g_autofree char *src2 = NULL, *dst1 = NULL, *dst2 = NULL, *path = NULL, *phase = NULL;
+        g_autofree char *inst = NULL;
+        g_autoptr(GUnixFDList) src2_fds = NULL, dst2_fds = NULL;
+        gint64 not_yet_since = 0, forwarding_at = 0;
+        g_autoptr(GVariant) r = NULL;
+
+        /* The guest has two NICs on the source, both active. */
+        src2 = ns_allocate(&f->src, "vm1", MAC2, "{'bridge': <'bsrc'>, 'ifname': <'src1'>}");
+        src2_fds = ns_create(&f->src, src2);
+        f->fds[0] = attach_guest(&f->src, f->qemu, "bsrc", "src0", TRUE);
+        /* The destination has the first one only. */
+        dst1 = ns_allocate(&f->dst, "vm1", MAC, "{'bridge': <'bdst'>, 'ifname': <'dst0'>}");
+        f->fds[1] = ns_create(&f->dst, dst1);
+        nlc_fake_qmp_expect_migration_start(f->qemu);
+        nlc_fake_qmp_expect(f->qemu, "migrate", "{\"uri\": \"tcp:198.51.100.2:4444\"}", NULL);
+        path = migrate_to_destination_bus(f, "immediate");
+        r = ns_call(&f->dst, "/org/netlifecd1", "org.netlifecd1.Manager", "GetInstance",
+                    g_variant_new("(s)", "vm1"), "(o)", NULL);
+        g_variant_get(r, "(o)", &inst);
+        for (int i = 0; i < 3000 && !ns_get_bool(&f->dst, inst, "org.netlifecd1.Instance", "Ready");
+             i++)
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(5000), TRUE);
+        g_assert_true(ns_get_bool(&f->dst, inst, "org.netlifecd1.Instance", "Ready"));
+        run_for(1000);
+        phase = migration_phase(f, path);
+        g_assert_cmpstr(phase, ==, "waiting-for-destination");
+        g_assert_false(ns_get_bool(&f->src, path, MIG, "DestinationReady"));
+        nlc_fake_qmp_assert_done(f->qemu);
+
+        /* The second NIC arrives: its port counts STP from now. */
+        nlc_fake_qmp_expect(f->qemu, "migrate-start-postcopy", NULL, NULL);
+        dst2 = ns_allocate(&f->dst, "vm1", MAC2, "{'bridge': <'bdst'>, 'ifname': <'dst1'>}");
+        dst2_fds = ns_create(&f->dst, dst2);
+        for (int i = 0; i < 3000; i++) {
+                gint64 before = g_get_real_time();
+                g_autofree char *kernel = ns_kernel_port_state("dst1");
+
+                if (!g_str_equal(kernel, "forwarding"))
+                        not_yet_since = before;
+                else if (!forwarding_at)
+                        forwarding_at = g_get_real_time();
+                g_free(phase);
+                phase = migration_phase(f, path);
+                if (g_str_equal(phase, "postcopy-requested"))
+                        break;
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(5000), TRUE);
+        }
+        g_assert_cmpstr(phase, ==, "postcopy-requested");
+        nlc_fake_qmp_assert_done(f->qemu);
+        g_assert_cmpint((gint64) timeline_at(f, path, "postcopy-switch"), >, not_yet_since);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -365,5 +510,9 @@ main(int argc, char **argv)
                    test_prepare_incoming_refused, tear_down);
         g_test_add("/migration-gate/example-coordinator", Fixture, NULL, set_up,
                    test_example_coordinator, tear_down);
+        g_test_add("/migration-gate/destination-daemon-killed", Fixture, NULL, set_up,
+                   test_destination_daemon_killed, tear_down);
+        g_test_add("/migration-gate/second-nic-late", Fixture, NULL, set_up, test_second_nic_late,
+                   tear_down);
         return g_test_run();
 }

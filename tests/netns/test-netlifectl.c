@@ -714,7 +714,17 @@ test_migrate_errors(Fixture *f, gconstpointer data)
         FAILS("org.netlifecd1.Error.InvalidArgs", "migrate", "vm1", URI, "postcopy=sometimes");
         FAILS("org.netlifecd1.Error.InvalidArgs", "migrate", "vm1", URI, "context=evacuate",
               "postcopy=never");
-        FAILS("org.netlifecd1.Error.NotFound", "migrate", "vm1", URI, "destination-instance=vm7");
+        FAILS("org.netlifecd1.Error.NotFound", "migrate", "vm1", URI, "readiness=local",
+              "destination-instance=vm7");
+        /* No default fails open: no way to learn the destination's readiness,
+         * or "local" on the migrating instance itself. */
+        FAILS("org.netlifecd1.Error.InvalidArgs", "migrate", "vm1", URI);
+        assert_contains(err, "needs option 'readiness'");
+        FAILS("org.netlifecd1.Error.InvalidArgs", "migrate", "vm1", URI, "readiness=local");
+        assert_contains(err, "needs option 'destination-instance'");
+        FAILS("org.netlifecd1.Error.InvalidArgs", "migrate", "vm1", URI, "readiness=local",
+              "destination-instance=vm1");
+        assert_contains(err, "the migrating instance itself");
         FAILS("org.freedesktop.DBus.Error.UnknownMethod", "cancel", "99");
         /* Nobody answers on the socket: the migration fails at once, 4. */
         g_assert_cmpint(ctl_run(f, &out, &err, "migrate", "vm1", URI, "postcopy=never", NULL), ==,

@@ -113,7 +113,7 @@ nlc_fake_journal_device(const char *state_dir, const NlcFakeRecord *r)
                 .id = (char *) r->id,
                 .instance = (char *) r->instance,
                 .backend = (char *) (r->backend ? r->backend : "fake"),
-                .mac = (char *) "52:54:00:00:00:01",
+                .mac = (char *) (r->mac ? r->mac : "52:54:00:00:00:01"),
                 .state = r->state,
                 .has_pending = r->has_pending,
                 .pending = r->pending,

@@ -25,9 +25,9 @@ void nlc_fake_backend_init(void);
 void nlc_fake_backend_reset(void);
 
 /* A device record as a crash would leave it, written into @state_dir's
- * journal: backend @backend, MAC 52:54:00:00:00:01, no options. */
+ * journal: backend @backend, MAC @mac (NULL: 52:54:00:00:00:01), no options. */
 typedef struct {
-        const char *id, *instance, *backend;
+        const char *id, *instance, *backend, *mac;
         NlcDeviceState state;
         gboolean has_pending;
         NlcOp pending;

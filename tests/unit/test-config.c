@@ -31,6 +31,9 @@ test_defaults(void)
         g_assert_cmpuint(c.announce_rounds, ==, 5);
         g_assert_cmpuint(c.announce_max_ms, ==, 550);
         g_assert_cmpuint(c.max_bandwidth, ==, 0);
+        /* No readiness default: a Migrate naming none is refused. */
+        g_assert_false(c.has_readiness);
+        g_assert_cmpstr(c.destination_bus, ==, "");
 }
 
 static void
@@ -52,7 +55,9 @@ test_every_key(void)
                                            "max-ms = 900\n"
                                            "step-ms = 50\n"
                                            "[migration]\n"
-                                           "max-bandwidth = 16777216\n");
+                                           "max-bandwidth = 16777216\n"
+                                           "readiness = destination-bus\n"
+                                           "destination-bus = tcp:host=192.0.2.2,port=7000\n");
         NlcConfig c;
         g_autoptr(GError) error = NULL;
 
@@ -70,6 +75,9 @@ test_every_key(void)
         g_assert_cmpuint(c.announce_max_ms, ==, 900);
         g_assert_cmpuint(c.announce_step_ms, ==, 50);
         g_assert_cmpuint(c.max_bandwidth, ==, 16777216);
+        g_assert_true(c.has_readiness);
+        g_assert_cmpuint(c.readiness, ==, NLC_READINESS_DESTINATION_BUS);
+        g_assert_cmpstr(c.destination_bus, ==, "tcp:host=192.0.2.2,port=7000");
 }
 
 static void
@@ -102,6 +110,11 @@ test_refusals(void)
         expect_refusal("[colours]\nred = 1\n", "2: [colours] red: unknown key");
         expect_refusal("[announce]\ninitial-ms = 900\nmax-ms = 100\n",
                        "2: [announce] initial-ms is above");
+        expect_refusal("[migration]\nreadiness = guess\n", "2: [migration] readiness: 'guess'");
+        expect_refusal("[migration]\ndestination-bus = nowhere\n",
+                       "2: [migration] destination-bus: 'nowhere' is not a D-Bus address");
+        expect_refusal("[migration]\nreadiness = destination-bus\n",
+                       "2: [migration] readiness destination-bus needs");
         /* An explicit --config that is missing is an error; the default is not. */
         g_assert_false(nlc_config_load(&c, "/nonexistent/netlifecd.conf", TRUE, &error));
         g_assert_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS);

@@ -24,6 +24,11 @@
         "{\"capabilities\": [{\"capability\": \"events\", \"state\": true}, {\"capability\": " \
         "\"postcopy-ram\", \"state\": " postcopy "}]}"
 
+/* Readiness "local" on a ready destination instance, and on one that is not
+ * ready until the test creates its device. */
+#define READY_DST   "'readiness': <'local'>, 'destination-instance': <'vm1-new'>"
+#define WAITING_DST "'readiness': <'local'>, 'destination-instance': <'vm1-dst'>"
+
 typedef struct {
         char *dir;
         NlcFakeQmp *fake;
@@ -32,7 +37,8 @@ typedef struct {
 
 /* vm1: the guest, device 1 created (ready: fake devices have no bridge).
  * vm1-dst: a destination instance in this daemon whose device 2 is only
- * allocated, so it is not ready until the test creates it. */
+ * allocated, so it is not ready until the test creates it. vm1-new: one
+ * whose device 3 (same MAC) is created, so ready from the start. */
 static void
 set_up(Fixture *f, gconstpointer data)
 {
@@ -46,6 +52,9 @@ set_up(Fixture *f, gconstpointer data)
         nlc_fake_journal_device(f->dir, &(NlcFakeRecord){ .id = "2",
                                                           .instance = "vm1-dst",
                                                           .state = NLC_DEVICE_STATE_ALLOCATED });
+        nlc_fake_journal_device(f->dir, &(NlcFakeRecord){ .id = "3",
+                                                          .instance = "vm1-new",
+                                                          .state = NLC_DEVICE_STATE_CREATED });
         f->fake = nlc_fake_qmp_new(7, 2, 0);
         f->manager = nlc_manager_new(
                 &(NlcManagerConfig){ .state_dir = f->dir, .runtime_dir = f->dir }, &error);
@@ -187,7 +196,7 @@ test_after_precopy(Fixture *f, gconstpointer data)
         nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"completed\"}");
         nlc_fake_qmp_expect(f->fake, "query-migrate", NULL,
                             "{\"status\": \"completed\", \"downtime\": 42}");
-        m = migrate(f, "{'max-bandwidth': <uint64 16777216>}");
+        m = migrate(f, "{'max-bandwidth': <uint64 16777216>, " READY_DST "}");
         wait_phase(m, "completed");
         nlc_fake_qmp_assert_done(f->fake);
         t = timeline(m);
@@ -215,7 +224,7 @@ test_gated_on_destination(Fixture *f, gconstpointer data)
         expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
         pass(f, 1, 900000);
         pass(f, 2, 800000);
-        m = migrate(f, "{'destination-instance': <'vm1-dst'>}");
+        m = migrate(f, "{" WAITING_DST "}");
         wait_phase(m, "waiting-for-destination");
         g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 2000));
         /* Pre-copy keeps going while waiting. */
@@ -248,7 +257,7 @@ test_restart_while_waiting(Fixture *f, gconstpointer data)
         attach_running(f);
         expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
         pass(f, 2, 800000);
-        m = migrate(f, "{'destination-instance': <'vm1-dst'>}");
+        m = migrate(f, "{" WAITING_DST "}");
         wait_phase(m, "waiting-for-destination");
         g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 2000));
         g_assert_true(g_file_test(record, G_FILE_TEST_EXISTS));
@@ -300,7 +309,7 @@ test_restart_in_setup(Fixture *f, gconstpointer data)
 
         attach_running(f);
         nlc_fake_qmp_expect_silence(f->fake, "query-version");
-        m = migrate(f, "{'destination-instance': <'vm1-dst'>}");
+        m = migrate(f, "{" WAITING_DST "}");
         g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 2000));
         g_assert_cmpstr(phase(m), ==, "setup");
 
@@ -353,7 +362,7 @@ test_timeout_fails(Fixture *f, gconstpointer data)
         attach_running(f);
         expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
         nlc_fake_qmp_expect(f->fake, "migrate_cancel", NULL, NULL);
-        m = migrate(f, "{'destination-instance': <'vm1-dst'>, 'postcopy': <'immediate'>, "
+        m = migrate(f, "{" WAITING_DST ", 'postcopy': <'immediate'>, "
                        "'readiness-timeout': <uint32 150>, 'fallback': <'fail'>}");
         wait_phase(m, "failed");
         nlc_fake_qmp_assert_done(f->fake);
@@ -371,7 +380,7 @@ test_timeout_continues_precopy(Fixture *f, gconstpointer data)
 
         attach_running(f);
         expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
-        m = migrate(f, "{'destination-instance': <'vm1-dst'>, 'postcopy': <'immediate'>, "
+        m = migrate(f, "{" WAITING_DST ", 'postcopy': <'immediate'>, "
                        "'readiness-timeout': <uint32 150>}");
         wait_phase(m, "waiting-for-destination");
         wait_phase(m, "precopy");
@@ -415,7 +424,7 @@ test_on_stall(Fixture *f, gconstpointer data)
         pass(f, 3, 4000); /* stalled once */
         pass(f, 4, 4100); /* stalled twice: switch */
         nlc_fake_qmp_expect(f->fake, "migrate-start-postcopy", NULL, NULL);
-        m = migrate(f, "{'postcopy': <'on-stall'>, 'stall-passes': <uint32 2>}");
+        m = migrate(f, "{'postcopy': <'on-stall'>, 'stall-passes': <uint32 2>, " READY_DST "}");
         wait_phase(m, "postcopy-requested");
         nlc_fake_qmp_assert_done(f->fake);
         g_assert_cmpuint(nlc_dbus_migration_get_pass(NLC_DBUS_MIGRATION(m)), ==, 4);
@@ -468,7 +477,7 @@ test_no_cancel_after_switch(Fixture *f, gconstpointer data)
         attach_running(f);
         expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
         nlc_fake_qmp_expect(f->fake, "migrate-start-postcopy", NULL, NULL);
-        m = migrate(f, "{'postcopy': <'immediate'>}");
+        m = migrate(f, "{'postcopy': <'immediate'>, " READY_DST "}");
         wait_phase(m, "postcopy-requested");
         g_assert_false(nlc_migration_cancel(m, &error));
         g_assert_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE);
@@ -512,6 +521,7 @@ test_refusals(Fixture *f, gconstpointer data)
                 g_variant_ref_sink(g_variant_new_parsed("{'max-bandwith': <uint64 1>}"));
         g_autoptr(GVariant) nobus =
                 g_variant_ref_sink(g_variant_new_parsed("{'readiness': <'destination-bus'>}"));
+        g_autoptr(GVariant) ready = g_variant_ref_sink(g_variant_new_parsed("{" READY_DST "}"));
         g_autoptr(GError) e1 = NULL, e2 = NULL, e3 = NULL, e4 = NULL, e5 = NULL, e6 = NULL;
 
         /* Not attached yet. */
@@ -529,8 +539,8 @@ test_refusals(Fixture *f, gconstpointer data)
         g_assert_error(e5, NLC_ERROR, NLC_ERROR_NOT_FOUND);
         /* One migration at a time per instance. */
         expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
-        g_assert_nonnull(nlc_manager_start_migration(f->manager, "vm1", URI, empty, TRUE, NULL));
-        g_assert_null(nlc_manager_start_migration(f->manager, "vm1", URI, empty, TRUE, &e6));
+        g_assert_nonnull(nlc_manager_start_migration(f->manager, "vm1", URI, ready, TRUE, NULL));
+        g_assert_null(nlc_manager_start_migration(f->manager, "vm1", URI, ready, TRUE, &e6));
         g_assert_error(e6, NLC_ERROR, NLC_ERROR_BUSY);
 }
 
@@ -550,7 +560,7 @@ test_context(Fixture *f, gconstpointer data)
         g_assert_null(nlc_manager_start_migration(f->manager, "vm1", URI, odd, TRUE, &e2));
         g_assert_error(e2, NLC_ERROR, NLC_ERROR_INVALID_ARGS);
         expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
-        m = migrate(f, "{'context': <'balance'>}");
+        m = migrate(f, "{'context': <'balance'>, " READY_DST "}");
         g_assert_cmpstr(nlc_dbus_migration_get_policy(NLC_DBUS_MIGRATION(m)), ==, "on-stall");
         nlc_fake_qmp_assert_done(f->fake);
 }
@@ -562,7 +572,7 @@ test_context_evacuate(Fixture *f, gconstpointer data)
 
         attach_running(f);
         expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
-        m = migrate(f, "{'context': <'evacuate'>}");
+        m = migrate(f, "{'context': <'evacuate'>, " READY_DST "}");
         g_assert_cmpstr(nlc_dbus_migration_get_policy(NLC_DBUS_MIGRATION(m)), ==, "after-precopy");
         nlc_fake_qmp_assert_done(f->fake);
 }
@@ -572,7 +582,7 @@ test_context_evacuate(Fixture *f, gconstpointer data)
 static void
 test_allow_postcopy(Fixture *f, gconstpointer data)
 {
-        g_autoptr(GVariant) def = g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}"));
+        g_autoptr(GVariant) def = g_variant_ref_sink(g_variant_new_parsed("{" READY_DST "}"));
         g_autoptr(GError) e1 = NULL, error = NULL;
         NlcInstance *inst = nlc_manager_lookup_instance(f->manager, "vm1");
 
@@ -610,16 +620,18 @@ test_release_source(Fixture *f, gconstpointer data)
         nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"completed\"}");
         nlc_fake_qmp_expect(f->fake, "query-migrate", NULL,
                             "{\"status\": \"completed\", \"downtime\": 7}");
-        m = migrate(f, "{'postcopy': <'immediate'>, 'release-source': <true>}");
+        m = migrate(f, "{'postcopy': <'immediate'>, 'release-source': <true>, " READY_DST "}");
         wait_phase(m, "completed");
         nlc_fake_qmp_assert_done(f->fake);
         g_assert_nonnull(strstr(nlc_fake_backend_calls->str, "destroy(1) free(1)"));
         g_assert_null(strstr(nlc_fake_backend_calls->str, "destroy(2)"));
         g_assert_null(strstr(nlc_fake_backend_calls->str, "free(2)"));
+        g_assert_null(strstr(nlc_fake_backend_calls->str, "destroy(3)"));
         j = nlc_journal_open(f->dir, NULL);
         left = nlc_journal_load(j);
-        g_assert_cmpuint(left->len, ==, 1);
+        g_assert_cmpuint(left->len, ==, 2);
         g_assert_cmpstr(((NlcJournalRecord *) left->pdata[0])->id, ==, "2");
+        g_assert_cmpstr(((NlcJournalRecord *) left->pdata[1])->id, ==, "3");
         g_assert_null(nlc_manager_lookup_instance(f->manager, "vm1"));
 }
 
@@ -627,7 +639,7 @@ test_release_source(Fixture *f, gconstpointer data)
 static void
 test_host_forbids_postcopy(Fixture *f, gconstpointer data)
 {
-        g_autoptr(GVariant) def = g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}"));
+        g_autoptr(GVariant) def = g_variant_ref_sink(g_variant_new_parsed("{" READY_DST "}"));
         g_autoptr(GError) e1 = NULL, error = NULL;
         NlcConfig host;
 
@@ -668,7 +680,7 @@ test_preempt_when_offered(Fixture *f, gconstpointer data)
                             "\"postcopy-preempt\", \"state\": true}]}",
                             NULL);
         nlc_fake_qmp_expect(f->fake, "migrate", "{\"uri\": \"" URI "\"}", NULL);
-        m = migrate(f, "@a{sv} {}");
+        m = migrate(f, "{" READY_DST "}");
         wait_phase(m, "precopy");
         nlc_fake_qmp_assert_done(f->fake);
         t = timeline(m);
@@ -698,8 +710,8 @@ test_pause_before_switchover(Fixture *f, gconstpointer data)
                 NULL);
         nlc_fake_qmp_expect(f->fake, "migrate", "{\"uri\": \"" URI "\"}", NULL);
         nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"pre-switchover\"}");
-        m = migrate(f, "{'postcopy': <'never'>, 'pause-before-switchover': <true>, "
-                       "'destination-instance': <'vm1-dst'>}");
+        m = migrate(f,
+                    "{'postcopy': <'never'>, 'pause-before-switchover': <true>, " WAITING_DST "}");
         g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 3000));
         for (int i = 0; i < 200; i++)
                 g_main_context_iteration(NULL, FALSE) || (g_usleep(1000), TRUE);
@@ -726,11 +738,236 @@ test_qemu_without_postcopy(Fixture *f, gconstpointer data)
                 "{\"qemu\": {\"major\": 7, \"minor\": 2, \"micro\": 0}, \"package\": \"\"}");
         nlc_fake_qmp_expect(f->fake, "query-migrate-capabilities", NULL,
                             "[{\"state\": false, \"capability\": \"events\"}]");
-        m = migrate(f, "@a{sv} {}");
+        m = migrate(f, "{" READY_DST "}");
         wait_phase(m, "failed");
         nlc_fake_qmp_assert_done(f->fake);
         g_assert_nonnull(
                 strstr(nlc_dbus_migration_get_error(NLC_DBUS_MIGRATION(m)), "postcopy-ram"));
+}
+
+/* No default fails open: a Migrate that gives no way to learn the
+ * destination's readiness is refused, saying which option is missing; so is
+ * "local" without another instance. Nothing reaches QEMU. */
+static void
+test_no_readiness_refused(Fixture *f, gconstpointer data)
+{
+        static const struct {
+                const char *options, *says;
+        } refused[] = {
+                { "@a{sv} {}", "needs option 'readiness'" },
+                { "{'postcopy': <'immediate'>}", "needs option 'readiness'" },
+                { "{'destination-instance': <'vm1-new'>}", "needs option 'readiness'" },
+                { "{'postcopy': <'never'>, 'pause-before-switchover': <true>}",
+                  "needs option 'readiness'" },
+                { "{'readiness': <'local'>}", "needs option 'destination-instance'" },
+                { "{'readiness': <'local'>, 'destination-instance': <'vm1'>}",
+                  "the migrating instance itself" },
+        };
+        NlcMigration *m;
+
+        attach_running(f);
+        for (guint i = 0; i < G_N_ELEMENTS(refused); i++) {
+                g_autoptr(GVariant) opts =
+                        g_variant_ref_sink(g_variant_new_parsed(refused[i].options));
+                g_autoptr(GError) error = NULL;
+
+                g_assert_null(
+                        nlc_manager_start_migration(f->manager, "vm1", URI, opts, TRUE, &error));
+                g_assert_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS);
+                g_assert_nonnull(strstr(error->message, refused[i].says));
+        }
+        g_assert_null(nlc_manager_lookup_migration(f->manager, "1"));
+        /* Pre-copy only, no pause: nothing is gated, nothing to learn. */
+        expect_start(f, "false", "migrate", "{\"uri\": \"" URI "\"}");
+        m = migrate(f, "{'postcopy': <'never'>}");
+        g_assert_cmpstr(nlc_dbus_migration_get_readiness(NLC_DBUS_MIGRATION(m)), ==, "");
+        g_assert_false(nlc_dbus_migration_get_destination_ready(NLC_DBUS_MIGRATION(m)));
+        nlc_fake_qmp_assert_done(f->fake);
+}
+
+/* The host configuration may name the default ([migration] readiness). */
+static void
+test_host_default_readiness(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        NlcConfig host;
+        NlcMigration *m;
+
+        nlc_config_init_defaults(&host);
+        host.has_readiness = TRUE;
+        host.readiness = NLC_READINESS_COORDINATED;
+        g_clear_object(&f->manager);
+        f->manager = nlc_manager_new(
+                &(NlcManagerConfig){ .host = &host, .state_dir = f->dir, .runtime_dir = f->dir },
+                &error);
+        g_assert_no_error(error);
+        attach_running(f);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        m = migrate(f, "{'postcopy': <'immediate'>}");
+        g_assert_cmpstr(nlc_dbus_migration_get_readiness(NLC_DBUS_MIGRATION(m)), ==, "coordinated");
+        wait_phase(m, "waiting-for-destination");
+        nlc_fake_qmp_expect(f->fake, "migrate-start-postcopy", NULL, NULL);
+        g_assert_true(nlc_migration_destination_ready(m, &error));
+        wait_phase(m, "postcopy-requested");
+        nlc_fake_qmp_assert_done(f->fake);
+}
+
+/* Every NIC counts: the guest has two, the destination instance holds a
+ * ready device for one only (its own Ready is TRUE: it knows no other).
+ * The switch waits. */
+static void
+test_every_nic_counts(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        NlcInstance *dst;
+        NlcMigration *m;
+
+        g_clear_object(&f->manager);
+        nlc_fake_journal_device(f->dir, &(NlcFakeRecord){ .id = "4",
+                                                          .instance = "vm1",
+                                                          .mac = "52:54:00:00:00:02",
+                                                          .state = NLC_DEVICE_STATE_CREATED });
+        f->manager = nlc_manager_new(
+                &(NlcManagerConfig){ .state_dir = f->dir, .runtime_dir = f->dir }, &error);
+        g_assert_no_error(error);
+        dst = nlc_manager_lookup_instance(f->manager, "vm1-new");
+        g_assert_true(nlc_instance_get_ready(dst));
+        attach_running(f);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        m = migrate(f, "{'postcopy': <'immediate'>, 'readiness-timeout': <uint32 300>, "
+                       "'fallback': <'fail'>, " READY_DST "}");
+        wait_phase(m, "waiting-for-destination");
+        g_assert_false(nlc_dbus_migration_get_destination_ready(NLC_DBUS_MIGRATION(m)));
+        nlc_fake_qmp_expect(f->fake, "migrate_cancel", NULL, NULL);
+        wait_phase(m, "failed");
+        nlc_fake_qmp_assert_done(f->fake);
+}
+
+/* A destination that turns un-ready before the switch holds the gate
+ * again: ready at Migrate, its device destroyed before the policy fires. */
+static void
+test_destination_turns_unready(Fixture *f, gconstpointer data)
+{
+        NlcInstance *dst = nlc_manager_lookup_instance(f->manager, "vm1-new");
+        g_autoptr(GError) error = NULL;
+        g_autofree char *t = NULL;
+        NlcMigration *m;
+
+        attach_running(f);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        pass(f, 1, 900000);
+        m = migrate(f, "{" READY_DST "}");
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 2000));
+        g_assert_true(nlc_dbus_migration_get_destination_ready(NLC_DBUS_MIGRATION(m)));
+        g_assert_true(
+                nlc_device_run(nlc_instance_get_devices(dst)->pdata[0], NLC_OP_DESTROY, &error));
+        g_assert_no_error(error);
+        g_assert_false(nlc_dbus_migration_get_destination_ready(NLC_DBUS_MIGRATION(m)));
+        pass(f, 2, 800000); /* the policy fires: held */
+        wait_phase(m, "waiting-for-destination");
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 2000));
+        nlc_fake_qmp_assert_done(f->fake);
+        t = timeline(m);
+        g_assert_cmpstr(t, ==,
+                        "destination-ready migrate pass-1 destination-not-ready pass-2 "
+                        "policy-fired");
+}
+
+static void
+wait_journal_state(Fixture *f, const char *id, NlcDeviceState want)
+{
+        for (int i = 0; i < 3000 && journal_state(f, id) != want; i++)
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(1000), TRUE);
+        g_assert_cmpuint(journal_state(f, id), ==, want);
+}
+
+/* QEMU paused at pre-switchover (guest stopped, devices deactivated), the
+ * destination never ready: the script up to migrate_cancel, then QEMU's
+ * cancel and the guest resumed on the source (RESUME: the daemon activates
+ * and announces). */
+static NlcMigration *
+pause_until_given_up(Fixture *f, const char *options_text, gboolean cancel_call)
+{
+        g_autoptr(GError) error = NULL;
+        NlcMigration *m;
+
+        attach_running(f);
+        nlc_fake_qmp_expect(
+                f->fake, "query-version", NULL,
+                "{\"qemu\": {\"major\": 7, \"minor\": 2, \"micro\": 0}, \"package\": \"\"}");
+        nlc_fake_qmp_expect(f->fake, "query-migrate-capabilities", NULL, CAPS_7_2);
+        nlc_fake_qmp_expect(
+                f->fake, "migrate-set-capabilities",
+                "{\"capabilities\": [{\"capability\": \"events\", \"state\": true}, "
+                "{\"capability\": \"postcopy-ram\", \"state\": false}, {\"capability\": "
+                "\"pause-before-switchover\", \"state\": true}]}",
+                NULL);
+        nlc_fake_qmp_expect(f->fake, "migrate", "{\"uri\": \"" URI "\"}", NULL);
+        nlc_fake_qmp_event(f->fake, "STOP", NULL);
+        nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"pre-switchover\"}");
+        m = migrate(f, options_text);
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 3000));
+        wait_journal_state(f, "1", NLC_DEVICE_STATE_CREATED); /* stopped */
+        nlc_fake_qmp_expect(f->fake, "migrate_cancel", NULL, NULL);
+        nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"cancelling\"}");
+        nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"cancelled\"}");
+        nlc_fake_qmp_event(f->fake, "RESUME", NULL);
+        nlc_fake_qmp_expect(f->fake, "announce-self", NULL, NULL);
+        if (cancel_call) {
+                g_assert_true(nlc_migration_cancel(m, &error));
+                g_assert_no_error(error);
+        }
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 3000));
+        nlc_fake_qmp_assert_done(f->fake);
+        /* The guest runs on the source again, its MAC back on its port. */
+        wait_journal_state(f, "1", NLC_DEVICE_STATE_ACTIVE);
+        return m;
+}
+
+/* The pre-switchover hold is bounded: fallback "fail" cancels, the guest
+ * resumes on the source. */
+static void
+test_pause_timeout_fails(Fixture *f, gconstpointer data)
+{
+        NlcMigration *m = pause_until_given_up(
+                f,
+                "{'postcopy': <'never'>, 'pause-before-switchover': <true>, "
+                "'readiness-timeout': <uint32 150>, 'fallback': <'fail'>, " WAITING_DST "}",
+                FALSE);
+
+        g_assert_cmpstr(phase(m), ==, "failed");
+        g_assert_nonnull(strstr(nlc_dbus_migration_get_error(NLC_DBUS_MIGRATION(m)),
+                                "not ready within 150 ms at the switchover"));
+}
+
+/* "continue-precopy" cannot go on past the switchover: cancelled too,
+ * never leaving the guest paused with its devices deactivated. */
+static void
+test_pause_timeout_continue_precopy(Fixture *f, gconstpointer data)
+{
+        g_autofree char *t = NULL;
+        NlcMigration *m =
+                pause_until_given_up(f,
+                                     "{'postcopy': <'never'>, 'pause-before-switchover': <true>, "
+                                     "'readiness-timeout': <uint32 150>, " WAITING_DST "}",
+                                     FALSE);
+
+        wait_phase(m, "cancelled");
+        g_assert_nonnull(strstr(nlc_dbus_migration_get_error(NLC_DBUS_MIGRATION(m)),
+                                "pre-copy cannot go on past it"));
+        t = timeline(m);
+        g_assert_cmpstr(t, ==, "migrate source-stop pre-switchover readiness-timeout cancelled");
+}
+
+/* Cancel() works while QEMU holds the guest at pre-switchover. */
+static void
+test_cancel_at_pre_switchover(Fixture *f, gconstpointer data)
+{
+        NlcMigration *m = pause_until_given_up(
+                f, "{'postcopy': <'never'>, 'pause-before-switchover': <true>, " WAITING_DST "}",
+                TRUE);
+
+        wait_phase(m, "cancelled");
 }
 
 int
@@ -761,5 +998,12 @@ main(int argc, char **argv)
         ADD("/migration/release-source", test_release_source);
         ADD("/migration/host-forbids-postcopy", test_host_forbids_postcopy);
         ADD("/migration/pause-before-switchover", test_pause_before_switchover);
+        ADD("/migration/no-readiness-refused", test_no_readiness_refused);
+        ADD("/migration/host-default-readiness", test_host_default_readiness);
+        ADD("/migration/every-nic-counts", test_every_nic_counts);
+        ADD("/migration/destination-turns-unready", test_destination_turns_unready);
+        ADD("/migration/pause-timeout-fails", test_pause_timeout_fails);
+        ADD("/migration/pause-timeout-continue-precopy", test_pause_timeout_continue_precopy);
+        ADD("/migration/cancel-at-pre-switchover", test_cancel_at_pre_switchover);
         return g_test_run();
 }

@@ -28,10 +28,30 @@ test_estimates(void)
                          G_MAXUINT64);
 }
 
+/* The gate's rule: a ready device there for every NIC of the guest. */
+static void
+test_destination_covers(void)
+{
+        const char *const two[] = { "52:54:00:00:00:01", "52:54:00:00:00:02", NULL };
+        const char *const first[] = { "52:54:00:00:00:01", NULL };
+        const char *const none[] = { NULL };
+
+        g_assert_true(nlc_destination_covers(two, two, TRUE));
+        g_assert_true(nlc_destination_covers(first, two, FALSE)); /* a NIC of its own */
+        /* The second NIC not (yet) there: held, whatever Ready says. */
+        g_assert_false(nlc_destination_covers(two, first, TRUE));
+        g_assert_false(nlc_destination_covers(two, none, TRUE));
+        g_assert_false(nlc_destination_covers(two, NULL, TRUE));
+        /* A guest without a NIC: the instance's own Ready. */
+        g_assert_true(nlc_destination_covers(none, NULL, TRUE));
+        g_assert_false(nlc_destination_covers(NULL, first, FALSE));
+}
+
 int
 main(int argc, char **argv)
 {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/readiness/estimates", test_estimates);
+        g_test_add_func("/readiness/destination-covers", test_destination_covers);
         return g_test_run();
 }
