@@ -301,76 +301,21 @@ nlc_device_destroy_finish(NlcDevice *self, GError **error)
         return op_finish(self, NLC_OP_DESTROY, nlc_op_to_string(NLC_OP_DESTROY), error);
 }
 
-static gboolean
-same_bridge(NlcDevice *a, NlcDevice *b)
+gboolean
+nlc_device_run_transition(NlcDevice *self, NlcOp op, const char *reason, GError **error)
 {
-        const char *ba = nlc_device_get_bridge(a), *bb = nlc_device_get_bridge(b);
-
-        return ba && bb && g_str_equal(ba, bb);
-}
-
-/*
- * Activation with the MAC handover of DESIGN §4. On the same bridge the new
- * port's static entry replaces the old one in one RTM_NEWNEIGH (never zero or
- * two entries), after which the previous owner's deactivate finds nothing to
- * delete. Across bridges the old entry goes first, then the new one comes.
- */
-static gboolean
-activate(NlcDevice *self, GError **error)
-{
-        NlcDevice *previous = NULL;
-        g_autoptr(GError) local = NULL;
-        gboolean cross_bridge;
-
-        if (nlc_lifecycle_check(self->rec->state, NLC_OP_ACTIVATE) != NLC_TRANSITION_RUN)
-                return run_op_reason(self, NLC_OP_ACTIVATE, "activate", error);
-        if (self->ownership.claim &&
-            !self->ownership.claim(self, &previous, error, self->ownership.user_data))
-                return FALSE;
-        if (previous)
-                g_object_ref(previous);
-        cross_bridge = previous && !same_bridge(previous, self);
-        if (cross_bridge && !run_op_reason(previous, NLC_OP_DEACTIVATE, "handover", &local)) {
-                g_propagate_prefixed_error(
-                        error, g_steal_pointer(&local),
-                        "cannot take the MAC from device %s: ", nlc_device_get_id(previous));
-                g_object_unref(previous);
-                return FALSE;
-        }
-        if (!run_op_reason(self, NLC_OP_ACTIVATE, "activate", error)) {
-                /* Give the MAC back rather than leave it without a home. */
-                if (cross_bridge &&
-                    !run_op_reason(previous, NLC_OP_ACTIVATE, "handover failed", &local)) {
-                        nlc_dev_warning(previous, "could not take the MAC back: %s",
-                                        local->message);
-                        if (self->ownership.released)
-                                self->ownership.released(previous, self->ownership.user_data);
-                }
-                g_clear_object(&previous);
-                return FALSE;
-        }
-        if (previous && !cross_bridge &&
-            !run_op_reason(previous, NLC_OP_DEACTIVATE, "handover", &local))
-                nlc_dev_warning(previous, "handover: %s", local->message);
-        g_clear_object(&previous);
-        if (self->ownership.claimed)
-                self->ownership.claimed(self, self->ownership.user_data);
-        return TRUE;
+        return run_op_reason(self, op, reason, error);
 }
 
 gboolean
 nlc_device_run(NlcDevice *self, NlcOp op, GError **error)
 {
-        NlcDeviceState before = self->rec->state;
-        gboolean ok;
-
-        if (op == NLC_OP_ACTIVATE)
-                return activate(self, error);
-        ok = run_op_reason(self, op, nlc_op_to_string(op), error);
-        if (ok && before == NLC_DEVICE_STATE_ACTIVE &&
-            self->rec->state != NLC_DEVICE_STATE_ACTIVE && self->ownership.released)
-                self->ownership.released(self, self->ownership.user_data);
-        return ok;
+        /* An activation that would run is the MAC registry's: claim and
+         * handover. Refusals and no-ops change no ownership. */
+        if (op == NLC_OP_ACTIVATE && self->ownership.activate &&
+            nlc_lifecycle_check(self->rec->state, op) == NLC_TRANSITION_RUN)
+                return self->ownership.activate(self, error, self->ownership.user_data);
+        return run_op_reason(self, op, nlc_op_to_string(op), error);
 }
 
 void
@@ -748,6 +693,18 @@ nlc_device_get_activated_usec(NlcDevice *self)
         return self->rec->activated_usec;
 }
 
+void
+nlc_device_set_activation_seq(NlcDevice *self, guint64 seq)
+{
+        self->rec->activated_seq = seq;
+}
+
+guint64
+nlc_device_get_activation_seq(NlcDevice *self)
+{
+        return self->rec->activated_seq;
+}
+
 gboolean
 nlc_device_verify(NlcDevice *self, GError **error)
 {
@@ -917,6 +874,14 @@ nlc_device_get_bridge(NlcDevice *self)
         const char *bridge = nlc_backend_device_get_prop(&self->bdev, "bridge");
 
         return bridge && *bridge ? bridge : NULL;
+}
+
+const char *
+nlc_device_get_lower_link(NlcDevice *self)
+{
+        const char *link = nlc_backend_device_get_prop(&self->bdev, "link");
+
+        return link && *link ? link : NULL;
 }
 
 const guint8 *

@@ -34,7 +34,8 @@ gboolean nlc_device_restore(NlcDevice *self, GError **error);
 /* Restart, step 1: completes the operation the journal says was in flight. */
 gboolean nlc_device_roll_forward(NlcDevice *self, GError **error);
 /* Restart, step 2: a crash in the middle of a handover leaves two active
- * records for one MAC; the loser drops to created. */
+ * records for one MAC; the loser drops to created (nlc-mac-registry.c
+ * picks it). */
 gboolean nlc_device_yield_mac(NlcDevice *self, NlcDevice *holder, GError **error);
 gint64 nlc_device_get_activated_usec(NlcDevice *self);
 
@@ -64,16 +65,13 @@ GVariant *nlc_device_queue_handles(NlcDevice *self, GUnixFDList *fds, GError **e
 gboolean nlc_device_verify(NlcDevice *self, GError **error);
 
 /*
- * MAC ownership (DESIGN §4), decided by the manager. claim() runs before an
- * activation: it refuses a MAC another instance holds (Conflict) and names
- * the device of the same instance that must hand the MAC over (*previous,
- * or NULL). released() runs after a device stopped holding its MAC.
+ * MAC ownership (DESIGN §4) is the registry's (nlc-mac-registry.h): an
+ * activation that would run goes to activate(), which claims the MAC,
+ * runs the transition itself (nlc_device_run_transition) and hands the MAC
+ * over. Refusals and no-ops never get there. All NULL: plain transitions.
  */
 typedef struct {
-        gboolean (*claim)(NlcDevice *device, NlcDevice **previous, GError **error,
-                          gpointer user_data);
-        void (*claimed)(NlcDevice *device, gpointer user_data);
-        void (*released)(NlcDevice *device, gpointer user_data);
+        gboolean (*activate)(NlcDevice *device, GError **error, gpointer user_data);
         gpointer user_data;
 } NlcDeviceOwnership;
 
@@ -85,6 +83,13 @@ gboolean nlc_device_release(NlcDevice *self, GError **error);
 
 /* Runs one lifecycle operation as the D-Bus method would. */
 gboolean nlc_device_run(NlcDevice *self, NlcOp op, GError **error);
+/* The operation alone (refuse, no-op, or write-ahead + backend + funnel),
+ * logged with @reason; no ownership: for the MAC registry. */
+gboolean nlc_device_run_transition(NlcDevice *self, NlcOp op, const char *reason, GError **error);
+/* The activation's number in the registry's sequence (journalled with the
+ * record's next write); 0 for a record of before the sequence. */
+void nlc_device_set_activation_seq(NlcDevice *self, guint64 seq);
+guint64 nlc_device_get_activation_seq(NlcDevice *self);
 
 /* Destroy in halves, for nlc-destroy-batch.c: begin refuses (FALSE), is a
  * no-op (*run FALSE) or journals the write-ahead record (*run TRUE); the
@@ -112,6 +117,8 @@ NlcPortState nlc_device_get_port_state(NlcDevice *self);
 const char *nlc_device_get_ifname(NlcDevice *self);
 /* The bridge the port belongs to, or NULL. */
 const char *nlc_device_get_bridge(NlcDevice *self);
+/* A macvtap's lower device, or NULL. */
+const char *nlc_device_get_lower_link(NlcDevice *self);
 const guint8 *nlc_device_get_mac_bytes(NlcDevice *self);
 
 const char *nlc_device_get_id(NlcDevice *self);

@@ -453,6 +453,8 @@ record_to_data(const NlcJournalRecord *record, gsize *len)
         g_key_file_set_int64(kf, GROUP_DEVICE, "allocated-usec", record->allocated_usec);
         if (record->activated_usec)
                 g_key_file_set_int64(kf, GROUP_DEVICE, "activated-usec", record->activated_usec);
+        if (record->activated_seq)
+                g_key_file_set_uint64(kf, GROUP_DEVICE, "activated-seq", record->activated_seq);
         if (record->props) {
                 /* In name order: the same record, the same bytes. */
                 g_autofree gpointer *keys = g_hash_table_get_keys_as_array(record->props, NULL);
@@ -616,6 +618,7 @@ parse_record(GKeyFile *kf, GError **error)
         g_variant_ref_sink(rec->options);
         rec->allocated_usec = g_key_file_get_int64(kf, GROUP_DEVICE, "allocated-usec", NULL);
         rec->activated_usec = g_key_file_get_int64(kf, GROUP_DEVICE, "activated-usec", NULL);
+        rec->activated_seq = g_key_file_get_uint64(kf, GROUP_DEVICE, "activated-seq", NULL);
         rec->props = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         keys = g_key_file_get_keys(kf, GROUP_BACKEND, NULL, NULL);
         for (guint i = 0; keys && keys[i]; i++)

@@ -25,9 +25,12 @@ typedef struct {
         GVariant *options; /* a{sv} as the caller gave them */
         GHashTable *props; /* the backend's fields */
         gint64 allocated_usec;
-        /* When the device last became active: after a crash in the middle of
-         * a handover, the latest activation keeps the MAC. */
+        /* When the device last became active, and that activation's number
+         * in the MAC registry's sequence: after a crash in the middle of a
+         * handover, the latest activation keeps the MAC (by the sequence; the
+         * time only for records of before it). */
         gint64 activated_usec;
+        guint64 activated_seq;
 } NlcJournalRecord;
 
 typedef struct _NlcJournal NlcJournal;

@@ -12,6 +12,7 @@
 #include "nlc-journal.h"
 #include "nlc-log.h"
 #include "nlc-manager.h"
+#include "nlc-mac-registry.h"
 #include "nlc-migration.h"
 #include "nlc-names.h"
 #include "nlc-netlink.h"
@@ -25,7 +26,7 @@ struct _NlcManager {
         GHashTable *devices;    /* id → NlcDevice */
         GHashTable *by_ifname;  /* interface name → NlcDevice (borrowed) */
         GHashTable *instances;  /* name → NlcInstance */
-        GHashTable *mac_owner;  /* "52:54:..." → the active NlcDevice holding it (borrowed) */
+        NlcMacRegistry *macs;   /* who holds each guest MAC (nlc-mac-registry.h) */
         GHashTable *guests;     /* instance name → NlcGuest (AttachQemu) */
         GHashTable *migrations; /* id → NlcMigration (kept after they end, for their record) */
         guint64 next_migration_id;
@@ -115,13 +116,6 @@ leave_instance(NlcManager *self, NlcDevice *device)
         g_hash_table_remove(self->instances, name);
 }
 
-static void
-release_mac(NlcManager *self, NlcDevice *device)
-{
-        if (g_hash_table_lookup(self->mac_owner, nlc_device_get_mac(device)) == device)
-                g_hash_table_remove(self->mac_owner, nlc_device_get_mac(device));
-}
-
 /* The device of a shared tap goes: the tap is its peer's alone from now on. */
 static void
 unshare(NlcManager *self, NlcDevice *device)
@@ -149,7 +143,7 @@ on_device_freed(NlcDevice *device, NlcManager *self)
         g_dbus_object_manager_server_unexport(self->object_manager,
                                               nlc_device_get_object_path(device));
         g_signal_handlers_disconnect_by_data(device, self);
-        release_mac(self, device);
+        nlc_mac_registry_untrack(self->macs, device);
         if (ifname && g_hash_table_lookup(self->by_ifname, ifname) == device)
                 g_hash_table_remove(self->by_ifname, ifname);
         unshare(self, device);
@@ -162,48 +156,17 @@ static void
 on_device_state_changed(NlcDevice *device, const char *old_state, const char *new_state,
                         const char *reason, NlcManager *self)
 {
-        if (nlc_device_get_state(device) != NLC_DEVICE_STATE_ACTIVE)
-                release_mac(self, device);
         nlc_topology_device_changed(self->topology, device);
 }
 
-/* DESIGN §4: a MAC held by another instance is refused; one held by another
- * device of the same instance is handed over. */
-static gboolean
-claim_mac(NlcDevice *device, NlcDevice **previous, GError **error, gpointer user_data)
-{
-        NlcManager *self = user_data;
-        NlcDevice *owner = g_hash_table_lookup(self->mac_owner, nlc_device_get_mac(device));
-
-        *previous = NULL;
-        if (!owner || owner == device)
-                return TRUE;
-        /* The peer on a shared tap is the same guest's other QEMU. */
-        if (owner != nlc_device_get_peer(device) &&
-            !g_str_equal(nlc_device_get_instance(owner), nlc_device_get_instance(device))) {
-                g_set_error(error, NLC_ERROR, NLC_ERROR_CONFLICT,
-                            "MAC %s is held by device %s of instance %s",
-                            nlc_device_get_mac(device), nlc_device_get_id(owner),
-                            nlc_device_get_instance(owner));
-                return FALSE;
-        }
-        *previous = owner;
-        return TRUE;
-}
-
+/* A MAC's holder changed: the bridges publish it. */
 static void
-mac_claimed(NlcDevice *device, gpointer user_data)
+mac_owner_changed(NlcDevice *owner, gpointer user_data)
 {
         NlcManager *self = user_data;
 
-        g_hash_table_insert(self->mac_owner, g_strdup(nlc_device_get_mac(device)), device);
-        nlc_topology_ownership_changed(self->topology, device);
-}
-
-static void
-mac_released(NlcDevice *device, gpointer user_data)
-{
-        release_mac(user_data, device);
+        if (self->topology)
+                nlc_topology_ownership_changed(self->topology, owner);
 }
 
 static gboolean handle_share_queues(NlcDbusDevice *skel, GDBusMethodInvocation *invocation,
@@ -212,12 +175,6 @@ static gboolean handle_share_queues(NlcDbusDevice *skel, GDBusMethodInvocation *
 static void
 add_device(NlcManager *self, NlcDevice *device)
 {
-        const NlcDeviceOwnership ownership = {
-                .claim = claim_mac,
-                .claimed = mac_claimed,
-                .released = mac_released,
-                .user_data = self,
-        };
         const char *ifname = nlc_device_get_ifname(device);
 
         g_hash_table_insert(self->devices, g_strdup(nlc_device_get_id(device)),
@@ -227,9 +184,7 @@ add_device(NlcManager *self, NlcDevice *device)
             !(nlc_device_get_peer(device) &&
               g_hash_table_lookup(self->by_ifname, ifname) == nlc_device_get_peer(device)))
                 g_hash_table_insert(self->by_ifname, g_strdup(ifname), device);
-        if (nlc_device_get_state(device) == NLC_DEVICE_STATE_ACTIVE)
-                g_hash_table_insert(self->mac_owner, g_strdup(nlc_device_get_mac(device)), device);
-        nlc_device_set_ownership(device, &ownership);
+        nlc_mac_registry_track(self->macs, device);
         nlc_device_set_destroy_batch(device, self->destroy_batch);
         g_signal_connect(device, "freed", G_CALLBACK(on_device_freed), self);
         g_signal_connect(device, "handle-share-queues", G_CALLBACK(handle_share_queues), self);
@@ -264,7 +219,7 @@ mac_owner(const guint8 mac[6], gpointer user_data)
 
         g_snprintf(s, sizeof s, "%02x:%02x:%02x:%02x:%02x:%02x", mac[0], mac[1], mac[2], mac[3],
                    mac[4], mac[5]);
-        return g_hash_table_lookup(self->mac_owner, s);
+        return nlc_mac_registry_lookup(self->macs, s);
 }
 
 static gboolean
@@ -801,36 +756,6 @@ nlc_manager_iface_init(NlcDbusManagerIface *iface)
         iface->handle_get_device = handle_get_device;
 }
 
-/* Among active devices sharing a MAC, the latest activation keeps it: a
- * crash in the middle of a handover leaves the previous owner active in the
- * journal too. */
-static void
-resolve_mac_owners(GPtrArray *devices)
-{
-        g_autoptr(GHashTable) owner = g_hash_table_new(g_str_hash, g_str_equal);
-
-        for (guint i = 0; i < devices->len; i++) {
-                NlcDevice *d = devices->pdata[i];
-                NlcDevice *other;
-
-                if (nlc_device_get_state(d) != NLC_DEVICE_STATE_ACTIVE)
-                        continue;
-                other = g_hash_table_lookup(owner, nlc_device_get_mac(d));
-                if (other) {
-                        gboolean d_wins = nlc_device_get_activated_usec(d) >
-                                          nlc_device_get_activated_usec(other);
-                        NlcDevice *loser = d_wins ? other : d;
-                        g_autoptr(GError) error = NULL;
-
-                        if (!nlc_device_yield_mac(loser, d_wins ? d : other, &error))
-                                nlc_dev_warning(loser, "%s", error->message);
-                        if (!d_wins)
-                                continue;
-                }
-                g_hash_table_insert(owner, (gpointer) nlc_device_get_mac(d), d);
-        }
-}
-
 /* The devices that share a tap (ShareQueues), from the "shared-with" either
  * side journalled; a side whose peer is gone is unlinked. */
 static void
@@ -891,7 +816,8 @@ restore_devices(NlcManager *self)
                         nlc_dev_warning(devices->pdata[i], "restored with problems: %s",
                                         error->message);
         }
-        resolve_mac_owners(devices);
+        /* A crash in the middle of a handover leaves two active records. */
+        nlc_mac_registry_restore(self->macs, devices);
         /* Each device's check reads its FDB entry: one dump for them all
          * (without it, N walks of the kernel's whole FDB). A failed dump
          * only means each check asks the kernel itself. */
@@ -1053,7 +979,7 @@ nlc_manager_init(NlcManager *self)
         self->devices = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
         self->by_ifname = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
         self->instances = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
-        self->mac_owner = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, NULL);
+        self->macs = nlc_mac_registry_new(mac_owner_changed, self);
         self->guests = g_hash_table_new_full(g_str_hash, g_str_equal, g_free,
                                              (GDestroyNotify) nlc_guest_free);
         self->migrations = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_object_unref);
@@ -1074,13 +1000,15 @@ nlc_manager_dispose(GObject *object)
         nlc_manager_unexport(self);
         if (self->devices) {
                 g_hash_table_iter_init(&iter, self->devices);
-                while (g_hash_table_iter_next(&iter, NULL, &value))
+                while (g_hash_table_iter_next(&iter, NULL, &value)) {
                         g_signal_handlers_disconnect_by_data(value, self);
+                        nlc_mac_registry_untrack(self->macs, value);
+                }
         }
         g_clear_pointer(&self->migrations, g_hash_table_unref);
         g_clear_pointer(&self->guests, g_hash_table_unref);
         g_clear_pointer(&self->topology, nlc_topology_free);
-        g_clear_pointer(&self->mac_owner, g_hash_table_unref);
+        g_clear_pointer(&self->macs, nlc_mac_registry_free);
         g_clear_pointer(&self->instances, g_hash_table_unref);
         g_clear_pointer(&self->by_ifname, g_hash_table_unref);
         g_clear_pointer(&self->devices, g_hash_table_unref);

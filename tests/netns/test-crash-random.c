@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Crash safety under random timing: random lifecycle operations on a few
- * devices (two of them sharing a MAC, so handovers happen), each followed
+ * devices (three of them sharing a MAC, on two bridges, so handovers on one
+ * bridge and across bridges happen), each followed
  * after a random 0-4 ms by kill -9 of the daemon — before, during or after
  * the operation — and a restart. After every restart the invariants must
  * hold: no kernel object without a record, no record without its kernel
@@ -18,17 +19,19 @@
 #include "ns-env.h"
 
 #define KILLS     200
-#define N_DEVICES 4
+#define N_DEVICES 5
 
 typedef struct {
-        const char *instance, *mac, *ifname;
+        const char *instance, *mac, *ifname, *bridge;
+        guint mac_slot; /* the first slot with this MAC */
 } Slot;
 
 static const Slot slots[N_DEVICES] = {
-        { "vm1", "52:54:00:00:2a:01", "ct0" },
-        { "vm1", "52:54:00:00:2a:01", "ct1" }, /* same MAC, same instance: handovers */
-        { "vm2", "52:54:00:00:2a:02", "ct2" },
-        { "vm2", "52:54:00:00:2a:03", "ct3" },
+        { "vm1", "52:54:00:00:2a:01", "ct0", "br0", 0 },
+        { "vm1", "52:54:00:00:2a:01", "ct1", "br0", 0 }, /* same MAC, same instance: handovers */
+        { "vm2", "52:54:00:00:2a:02", "ct2", "br0", 2 },
+        { "vm2", "52:54:00:00:2a:03", "ct3", "br0", 3 },
+        { "vm1", "52:54:00:00:2a:01", "ct4", "br1", 0 }, /* and across bridges */
 };
 
 static const char *const ops[] = { "Create", "Activate", "Deactivate", "Destroy", "Free" };
@@ -41,8 +44,8 @@ typedef struct {
 static char *
 allocate(Fixture *f, guint i)
 {
-        g_autofree char *opts =
-                g_strdup_printf("{'bridge': <'br0'>, 'ifname': <'%s'>}", slots[i].ifname);
+        g_autofree char *opts = g_strdup_printf("{'bridge': <'%s'>, 'ifname': <'%s'>}",
+                                                slots[i].bridge, slots[i].ifname);
         g_autoptr(GVariant) o =
                 g_variant_ref_sink(g_variant_parse(G_VARIANT_TYPE_VARDICT, opts, NULL, NULL, NULL));
         g_autoptr(GError) error = NULL;
@@ -62,6 +65,7 @@ set_up(Fixture *f, gconstpointer data)
 {
         ns_env_set_up(&f->env, NULL);
         ns_sh("ip link add br0 type bridge stp_state 0 && ip link set br0 up");
+        ns_sh("ip link add br1 type bridge stp_state 0 && ip link set br1 up");
         for (guint i = 0; i < N_DEVICES; i++)
                 f->paths[i] = allocate(f, i);
 }
@@ -145,7 +149,7 @@ check_invariants(Fixture *f, guint round, const char *what)
                 gboolean has_port =
                         state && (g_str_equal(state, "created") || g_str_equal(state, "active"));
                 g_autofree char *fdb = ns_kernel_fdb_static(slots[i].mac);
-                g_autofree char *mine = g_strdup_printf("%s@br0", slots[i].ifname);
+                g_autofree char *mine = g_strdup_printf("%s@%s", slots[i].ifname, slots[i].bridge);
                 gboolean holds = strstr(fdb, mine) != NULL;
                 KernelPort k;
 
@@ -157,8 +161,8 @@ check_invariants(Fixture *f, guint round, const char *what)
                         g_error("round %u (%s): %s is %s but its tap %s", round, what,
                                 slots[i].ifname, state ? state : "freed",
                                 k.exists ? "exists" : "is missing");
-                if (has_port &&
-                    (g_strcmp0(k.master, "br0") != 0 || k.learning || k.flood || !k.lower_up))
+                if (has_port && (g_strcmp0(k.master, slots[i].bridge) != 0 || k.learning ||
+                                 k.flood || !k.lower_up))
                         g_error("round %u (%s): port %s not as configured (master %s learning %d "
                                 "flood %d carrier %d)",
                                 round, what, slots[i].ifname, k.master, k.learning, k.flood,
@@ -168,7 +172,7 @@ check_invariants(Fixture *f, guint round, const char *what)
                                 slots[i].ifname, state ? state : "freed",
                                 holds ? "holds" : "lacks");
                 if (holds)
-                        active_per_mac[i == 1 ? 0 : i]++;
+                        active_per_mac[slots[i].mac_slot]++;
                 if (strchr(fdb, ' '))
                         g_error("round %u (%s): MAC %s has several static entries: %s", round, what,
                                 slots[i].mac, fdb);

@@ -1013,6 +1013,34 @@ test_same_mac_handover(Fixture *f, gconstpointer data)
         g_assert_true(link_up("mt2"));
 }
 
+/* On one lower device the kernel refuses a second macvtap up with the MAC,
+ * so the holder goes down first; when the new one then fails (its macvtap
+ * deleted behind the daemon), the holder takes the MAC back, up and
+ * registered again: another instance still meets Conflict. */
+static void
+test_failed_handover_takes_back(Fixture *f, gconstpointer data)
+{
+        g_autofree char *a = allocate(f, "vm1", MAC, OPTS);
+        g_autofree char *b = allocate(f, "vm1", MAC, "{'link': <'low0'>, 'ifname': <'mt1'>}");
+        g_autofree char *c = allocate(f, "vm2", MAC, "{'link': <'low0'>, 'ifname': <'mt2'>}");
+        g_autoptr(GUnixFDList) fa = ns_create(&f->env, a);
+        g_autoptr(GUnixFDList) fb = ns_create(&f->env, b);
+        g_autoptr(GUnixFDList) fc = ns_create(&f->env, c);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r = NULL;
+
+        ns_device_call(&f->env, a, "Activate");
+        ns_sh("ip link del mt1");
+        r = ns_call(&f->env, b, DEV, "Activate", NULL, NULL, &error);
+        g_assert_null(r);
+        g_assert_nonnull(error);
+        assert_state_of(f, a, "active");
+        g_assert_true(link_up("mt0"));
+        g_assert_true(ns_get_bool(&f->env, a, DEV, "OwnsMac"));
+        ns_call_expect_error(&f->env, c, DEV, "Activate", NULL, "org.netlifecd1.Error.Conflict");
+        g_assert_false(link_up("mt2"));
+}
+
 static void
 test_notify_adopts(Fixture *f, gconstpointer data)
 {
@@ -1173,6 +1201,7 @@ main(int argc, char **argv)
         ADD("/macvtap/crash/drift-repaired", test_drift_repaired);
         ADD("/macvtap/crash/vanished-recreated", test_vanished_recreated);
         ADD("/macvtap/ownership/same-mac-handover", test_same_mac_handover);
+        ADD("/macvtap/ownership/failed-handover-takes-back", test_failed_handover_takes_back);
         ADD("/macvtap/daemon/notify-adopts", test_notify_adopts);
         ADD("/macvtap/daemon/sigterm-leaves-devices", test_sigterm_leaves_devices);
         ADD("/daemon/backends", test_backends);

@@ -118,6 +118,7 @@ nlc_fake_journal_device(const char *state_dir, const NlcFakeRecord *r)
                 .has_pending = r->has_pending,
                 .pending = r->pending,
                 .activated_usec = r->activated_usec,
+                .activated_seq = r->activated_seq,
                 .options = g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}")),
         };
 

@@ -32,6 +32,7 @@ typedef struct {
         gboolean has_pending;
         NlcOp pending;
         gint64 activated_usec;
+        guint64 activated_seq;
 } NlcFakeRecord;
 void nlc_fake_journal_device(const char *state_dir, const NlcFakeRecord *record);
 /* Removes a test's temporary directory and frees the string. */

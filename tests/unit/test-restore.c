@@ -11,6 +11,7 @@
 #include "nlc-error.h"
 #include "nlc-journal.h"
 #include "nlc-fake-backend.h"
+#include "nlc-instance.h"
 #include "nlc-manager.h"
 
 typedef struct {
@@ -167,6 +168,118 @@ test_handover_interrupted(Fixture *f, gconstpointer data)
         g_assert_null(strstr(nlc_fake_backend_calls->str, "deactivate(7)"));
 }
 
+/* kill -9 at every step of a handover from device 6 (active, activation 1)
+ * to device 7 of the same guest: the new holder is journalled (write-ahead)
+ * and activated first, the old one deactivated after, so every step leaves
+ * the MAC with exactly one holder after the restart: 7 once its write-ahead
+ * record is on disk. The times say the opposite (a clock stepped back
+ * between the two activations): the sequence decides. */
+static void
+test_handover_every_step(Fixture *f, gconstpointer data)
+{
+        static const struct {
+                const char *step;
+                NlcDeviceState old_state, new_state;
+                gboolean old_pending, new_pending;
+                const char *holder;
+        } steps[] = {
+                { "before the claim", NLC_DEVICE_STATE_ACTIVE, NLC_DEVICE_STATE_CREATED, FALSE,
+                  FALSE, "6" },
+                { "new holder's write-ahead (its entry added or not)", NLC_DEVICE_STATE_ACTIVE,
+                  NLC_DEVICE_STATE_CREATED, FALSE, TRUE, "7" },
+                { "new holder active", NLC_DEVICE_STATE_ACTIVE, NLC_DEVICE_STATE_ACTIVE, FALSE,
+                  FALSE, "7" },
+                { "old holder's write-ahead (its entry deleted or not)", NLC_DEVICE_STATE_ACTIVE,
+                  NLC_DEVICE_STATE_ACTIVE, TRUE, FALSE, "7" },
+                { "old holder created", NLC_DEVICE_STATE_CREATED, NLC_DEVICE_STATE_ACTIVE, FALSE,
+                  FALSE, "7" },
+        };
+
+        for (guint i = 0; i < G_N_ELEMENTS(steps); i++) {
+                g_autoptr(NlcJournalRecord) old_holder = NULL, new_holder = NULL;
+
+                g_test_message("crash at: %s", steps[i].step);
+                nlc_fake_backend_reset();
+                nlc_fake_journal_device(f->dir,
+                                        &(NlcFakeRecord){ .id = "6",
+                                                          .instance = "vm1",
+                                                          .state = steps[i].old_state,
+                                                          .has_pending = steps[i].old_pending,
+                                                          .pending = NLC_OP_DEACTIVATE,
+                                                          .activated_usec = 9000,
+                                                          .activated_seq = 1 });
+                nlc_fake_journal_device(f->dir,
+                                        &(NlcFakeRecord){ .id = "7",
+                                                          .instance = "vm1",
+                                                          .state = steps[i].new_state,
+                                                          .has_pending = steps[i].new_pending,
+                                                          .pending = NLC_OP_ACTIVATE,
+                                                          .activated_usec = 1000,
+                                                          .activated_seq = 2 });
+                restart(f);
+                old_holder = reread(f, "6");
+                new_holder = reread(f, "7");
+                g_assert_cmpuint(old_holder->state, ==,
+                                 g_str_equal(steps[i].holder, "6") ? NLC_DEVICE_STATE_ACTIVE
+                                                                   : NLC_DEVICE_STATE_CREATED);
+                g_assert_cmpuint(new_holder->state, ==,
+                                 g_str_equal(steps[i].holder, "7") ? NLC_DEVICE_STATE_ACTIVE
+                                                                   : NLC_DEVICE_STATE_CREATED);
+        }
+}
+
+static NlcDevice *
+device_by_id(NlcManager *manager, const char *id)
+{
+        GPtrArray *devices = nlc_instance_get_devices(nlc_manager_lookup_instance(manager, "vm1"));
+
+        for (guint i = 0; i < devices->len; i++)
+                if (g_str_equal(nlc_device_get_id(devices->pdata[i]), id))
+                        return devices->pdata[i];
+        g_error("no device %s", id);
+}
+
+static NlcManager *
+start(Fixture *f)
+{
+        g_autoptr(GError) error = NULL;
+        NlcManager *manager = nlc_manager_new(
+                &(NlcManagerConfig){ .state_dir = f->dir, .runtime_dir = f->dir }, &error);
+
+        g_assert_no_error(error);
+        return manager;
+}
+
+/* Each activation takes the next number, also across a restart, and it is
+ * journalled with the record. */
+static void
+test_activation_sequence(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(NlcJournalRecord) first = NULL, second = NULL, third = NULL;
+        NlcManager *manager;
+
+        write_record(f, "6", "fake", NLC_DEVICE_STATE_CREATED, FALSE, 0);
+        write_record(f, "7", "fake", NLC_DEVICE_STATE_CREATED, FALSE, 0);
+        manager = start(f);
+        g_assert_true(nlc_device_run(device_by_id(manager, "6"), NLC_OP_ACTIVATE, &error));
+        g_assert_true(nlc_device_run(device_by_id(manager, "7"), NLC_OP_ACTIVATE, &error));
+        g_assert_no_error(error);
+        g_object_unref(manager);
+        first = reread(f, "6");
+        second = reread(f, "7");
+        g_assert_cmpuint(first->activated_seq, >, 0);
+        g_assert_cmpuint(second->activated_seq, >, first->activated_seq);
+        g_assert_cmpuint(first->state, ==, NLC_DEVICE_STATE_CREATED); /* handed over */
+        /* A new daemon goes on above the journal's numbers. */
+        manager = start(f);
+        g_assert_true(nlc_device_run(device_by_id(manager, "6"), NLC_OP_ACTIVATE, &error));
+        g_assert_no_error(error);
+        g_object_unref(manager);
+        third = reread(f, "6");
+        g_assert_cmpuint(third->activated_seq, >, second->activated_seq);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -180,5 +293,7 @@ main(int argc, char **argv)
         ADD("/restore/kernel-state-wins", test_kernel_state_wins);
         ADD("/restore/unknown-backend-kept", test_unknown_backend_kept);
         ADD("/restore/handover-interrupted", test_handover_interrupted);
+        ADD("/restore/handover-every-step", test_handover_every_step);
+        ADD("/restore/activation-sequence", test_activation_sequence);
         return g_test_run();
 }
