@@ -1,4 +1,9 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <glib-unix.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "nlc-guest.h"
 #include "nlc-qmp-commands.h"
 
@@ -14,8 +19,10 @@ struct _NlcGuest {
         const NlcConfig *host;
         NlcQmp *qmp;
         gulong event_id, connected_id, disconnected_id;
-        gulong ready_id; /* waiting for the ports before announce-self */
+        gulong ready_id, macs_id; /* waiting for the ports before announce-self */
         GCancellable *cancel;
+        int qemu_pidfd;   /* the connected QEMU's process, -1: none */
+        guint exit_watch; /* readable when that process ends */
 };
 
 static void
@@ -44,41 +51,64 @@ announce(NlcGuest *g)
 }
 
 static void
-on_ready_changed(GObject *object, GParamSpec *pspec, gpointer data)
+stop_waiting_for_ports(NlcGuest *g)
 {
-        NlcGuest *g = data;
+        if (g->ready_id)
+                g_signal_handler_disconnect(g->instance, g->ready_id);
+        if (g->macs_id)
+                g_signal_handler_disconnect(g->instance, g->macs_id);
+        g->ready_id = g->macs_id = 0;
+}
 
-        if (!nlc_instance_get_ready(g->instance))
+static void
+on_ports_changed(NlcGuest *g)
+{
+        if (!nlc_instance_get_active_ready(g->instance))
                 return;
-        g_signal_handler_disconnect(g->instance, g->ready_id);
-        g->ready_id = 0;
+        stop_waiting_for_ports(g);
         announce(g);
 }
 
+static void
+on_ready_changed(GObject *object, GParamSpec *pspec, gpointer data)
+{
+        on_ports_changed(data);
+}
+
+static void
+on_ready_macs_changed(NlcInstance *instance, gpointer data)
+{
+        on_ports_changed(data);
+}
+
 /* Announcements sent before the ports forward are dropped by the bridge:
- * wait for readiness, which the kernel's event tells. */
+ * wait until every active port forwards, which the kernel's event tells. */
 static void
 announce_when_ready(NlcGuest *g)
 {
-        if (nlc_instance_get_ready(g->instance)) {
+        if (nlc_instance_get_active_ready(g->instance)) {
                 announce(g);
                 return;
         }
         if (!g->ready_id)
                 g->ready_id = g_signal_connect(g->instance, "notify::ready",
                                                G_CALLBACK(on_ready_changed), g);
+        if (!g->macs_id)
+                g->macs_id = g_signal_connect(g->instance, "ready-macs-changed",
+                                              G_CALLBACK(on_ready_macs_changed), g);
 }
 
+/* Every NIC that can carry the guest's traffic activates; one stray record
+ * does not keep the others inactive. */
 static void
 guest_running(NlcGuest *g)
 {
-        g_autoptr(GError) error = NULL;
+        g_autoptr(GString) skipped = g_string_new(NULL);
 
-        if (!nlc_instance_activate(g->instance, &error)) {
-                g_warning("instance %s: cannot activate its devices for the running guest: %s",
-                          nlc_instance_get_name(g->instance), error->message);
-                return;
-        }
+        nlc_instance_activate_available(g->instance, skipped);
+        if (skipped->len)
+                g_warning("instance %s: the guest runs; not activated: %s",
+                          nlc_instance_get_name(g->instance), skipped->str);
         nlc_instance_record(g->instance, "activated");
         announce_when_ready(g);
 }
@@ -88,10 +118,7 @@ guest_stopped(NlcGuest *g)
 {
         g_autoptr(GError) error = NULL;
 
-        if (g->ready_id) {
-                g_signal_handler_disconnect(g->instance, g->ready_id);
-                g->ready_id = 0;
-        }
+        stop_waiting_for_ports(g);
         if (nlc_instance_hand_over_shared(g->instance) > 0)
                 nlc_instance_record(g->instance, "handed-over");
         if (!nlc_instance_deactivate(g->instance, &error)) {
@@ -100,6 +127,63 @@ guest_stopped(NlcGuest *g)
                 return;
         }
         nlc_instance_record(g->instance, "deactivated");
+}
+
+/* The guest's QEMU is gone (its process ended, or after a restart nobody
+ * listens on its monitor any more; a QMP connection that drops while QEMU
+ * lives is not this): the guest runs nowhere, so its devices let go of the
+ * MAC, or a sticky static entry would keep pulling its traffic here. A new
+ * QEMU on the same socket is followed as before. */
+static void
+qemu_gone(NlcGuest *g, const char *what, const char *why)
+{
+        g_autoptr(GError) error = NULL;
+
+        nlc_instance_record(g->instance, what);
+        g_message("instance %s: %s; its devices let go of the MAC",
+                  nlc_instance_get_name(g->instance), why);
+        stop_waiting_for_ports(g);
+        if (!nlc_instance_deactivate(g->instance, &error))
+                g_warning("instance %s: cannot deactivate its devices: %s",
+                          nlc_instance_get_name(g->instance), error->message);
+}
+
+static void
+unwatch_qemu(NlcGuest *g)
+{
+        if (g->exit_watch)
+                g_source_remove(g->exit_watch);
+        g->exit_watch = 0;
+        if (g->qemu_pidfd >= 0)
+                close(g->qemu_pidfd);
+        g->qemu_pidfd = -1;
+}
+
+static gboolean
+on_qemu_exited(int fd, GIOCondition condition, gpointer data)
+{
+        NlcGuest *g = data;
+
+        g->exit_watch = 0;
+        unwatch_qemu(g);
+        qemu_gone(g, "qemu-exited", "its QEMU exited");
+        return G_SOURCE_REMOVE;
+}
+
+/* A pidfd turns readable when its process ends (Linux 5.3). */
+static void
+watch_qemu(NlcGuest *g, GPid pid)
+{
+        unwatch_qemu(g);
+        if (!pid)
+                return;
+        g->qemu_pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        if (g->qemu_pidfd < 0) {
+                g_message("instance %s: cannot watch QEMU (pid %d): %s",
+                          nlc_instance_get_name(g->instance), pid, g_strerror(errno));
+                return;
+        }
+        g->exit_watch = g_unix_fd_add(g->qemu_pidfd, G_IO_IN, on_qemu_exited, g);
 }
 
 static void
@@ -144,6 +228,7 @@ on_connected(NlcQmp *qmp, gpointer data)
         GPid qemu_pid = nlc_qmp_get_peer_pid(qmp);
 
         nlc_instance_record(g->instance, "qmp-connected");
+        watch_qemu(g, qemu_pid);
         if (qemu_pid)
                 nlc_instance_adopt_queues(g->instance, qemu_pid);
         /* Events may have been missed while disconnected: ask. */
@@ -164,9 +249,14 @@ on_first_connect(GObject *source, GAsyncResult *result, gpointer data)
 {
         g_autoptr(GError) error = NULL;
 
-        /* Success is handled by "connected"; failures keep retrying. */
-        if (!nlc_qmp_connect_finish(NLC_QMP(source), result, &error))
-                g_debug("qmp: %s", error->message);
+        /* Success is handled by "connected"; failures keep retrying. Nobody
+         * listening at all (a daemon restarted after the guest's QEMU
+         * ended): that QEMU is gone. */
+        if (nlc_qmp_connect_finish(NLC_QMP(source), result, &error))
+                return;
+        g_debug("qmp: %s", error->message);
+        if (g_error_matches(error, NLC_QMP_ERROR, NLC_QMP_ERROR_NO_LISTENER))
+                qemu_gone(data, "qemu-gone", error->message);
 }
 
 NlcGuest *
@@ -178,12 +268,13 @@ nlc_guest_new(NlcInstance *instance, const char *qmp_path, const NlcConfig *host
         g->instance = g_object_ref(instance);
         g->qmp = nlc_qmp_new(qmp_path);
         g->cancel = g_cancellable_new();
+        g->qemu_pidfd = -1;
         g->event_id = g_signal_connect(g->qmp, "event", G_CALLBACK(on_event), g);
         g->connected_id = g_signal_connect(g->qmp, "connected", G_CALLBACK(on_connected), g);
         g->disconnected_id =
                 g_signal_connect(g->qmp, "disconnected", G_CALLBACK(on_disconnected), g);
         nlc_instance_set_qemu_socket(instance, qmp_path);
-        nlc_qmp_connect_async(g->qmp, g->cancel, on_first_connect, NULL);
+        nlc_qmp_connect_async(g->qmp, g->cancel, on_first_connect, g);
         return g;
 }
 
@@ -194,8 +285,8 @@ nlc_guest_free(NlcGuest *g)
                 return;
         g_cancellable_cancel(g->cancel);
         g_clear_object(&g->cancel);
-        if (g->ready_id)
-                g_signal_handler_disconnect(g->instance, g->ready_id);
+        unwatch_qemu(g);
+        stop_waiting_for_ports(g);
         g_signal_handlers_disconnect_by_data(g->qmp, g);
         nlc_qmp_close(g->qmp);
         g_clear_object(&g->qmp);

@@ -205,6 +205,46 @@ nlc_instance_activate(NlcInstance *self, GError **error)
                           error);
 }
 
+guint
+nlc_instance_activate_available(NlcInstance *self, GString *skipped)
+{
+        guint activated = 0;
+
+        for (guint i = 0; i < self->devices->len; i++) {
+                NlcDevice *d = self->devices->pdata[i];
+                NlcDeviceState st = nlc_device_get_state(d);
+                g_autoptr(GError) error = NULL;
+
+                if (st == NLC_DEVICE_STATE_ACTIVE)
+                        continue;
+                if (st == NLC_DEVICE_STATE_CREATED && nlc_device_run(d, NLC_OP_ACTIVATE, &error)) {
+                        activated++;
+                        continue;
+                }
+                g_string_append_printf(skipped, "%sdevice %s (%s)", skipped->len ? "; " : "",
+                                       nlc_device_get_id(d),
+                                       error ? error->message : nlc_device_state_to_string(st));
+        }
+        return activated;
+}
+
+gboolean
+nlc_instance_get_active_ready(NlcInstance *self)
+{
+        guint active = 0;
+
+        for (guint i = 0; i < self->devices->len; i++) {
+                NlcDevice *d = self->devices->pdata[i];
+
+                if (nlc_device_get_state(d) != NLC_DEVICE_STATE_ACTIVE)
+                        continue;
+                if (!nlc_device_get_ready(d))
+                        return FALSE;
+                active++;
+        }
+        return active > 0;
+}
+
 gboolean
 nlc_instance_deactivate(NlcInstance *self, GError **error)
 {

@@ -28,6 +28,14 @@ gboolean nlc_instance_get_ready(NlcInstance *self);
 GStrv nlc_instance_dup_ready_macs(NlcInstance *self);
 /* Instance.Activate()/Deactivate() for the daemon's own use. */
 gboolean nlc_instance_activate(NlcInstance *self, GError **error);
+/* The guest runs: every created device activates (each through the MAC
+ * registry). One that cannot (a stray record never created or already
+ * destroyed, a refused claim) is named in @skipped and the others still
+ * go, unlike Activate(). The number activated. */
+guint nlc_instance_activate_available(NlcInstance *self, GString *skipped);
+/* There is an active device and every active one forwards: what the
+ * guest's announcements need (a stray record does not hold them back). */
+gboolean nlc_instance_get_active_ready(NlcInstance *self);
 gboolean nlc_instance_deactivate(NlcInstance *self, GError **error);
 /* The guest stopped: every active device whose tap a created peer shares
  * (ShareQueues) hands it to the peer, which activates on the same port; the

@@ -300,7 +300,25 @@ validate_args(const char *instance, const char *backend, const char *mac, GVaria
         return TRUE;
 }
 
-/* A new device record, allocated (or adopted) by its backend. */
+/* The migration of @name that is not over yet, or NULL. */
+static NlcMigration *
+unfinished_migration(NlcManager *self, const char *name)
+{
+        GHashTableIter iter;
+        gpointer value;
+
+        g_hash_table_iter_init(&iter, self->migrations);
+        while (g_hash_table_iter_next(&iter, NULL, &value))
+                if (g_str_equal(nlc_migration_get_instance(value), name) &&
+                    !nlc_migration_is_finished(value))
+                        return value;
+        return NULL;
+}
+
+/* A new device record, allocated (or adopted) by its backend. Not for an
+ * instance that is migrating, on either side: the source's gate counts the
+ * guest's NICs as they were at Migrate, so a NIC added now would not be
+ * waited for on the destination, or would never be known to the source. */
 static NlcDevice *
 new_device(NlcManager *self, const char *instance, const ValidArgs *args, GVariant *options,
            gboolean adopting, GError **error)
@@ -313,7 +331,15 @@ new_device(NlcManager *self, const char *instance, const ValidArgs *args, GVaria
                 .user_data = self,
                 .adopting = adopting,
         };
+        NlcMigration *migrating = unfinished_migration(self, instance);
 
+        if (migrating) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_BUSY,
+                            "instance %s is migrating (%s): add its NIC once the migration is "
+                            "over",
+                            instance, nlc_migration_get_object_path(migrating));
+                return NULL;
+        }
         rec->id = nlc_journal_next_id(self->journal, error);
         if (!rec->id)
                 return NULL;
@@ -572,8 +598,7 @@ static gboolean
 migration_preconditions(NlcManager *self, const char *name, NlcInstance **instance,
                         NlcGuest **guest, GError **error)
 {
-        GHashTableIter iter;
-        gpointer value;
+        NlcMigration *migrating;
 
         if (!nlc_instance_name_validate(name, error))
                 return FALSE;
@@ -590,15 +615,13 @@ migration_preconditions(NlcManager *self, const char *name, NlcInstance **instan
                             name);
                 return FALSE;
         }
-        g_hash_table_iter_init(&iter, self->migrations);
-        while (g_hash_table_iter_next(&iter, NULL, &value))
-                if (g_str_equal(nlc_migration_get_instance(value), name) &&
-                    !nlc_migration_is_finished(value)) {
-                        g_set_error(error, NLC_ERROR, NLC_ERROR_BUSY,
-                                    "instance %s is already migrating (%s)", name,
-                                    nlc_migration_get_object_path(value));
-                        return FALSE;
-                }
+        migrating = unfinished_migration(self, name);
+        if (migrating) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_BUSY,
+                            "instance %s is already migrating (%s)", name,
+                            nlc_migration_get_object_path(migrating));
+                return FALSE;
+        }
         return TRUE;
 }
 

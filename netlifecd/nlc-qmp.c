@@ -537,7 +537,13 @@ on_connected(GObject *source, GAsyncResult *result, gpointer data)
                 if (self->connect_task) {
                         GTask *task = g_steal_pointer(&self->connect_task);
 
-                        g_task_return_new_error(task, NLC_QMP_ERROR, NLC_QMP_ERROR_DISCONNECTED,
+                        gboolean no_listener =
+                                g_error_matches(error, G_IO_ERROR, G_IO_ERROR_NOT_FOUND) ||
+                                g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CONNECTION_REFUSED);
+
+                        g_task_return_new_error(task, NLC_QMP_ERROR,
+                                                no_listener ? NLC_QMP_ERROR_NO_LISTENER
+                                                            : NLC_QMP_ERROR_DISCONNECTED,
                                                 "cannot connect to QEMU at %s: %s", self->path,
                                                 error->message);
                         g_object_unref(task);

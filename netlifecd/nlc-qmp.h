@@ -26,6 +26,8 @@ typedef enum {
         NLC_QMP_ERROR_TIMEOUT = 1,      /* no reply in time */
         NLC_QMP_ERROR_DISCONNECTED = 2, /* the socket is closed or dropped meanwhile */
         NLC_QMP_ERROR_PROTOCOL = 3,     /* not QMP: bad greeting, garbage, wrong reply shape */
+        NLC_QMP_ERROR_NO_LISTENER = 4,  /* connect: no such socket, or nobody listens on it
+                                         * (a live QEMU keeps its monitor listening) */
 } NlcQmpError;
 
 #define NLC_TYPE_QMP (nlc_qmp_get_type())

@@ -313,6 +313,32 @@ assert_source_never_retakes(MigRun *run)
         g_assert_cmpstr(a_state, ==, "created");
 }
 
+/* B's QEMU was killed at @killed_at: B's daemon saw its process end and
+ * its device let go of the MAC (no sticky entry pulling the dead guest's
+ * traffic to B), though the QMP connection alone cannot tell. */
+static void
+assert_vanished_qemu_let_go(MigRun *run, gint64 killed_at)
+{
+        guint b_after = 0, samples = 0;
+        g_autofree char *b_state =
+                get_string(&env.host[1], env.host[1].device_path, MIG_DEVICE, "State");
+
+        for (guint i = 0; i < run->samples->len; i++) {
+                MigSample *s = &g_array_index(run->samples, MigSample, i);
+
+                if (s->start < killed_at + 200000)
+                        continue;
+                samples++;
+                b_after += s->owner[1] != 0;
+        }
+        g_test_message("after B's QEMU was killed (+200 ms): B's entry in %u of %u samples; "
+                       "B's device %s",
+                       b_after, samples, b_state);
+        g_assert_cmpuint(samples, >, 10);
+        g_assert_cmpuint(b_after, ==, 0);
+        g_assert_cmpstr(b_state, ==, "created");
+}
+
 /* The checks every completed migration must pass, whatever was killed. */
 static void
 assert_clean_handover(MigRun *run)
@@ -459,6 +485,7 @@ test_destination_killed(void)
                 g_assert_true(g_str_equal(run.final_phase, "postcopy-paused") ||
                               g_str_equal(run.final_phase, "failed"));
                 assert_source_never_retakes(&run);
+                assert_vanished_qemu_let_go(&run, f.at);
         }
         tear_down(&run);
 }

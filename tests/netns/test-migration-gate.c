@@ -498,6 +498,95 @@ test_second_nic_late(Fixture *f, gconstpointer data)
         g_assert_cmpint((gint64) timeline_at(f, path, "postcopy-switch"), >, not_yet_since);
 }
 
+/* Allocate on @env for vm1 with @mac on tap @ifname of bridge bsrc: the
+ * D-Bus error's name, or NULL when it succeeded. */
+static char *
+allocate_error(NsEnv *env, const char *mac, const char *ifname)
+{
+        g_autofree char *opts = g_strdup_printf("{'bridge': <'bsrc'>, 'ifname': <'%s'>}", ifname);
+        g_autoptr(GVariant) o =
+                g_variant_ref_sink(g_variant_parse(G_VARIANT_TYPE_VARDICT, opts, NULL, NULL, NULL));
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) r =
+                ns_call(env, "/org/netlifecd1", "org.netlifecd1.Manager", "Allocate",
+                        g_variant_new("(sss@a{sv})", "vm1", "tap-bridge", mac, o), "(o)", &error);
+
+        return r ? NULL : g_dbus_error_get_remote_error(error);
+}
+
+static void
+wait_phase(Fixture *f, const char *path, const char *want)
+{
+        g_autofree char *phase = NULL;
+
+        for (int i = 0; i < 1000; i++) {
+                g_free(phase);
+                phase = migration_phase(f, path);
+                if (g_str_equal(phase, want))
+                        break;
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(5000), TRUE);
+        }
+        g_assert_cmpstr(phase, ==, want);
+}
+
+/* Hotplug while migrating is refused with Busy, on the source (its gate
+ * counts the NICs it had at Migrate) and on the destination (after
+ * PrepareIncoming); repeating an allocation that exists still answers, and
+ * once the migration is over the NIC can be added. */
+static void
+test_hotplug_refused_while_migrating(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GVariant) o = g_variant_ref_sink(g_variant_new_parsed("{'postcopy': <'never'>}"));
+        g_autoptr(GVariant) r = NULL;
+        g_autofree char *path = NULL, *e1 = NULL, *e2 = NULL;
+        Call call;
+
+        /* The source side. */
+        f->fds[0] = attach_guest(&f->src, f->qemu, "bsrc", "src0", TRUE);
+        nlc_fake_qmp_expect_migration_start(f->qemu);
+        nlc_fake_qmp_expect(f->qemu, "migrate", "{\"uri\": \"tcp:198.51.100.2:4444\"}", NULL);
+        nlc_fake_qmp_event(f->qemu, "MIGRATION", "{\"status\": \"active\"}");
+        r = ns_call(&f->src, "/org/netlifecd1", "org.netlifecd1.Manager", "Migrate",
+                    g_variant_new("(ss@a{sv})", "vm1", "tcp:198.51.100.2:4444", o), "(o)", NULL);
+        g_assert_nonnull(r);
+        g_variant_get(r, "(o)", &path);
+        wait_phase(f, path, "precopy");
+        e1 = allocate_error(&f->src, MAC2, "src1");
+        g_assert_cmpstr(e1, ==, "org.netlifecd1.Error.Busy");
+        g_assert_null(allocate_error(&f->src, MAC, "src0")); /* the same one again */
+        nlc_fake_qmp_expect(f->qemu, "migrate_cancel", NULL, NULL);
+        nlc_fake_qmp_event(f->qemu, "MIGRATION", "{\"status\": \"cancelled\"}");
+        g_assert_nonnull(ns_call(&f->src, path, MIG, "Cancel", NULL, "()", NULL));
+        wait_phase(f, path, "cancelled");
+        nlc_fake_qmp_assert_done(f->qemu);
+        g_assert_null(allocate_error(&f->src, MAC2, "src1"));
+
+        /* The destination side: the fixture's daemon, once QEMU listens. */
+        {
+                g_autoptr(NlcFakeQmp) dst_qemu = nlc_fake_qmp_new(7, 2, 0);
+
+                f->fds[1] = attach_guest(&f->dst, dst_qemu, "bsrc", "dst0", FALSE);
+                nlc_fake_qmp_expect_migration_start(dst_qemu);
+                nlc_fake_qmp_expect(dst_qemu, "migrate-incoming", "{\"uri\": \"tcp:0.0.0.0:4444\"}",
+                                    NULL);
+                memset(&call, 0, sizeof call);
+                g_dbus_connection_call(f->dst.conn, "org.netlifecd1", "/org/netlifecd1",
+                                       "org.netlifecd1.Manager", "PrepareIncoming",
+                                       g_variant_new("(ssa{sv})", "vm1", "tcp:0.0.0.0:4444", NULL),
+                                       G_VARIANT_TYPE("(o)"), G_DBUS_CALL_FLAGS_NONE, 10000, NULL,
+                                       on_call_done, &call);
+                g_assert_true(nlc_fake_qmp_run_until_done(dst_qemu, 5000));
+                for (int i = 0; i < 500 && !call.done; i++)
+                        run_for(10);
+                g_assert_true(call.done);
+                g_assert_no_error(call.error);
+                g_clear_pointer(&call.reply, g_variant_unref);
+                e2 = allocate_error(&f->dst, MAC2, "dst1");
+                g_assert_cmpstr(e2, ==, "org.netlifecd1.Error.Busy");
+                nlc_fake_qmp_assert_done(dst_qemu);
+        }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -514,5 +603,7 @@ main(int argc, char **argv)
                    test_destination_daemon_killed, tear_down);
         g_test_add("/migration-gate/second-nic-late", Fixture, NULL, set_up, test_second_nic_late,
                    tear_down);
+        g_test_add("/migration-gate/hotplug-refused-while-migrating", Fixture, NULL, set_up,
+                   test_hotplug_refused_while_migrating, tear_down);
         return g_test_run();
 }

@@ -161,6 +161,60 @@ test_attachment_survives_restart(Fixture *f, gconstpointer data)
         g_assert_cmpuint(device_state(f->dir), ==, NLC_DEVICE_STATE_ACTIVE);
 }
 
+/* The daemon was down when the guest's QEMU ended: restarted, it finds
+ * nobody listening on the monitor, and the device that still held the MAC
+ * lets go of it (a sticky entry would pull the guest's traffic here). */
+static void
+test_qemu_gone_after_restart(Fixture *f, gconstpointer data)
+{
+        nlc_fake_qmp_expect(f->fake, "query-status", NULL,
+                            "{\"running\": true, \"status\": \"running\"}");
+        nlc_fake_qmp_expect(f->fake, "announce-self", ANNOUNCE_ARGS, NULL);
+        g_assert_true(
+                nlc_manager_attach_qemu(f->manager, "vm1", nlc_fake_qmp_get_path(f->fake), NULL));
+        wait_timeline(f, "qmp-connected activated announced");
+        nlc_fake_qmp_assert_done(f->fake);
+        g_clear_object(&f->manager);
+        g_clear_pointer(&f->fake, nlc_fake_qmp_free); /* QEMU ends: its socket goes */
+        g_assert_cmpuint(device_state(f->dir), ==, NLC_DEVICE_STATE_ACTIVE);
+        f->manager = start_manager(f);
+        wait_timeline(f, "qemu-gone");
+        g_assert_cmpuint(device_state(f->dir), ==, NLC_DEVICE_STATE_CREATED);
+}
+
+/* One stray record of the instance (allocated, never created) does not keep
+ * the guest's real NIC inactive at RESUME, nor hold back announce-self. */
+static void
+test_stray_record_skipped(Fixture *f, gconstpointer data)
+{
+        g_autoptr(NlcJournal) j = NULL;
+        g_autoptr(GPtrArray) all = NULL;
+
+        g_clear_object(&f->manager);
+        nlc_fake_journal_device(f->dir, &(NlcFakeRecord){ .id = "2",
+                                                          .instance = "vm1",
+                                                          .mac = "52:54:00:00:00:02",
+                                                          .state = NLC_DEVICE_STATE_ALLOCATED });
+        f->manager = start_manager(f);
+        nlc_fake_qmp_expect(f->fake, "query-status", NULL,
+                            "{\"running\": true, \"status\": \"running\"}");
+        nlc_fake_qmp_expect(f->fake, "announce-self", ANNOUNCE_ARGS, NULL);
+        g_assert_true(
+                nlc_manager_attach_qemu(f->manager, "vm1", nlc_fake_qmp_get_path(f->fake), NULL));
+        wait_timeline(f, "qmp-connected activated announced");
+        nlc_fake_qmp_assert_done(f->fake);
+        j = nlc_journal_open(f->dir, NULL);
+        all = nlc_journal_load(j);
+        for (guint i = 0; i < all->len; i++) {
+                NlcJournalRecord *r = all->pdata[i];
+
+                g_assert_cmpuint(r->state, ==,
+                                 g_str_equal(r->id, "1") ? NLC_DEVICE_STATE_ACTIVE
+                                                         : NLC_DEVICE_STATE_ALLOCATED);
+        }
+        g_assert_nonnull(strstr(nlc_fake_warnings->str, "not activated: device 2 (allocated)"));
+}
+
 static void
 test_attach_errors(Fixture *f, gconstpointer data)
 {
@@ -182,5 +236,7 @@ main(int argc, char **argv)
         ADD("/guest/reconnect-resyncs", test_reconnect_resyncs);
         ADD("/guest/attachment-survives-restart", test_attachment_survives_restart);
         ADD("/guest/attach-errors", test_attach_errors);
+        ADD("/guest/qemu-gone-after-restart", test_qemu_gone_after_restart);
+        ADD("/guest/stray-record-skipped", test_stray_record_skipped);
         return g_test_run();
 }
