@@ -3,7 +3,6 @@
 #include <unistd.h>
 
 #include "nlc-dbus-names.h"
-#include "nlc-destroy-batch.h"
 #include "nlc-device.h"
 #include "nlc-error.h"
 #include "nlc-lifecycle.h"
@@ -21,7 +20,6 @@ struct _NlcDevice {
         guint64 ready_in_usec; /* at ready_at_usec */
         gint64 ready_at_usec;
         /* Destroy calls go through the manager's batch when set. */
-        NlcDestroyBatch *destroy_batch;
         gboolean destroy_queued;
         /* The other device on the same tap (ShareQueues), borrowed: the
          * manager links and unlinks the two. */
@@ -289,12 +287,6 @@ nlc_device_destroy_abandon(NlcDevice *self)
                 nlc_dev_warning(self, "%s", error->message);
 }
 
-void
-nlc_device_set_destroy_batch(NlcDevice *self, NlcDestroyBatch *batch)
-{
-        self->destroy_batch = batch;
-}
-
 gboolean
 nlc_device_destroy_finish(NlcDevice *self, GError **error)
 {
@@ -432,33 +424,6 @@ handle_create(NlcDbusDevice *skel, GDBusMethodInvocation *invocation, GUnixFDLis
 DEFINE_SIMPLE_HANDLER(activate, NLC_OP_ACTIVATE)
 DEFINE_SIMPLE_HANDLER(deactivate, NLC_OP_DEACTIVATE)
 
-static void
-on_destroyed(NlcDevice *self, const GError *error, gpointer data)
-{
-        GDBusMethodInvocation *invocation = data;
-
-        if (error)
-                g_dbus_method_invocation_return_gerror(invocation, error);
-        else
-                nlc_dbus_device_complete_destroy(NLC_DBUS_DEVICE(self), invocation);
-}
-
-static gboolean
-handle_destroy(NlcDbusDevice *skel, GDBusMethodInvocation *invocation)
-{
-        NlcDevice *self = NLC_DEVICE(skel);
-        g_autoptr(GError) error = NULL;
-
-        if (self->destroy_batch) {
-                nlc_destroy_batch_add(self->destroy_batch, self, on_destroyed, invocation);
-                return G_DBUS_METHOD_INVOCATION_HANDLED;
-        }
-        if (!nlc_device_run(self, NLC_OP_DESTROY, &error))
-                return fail_call(invocation, error);
-        nlc_dbus_device_complete_destroy(skel, invocation);
-        return G_DBUS_METHOD_INVOCATION_HANDLED;
-}
-
 static gboolean
 handle_free(NlcDbusDevice *skel, GDBusMethodInvocation *invocation)
 {
@@ -524,7 +489,6 @@ nlc_device_iface_init(NlcDbusDeviceIface *iface)
         iface->handle_create = handle_create;
         iface->handle_activate = handle_activate;
         iface->handle_deactivate = handle_deactivate;
-        iface->handle_destroy = handle_destroy;
         iface->handle_free = handle_free;
         iface->handle_announce = handle_announce;
 }

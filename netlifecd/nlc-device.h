@@ -96,8 +96,6 @@ guint64 nlc_device_get_activation_seq(NlcDevice *self);
  * link the backend's destroy would delete (ifindex, 0 when gone,
  * -EOPNOTSUPP when the device is not a link of its own); finish runs the
  * backend's destroy and the funnel; abandon withdraws the write-ahead. */
-typedef struct _NlcDestroyBatch NlcDestroyBatch;
-void nlc_device_set_destroy_batch(NlcDevice *self, NlcDestroyBatch *batch);
 void nlc_device_set_destroy_queued(NlcDevice *self, gboolean queued);
 gboolean nlc_device_destroy_begin(NlcDevice *self, gboolean *run, GError **error);
 int nlc_device_destroy_link(NlcDevice *self, GError **error);

@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * NlcManager's insides, shared by its three files: nlc-manager.c (the
+ * object: devices, instances, exports, the kernel monitor's hooks),
+ * nlc-manager-bus.c (the D-Bus handlers of Manager and the Device methods
+ * the manager answers, and the C calls they wrap) and nlc-manager-restore.c
+ * (a start after a crash: the journal back into objects). Not for other
+ * files: they use nlc-manager.h.
+ */
+#pragma once
+
+#include "nlc-destroy-batch.h"
+#include "nlc-journal.h"
+#include "nlc-mac-registry.h"
+#include "nlc-manager.h"
+#include "nlc-topology.h"
+
+struct _NlcManager {
+        NlcDbusManagerSkeleton parent;
+        NlcJournal *journal;
+        NlcConfig host;
+        char *runtime_dir;
+        GHashTable *devices;    /* id → NlcDevice */
+        GHashTable *by_ifname;  /* interface name → NlcDevice (borrowed) */
+        GHashTable *instances;  /* name → NlcInstance */
+        NlcMacRegistry *macs;   /* who holds each guest MAC (nlc-mac-registry.h) */
+        GHashTable *guests;     /* instance name → NlcGuest (AttachQemu) */
+        GHashTable *migrations; /* id → NlcMigration (kept after they end, for their record) */
+        guint64 next_migration_id;
+        NlcTopology *topology;
+        NlcDestroyBatch *destroy_batch;
+        GDBusObjectManagerServer *object_manager;
+        GDBusConnection *connection;
+        guint fallback_id;
+};
+
+/* nlc-manager.c */
+/* A device joins the registry: exported, in its instance, followed. */
+void nlc_manager_add_device(NlcManager *self, NlcDevice *device);
+void nlc_manager_export_skeleton(NlcManager *self, const char *path, gpointer iface,
+                                 void (*set)(NlcDbusObjectSkeleton *, gpointer));
+
+/* nlc-manager-bus.c */
+void nlc_manager_iface_init(NlcDbusManagerIface *iface);
+/* Device.ShareQueues and Device.Destroy, answered by the manager: the one
+ * makes a device, the other goes through the destroy batch. */
+gboolean nlc_manager_handle_share_queues(NlcDbusDevice *skel, GDBusMethodInvocation *invocation,
+                                         GUnixFDList *in_fds, const char *instance,
+                                         NlcManager *self);
+gboolean nlc_manager_handle_destroy(NlcDbusDevice *skel, GDBusMethodInvocation *invocation,
+                                    NlcManager *self);
+/* The migration of instance @name that is not over yet, or NULL. */
+NlcMigration *nlc_manager_unfinished_migration(NlcManager *self, const char *name);
+
+/* nlc-manager-restore.c: at start, in this order (the monitor listening). */
+void nlc_manager_restore_devices(NlcManager *self);
+void nlc_manager_restore_attachments(NlcManager *self);
+void nlc_manager_restore_migrations(NlcManager *self);
