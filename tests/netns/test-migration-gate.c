@@ -53,6 +53,21 @@ migration_phase(Fixture *f, const char *path)
         return ns_get_string(&f->src, path, MIG, "Phase");
 }
 
+static void
+wait_phase(Fixture *f, const char *path, const char *want)
+{
+        g_autofree char *phase = NULL;
+
+        for (int i = 0; i < 1000; i++) {
+                g_free(phase);
+                phase = migration_phase(f, path);
+                if (g_str_equal(phase, want))
+                        break;
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(5000), TRUE);
+        }
+        g_assert_cmpstr(phase, ==, want);
+}
+
 static guint64
 timeline_at(Fixture *f, const char *path, const char *what)
 {
@@ -427,14 +442,7 @@ test_destination_daemon_killed(Fixture *f, gconstpointer data)
         nlc_fake_qmp_expect(f->qemu, "migrate-start-postcopy", NULL, NULL);
         ns_env_start_daemon(&f->dst);
         g_assert_true(source_says_ready(f, path, TRUE, 10000));
-        for (int i = 0; i < 1000; i++) {
-                g_free(phase);
-                phase = migration_phase(f, path);
-                if (g_str_equal(phase, "postcopy-requested"))
-                        break;
-                g_main_context_iteration(NULL, FALSE) || (g_usleep(5000), TRUE);
-        }
-        g_assert_cmpstr(phase, ==, "postcopy-requested");
+        wait_phase(f, path, "postcopy-requested");
         nlc_fake_qmp_assert_done(f->qemu);
         g_assert_cmpuint(timeline_at(f, path, "destination-not-ready"), <,
                          timeline_at(f, path, "policy-fired"));
@@ -512,21 +520,6 @@ allocate_error(NsEnv *env, const char *mac, const char *ifname)
                         g_variant_new("(sss@a{sv})", "vm1", "tap-bridge", mac, o), "(o)", &error);
 
         return r ? NULL : g_dbus_error_get_remote_error(error);
-}
-
-static void
-wait_phase(Fixture *f, const char *path, const char *want)
-{
-        g_autofree char *phase = NULL;
-
-        for (int i = 0; i < 1000; i++) {
-                g_free(phase);
-                phase = migration_phase(f, path);
-                if (g_str_equal(phase, want))
-                        break;
-                g_main_context_iteration(NULL, FALSE) || (g_usleep(5000), TRUE);
-        }
-        g_assert_cmpstr(phase, ==, want);
 }
 
 /* Hotplug while migrating is refused with Busy, on the source (its gate

@@ -161,11 +161,9 @@ test_attachment_survives_restart(Fixture *f, gconstpointer data)
         g_assert_cmpuint(device_state(f->dir), ==, NLC_DEVICE_STATE_ACTIVE);
 }
 
-/* The daemon was down when the guest's QEMU ended: restarted, it finds
- * nobody listening on the monitor, and the device that still held the MAC
- * lets go of it (a sticky entry would pull the guest's traffic here). */
+/* Attached to a running guest: activated, then announced. */
 static void
-test_qemu_gone_after_restart(Fixture *f, gconstpointer data)
+attach_running(Fixture *f)
 {
         nlc_fake_qmp_expect(f->fake, "query-status", NULL,
                             "{\"running\": true, \"status\": \"running\"}");
@@ -174,6 +172,15 @@ test_qemu_gone_after_restart(Fixture *f, gconstpointer data)
                 nlc_manager_attach_qemu(f->manager, "vm1", nlc_fake_qmp_get_path(f->fake), NULL));
         wait_timeline(f, "qmp-connected activated announced");
         nlc_fake_qmp_assert_done(f->fake);
+}
+
+/* The daemon was down when the guest's QEMU ended: restarted, it finds
+ * nobody listening on the monitor, and the device that still held the MAC
+ * lets go of it (a sticky entry would pull the guest's traffic here). */
+static void
+test_qemu_gone_after_restart(Fixture *f, gconstpointer data)
+{
+        attach_running(f);
         g_clear_object(&f->manager);
         g_clear_pointer(&f->fake, nlc_fake_qmp_free); /* QEMU ends: its socket goes */
         g_assert_cmpuint(device_state(f->dir), ==, NLC_DEVICE_STATE_ACTIVE);
@@ -196,13 +203,7 @@ test_stray_record_skipped(Fixture *f, gconstpointer data)
                                                           .mac = "52:54:00:00:00:02",
                                                           .state = NLC_DEVICE_STATE_ALLOCATED });
         f->manager = start_manager(f);
-        nlc_fake_qmp_expect(f->fake, "query-status", NULL,
-                            "{\"running\": true, \"status\": \"running\"}");
-        nlc_fake_qmp_expect(f->fake, "announce-self", ANNOUNCE_ARGS, NULL);
-        g_assert_true(
-                nlc_manager_attach_qemu(f->manager, "vm1", nlc_fake_qmp_get_path(f->fake), NULL));
-        wait_timeline(f, "qmp-connected activated announced");
-        nlc_fake_qmp_assert_done(f->fake);
+        attach_running(f);
         j = nlc_journal_open(f->dir, NULL);
         all = nlc_journal_load(j);
         for (guint i = 0; i < all->len; i++) {

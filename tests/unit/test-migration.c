@@ -687,17 +687,10 @@ test_preempt_when_offered(Fixture *f, gconstpointer data)
         g_assert_nonnull(strstr(t, "preempt-enabled"));
 }
 
-/* The hard gate: QEMU pauses before the switchover and goes on only once
- * the destination is ready. */
+/* A pre-copy migration with pause-before-switchover, up to migrate. */
 static void
-test_pause_before_switchover(Fixture *f, gconstpointer data)
+expect_start_paused(Fixture *f)
 {
-        g_autoptr(GError) error = NULL;
-        g_autofree char *t = NULL;
-        NlcInstance *dst = nlc_manager_lookup_instance(f->manager, "vm1-dst");
-        NlcMigration *m;
-
-        attach_running(f);
         nlc_fake_qmp_expect(
                 f->fake, "query-version", NULL,
                 "{\"qemu\": {\"major\": 7, \"minor\": 2, \"micro\": 0}, \"package\": \"\"}");
@@ -709,6 +702,20 @@ test_pause_before_switchover(Fixture *f, gconstpointer data)
                 "\"pause-before-switchover\", \"state\": true}]}",
                 NULL);
         nlc_fake_qmp_expect(f->fake, "migrate", "{\"uri\": \"" URI "\"}", NULL);
+}
+
+/* The hard gate: QEMU pauses before the switchover and goes on only once
+ * the destination is ready. */
+static void
+test_pause_before_switchover(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autofree char *t = NULL;
+        NlcInstance *dst = nlc_manager_lookup_instance(f->manager, "vm1-dst");
+        NlcMigration *m;
+
+        attach_running(f);
+        expect_start_paused(f);
         nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"pre-switchover\"}");
         m = migrate(f,
                     "{'postcopy': <'never'>, 'pause-before-switchover': <true>, " WAITING_DST "}");
@@ -892,17 +899,7 @@ pause_until_given_up(Fixture *f, const char *options_text, gboolean cancel_call)
         NlcMigration *m;
 
         attach_running(f);
-        nlc_fake_qmp_expect(
-                f->fake, "query-version", NULL,
-                "{\"qemu\": {\"major\": 7, \"minor\": 2, \"micro\": 0}, \"package\": \"\"}");
-        nlc_fake_qmp_expect(f->fake, "query-migrate-capabilities", NULL, CAPS_7_2);
-        nlc_fake_qmp_expect(
-                f->fake, "migrate-set-capabilities",
-                "{\"capabilities\": [{\"capability\": \"events\", \"state\": true}, "
-                "{\"capability\": \"postcopy-ram\", \"state\": false}, {\"capability\": "
-                "\"pause-before-switchover\", \"state\": true}]}",
-                NULL);
-        nlc_fake_qmp_expect(f->fake, "migrate", "{\"uri\": \"" URI "\"}", NULL);
+        expect_start_paused(f);
         nlc_fake_qmp_event(f->fake, "STOP", NULL);
         nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"pre-switchover\"}");
         m = migrate(f, options_text);
