@@ -639,8 +639,8 @@ mig_host_start_qemu(MigEnv *env, MigHost *h, int tap_fd, gboolean incoming, GErr
         return ok;
 }
 
-gboolean
-mig_host_restart_daemon(MigHost *h, GError **error)
+void
+mig_host_kill_daemon(MigHost *h)
 {
         if (h->daemon_pid > 0) {
                 kill(h->daemon_pid, SIGKILL);
@@ -648,9 +648,21 @@ mig_host_restart_daemon(MigHost *h, GError **error)
                 g_spawn_close_pid(h->daemon_pid);
                 h->daemon_pid = 0;
         }
-        /* Its bus name must be free before the new one can take it. */
+        /* Its bus name must be free before a new one can take it. */
         for (int i = 0; i < 500 && name_has_owner(h->conn); i++)
                 g_usleep(10000);
+}
+
+gboolean
+mig_host_start_daemon(MigHost *h, GError **error)
+{
+        return start_daemon(h, error);
+}
+
+gboolean
+mig_host_restart_daemon(MigHost *h, GError **error)
+{
+        mig_host_kill_daemon(h);
         return start_daemon(h, error);
 }
 

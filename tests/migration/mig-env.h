@@ -115,8 +115,11 @@ int mig_qemu_queue_attached(GPid pid);
 gboolean mig_host_start_qemu(MigEnv *env, MigHost *h, int tap_fd, gboolean incoming,
                              GError **error);
 /* kill -9 of the host's netlifecd, then a new one on the same bus, state
- * and runtime directories, as after a crash; waits for its bus name. */
+ * and runtime directories, as after a crash; waits for its bus name. The
+ * two halves: the kill (returns once its bus name is gone) and the start. */
 gboolean mig_host_restart_daemon(MigHost *h, GError **error);
+void mig_host_kill_daemon(MigHost *h);
+gboolean mig_host_start_daemon(MigHost *h, GError **error);
 /* TRUE while the host's QEMU process lives. */
 gboolean mig_host_qemu_alive(MigHost *h);
 /* Manager.AttachQemu(instance, h->qmp_path) once the socket exists. */

@@ -381,6 +381,14 @@ set_postcopy_bandwidth(MigHost *a, guint64 bandwidth, GError **error)
         return on_test_monitor(a, bandwidth != 0, "migrate-set-parameters", args, error);
 }
 
+static gboolean
+set_downtime_limit(MigHost *a, guint limit_ms, GError **error)
+{
+        g_autofree char *args = g_strdup_printf("{\"downtime-limit\": %u}", limit_ms);
+
+        return on_test_monitor(a, limit_ms != 0, "migrate-set-parameters", args, error);
+}
+
 /* B's post-copy blocktime, once its migration completed. */
 static void
 read_blocktime(MigHost *b, MigRun *run)
@@ -406,29 +414,38 @@ read_blocktime(MigHost *b, MigRun *run)
         run->vcpu_blocktime_ms = g_string_free(g_steal_pointer(&per_vcpu), FALSE);
 }
 
-/* Migrate's options for this run into @opts (initialized here; cleared on
- * failure); without @readiness as a new user would first try it. */
-static gboolean
-migrate_options(Ctx *ctx, gboolean readiness, GVariantBuilder *opts, GError **error)
+/* Migrate's options for this run (floating), the configuration's own
+ * winning over the defaults here; without @readiness as a new user would
+ * first try it. NULL with @error when the configuration's text is bad. */
+static GVariant *
+migrate_options(Ctx *ctx, gboolean readiness, GError **error)
 {
-        g_variant_builder_init(opts, G_VARIANT_TYPE_VARDICT);
-        g_variant_builder_add(opts, "{sv}", "postcopy", g_variant_new_string("after-precopy"));
+        g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT(NULL);
+        g_autoptr(GVariant) extra = NULL;
+        GVariantIter iter;
+        const char *key;
+        GVariant *value;
+
+        g_variant_dict_insert(&dict, "postcopy", "s", "after-precopy");
         if (readiness) {
-                g_variant_builder_add(opts, "{sv}", "readiness",
-                                      g_variant_new_string(ctx->config->readiness));
+                g_variant_dict_insert(&dict, "readiness", "s", ctx->config->readiness);
                 if (g_str_equal(ctx->config->readiness, "destination-bus"))
-                        g_variant_builder_add(opts, "{sv}", "destination-bus",
-                                              g_variant_new_string(ctx->dst->bus_address));
+                        g_variant_dict_insert(&dict, "destination-bus", "s", ctx->dst->bus_address);
                 if (ctx->config->local)
-                        g_variant_builder_add(opts, "{sv}", "destination-instance",
-                                              g_variant_new_string(ctx->dst_instance));
+                        g_variant_dict_insert(&dict, "destination-instance", "s",
+                                              ctx->dst_instance);
         }
-        g_variant_builder_add(opts, "{sv}", "max-bandwidth",
-                              g_variant_new_uint64(ctx->config->max_bandwidth));
-        if (add_options(opts, ctx->config->migrate_options, error))
-                return TRUE;
-        g_variant_builder_clear(opts);
-        return FALSE;
+        g_variant_dict_insert(&dict, "max-bandwidth", "t", ctx->config->max_bandwidth);
+        if (ctx->config->migrate_options) {
+                extra = g_variant_parse(G_VARIANT_TYPE_VARDICT, ctx->config->migrate_options, NULL,
+                                        NULL, error);
+                if (!extra)
+                        return NULL;
+                g_variant_iter_init(&iter, extra);
+                while (g_variant_iter_loop(&iter, "{&sv}", &key, &value))
+                        g_variant_dict_insert_value(&dict, key, value);
+        }
+        return g_variant_dict_end(&dict);
 }
 
 /* The gate never fails open: Migrate naming no readiness (as netlifectl
@@ -438,12 +455,12 @@ migrate_refused_without_readiness(Ctx *ctx, GError **error)
 {
         g_autoptr(GError) refused = NULL;
         g_autoptr(GVariant) r = NULL;
-        GVariantBuilder opts;
+        GVariant *opts = migrate_options(ctx, FALSE, error);
 
-        if (!migrate_options(ctx, FALSE, &opts, error))
+        if (!opts)
                 return FALSE;
         r = mig_call(&ctx->env->host[0], MIG_MANAGER_PATH, MIG_MANAGER, "Migrate",
-                     g_variant_new("(ssa{sv})", MIG_INSTANCE_NAME, ctx->uri, &opts), "(o)",
+                     g_variant_new("(ss@a{sv})", MIG_INSTANCE_NAME, ctx->uri, opts), "(o)",
                      &refused);
         /* mig_call prefixes the host: the D-Bus error name is inside. */
         if (r || !strstr(refused->message, "org.netlifecd1.Error.InvalidArgs:") ||
@@ -462,6 +479,7 @@ netlifecd_migrate(Ctx *ctx, GError **error)
 {
         MigHost *a = &ctx->env->host[0], *b = ctx->dst;
         g_autoptr(GVariant) r = NULL;
+        GVariant *options = NULL;
         GVariantBuilder opts;
 
         g_variant_builder_init(&opts, G_VARIANT_TYPE_VARDICT);
@@ -480,12 +498,17 @@ netlifecd_migrate(Ctx *ctx, GError **error)
         g_variant_get(r, "(o)", &ctx->run->dst_path);
         g_clear_pointer(&r, g_variant_unref);
         if (!migrate_refused_without_readiness(ctx, error) ||
-            !migrate_options(ctx, TRUE, &opts, error) ||
-            !set_postcopy_bandwidth(a, ctx->config->max_postcopy_bandwidth, error))
+            !(options = migrate_options(ctx, TRUE, error)) ||
+            !set_postcopy_bandwidth(a, ctx->config->max_postcopy_bandwidth, error) ||
+            !set_downtime_limit(a, ctx->config->downtime_limit_ms, error)) {
+                if (options)
+                        g_variant_unref(g_variant_ref_sink(options));
                 return FALSE;
+        }
         ctx->run->migrate_at = g_get_real_time();
         r = mig_call(a, MIG_MANAGER_PATH, MIG_MANAGER, "Migrate",
-                     g_variant_new("(ssa{sv})", MIG_INSTANCE_NAME, ctx->uri, &opts), "(o)", error);
+                     g_variant_new("(ss@a{sv})", MIG_INSTANCE_NAME, ctx->uri, options), "(o)",
+                     error);
         if (!r)
                 return FALSE;
         g_variant_get(r, "(o)", &ctx->run->src_path);

@@ -67,6 +67,9 @@ typedef struct {
                                          * test's own monitor) */
         guint64 max_postcopy_bandwidth; /* set on A's QEMU through the test's own
                                          * monitor, to make post-copy last; 0: QEMU's */
+        guint downtime_limit_ms;        /* set on A's QEMU the same way: a large one
+                                         * makes pre-copy converge at once, even with
+                                         * the guest dirtying; 0: QEMU's */
         MigRunHook hook;
         gpointer hook_data;
         gboolean local;           /* the destination is host A itself (MIG_LOCAL_*):

@@ -26,6 +26,18 @@
  *   random-kills              the same checks with a kill -9 of a random daemon
  *                             every 1-3 s, wherever the migration is (the seed
  *                             is in the TAP output: -seed reproduces a run)
+ *   destination-daemon-away   kill -9 of B's netlifecd while A waits for B,
+ *                             started again only after B's port forwards: A
+ *                             never says ready while B's daemon is away, and
+ *                             switches once the new one is read
+ *   pause-timeout-fail        pause-before-switchover, pre-copy converging at
+ *                             once (a large downtime-limit) while B's port
+ *                             still blocks: the readiness timeout at QEMU's
+ *                             pre-switchover cancels, fallback "fail": failed,
+ *                             the guest runs on A again with its MAC
+ *   pause-timeout-precopy     the same with "continue-precopy": cancelled (pre-
+ *                             copy cannot go on past the switchover), same
+ *                             checks
  *
  * Which case runs is chosen with -p (one meson test per case). Needs root,
  * QEMU 10 and the guest, like test-postcopy: without them it fails.
@@ -186,6 +198,30 @@ kill_daemons(MigEnv *e, MigRun *run, const char *phase, gpointer data, GError **
                 f->step++;
                 return mig_host_restart_daemon(&e->host[0], error) ? MIG_HOOK_GO_ON
                                                                    : MIG_HOOK_FAILED;
+        }
+        return MIG_HOOK_GO_ON;
+}
+
+/* B's daemon killed while A waits for B, started again only once B's port
+ * surely forwards (two forward delays from now, and a second): A must hear
+ * nothing it could take for ready while B's daemon is away. f->resume is
+ * then when it was started again. */
+static MigHookResult
+destination_daemon_away(MigEnv *e, MigRun *run, const char *phase, gpointer data, GError **error)
+{
+        Fault *f = data;
+
+        if (f->step == 0 && g_str_equal(phase, "waiting-for-destination")) {
+                f->step++;
+                f->at = g_get_real_time();
+                mig_host_kill_daemon(&e->host[1]);
+                f->resume = f->at + (gint64) e->forward_delay_cs * 20000 + G_USEC_PER_SEC;
+                return MIG_HOOK_GO_ON;
+        }
+        if (f->step == 1 && g_get_real_time() >= f->resume) {
+                f->step++;
+                f->resume = g_get_real_time();
+                return mig_host_start_daemon(&e->host[1], error) ? MIG_HOOK_GO_ON : MIG_HOOK_FAILED;
         }
         return MIG_HOOK_GO_ON;
 }
@@ -491,6 +527,92 @@ test_destination_killed(void)
 }
 
 static void
+test_destination_daemon_away(void)
+{
+        Fault f = { "destination-daemon-away" };
+        MigRunConfig config = { .hook = destination_daemon_away, .hook_data = &f };
+        MigRun run = { 0 };
+
+        if (run_case(&config, &run)) {
+                gint64 switch_at = mig_timeline_find(run.src_timeline, "postcopy-switch", 0);
+                gint64 b_forwarding = 0;
+
+                for (guint i = 0; i < run.samples->len && !b_forwarding; i++) {
+                        MigSample *s = &g_array_index(run.samples, MigSample, i);
+
+                        if (s->tap_state[1] == BR_STATE_FORWARDING)
+                                b_forwarding = s->start;
+                }
+                g_test_message("B's daemon killed %+.1f ms, B's port forwarding %+.1f ms, B's "
+                               "daemon back %+.1f ms, switch %+.1f ms (from Migrate)",
+                               (f.at - run.migrate_at) / 1e3, (b_forwarding - run.migrate_at) / 1e3,
+                               (f.resume - run.migrate_at) / 1e3,
+                               (switch_at - run.migrate_at) / 1e3);
+                g_assert_cmpuint(f.step, ==, 2);
+                /* B's port forwarded while its daemon was away, and A did
+                 * not take that for ready: the switch came after the new
+                 * daemon, and no "destination-ready" while away. */
+                g_assert_cmpint(b_forwarding, >, f.at);
+                g_assert_cmpint(b_forwarding, <, f.resume);
+                g_assert_cmpint(switch_at, >, f.resume);
+                for (gsize i = 0; i < g_variant_n_children(run.src_timeline); i++) {
+                        const char *what;
+                        guint64 at;
+
+                        g_variant_get_child(run.src_timeline, i, "(&st)", &what, &at);
+                        if (g_str_equal(what, "destination-ready"))
+                                g_assert_false((gint64) at > f.at && (gint64) at < f.resume);
+                }
+                assert_clean_handover(&run);
+        }
+        tear_down(&run);
+}
+
+/* QEMU paused at pre-switchover, B not ready in 2 s: cancelled there, the
+ * guest resumes on A and takes its MAC back. */
+static void
+pause_timeout(const char *fallback, const char *final, const char *says)
+{
+        g_autofree char *options =
+                g_strdup_printf("{'postcopy': <'never'>, 'pause-before-switchover': <true>, "
+                                "'readiness-timeout': <uint32 2000>, 'fallback': <'%s'>}",
+                                fallback);
+        MigRunConfig config = { .migrate_options = options,
+                                .downtime_limit_ms = 60000,
+                                .expect_final = final };
+        MigRun run = { 0 };
+
+        if (run_case(&config, &run)) {
+                g_autofree char *why =
+                        get_string(&env.host[0], run.src_path, MIG_MIGRATION, "Error");
+                gint64 paused_at = mig_timeline_find(run.src_timeline, "pre-switchover", 0);
+                gint64 timeout_at = mig_timeline_find(run.src_timeline, "readiness-timeout", 0);
+
+                g_test_message("A's migration %s: %s; held at pre-switchover %.1f ms", final, why,
+                               (timeout_at - paused_at) / 1e3);
+                g_assert_cmpint(paused_at, >, 0);
+                g_assert_cmpint(timeout_at, >, paused_at);
+                g_assert_cmpint(mig_timeline_find(run.src_timeline, "switchover-continue", 0), ==,
+                                0);
+                g_assert_nonnull(strstr(why, says));
+                assert_source_kept_everything(&run, timeout_at + 100000);
+        }
+        tear_down(&run);
+}
+
+static void
+test_pause_timeout_fail(void)
+{
+        pause_timeout("fail", "failed", "at the switchover");
+}
+
+static void
+test_pause_timeout_precopy(void)
+{
+        pause_timeout("continue-precopy", "cancelled", "pre-copy cannot go on past it");
+}
+
+static void
 test_link_cut_recover(void)
 {
         Fault f = { "cut-link" };
@@ -567,5 +689,8 @@ main(int argc, char **argv)
         g_test_add_func("/migration/faults/link-cut-recover", test_link_cut_recover);
         g_test_add_func("/migration/faults/daemons-killed", test_daemons_killed);
         g_test_add_func("/migration/faults/random-kills", test_random_kills);
+        g_test_add_func("/migration/faults/destination-daemon-away", test_destination_daemon_away);
+        g_test_add_func("/migration/faults/pause-timeout-fail", test_pause_timeout_fail);
+        g_test_add_func("/migration/faults/pause-timeout-precopy", test_pause_timeout_precopy);
         return g_test_run();
 }
