@@ -50,6 +50,20 @@ on_allow_postcopy_changed(NlcInstance *instance, GParamSpec *pspec, NlcManager *
                 g_warning("instance %s: %s", nlc_instance_get_name(instance), error->message);
 }
 
+/* A local migration's destination may come (back) only now. */
+static void
+follow_new_instance(NlcManager *self, NlcInstance *instance)
+{
+        GHashTableIter iter;
+        gpointer value;
+
+        if (!self->migrations)
+                return;
+        g_hash_table_iter_init(&iter, self->migrations);
+        while (g_hash_table_iter_next(&iter, NULL, &value))
+                nlc_migration_follow_destination(value, instance);
+}
+
 static void
 join_instance(NlcManager *self, NlcDevice *device)
 {
@@ -68,6 +82,7 @@ join_instance(NlcManager *self, NlcDevice *device)
                 g_hash_table_insert(self->instances, g_strdup(name), instance);
                 nlc_manager_export_skeleton(self, nlc_instance_get_object_path(instance), instance,
                                             (gpointer) nlc_dbus_object_skeleton_set_instance);
+                follow_new_instance(self, instance);
         }
         nlc_instance_add_device(instance, device);
 }

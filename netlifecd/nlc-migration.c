@@ -763,6 +763,8 @@ on_event(NlcQmp *qmp, const char *name, JsonObject *data, gint64 timestamp, gpoi
                 record(self, "destination-resume");
 }
 
+static void unwatch_local_destination(NlcMigration *self);
+
 static void
 stop_following(NlcMigration *self)
 {
@@ -773,11 +775,7 @@ stop_following(NlcMigration *self)
                 g_signal_handler_disconnect(self->qmp, self->connected_id);
         self->connected_id = 0;
         disarm_readiness_timeout(self);
-        if (self->local_ready_id)
-                g_signal_handler_disconnect(self->local_destination, self->local_ready_id);
-        if (self->local_macs_id)
-                g_signal_handler_disconnect(self->local_destination, self->local_macs_id);
-        self->local_ready_id = self->local_macs_id = 0;
+        unwatch_local_destination(self);
         g_clear_pointer(&self->remote, nlc_remote_instance_free);
 }
 
@@ -1187,8 +1185,31 @@ new_migration(const char *id, Role role, NlcInstance *instance, NlcQmp *qmp,
         return self;
 }
 
+static void
+unwatch_local_destination(NlcMigration *self)
+{
+        if (self->local_ready_id)
+                g_signal_handler_disconnect(self->local_destination, self->local_ready_id);
+        if (self->local_macs_id)
+                g_signal_handler_disconnect(self->local_destination, self->local_macs_id);
+        self->local_ready_id = self->local_macs_id = 0;
+        g_clear_object(&self->local_destination);
+}
+
+static void
+watch_local_destination(NlcMigration *self, NlcInstance *destination)
+{
+        unwatch_local_destination(self);
+        self->local_destination = g_object_ref(destination);
+        self->local_ready_id =
+                g_signal_connect(destination, "notify::ready", G_CALLBACK(on_local_ready), self);
+        self->local_macs_id = g_signal_connect(destination, "ready-macs-changed",
+                                               G_CALLBACK(on_local_changed), self);
+        on_local_changed(destination, self);
+}
+
 /* @destination: readiness "local"'s instance, or NULL (none here: then
- * it is never ready). */
+ * it is never ready until one of that name appears). */
 static void
 follow_readiness(NlcMigration *self, NlcInstance *destination)
 {
@@ -1210,12 +1231,20 @@ follow_readiness(NlcMigration *self, NlcInstance *destination)
                           self->object_path, self->opt.destination_instance);
                 return;
         }
-        self->local_destination = g_object_ref(destination);
-        self->local_ready_id =
-                g_signal_connect(destination, "notify::ready", G_CALLBACK(on_local_ready), self);
-        self->local_macs_id = g_signal_connect(destination, "ready-macs-changed",
-                                               G_CALLBACK(on_local_changed), self);
-        on_local_changed(destination, self);
+        watch_local_destination(self, destination);
+}
+
+void
+nlc_migration_follow_destination(NlcMigration *self, NlcInstance *destination)
+{
+        if (self->role != ROLE_SOURCE || !self->opt.has_readiness ||
+            self->opt.readiness != NLC_READINESS_LOCAL || phase_is_final(self->phase) ||
+            g_strcmp0(self->opt.destination_instance, nlc_instance_get_name(destination)) != 0 ||
+            self->local_destination == destination)
+                return;
+        g_message("migration %s: destination instance %s is back; following it", self->object_path,
+                  nlc_instance_get_name(destination));
+        watch_local_destination(self, destination);
 }
 
 /* The lower-case MACs of @instance's devices that exist in the kernel. */

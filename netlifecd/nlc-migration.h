@@ -66,6 +66,11 @@ NlcMigration *nlc_migration_new_destination(const char *id, NlcInstance *instanc
 NlcMigration *nlc_migration_restore(GKeyFile *kf, NlcInstance *instance, NlcQmp *qmp,
                                     NlcInstance *destination, const NlcConfig *defaults,
                                     GError **error);
+/* An instance appeared in this daemon (its first device): when it is the
+ * destination of a "local" migration under way, the migration follows it
+ * (the one it followed went away with its last device, or was missing at a
+ * restart). */
+void nlc_migration_follow_destination(NlcMigration *self, NlcInstance *destination);
 /* Journals the migration from now on (every phase change and event). */
 void nlc_migration_set_journal(NlcMigration *self, struct _NlcJournal *journal);
 const char *nlc_migration_get_id(NlcMigration *self);

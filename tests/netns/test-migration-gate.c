@@ -506,6 +506,57 @@ test_second_nic_late(Fixture *f, gconstpointer data)
         g_assert_cmpint((gint64) timeline_at(f, path, "postcopy-switch"), >, not_yet_since);
 }
 
+/* Readiness "local" (one daemon: the localhost upgrade): the destination
+ * instance's only device freed, the instance gone; a new device of that
+ * name later is a new instance object, and the migration follows it: the
+ * switch waits for its port. */
+static void
+test_local_destination_recreated(Fixture *f, gconstpointer data)
+{
+        g_autofree char *first = NULL, *second = NULL, *path = NULL;
+        g_autoptr(GUnixFDList) first_fds = NULL, second_fds = NULL;
+        g_autoptr(GVariant) o = g_variant_ref_sink(g_variant_new_parsed(
+                "{'postcopy': <'immediate'>, 'readiness': <'local'>, 'destination-instance': "
+                "<'vm1-new'>}"));
+        g_autoptr(GVariant) r = NULL;
+        gint64 not_yet_since = 0;
+
+        f->fds[0] = attach_guest(&f->src, f->qemu, "bsrc", "src0", TRUE);
+        /* The new QEMU's device, on the STP bridge: not ready for 4 s. */
+        first = ns_allocate(&f->src, "vm1-new", MAC, "{'bridge': <'bdst'>, 'ifname': <'new0'>}");
+        first_fds = ns_create(&f->src, first);
+        nlc_fake_qmp_expect_migration_start(f->qemu);
+        nlc_fake_qmp_expect(f->qemu, "migrate", "{\"uri\": \"tcp:127.0.0.1:4444\"}", NULL);
+        r = ns_call(&f->src, "/org/netlifecd1", "org.netlifecd1.Manager", "Migrate",
+                    g_variant_new("(ss@a{sv})", "vm1", "tcp:127.0.0.1:4444", o), "(o)", NULL);
+        g_assert_nonnull(r);
+        g_variant_get(r, "(o)", &path);
+        wait_phase(f, path, "waiting-for-destination");
+        nlc_fake_qmp_assert_done(f->qemu);
+        /* Gone with its device... */
+        ns_device_call(&f->src, first, "Destroy");
+        ns_device_call(&f->src, first, "Free");
+        g_clear_object(&first_fds);
+        /* ...and back as a new one, whose port counts from now. */
+        nlc_fake_qmp_expect(f->qemu, "migrate-start-postcopy", NULL, NULL);
+        second = ns_allocate(&f->src, "vm1-new", MAC, "{'bridge': <'bdst'>, 'ifname': <'new1'>}");
+        second_fds = ns_create(&f->src, second);
+        for (int i = 0; i < 3000; i++) {
+                gint64 before = g_get_real_time();
+                g_autofree char *kernel = ns_kernel_port_state("new1");
+                g_autofree char *phase = migration_phase(f, path);
+
+                if (!g_str_equal(kernel, "forwarding"))
+                        not_yet_since = before;
+                if (g_str_equal(phase, "postcopy-requested"))
+                        break;
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(5000), TRUE);
+        }
+        wait_phase(f, path, "postcopy-requested");
+        nlc_fake_qmp_assert_done(f->qemu);
+        g_assert_cmpint((gint64) timeline_at(f, path, "postcopy-switch"), >, not_yet_since);
+}
+
 /* Allocate on @env for vm1 with @mac on tap @ifname of bridge bsrc: the
  * D-Bus error's name, or NULL when it succeeded. */
 static char *
@@ -598,5 +649,7 @@ main(int argc, char **argv)
                    tear_down);
         g_test_add("/migration-gate/hotplug-refused-while-migrating", Fixture, NULL, set_up,
                    test_hotplug_refused_while_migrating, tear_down);
+        g_test_add("/migration-gate/local-destination-recreated", Fixture, NULL, set_up,
+                   test_local_destination_recreated, tear_down);
         return g_test_run();
 }
