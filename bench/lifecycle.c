@@ -178,7 +178,10 @@ baseline_round(guint n, double rate[N_OPS], gboolean answered_at_event)
                                 idx[i] = tap.ifindex;
                                 nlc_link_set_mtu(tap.ifindex, br->mtu);
                                 nlc_link_set_master(tap.ifindex, br->ifindex);
-                                nlc_bridge_port_set_flags(tap.ifindex, FALSE, FALSE);
+                                nlc_bridge_port_set_flags(tap.ifindex,
+                                                          &(NlcPortFlags){ .bpdu_guard = TRUE,
+                                                                           .root_block = TRUE,
+                                                                           .locked = TRUE });
                                 nlc_link_disable_ipv6(ifname);
                                 nlc_link_set_up(tap.ifindex, TRUE);
                                 break;

@@ -342,7 +342,7 @@ nlc_link_list_groups(GArray *out)
 }
 
 int
-nlc_bridge_port_set_flags(int port_ifindex, gboolean learning, gboolean unicast_flood)
+nlc_bridge_port_set_flags(int port_ifindex, const NlcPortFlags *flags)
 {
         /* RTM_SETLINK in AF_BRIDGE with IFLA_PROTINFO: the kernel hands it to
          * the port's master (br_setlink), as `bridge link set` does. */
@@ -352,8 +352,11 @@ nlc_bridge_port_set_flags(int port_ifindex, gboolean learning, gboolean unicast_
         if (!msg)
                 return -ENOMEM;
         protinfo = nla_nest_start(msg, IFLA_PROTINFO | NLA_F_NESTED);
-        if (!protinfo || nla_put_u8(msg, IFLA_BRPORT_LEARNING, learning ? 1 : 0) < 0 ||
-            nla_put_u8(msg, IFLA_BRPORT_UNICAST_FLOOD, unicast_flood ? 1 : 0) < 0) {
+        if (!protinfo || nla_put_u8(msg, IFLA_BRPORT_LEARNING, !!flags->learning) < 0 ||
+            nla_put_u8(msg, IFLA_BRPORT_UNICAST_FLOOD, !!flags->unicast_flood) < 0 ||
+            nla_put_u8(msg, IFLA_BRPORT_GUARD, !!flags->bpdu_guard) < 0 ||
+            nla_put_u8(msg, IFLA_BRPORT_PROTECT, !!flags->root_block) < 0 ||
+            nla_put_u8(msg, IFLA_BRPORT_LOCKED, !!flags->locked) < 0) {
                 nlmsg_free(msg);
                 return -EMSGSIZE;
         }

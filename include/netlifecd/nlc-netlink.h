@@ -55,8 +55,17 @@ int nlc_link_delete_on_own_socket(int ifindex, guint32 group);
 /* Every link in this namespace with its group, into @out (NlcLinkGroup). */
 int nlc_link_list_groups(GArray *out);
 
-/* Sets IFLA_BRPORT_LEARNING and IFLA_BRPORT_UNICAST_FLOOD on a bridge port. */
-int nlc_bridge_port_set_flags(int port_ifindex, gboolean learning, gboolean unicast_flood);
+/* A bridge port's flags, set in one request (what `bridge link set` calls
+ * learning, flood, guard, root_block and locked). */
+typedef struct {
+        gboolean learning;      /* IFLA_BRPORT_LEARNING */
+        gboolean unicast_flood; /* IFLA_BRPORT_UNICAST_FLOOD */
+        gboolean bpdu_guard;    /* IFLA_BRPORT_GUARD: a BPDU received disables the port */
+        gboolean root_block;    /* IFLA_BRPORT_PROTECT: never the root port */
+        gboolean locked;        /* IFLA_BRPORT_LOCKED: frames only from sources with an
+                                 * FDB entry on this port (Linux 5.18) */
+} NlcPortFlags;
+int nlc_bridge_port_set_flags(int port_ifindex, const NlcPortFlags *flags);
 
 /* Static FDB entry mac → port on the port's bridge (NTF_MASTER, NUD_NOARP),
  * sent with NLM_F_REPLACE so an entry on another port moves in one message. */

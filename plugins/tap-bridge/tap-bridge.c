@@ -4,6 +4,15 @@
  * learns (the guest MAC's location is a static FDB entry the daemon owns) and
  * is not flooded with unknown unicast; the daemon holds the queues from create
  * on, so the port has carrier and STP starts counting before the guest runs.
+ *
+ * The port is the guest's, and the guest is not trusted with the bridge,
+ * which every guest on it and the host's uplink share: it never becomes the
+ * root port (root_block), a BPDU from it disables it (bpdu_guard, option
+ * "bpdu-guard"), and it is locked (option "lock-mac"): the bridge takes a
+ * frame from it only when its source MAC has an FDB entry on this port,
+ * which is the static entry of the guest MAC the daemon installs at
+ * Activate: a guest sending as another MAC, or sending at all while its
+ * device is not active, gets nothing through.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -25,8 +34,22 @@ static const NlcBackendOption options[] = {
         { "shareable", "b",
           "Multiqueue tap even with one queue, so Device.ShareQueues can give a second QEMU "
           "the same port (localhost live upgrade)" },
+        { "bpdu-guard", "b",
+          "A BPDU from the guest disables its port (default true; the port never becomes the "
+          "root port either way)" },
+        { "lock-mac", "b",
+          "The bridge drops what the guest sends with a source MAC other than its own, and "
+          "everything while the device is not active (default true; false for a guest that "
+          "uses other MACs)" },
         { NULL },
 };
+
+/* Both guards are on unless the device was allocated with them off. */
+static gboolean
+guard_on(NlcBackendDevice *dev, const char *option)
+{
+        return g_strcmp0(nlc_backend_device_get_prop(dev, option), "false") != 0;
+}
 
 static const char *
 ifname_of(const NlcBackendDevice *dev)
@@ -84,6 +107,8 @@ get_tap(const char *ifname, NlcLinkInfo *out, GError **error)
         return nlc_backend_get_link(ifname, "tun", out, error);
 }
 
+static const char *const guards[] = { "bpdu-guard", "lock-mac" };
+
 static gboolean
 tap_bridge_allocate(NlcBackendDevice *dev, GVariantDict *opts, const NlcBackendHost *host,
                     GError **error)
@@ -120,6 +145,12 @@ tap_bridge_allocate(NlcBackendDevice *dev, GVariantDict *opts, const NlcBackendH
         nlc_backend_device_set_prop(dev, "queues", queues_str);
         if (g_variant_dict_lookup(opts, "shareable", "b", &share) && share)
                 nlc_backend_device_set_prop(dev, "shareable", "true");
+        for (guint i = 0; i < G_N_ELEMENTS(guards); i++) {
+                gboolean on = TRUE;
+
+                if (g_variant_dict_lookup(opts, guards[i], "b", &on) && !on)
+                        nlc_backend_device_set_prop(dev, guards[i], "false");
+        }
         return TRUE;
 }
 
@@ -168,9 +199,14 @@ configure_port(NlcBackendDevice *dev, const NlcLinkInfo *tap, const NlcLinkInfo 
                         return nlc_error_set_errno(error, r, "cannot enslave %s to %s", tap->name,
                                                    br->name);
         }
-        r = nlc_bridge_port_set_flags(tap->ifindex, FALSE, FALSE);
+        r = nlc_bridge_port_set_flags(tap->ifindex,
+                                      &(NlcPortFlags){ .bpdu_guard = guard_on(dev, "bpdu-guard"),
+                                                       .root_block = TRUE,
+                                                       .locked = guard_on(dev, "lock-mac") });
         if (r < 0)
-                return nlc_error_set_errno(error, r, "cannot turn learning and flooding off on %s",
+                return nlc_error_set_errno(error, r,
+                                           "cannot set the port flags of %s (learning and flood "
+                                           "off, root_block, bpdu_guard, locked)",
                                            tap->name);
         /* A bridge port needs no host address: the bridge takes its frames
          * before IPv6 would. Off before the link goes up, the kernel skips

@@ -807,6 +807,15 @@ mig_run(MigEnv *env, const MigRunConfig *config, MigRun *run, GError **error)
                 run->new_queue_attached = mig_qemu_queue_attached(ctx.dst->qemu_pid);
         }
         collect(&ctx);
+        /* Before the local destination's QEMU is stopped: once it is gone,
+         * the daemon deactivates its devices (the MAC must not stay with a
+         * QEMU that ended). */
+        if (ctx.dst->device_path) {
+                g_autoptr(GVariant) state =
+                        mig_get(ctx.dst, ctx.dst->device_path, MIG_DEVICE, "State", NULL);
+
+                run->dst_final_state = g_strdup(state ? g_variant_get_string(state, NULL) : "");
+        }
         if (config->local)
                 local_destination_clear(&ctx.local);
         run->completed = ok;
@@ -841,6 +850,7 @@ mig_run_clear(MigRun *run)
         for (guint i = 0; run->changes && i < run->changes->len; i++)
                 g_free(g_array_index(run->changes, MigChange, i).what);
         g_clear_pointer(&run->changes, g_array_unref);
+        g_free(run->dst_final_state);
         g_free(run->serial[0]);
         g_free(run->serial[1]);
         memset(run, 0, sizeof *run);

@@ -117,6 +117,9 @@ struct _MigRun {
         /* With share_queues, read from the QEMUs' own fds at the end (while
          * both still run): 1 attached, 0 detached, or a negative errno. */
         int old_queue_attached, new_queue_attached;
+        /* The destination device's State when the run ended, before any of
+         * its QEMUs was stopped. */
+        char *dst_final_state;
         /* netlifecd: a Migrate naming no readiness was refused first
          * (InvalidArgs), as the gate must never fail open. */
         gboolean refused_without_readiness;

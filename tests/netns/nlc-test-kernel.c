@@ -186,6 +186,9 @@ nlc_link_read(const char *ifname)
                 if (p) {
                         l->learning = bool_member(p, "learning", ifname);
                         l->flood = bool_member(p, "flood", ifname);
+                        l->guard = bool_member(p, "guard", ifname);
+                        l->root_block = bool_member(p, "root_block", ifname);
+                        l->locked = bool_member(p, "locked", ifname);
                 }
         }
         return g_steal_pointer(&l);
@@ -257,11 +260,14 @@ snapshot_ports(GPtrArray *lines)
 
                 g_ptr_array_add(lines,
                                 g_strdup_printf("port %s master=%s state=%s learning=%d "
-                                                "flood=%d",
+                                                "flood=%d guard=%d root_block=%d locked=%d",
                                                 OR_DASH(name), OR_DASH(str_member(p, "master")),
                                                 OR_DASH(str_member(p, "state")),
                                                 bool_member(p, "learning", name),
-                                                bool_member(p, "flood", name)));
+                                                bool_member(p, "flood", name),
+                                                bool_member(p, "guard", name),
+                                                bool_member(p, "root_block", name),
+                                                bool_member(p, "locked", name)));
         }
 }
 
@@ -358,11 +364,24 @@ describe_port(const NlcLink *l)
 {
         return g_strdup_printf("%s: exists=%d kind=%s type=%s pi=%d vnet_hdr=%d persist=%d mq=%d "
                                "queues=%" G_GINT64_FORMAT " master=%s mtu=%u up=%d carrier=%d "
-                               "port=%d learning=%d flood=%d ipv6_off=%d ipv6_addrs=%u",
+                               "port=%d learning=%d flood=%d guard=%d root_block=%d locked=%d "
+                               "ipv6_off=%d ipv6_addrs=%u",
                                l->name, l->exists, OR_DASH(l->kind), OR_DASH(l->tun_type), l->pi,
                                l->vnet_hdr, l->persist, l->multi_queue, l->numqueues,
                                OR_DASH(l->master), l->mtu, l->up, l->lower_up, l->is_port,
-                               l->learning, l->flood, l->ipv6_off, l->ipv6_addrs);
+                               l->learning, l->flood, l->guard, l->root_block, l->locked,
+                               l->ipv6_off, l->ipv6_addrs);
+}
+
+void
+nlc_assert_port_guards(const char *ifname, gboolean bpdu_guard, gboolean locked)
+{
+        g_autoptr(NlcLink) l = nlc_link_read(ifname);
+
+        g_assert_true(l->is_port);
+        g_assert_true(l->root_block);
+        g_assert_cmpint(l->guard, ==, bpdu_guard);
+        g_assert_cmpint(l->locked, ==, locked);
 }
 
 void
@@ -388,6 +407,9 @@ nlc_assert_tap_port(const char *ifname, const char *bridge, guint mtu, guint que
                 .is_port = TRUE,
                 .learning = FALSE,
                 .flood = FALSE,
+                .guard = TRUE,
+                .root_block = TRUE,
+                .locked = TRUE,
                 .ipv6_off = TRUE,
                 .ipv6_addrs = 0,
         };

@@ -24,9 +24,12 @@ typedef struct {
         gint64 numqueues; /* attached queues; -1 when not shown (single queue) */
         gboolean is_port; /* listed by bridge link */
         gboolean learning;
-        gboolean flood;    /* unicast flood */
-        gboolean ipv6_off; /* net.ipv6.conf.<name>.disable_ipv6 = 1 */
-        guint ipv6_addrs;  /* host IPv6 addresses on the link */
+        gboolean flood;      /* unicast flood */
+        gboolean guard;      /* bpdu_guard */
+        gboolean root_block; /* never the root port */
+        gboolean locked;     /* only sources with an FDB entry on the port */
+        gboolean ipv6_off;   /* net.ipv6.conf.<name>.disable_ipv6 = 1 */
+        guint ipv6_addrs;    /* host IPv6 addresses on the link */
 } NlcLink;
 
 NlcLink *nlc_link_read(const char *ifname);
@@ -52,8 +55,11 @@ void nlc_assert_link_absent(const char *ifname);
 /* A created tap-bridge port: persistent tap, IFF_NO_PI, IFF_VNET_HDR,
  * multi-queue iff @queues > 1 (then that many queues attached), enslaved to
  * @bridge with its MTU, up with carrier, learning and unicast flood off,
- * IPv6 off and no host IPv6 address on it. */
+ * hardened (root_block, bpdu_guard and locked: the defaults), IPv6 off and no
+ * host IPv6 address on it. */
 void nlc_assert_tap_port(const char *ifname, const char *bridge, guint mtu, guint queues);
+/* The port's guards: root_block always, bpdu_guard and locked as given. */
+void nlc_assert_port_guards(const char *ifname, gboolean bpdu_guard, gboolean locked);
 /* The static FDB entries for @mac on @bridge are exactly @ports ("" for none). */
 void nlc_assert_fdb(const char *bridge, const char *mac, const char *ports);
 /* What the kernel must show for a tap-bridge device in @state on the set-up's

@@ -24,15 +24,16 @@ allocate_queues(NlcTestEnv *env, guint queues)
         return nlc_allocate(env, "vm-1", MAC, opts);
 }
 
-/* A frame written into queue @q (behind a zero virtio-net header) comes out
- * of the bridge unchanged. */
+/* A frame the guest writes into queue @q (behind a zero virtio-net header)
+ * comes out of the bridge unchanged. The port is locked: it must be sent as
+ * the guest, and the device active. */
 static void
 assert_queue_sends(int sock, int fd, guint q)
 {
-        const guint8 src[6] = { 0x02, 0x00, 0x00, 0x00, 0x0f, (guint8) q };
-        guint8 frame[NLC_FRAME_LEN], seen[NLC_FRAME_LEN];
+        guint8 src[6], frame[NLC_FRAME_LEN], seen[NLC_FRAME_LEN];
 
         nlc_test_step("frame into queue %u", q);
+        nlc_mac_parse(MAC, src);
         nlc_frame_build(frame, src, NLC_ETH_TEST, (guint8) (0x80 | q));
         nlc_queue_write(fd, frame, sizeof frame);
         g_assert_cmpint(nlc_packet_wait(sock, src, NLC_ETH_TEST, WAIT, seen, sizeof seen), ==,
@@ -54,6 +55,7 @@ test_fds_live(NlcTestEnv *env, gconstpointer data)
         fd = g_unix_fd_list_peek_fds(fds, NULL)[0];
         nlc_assert_queue(fd, TAP, FALSE);
         nlc_assert_tap_port(TAP, NLC_BRIDGE, NLC_BRIDGE_MTU, 1);
+        nlc_device_call(env, path, "Activate");
         assert_queue_sends(sock, fd, 0);
 
         /* The other way: a broadcast from the bridge side reaches the guest
@@ -144,6 +146,7 @@ check_multiqueue(NlcTestEnv *env, guint queues)
 
         g_assert_cmpint(g_unix_fd_list_get_length(fds), ==, (int) queues);
         nlc_assert_tap_port(TAP, NLC_BRIDGE, NLC_BRIDGE_MTU, queues);
+        nlc_device_call(env, path, "Activate");
         for (guint q = 0; q < queues; q++) {
                 nlc_assert_queue(fd[q], TAP, TRUE);
                 assert_queue_sends(sock, fd[q], q);

@@ -1114,7 +1114,8 @@ test_backends(Fixture *f, gconstpointer data)
         } want[] = {
                 { "direct", FALSE, "device:s pf:s pool:as vf:u" },
                 { "macvtap", TRUE, "ifname:s link:s mode:s queues:u" },
-                { "tap-bridge", TRUE, "bridge:s ifname:s queues:u shareable:b" },
+                { "tap-bridge", TRUE,
+                  "bpdu-guard:b bridge:s ifname:s lock-mac:b queues:u shareable:b" },
         };
         static const char *const keys[] = {
                 "description", "fd-handover",   "option-descriptions",
