@@ -5,6 +5,7 @@
 #include "nlc-device.h"
 #include "nlc-error.h"
 #include "nlc-journal.h"
+#include "nlc-migration-gate.h"
 #include "nlc-migration.h"
 #include "nlc-qmp-commands.h"
 #include "nlc-readiness.h"
@@ -37,16 +38,12 @@ struct _NlcMigration {
          * holds a ready device for each. */
         GStrv guest_macs;
         gboolean destination_ready;
-        /* the switch */
-        gboolean policy_fired;
-        gboolean switch_sent;
-        gboolean postcopy_given_up; /* readiness timed out, fallback continue-precopy */
+        /* the switch and the hold at pre-switchover (nlc-migration-gate.h) */
+        NlcGateState gate;
         guint readiness_timeout_id;
         /* on-stall */
         guint64 last_remaining;
         guint stalled_passes;
-        /* pause-before-switchover: QEMU waits for migrate-continue */
-        gboolean at_pre_switchover;
         /* The devices of the running guest when the migration started: the
          * ones release-source frees (not a localhost destination's). */
         GStrv source_devices;
@@ -364,6 +361,8 @@ fail(NlcMigration *self, const char *fmt, ...)
 
 /* ---- the switch ------------------------------------------------------- */
 
+static NlcGateAction gate_event(NlcMigration *self, NlcGateEvent event);
+
 static void
 on_postcopy_started(GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -378,7 +377,7 @@ on_postcopy_started(GObject *source, GAsyncResult *result, gpointer data)
                 /* QEMU refuses when pre-copy finished first: the events say. */
                 g_message("migration %s: migrate-start-postcopy: %s", self->object_path,
                           error->message);
-                self->switch_sent = FALSE;
+                gate_event(self, NLC_GATE_EV_REFUSED);
                 return;
         }
         set_phase(self, NLC_MIGRATION_PHASE_POSTCOPY_REQUESTED);
@@ -405,22 +404,6 @@ disarm_readiness_timeout(NlcMigration *self)
         self->readiness_timeout_id = 0;
 }
 
-/* Sends the switch when both the policy and the destination say so. */
-static void
-maybe_switch(NlcMigration *self)
-{
-        if (!self->policy_fired || self->switch_sent || phase_is_final(self->phase))
-                return;
-        if (!self->destination_ready) {
-                set_phase(self, NLC_MIGRATION_PHASE_WAITING_FOR_DESTINATION);
-                return;
-        }
-        disarm_readiness_timeout(self);
-        self->switch_sent = TRUE;
-        record(self, "postcopy-switch");
-        nlc_qmp_migrate_start_postcopy(self->qmp, self->cancel, on_postcopy_started, self);
-}
-
 static void
 on_cancel_sent(GObject *source, GAsyncResult *result, gpointer data)
 {
@@ -429,76 +412,6 @@ on_cancel_sent(GObject *source, GAsyncResult *result, gpointer data)
 
         if (!reply && !g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
                 g_message("migrate_cancel: %s", error->message);
-}
-
-/* QEMU waits at pre-switchover with the guest stopped (its devices
- * deactivated) and the destination is still not ready. Pre-copy cannot go
- * on past this point, so both fallbacks cancel: QEMU resumes the guest on
- * the source, whose devices take the MAC back at the RESUME. */
-static void
-give_up_at_pre_switchover(NlcMigration *self)
-{
-        self->at_pre_switchover = FALSE;
-        nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
-        if (self->opt.fallback_fail) {
-                fail(self,
-                     "the destination was not ready within %u ms at the switchover: cancelled, "
-                     "the guest runs on the source again",
-                     self->opt.readiness_timeout_ms);
-                return;
-        }
-        /* QEMU's "cancelled" ends the migration. */
-        nlc_dbus_migration_set_error(
-                NLC_DBUS_MIGRATION(self),
-                "the destination was not ready at the switchover: pre-copy cannot go on past "
-                "it, so the migration was cancelled and the guest runs on the source again");
-        g_message("migration %s: destination not ready within %u ms at pre-switchover; "
-                  "cancelled",
-                  self->object_path, self->opt.readiness_timeout_ms);
-}
-
-static gboolean
-on_readiness_timeout(gpointer data)
-{
-        NlcMigration *self = data;
-
-        self->readiness_timeout_id = 0;
-        if (phase_is_final(self->phase))
-                return G_SOURCE_REMOVE;
-        if (self->at_pre_switchover) {
-                record(self, "readiness-timeout");
-                give_up_at_pre_switchover(self);
-                return G_SOURCE_REMOVE;
-        }
-        if (self->switch_sent)
-                return G_SOURCE_REMOVE;
-        record(self, "readiness-timeout");
-        if (self->opt.fallback_fail) {
-                nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
-                fail(self, "the destination was not ready within %u ms",
-                     self->opt.readiness_timeout_ms);
-                return G_SOURCE_REMOVE;
-        }
-        /* Stay pre-copy: the source still holds the MAC, nothing is lost. */
-        g_message("migration %s: destination not ready within %u ms; staying pre-copy",
-                  self->object_path, self->opt.readiness_timeout_ms);
-        self->policy_fired = FALSE;
-        self->postcopy_given_up = TRUE;
-        set_phase(self, NLC_MIGRATION_PHASE_PRECOPY);
-        return G_SOURCE_REMOVE;
-}
-
-static void
-fire_policy(NlcMigration *self, gboolean manual)
-{
-        if (self->policy_fired || self->switch_sent || phase_is_final(self->phase))
-                return;
-        if (!manual && (self->postcopy_given_up || self->opt.policy == NLC_POSTCOPY_NEVER))
-                return;
-        self->policy_fired = TRUE;
-        record(self, manual ? "postcopy-requested-by-caller" : "policy-fired");
-        arm_readiness_timeout(self);
-        maybe_switch(self);
 }
 
 /* The reply to one step of the sequence, or NULL: then the migration has
@@ -520,22 +433,136 @@ on_continued(GObject *source, GAsyncResult *result, gpointer data)
         g_autoptr(JsonNode) reply = finish_step(source, result, data);
 }
 
-/* The hard gate: QEMU paused before the switchover; go on only once the
- * destination's ports forward. The pause it costs is the time between
- * "pre-switchover" and "switchover-continue" in the timeline. */
+/* The readiness timeout before the switch: fail, or stay pre-copy (the
+ * source still holds the MAC, nothing is lost). */
 static void
-continue_when_ready(NlcMigration *self)
+fall_back(NlcMigration *self)
 {
-        if (!self->at_pre_switchover || !self->destination_ready)
+        record(self, "readiness-timeout");
+        if (self->opt.fallback_fail) {
+                nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
+                fail(self, "the destination was not ready within %u ms",
+                     self->opt.readiness_timeout_ms);
                 return;
-        self->at_pre_switchover = FALSE;
-        disarm_readiness_timeout(self);
-        record(self, "switchover-continue");
-        nlc_qmp_migrate_continue(self->qmp, "pre-switchover", self->cancel, on_continued, self);
+        }
+        g_message("migration %s: destination not ready within %u ms; staying pre-copy",
+                  self->object_path, self->opt.readiness_timeout_ms);
+        set_phase(self, NLC_MIGRATION_PHASE_PRECOPY);
+}
+
+/* The readiness timeout while QEMU holds the guest at pre-switchover (the
+ * guest stopped, its devices deactivated). Pre-copy cannot go on past this
+ * point, so both fallbacks cancel: QEMU resumes the guest on the source,
+ * whose devices take the MAC back at the RESUME. */
+static void
+give_up_at_pre_switchover(NlcMigration *self)
+{
+        record(self, "readiness-timeout");
+        nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
+        if (self->opt.fallback_fail) {
+                fail(self,
+                     "the destination was not ready within %u ms at the switchover: cancelled, "
+                     "the guest runs on the source again",
+                     self->opt.readiness_timeout_ms);
+                return;
+        }
+        /* QEMU's "cancelled" ends the migration. */
+        nlc_dbus_migration_set_error(
+                NLC_DBUS_MIGRATION(self),
+                "the destination was not ready at the switchover: pre-copy cannot go on past "
+                "it, so the migration was cancelled and the guest runs on the source again");
+        g_message("migration %s: destination not ready within %u ms at pre-switchover; "
+                  "cancelled",
+                  self->object_path, self->opt.readiness_timeout_ms);
+}
+
+/*
+ * Every decision about the switch and the hold goes through here: the
+ * gate's table (nlc-migration-gate.c) says what @event does in the current
+ * state, the destination being ready or not, and this does it. The new
+ * state is in place before the action runs, so the journal write the action
+ * makes (record) already says, e.g., that the switch went out.
+ */
+static NlcGateAction
+gate_event(NlcMigration *self, NlcGateEvent event)
+{
+        NlcGateState old = self->gate;
+        NlcGateAction action;
+
+        if (self->role != ROLE_SOURCE || phase_is_final(self->phase))
+                return NLC_GATE_DO_NOTHING;
+        action = nlc_gate_next(old, event, self->destination_ready, &self->gate);
+        if (action != NLC_GATE_DO_NOTHING || self->gate != old)
+                g_debug("migration %s: gate %s + %s -> %s, %s", self->object_path,
+                        nlc_gate_state_to_string(old), nlc_gate_event_to_string(event),
+                        nlc_gate_state_to_string(self->gate), nlc_gate_action_to_string(action));
+        if ((event == NLC_GATE_EV_POLICY || event == NLC_GATE_EV_MANUAL) &&
+            (action == NLC_GATE_DO_WAIT || action == NLC_GATE_DO_SWITCH))
+                record(self, event == NLC_GATE_EV_MANUAL ? "postcopy-requested-by-caller"
+                                                         : "policy-fired");
+        switch (action) {
+        case NLC_GATE_DO_WAIT:
+                arm_readiness_timeout(self);
+                set_phase(self, NLC_MIGRATION_PHASE_WAITING_FOR_DESTINATION);
+                break;
+        case NLC_GATE_DO_SWITCH:
+                disarm_readiness_timeout(self);
+                record(self, "postcopy-switch");
+                nlc_qmp_migrate_start_postcopy(self->qmp, self->cancel, on_postcopy_started, self);
+                break;
+        case NLC_GATE_DO_FALLBACK:
+                fall_back(self);
+                break;
+        case NLC_GATE_DO_HOLD:
+                arm_readiness_timeout(self);
+                break;
+        case NLC_GATE_DO_CONTINUE:
+                /* The hard gate: the pause it costs is the time between
+                 * "pre-switchover" and "switchover-continue". */
+                disarm_readiness_timeout(self);
+                record(self, "switchover-continue");
+                nlc_qmp_migrate_continue(self->qmp, "pre-switchover", self->cancel, on_continued,
+                                         self);
+                break;
+        case NLC_GATE_DO_GIVE_UP:
+                give_up_at_pre_switchover(self);
+                break;
+        case NLC_GATE_DO_CANCEL:
+                disarm_readiness_timeout(self);
+                record(self, "cancel-requested");
+                nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
+                break;
+        case NLC_GATE_DO_NOTHING:
+        case NLC_GATE_DO_REFUSE:
+        default:
+                if (self->gate != old)
+                        persist(self);
+                break;
+        }
+        return action;
+}
+
+static gboolean
+on_readiness_timeout(gpointer data)
+{
+        NlcMigration *self = data;
+
+        self->readiness_timeout_id = 0;
+        gate_event(self, NLC_GATE_EV_TIMEOUT);
+        return G_SOURCE_REMOVE;
+}
+
+/* The policy says switch (or the caller does, @manual): the gate decides. */
+static void
+fire_policy(NlcMigration *self, gboolean manual)
+{
+        if (!manual && self->opt.policy == NLC_POSTCOPY_NEVER)
+                return;
+        gate_event(self, manual ? NLC_GATE_EV_MANUAL : NLC_GATE_EV_POLICY);
 }
 
 /* Every readiness source ends here. Turning un-ready before the switch
- * holds the gate again: maybe_switch and continue_when_ready look at it. */
+ * holds the gate again: the gate's table only switches when ready. */
 static void
 set_destination_ready(NlcMigration *self, gboolean ready)
 {
@@ -545,10 +572,7 @@ set_destination_ready(NlcMigration *self, gboolean ready)
         nlc_dbus_migration_set_destination_ready(NLC_DBUS_MIGRATION(self), ready);
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
         record(self, ready ? "destination-ready" : "destination-not-ready");
-        if (ready && self->role == ROLE_SOURCE) {
-                maybe_switch(self);
-                continue_when_ready(self);
-        }
+        gate_event(self, ready ? NLC_GATE_EV_READY : NLC_GATE_EV_UNREADY);
 }
 
 static void
@@ -706,9 +730,9 @@ on_destination_listening(NlcMigration *self)
 static void
 on_status(NlcMigration *self, const char *status)
 {
-        /* QEMU left the pause (continued, cancelled, failed). */
+        /* QEMU left the pause on its own (cancelled, failed). */
         if (!g_str_equal(status, "pre-switchover"))
-                self->at_pre_switchover = FALSE;
+                gate_event(self, NLC_GATE_EV_RELEASED);
         if (g_str_equal(status, "setup")) {
                 on_destination_listening(self);
         } else if (g_str_equal(status, "active")) {
@@ -724,9 +748,7 @@ on_status(NlcMigration *self, const char *status)
                 set_phase(self, NLC_MIGRATION_PHASE_POSTCOPY_PAUSED);
         } else if (g_str_equal(status, "pre-switchover")) {
                 record(self, "pre-switchover");
-                self->at_pre_switchover = TRUE;
-                arm_readiness_timeout(self);
-                continue_when_ready(self);
+                gate_event(self, NLC_GATE_EV_PRE_SWITCHOVER);
         } else if (g_str_equal(status, "postcopy-recover")) {
                 set_phase(self, NLC_MIGRATION_PHASE_POSTCOPY_RECOVER);
         } else if (g_str_equal(status, "completed")) {
@@ -937,9 +959,8 @@ persist(NlcMigration *self)
         g_key_file_set_string(kf, GROUP, "uri", self->uri ? self->uri : "");
         g_key_file_set_string(kf, GROUP, "options", options);
         g_key_file_set_string(kf, GROUP, "phase", nlc_migration_phase_to_string(self->phase));
-        g_key_file_set_boolean(kf, GROUP, "policy-fired", self->policy_fired);
-        g_key_file_set_boolean(kf, GROUP, "switch-sent", self->switch_sent);
-        g_key_file_set_boolean(kf, GROUP, "postcopy-given-up", self->postcopy_given_up);
+        g_key_file_set_string(kf, GROUP, "gate",
+                              nlc_gate_state_to_string(nlc_gate_decision(self->gate)));
         g_key_file_set_boolean(kf, GROUP, "destination-ready", self->destination_ready);
         g_key_file_set_uint64(kf, GROUP, "pass", nlc_dbus_migration_get_pass(skel));
         g_key_file_set_string(kf, GROUP, "timeline", timeline);
@@ -1004,15 +1025,22 @@ on_resync(GObject *source, GAsyncResult *result, gpointer data)
         if (self->role != ROLE_SOURCE || !g_str_equal(status, "active"))
                 return;
         /* Restarted between migrate and its reply: "immediate" fires here. */
-        if (self->opt.policy == NLC_POSTCOPY_IMMEDIATE && !self->policy_fired)
+        if (self->opt.policy == NLC_POSTCOPY_IMMEDIATE && self->gate == NLC_GATE_IDLE)
                 fire_policy(self, FALSE);
-        if (self->switch_sent && self->phase == NLC_MIGRATION_PHASE_POSTCOPY_REQUESTED) {
-                /* Journalled, maybe never sent: send it again. */
-                self->switch_sent = FALSE;
-                maybe_switch(self);
-        } else if (self->policy_fired && !self->switch_sent) {
+        /* The switch journalled while QEMU still runs pre-copy: maybe never
+         * sent. Back to waiting, and through the gate again. */
+        if (self->gate == NLC_GATE_SENT) {
+                self->gate = NLC_GATE_WAITING;
+                g_message("migration %s: the switch was journalled but QEMU is still in "
+                          "pre-copy: sending it again when the destination is ready",
+                          self->object_path);
+        }
+        if (self->gate == NLC_GATE_WAITING) {
                 arm_readiness_timeout(self);
-                maybe_switch(self);
+                if (self->destination_ready)
+                        gate_event(self, NLC_GATE_EV_READY);
+                else
+                        set_phase(self, NLC_MIGRATION_PHASE_WAITING_FOR_DESTINATION);
         }
 }
 
@@ -1071,19 +1099,22 @@ nlc_migration_cancel(NlcMigration *self, GError **error)
         }
         /* From postcopy-requested on (the enum is in order) the guest may run
          * on the destination already; not while QEMU holds it at
-         * pre-switchover, where cancelling resumes it on the source. */
-        if (!self->at_pre_switchover &&
-            (self->switch_sent || self->phase >= NLC_MIGRATION_PHASE_POSTCOPY_REQUESTED)) {
+         * pre-switchover, where cancelling resumes it on the source. The
+         * gate refuses after the switch too (a restored phase may say it). */
+        if ((self->phase >= NLC_MIGRATION_PHASE_POSTCOPY_REQUESTED &&
+             self->gate != NLC_GATE_HELD_SWITCHING) ||
+            (self->role == ROLE_SOURCE &&
+             gate_event(self, NLC_GATE_EV_CANCEL) != NLC_GATE_DO_CANCEL)) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
                             "the guest already runs on the destination (post-copy): it cannot "
                             "come back");
                 return FALSE;
         }
-        record(self, "cancel-requested");
-        /* No migrate-continue may follow, even if the destination gets ready. */
-        self->at_pre_switchover = FALSE;
-        disarm_readiness_timeout(self);
-        nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
+        /* The destination has no gate: its QEMU is told directly. */
+        if (self->role == ROLE_DESTINATION) {
+                record(self, "cancel-requested");
+                nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
+        }
         return TRUE;
 }
 
@@ -1300,6 +1331,24 @@ nlc_migration_new_destination(const char *id, NlcInstance *instance, NlcQmp *qmp
         return self;
 }
 
+/* The gate as journalled; a record of before the table has three flags. */
+static NlcGateState
+restored_gate(GKeyFile *kf)
+{
+        g_autofree char *text = g_key_file_get_string(kf, GROUP, "gate", NULL);
+        NlcGateState gate = NLC_GATE_IDLE;
+
+        if (text && nlc_gate_state_from_string(text, &gate))
+                return gate;
+        if (g_key_file_get_boolean(kf, GROUP, "switch-sent", NULL))
+                return NLC_GATE_SENT;
+        if (g_key_file_get_boolean(kf, GROUP, "postcopy-given-up", NULL))
+                return NLC_GATE_GIVEN_UP;
+        if (g_key_file_get_boolean(kf, GROUP, "policy-fired", NULL))
+                return NLC_GATE_WAITING;
+        return NLC_GATE_IDLE;
+}
+
 NlcMigration *
 nlc_migration_restore(GKeyFile *kf, NlcInstance *instance, NlcQmp *qmp, NlcInstance *destination,
                       const NlcConfig *defaults, GError **error)
@@ -1330,9 +1379,7 @@ nlc_migration_restore(GKeyFile *kf, NlcInstance *instance, NlcQmp *qmp, NlcInsta
                         self->phase = p;
         nlc_dbus_migration_set_phase(NLC_DBUS_MIGRATION(self),
                                      nlc_migration_phase_to_string(self->phase));
-        self->policy_fired = g_key_file_get_boolean(kf, GROUP, "policy-fired", NULL);
-        self->switch_sent = g_key_file_get_boolean(kf, GROUP, "switch-sent", NULL);
-        self->postcopy_given_up = g_key_file_get_boolean(kf, GROUP, "postcopy-given-up", NULL);
+        self->gate = restored_gate(kf);
         self->source_devices = g_key_file_get_string_list(kf, GROUP, "source-devices", NULL, NULL);
         /* Journalled since the gate counts every NIC; before, read them now. */
         self->guest_macs = g_key_file_get_string_list(kf, GROUP, "guest-macs", NULL, NULL);

@@ -511,6 +511,26 @@ test_destination(Fixture *f, gconstpointer data)
         g_assert_cmpuint(journal_state(f, "1"), ==, NLC_DEVICE_STATE_ACTIVE);
 }
 
+/* Cancel() on the destination side tells its QEMU directly (it has no
+ * gate of its own). */
+static void
+test_destination_cancel(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) opts = g_variant_ref_sink(g_variant_new_parsed("@a{sv} {}"));
+        NlcMigration *m;
+
+        attach_incoming(f);
+        expect_start(f, "true", "migrate-incoming", "{\"uri\": \"tcp:0.0.0.0:4444\"}");
+        m = nlc_manager_start_migration(f->manager, "vm1", "tcp:0.0.0.0:4444", opts, FALSE, &error);
+        g_assert_no_error(error);
+        wait_phase(m, "incoming");
+        nlc_fake_qmp_expect(f->fake, "migrate_cancel", NULL, NULL);
+        g_assert_true(nlc_migration_cancel(m, &error));
+        g_assert_no_error(error);
+        nlc_fake_qmp_assert_done(f->fake);
+}
+
 static void
 test_refusals(Fixture *f, gconstpointer data)
 {
@@ -987,6 +1007,7 @@ main(int argc, char **argv)
         ADD("/migration/no-cancel-after-switch", test_no_cancel_after_switch);
         ADD("/migration/destination", test_destination);
         ADD("/migration/refusals", test_refusals);
+        ADD("/migration/destination-cancel", test_destination_cancel);
         ADD("/migration/qemu-without-postcopy", test_qemu_without_postcopy);
         ADD("/migration/context", test_context);
         ADD("/migration/context-evacuate", test_context_evacuate);
