@@ -796,3 +796,54 @@ nlc_vf_get_info(int pf_ifindex, guint32 vf, guint8 mac_out[6], NlcVfLinkState *s
                 return errno_from_nle(r);
         return search.result;
 }
+
+/* ---- a bridge's VLAN filtering ------------------------------------------ */
+
+int
+nlc_bridge_vlan_filtering_parse(const void *msg, gsize len)
+{
+        struct nlmsghdr *nlh = (struct nlmsghdr *) msg;
+        struct nlattr *tb[IFLA_MAX + 1], *info[IFLA_INFO_MAX + 1], *br[IFLA_BR_MAX + 1];
+
+        if (len < sizeof *nlh || nlh->nlmsg_len > len || nlh->nlmsg_type != RTM_NEWLINK ||
+            nlmsg_parse(nlh, sizeof(struct ifinfomsg), tb, IFLA_MAX, NULL) < 0)
+                return -EINVAL;
+        if (!tb[IFLA_LINKINFO] ||
+            nla_parse_nested(info, IFLA_INFO_MAX, tb[IFLA_LINKINFO], NULL) < 0 ||
+            !info[IFLA_INFO_KIND] || strcmp(nla_get_string(info[IFLA_INFO_KIND]), "bridge") != 0 ||
+            !info[IFLA_INFO_DATA] ||
+            nla_parse_nested(br, IFLA_BR_MAX, info[IFLA_INFO_DATA], NULL) < 0 ||
+            !br[IFLA_BR_VLAN_FILTERING])
+                return -ENOENT;
+        return nla_get_u8(br[IFLA_BR_VLAN_FILTERING]) ? 1 : 0;
+}
+
+static int
+vlan_filtering_cb(struct nl_msg *msg, void *arg)
+{
+        struct nlmsghdr *nlh = nlmsg_hdr(msg);
+
+        if (nlh->nlmsg_type == RTM_NEWLINK)
+                *(int *) arg = nlc_bridge_vlan_filtering_parse(nlh, nlh->nlmsg_len);
+        return NL_OK;
+}
+
+int
+nlc_bridge_get_vlan_filtering(int bridge_ifindex)
+{
+        struct nl_msg *msg = link_msg(RTM_GETLINK, AF_UNSPEC, bridge_ifindex, 0, 0);
+        int result = -ENOENT, r;
+
+        if (!msg || !sock()) {
+                nlmsg_free(msg);
+                return -ENOMEM;
+        }
+        r = send_and_collect(msg, vlan_filtering_cb, &result);
+        if (r < 0)
+                return r;
+        /* As for the VF list: the ack follows the lone reply. */
+        r = nl_wait_for_ack(sock());
+        if (r < 0)
+                return errno_from_nle(r);
+        return result;
+}

@@ -67,6 +67,12 @@ typedef struct {
 } NlcPortFlags;
 int nlc_bridge_port_set_flags(int port_ifindex, const NlcPortFlags *flags);
 
+/* IFLA_BR_VLAN_FILTERING of a bridge: 1 on, 0 off, -ENOENT when the kernel
+ * does not say (not a bridge; a kernel without VLAN filtering still
+ * reports 0). _parse reads it from one RTM_NEWLINK message (@len bytes). */
+int nlc_bridge_vlan_filtering_parse(const void *msg, gsize len);
+int nlc_bridge_get_vlan_filtering(int bridge_ifindex);
+
 /* Static FDB entry mac → port on the port's bridge (NTF_MASTER, NUD_NOARP),
  * sent with NLM_F_REPLACE so an entry on another port moves in one message. */
 int nlc_fdb_replace_static(int port_ifindex, const guint8 mac[6]);

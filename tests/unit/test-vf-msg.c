@@ -14,6 +14,11 @@
  * u8 mac[32]; }, struct ifla_vf_vlan { u32 vf, vlan, qos; }, struct
  * ifla_vf_link_state { u32 vf; u32 link_state; }; link states auto 0,
  * enable 1, disable 2. Netlink is in host byte order.
+ *
+ * Also a bridge's VLAN filtering read from its RTM_NEWLINK (this kernel has
+ * no CONFIG_BRIDGE_VLAN_FILTERING: a bridge with it on cannot be made here):
+ * IFLA_LINKINFO 18 { IFLA_INFO_KIND 1 "bridge", IFLA_INFO_DATA 2
+ * { IFLA_BR_VLAN_FILTERING 7 (u8) } }.
  */
 #include <errno.h>
 #include <glib.h>
@@ -21,15 +26,20 @@
 
 #include "nlc-netlink.h"
 
-#define RTM_NEWLINK_        16
-#define RTM_SETLINK_        19
-#define NLA_F_NESTED_       0x8000
-#define IFLA_IFNAME_        3
-#define IFLA_VFINFO_LIST_   22
-#define IFLA_VF_INFO_       1
-#define IFLA_VF_MAC_        1
-#define IFLA_VF_VLAN_       2
-#define IFLA_VF_LINK_STATE_ 5
+#define RTM_NEWLINK_            16
+#define RTM_SETLINK_            19
+#define NLA_F_NESTED_           0x8000
+#define IFLA_IFNAME_            3
+#define IFLA_VFINFO_LIST_       22
+#define IFLA_VF_INFO_           1
+#define IFLA_VF_MAC_            1
+#define IFLA_VF_VLAN_           2
+#define IFLA_VF_LINK_STATE_     5
+#define IFLA_LINKINFO_          18
+#define IFLA_INFO_KIND_         1
+#define IFLA_INFO_DATA_         2
+#define IFLA_BR_FORWARD_DELAY_  1
+#define IFLA_BR_VLAN_FILTERING_ 7
 
 static const guint8 mac[6] = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 };
 
@@ -299,6 +309,51 @@ test_round_trip(void)
         g_assert_cmpint(state, ==, NLC_VF_LINK_STATE_ENABLE);
 }
 
+/* A bridge's RTM_NEWLINK as the kernel reports it: the link info with
+ * @kind and, when @vlan_filtering >= 0, IFLA_BR_VLAN_FILTERING among other
+ * bridge attributes. */
+static GByteArray *
+bridge_newlink(const char *kind, int vlan_filtering)
+{
+        GByteArray *b = g_byte_array_new();
+        guint linkinfo, data, attr;
+
+        put_header(b, RTM_NEWLINK_, 7);
+        linkinfo = begin_attr(b, IFLA_LINKINFO_ | NLA_F_NESTED_);
+        attr = begin_attr(b, IFLA_INFO_KIND_);
+        g_byte_array_append(b, (const guint8 *) kind, (guint) strlen(kind) + 1);
+        end_attr(b, attr);
+        data = begin_attr(b, IFLA_INFO_DATA_ | NLA_F_NESTED_);
+        attr = begin_attr(b, IFLA_BR_FORWARD_DELAY_);
+        put32(b, 1500);
+        end_attr(b, attr);
+        if (vlan_filtering >= 0) {
+                attr = begin_attr(b, IFLA_BR_VLAN_FILTERING_);
+                g_byte_array_append(b, (const guint8[]){ (guint8) vlan_filtering }, 1);
+                end_attr(b, attr);
+        }
+        end_attr(b, data);
+        end_attr(b, linkinfo);
+        finish(b);
+        return b;
+}
+
+static void
+test_bridge_vlan_filtering(void)
+{
+        g_autoptr(GByteArray) on = bridge_newlink("bridge", 1);
+        g_autoptr(GByteArray) off = bridge_newlink("bridge", 0);
+        g_autoptr(GByteArray) unsaid = bridge_newlink("bridge", -1);
+        g_autoptr(GByteArray) veth = bridge_newlink("veth", 1);
+
+        g_assert_cmpint(nlc_bridge_vlan_filtering_parse(on->data, on->len), ==, 1);
+        g_assert_cmpint(nlc_bridge_vlan_filtering_parse(off->data, off->len), ==, 0);
+        g_assert_cmpint(nlc_bridge_vlan_filtering_parse(unsaid->data, unsaid->len), ==, -ENOENT);
+        g_assert_cmpint(nlc_bridge_vlan_filtering_parse(veth->data, veth->len), ==, -ENOENT);
+        /* Cut short: not a message to trust. */
+        g_assert_cmpint(nlc_bridge_vlan_filtering_parse(on->data, on->len - 8), ==, -EINVAL);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -309,5 +364,6 @@ main(int argc, char **argv)
         g_test_add_func("/vf-msg/small-buffer", test_small_buffer);
         g_test_add_func("/vf-msg/parse", test_parse);
         g_test_add_func("/vf-msg/round-trip", test_round_trip);
+        g_test_add_func("/vf-msg/bridge-vlan-filtering", test_bridge_vlan_filtering);
         return g_test_run();
 }
