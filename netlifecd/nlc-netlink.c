@@ -770,31 +770,39 @@ vf_search_cb(struct nl_msg *msg, void *arg)
         return NL_OK;
 }
 
-int
-nlc_vf_get_info(int pf_ifindex, guint32 vf, guint8 mac_out[6], NlcVfLinkState *state_out)
+/* RTM_GETLINK of one link (with IFLA_EXT_MASK @ext_mask when not 0), its
+ * reply handed to @valid. The reply comes alone; the ack nl_send_auto()
+ * asked for follows it and must not be left for the next request to trip
+ * over. */
+static int
+get_one_link(int ifindex, guint32 ext_mask, nl_recvmsg_msg_cb_t valid, void *arg)
 {
-        struct nl_msg *msg = link_msg(RTM_GETLINK, AF_UNSPEC, pf_ifindex, 0, 0);
-        VfSearch search = { .vf = vf, .mac = mac_out, .state = state_out, .result = -ENOENT };
+        struct nl_msg *msg = link_msg(RTM_GETLINK, AF_UNSPEC, ifindex, 0, 0);
         int r;
 
         if (!msg || !sock()) {
                 nlmsg_free(msg);
                 return -ENOMEM;
         }
-        /* Without RTEXT_FILTER_VF the kernel leaves the VF list out. */
-        if (nla_put_u32(msg, IFLA_EXT_MASK, RTEXT_FILTER_VF) < 0) {
+        if (ext_mask && nla_put_u32(msg, IFLA_EXT_MASK, ext_mask) < 0) {
                 nlmsg_free(msg);
                 return -EMSGSIZE;
         }
-        r = send_and_collect(msg, vf_search_cb, &search);
+        r = send_and_collect(msg, valid, arg);
         if (r < 0)
                 return r;
-        /* The reply came alone; the ack nl_send_auto() asked for follows it
-         * and must not be left for the next request to trip over. */
         r = nl_wait_for_ack(sock());
-        if (r < 0)
-                return errno_from_nle(r);
-        return search.result;
+        return r < 0 ? errno_from_nle(r) : 0;
+}
+
+int
+nlc_vf_get_info(int pf_ifindex, guint32 vf, guint8 mac_out[6], NlcVfLinkState *state_out)
+{
+        VfSearch search = { .vf = vf, .mac = mac_out, .state = state_out, .result = -ENOENT };
+        /* Without RTEXT_FILTER_VF the kernel leaves the VF list out. */
+        int r = get_one_link(pf_ifindex, RTEXT_FILTER_VF, vf_search_cb, &search);
+
+        return r < 0 ? r : search.result;
 }
 
 /* ---- a bridge's VLAN filtering ------------------------------------------ */
@@ -831,19 +839,8 @@ vlan_filtering_cb(struct nl_msg *msg, void *arg)
 int
 nlc_bridge_get_vlan_filtering(int bridge_ifindex)
 {
-        struct nl_msg *msg = link_msg(RTM_GETLINK, AF_UNSPEC, bridge_ifindex, 0, 0);
-        int result = -ENOENT, r;
+        int result = -ENOENT;
+        int r = get_one_link(bridge_ifindex, 0, vlan_filtering_cb, &result);
 
-        if (!msg || !sock()) {
-                nlmsg_free(msg);
-                return -ENOMEM;
-        }
-        r = send_and_collect(msg, vlan_filtering_cb, &result);
-        if (r < 0)
-                return r;
-        /* As for the VF list: the ack follows the lone reply. */
-        r = nl_wait_for_ack(sock());
-        if (r < 0)
-                return errno_from_nle(r);
-        return result;
+        return r < 0 ? r : result;
 }
