@@ -433,6 +433,15 @@ on_continued(GObject *source, GAsyncResult *result, gpointer data)
         g_autoptr(JsonNode) reply = finish_step(source, result, data);
 }
 
+/* Cancel(): no timeout may fire after it; QEMU's "cancelled" ends it. */
+static void
+request_cancel(NlcMigration *self)
+{
+        disarm_readiness_timeout(self);
+        record(self, "cancel-requested");
+        nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
+}
+
 /* The readiness timeout before the switch: fail, or stay pre-copy (the
  * source still holds the MAC, nothing is lost). */
 static void
@@ -528,9 +537,7 @@ gate_event(NlcMigration *self, NlcGateEvent event)
                 give_up_at_pre_switchover(self);
                 break;
         case NLC_GATE_DO_CANCEL:
-                disarm_readiness_timeout(self);
-                record(self, "cancel-requested");
-                nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
+                request_cancel(self);
                 break;
         case NLC_GATE_DO_NOTHING:
         case NLC_GATE_DO_REFUSE:
@@ -1111,10 +1118,8 @@ nlc_migration_cancel(NlcMigration *self, GError **error)
                 return FALSE;
         }
         /* The destination has no gate: its QEMU is told directly. */
-        if (self->role == ROLE_DESTINATION) {
-                record(self, "cancel-requested");
-                nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
-        }
+        if (self->role == ROLE_DESTINATION)
+                request_cancel(self);
         return TRUE;
 }
 

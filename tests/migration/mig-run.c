@@ -372,21 +372,14 @@ on_test_monitor(MigHost *h, gboolean wanted, const char *command, const char *ar
         return !wanted || reply != NULL;
 }
 
+/* A migration parameter of @a's QEMU the daemon does not set (0: QEMU's
+ * own), through the test's own monitor. */
 static gboolean
-set_postcopy_bandwidth(MigHost *a, guint64 bandwidth, GError **error)
+set_parameter(MigHost *a, const char *name, guint64 value, GError **error)
 {
-        g_autofree char *args =
-                g_strdup_printf("{\"max-postcopy-bandwidth\": %" G_GUINT64_FORMAT "}", bandwidth);
+        g_autofree char *args = g_strdup_printf("{\"%s\": %" G_GUINT64_FORMAT "}", name, value);
 
-        return on_test_monitor(a, bandwidth != 0, "migrate-set-parameters", args, error);
-}
-
-static gboolean
-set_downtime_limit(MigHost *a, guint limit_ms, GError **error)
-{
-        g_autofree char *args = g_strdup_printf("{\"downtime-limit\": %u}", limit_ms);
-
-        return on_test_monitor(a, limit_ms != 0, "migrate-set-parameters", args, error);
+        return on_test_monitor(a, value != 0, "migrate-set-parameters", args, error);
 }
 
 /* B's post-copy blocktime, once its migration completed. */
@@ -499,8 +492,9 @@ netlifecd_migrate(Ctx *ctx, GError **error)
         g_clear_pointer(&r, g_variant_unref);
         if (!migrate_refused_without_readiness(ctx, error) ||
             !(options = migrate_options(ctx, TRUE, error)) ||
-            !set_postcopy_bandwidth(a, ctx->config->max_postcopy_bandwidth, error) ||
-            !set_downtime_limit(a, ctx->config->downtime_limit_ms, error)) {
+            !set_parameter(a, "max-postcopy-bandwidth", ctx->config->max_postcopy_bandwidth,
+                           error) ||
+            !set_parameter(a, "downtime-limit", ctx->config->downtime_limit_ms, error)) {
                 if (options)
                         g_variant_unref(g_variant_ref_sink(options));
                 return FALSE;
