@@ -4,8 +4,9 @@
  * decided about the switch (migrate-start-postcopy) and QEMU's hold at
  * pre-switchover, moved only by nlc_gate_next(), state × event → action and
  * next state, as the device lifecycle moves by its table. The phase the bus
- * shows follows QEMU's events (nlc-migration.c); this is what the daemon
- * itself does about them. Pure: unit-tested row by row.
+ * shows follows QEMU's events by its own table (nlc-migration-phase.c);
+ * this is what the daemon itself does about them. Pure: unit-tested row by
+ * row.
  *
  * The gate never fails open: no row sends the switch or lets QEMU go on from
  * pre-switchover unless the destination is ready at that moment.

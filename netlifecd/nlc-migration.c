@@ -1,21 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <string.h>
 
-#include "nlc-backends.h"
 #include "nlc-device.h"
 #include "nlc-error.h"
 #include "nlc-journal.h"
 #include "nlc-migration-gate.h"
+#include "nlc-migration-options.h"
+#include "nlc-migration-phase.h"
 #include "nlc-migration.h"
 #include "nlc-qmp-commands.h"
 #include "nlc-readiness.h"
 #include "nlc-remote-instance.h"
 
-typedef enum { ROLE_SOURCE, ROLE_DESTINATION } Role;
-
 struct _NlcMigration {
         NlcDbusMigrationSkeleton parent;
-        Role role;
+        NlcMigrationRole role;
         char *id;
         char *object_path;
         GVariant *options;   /* as the caller gave them: journalled */
@@ -26,6 +25,7 @@ struct _NlcMigration {
         NlcQmp *qmp;
         NlcMigrationOptions opt;
         NlcMigrationPhase phase;
+        guint64 refused; /* events the phase table refused, by bit: warned once */
         GCancellable *cancel;
         gulong event_id;
         /* readiness of the destination */
@@ -56,210 +56,6 @@ static void nlc_migration_iface_init(NlcDbusMigrationIface *iface);
 G_DEFINE_TYPE_WITH_CODE(NlcMigration, nlc_migration, NLC_DBUS_TYPE_MIGRATION_SKELETON,
                         G_IMPLEMENT_INTERFACE(NLC_DBUS_TYPE_MIGRATION, nlc_migration_iface_init))
 
-/* ---- options ---------------------------------------------------------- */
-
-static const NlcBackendOption source_options[] = {
-        { "context", "s", "evacuate or balance (instead of postcopy)" },
-        { "postcopy", "s", "after-precopy, immediate, on-stall or never" },
-        { "precopy-passes", "u", "full pre-copy passes before the switch (after-precopy)" },
-        { "stall-passes", "u", "passes without progress before the switch (on-stall)" },
-        { "readiness", "s", "local, coordinated or destination-bus" },
-        { "destination-instance", "s", "the destination instance's name" },
-        { "destination-bus", "s", "D-Bus address of the destination daemon's bus" },
-        { "readiness-timeout", "u", "ms to wait for the destination after the policy fired" },
-        { "fallback", "s", "continue-precopy or fail, when the destination is not ready in time" },
-        { "max-bandwidth", "t", "bytes per second" },
-        { "release-source", "b", "destroy and free the source devices on completion" },
-        { "preempt", "b", "use postcopy-preempt when QEMU offers it (default true)" },
-        { "pause-before-switchover", "b",
-          "pause at the switchover until the destination is ready" },
-        { NULL },
-};
-
-static const NlcBackendOption destination_options[] = {
-        { "postcopy", "b", "allow post-copy (default true)" },
-        { "preempt", "b", "use postcopy-preempt when QEMU offers it (default true)" },
-        { NULL },
-};
-
-void
-nlc_migration_options_clear(NlcMigrationOptions *o)
-{
-        g_clear_pointer(&o->destination_instance, g_free);
-        g_clear_pointer(&o->destination_bus, g_free);
-}
-
-static gboolean
-bad_value(GError **error, const char *option, const char *value, const char *expected)
-{
-        g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS, "option '%s' is '%s'; expected %s",
-                    option, value, expected);
-        return FALSE;
-}
-
-/* How the source learns the destination's readiness: the caller's
- * 'readiness', else 'destination-bus' given alone, else the host
- * configuration's [migration] readiness. Nothing is guessed: there is no
- * built-in default, and "local" must name another instance (the migrating
- * one is ready because the guest runs there, which says nothing of the
- * destination). @restoring: a journalled migration of an older version may
- * name none; it is followed with the gate closed instead of refused. */
-static gboolean
-parse_readiness(GVariant *options, const char *instance, const NlcConfig *defaults,
-                gboolean restoring, NlcMigrationOptions *out, GError **error)
-{
-        const char *s = NULL;
-        gboolean gated = out->policy != NLC_POSTCOPY_NEVER || out->pause_before_switchover;
-
-        if (g_variant_lookup(options, "destination-bus", "&s", &s))
-                out->destination_bus = g_strdup(s);
-        else if (defaults->destination_bus[0])
-                out->destination_bus = g_strdup(defaults->destination_bus);
-        if (g_variant_lookup(options, "destination-instance", "&s", &s))
-                out->destination_instance = g_strdup(s);
-        if (g_variant_lookup(options, "readiness", "&s", &s)) {
-                if (!nlc_readiness_source_from_string(s, &out->readiness))
-                        return bad_value(error, "readiness", s,
-                                         "local, coordinated or destination-bus");
-                out->has_readiness = TRUE;
-        } else if (g_variant_lookup(options, "destination-bus", "&s", NULL)) {
-                out->readiness = NLC_READINESS_DESTINATION_BUS;
-                out->has_readiness = TRUE;
-        } else if (defaults->has_readiness) {
-                out->readiness = defaults->readiness;
-                out->has_readiness = TRUE;
-        }
-        if (!out->has_readiness) {
-                if (!gated || restoring)
-                        return TRUE;
-                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
-                            "Migrate needs option 'readiness' (destination-bus with option "
-                            "'destination-bus', coordinated, or local with option "
-                            "'destination-instance'): without it the daemon cannot learn when "
-                            "the destination's ports forward, and the switch must wait for them; "
-                            "or name a default in the host configuration ([migration] readiness)");
-                return FALSE;
-        }
-        switch (out->readiness) {
-        case NLC_READINESS_DESTINATION_BUS:
-                if (!out->destination_bus ||
-                    !g_dbus_is_supported_address(out->destination_bus, NULL)) {
-                        g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
-                                    "readiness 'destination-bus' needs option 'destination-bus' "
-                                    "with a D-Bus address (or [migration] destination-bus in the "
-                                    "host configuration)");
-                        return FALSE;
-                }
-                /* The guest keeps its name on the other host. */
-                if (!out->destination_instance)
-                        out->destination_instance = g_strdup(instance);
-                return TRUE;
-        case NLC_READINESS_LOCAL:
-                if (out->destination_instance && !g_str_equal(out->destination_instance, instance))
-                        return TRUE;
-                if (restoring) {
-                        /* Followed with no destination: never ready. */
-                        g_clear_pointer(&out->destination_instance, g_free);
-                        return TRUE;
-                }
-                if (out->destination_instance)
-                        g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
-                                    "readiness 'local': option 'destination-instance' is %s, the "
-                                    "migrating instance itself; it is ready because the guest "
-                                    "runs there, which says nothing of the destination",
-                                    instance);
-                else
-                        g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
-                                    "readiness 'local' needs option 'destination-instance': the "
-                                    "instance of the new QEMU on this host (not %s, the one "
-                                    "migrating)",
-                                    instance);
-                return FALSE;
-        case NLC_READINESS_COORDINATED:
-        default:
-                return TRUE;
-        }
-}
-
-static gboolean
-parse_options(GVariant *options, gboolean source, const char *instance, const NlcConfig *defaults,
-              gboolean restoring, NlcMigrationOptions *out, GError **error)
-{
-        const char *s = NULL;
-
-        memset(out, 0, sizeof *out);
-        /* The host configuration's defaults; the caller's options win. */
-        out->policy = defaults->policy;
-        out->precopy_passes = defaults->precopy_passes;
-        out->stall_passes = defaults->stall_passes;
-        out->readiness_timeout_ms = defaults->readiness_timeout_ms;
-        out->fallback_fail = defaults->fallback_fail;
-        out->max_bandwidth = defaults->max_bandwidth;
-        out->allow_postcopy = defaults->postcopy_allowed;
-        out->preempt = defaults->preempt;
-        if (!nlc_options_check(source ? source_options : destination_options,
-                               source ? "Migrate" : "PrepareIncoming", options, error))
-                return FALSE;
-        g_variant_lookup(options, "preempt", "b", &out->preempt);
-        if (!source) {
-                gboolean wanted;
-
-                if (g_variant_lookup(options, "postcopy", "b", &wanted) && wanted &&
-                    !defaults->postcopy_allowed) {
-                        g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
-                                    "post-copy is off on this host ([postcopy] allowed=false)");
-                        return FALSE;
-                }
-                if (g_variant_lookup(options, "postcopy", "b", &wanted))
-                        out->allow_postcopy = wanted;
-                return TRUE;
-        }
-        g_variant_lookup(options, "pause-before-switchover", "b", &out->pause_before_switchover);
-        if (g_variant_lookup(options, "context", "&s", &s)) {
-                /* The decision table (README): evacuate must end in bounded
-                 * time; balance must not risk a post-copy it can avoid. */
-                if (g_variant_lookup(options, "postcopy", "&s", NULL)) {
-                        g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
-                                    "give option 'context' or option 'postcopy', not both");
-                        return FALSE;
-                }
-                if (g_str_equal(s, "evacuate"))
-                        out->policy = NLC_POSTCOPY_AFTER_PRECOPY;
-                else if (g_str_equal(s, "balance"))
-                        out->policy = NLC_POSTCOPY_ON_STALL;
-                else
-                        return bad_value(error, "context", s, "evacuate or balance");
-        }
-        if (g_variant_lookup(options, "postcopy", "&s", &s) &&
-            !nlc_postcopy_policy_from_string(s, &out->policy))
-                return bad_value(error, "postcopy", s,
-                                 "after-precopy, immediate, on-stall or never");
-        if (g_variant_lookup(options, "fallback", "&s", &s)) {
-                if (g_str_equal(s, "fail"))
-                        out->fallback_fail = TRUE;
-                else if (!g_str_equal(s, "continue-precopy"))
-                        return bad_value(error, "fallback", s, "continue-precopy or fail");
-        }
-        g_variant_lookup(options, "precopy-passes", "u", &out->precopy_passes);
-        g_variant_lookup(options, "stall-passes", "u", &out->stall_passes);
-        g_variant_lookup(options, "readiness-timeout", "u", &out->readiness_timeout_ms);
-        g_variant_lookup(options, "max-bandwidth", "t", &out->max_bandwidth);
-        g_variant_lookup(options, "release-source", "b", &out->release_source);
-        if (out->precopy_passes < 1 || out->stall_passes < 1) {
-                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
-                            "options 'precopy-passes' and 'stall-passes' must be at least 1");
-                return FALSE;
-        }
-        return parse_readiness(options, instance, defaults, restoring, out, error);
-}
-
-gboolean
-nlc_migration_options_parse(GVariant *options, gboolean source, const char *instance,
-                            const NlcConfig *defaults, NlcMigrationOptions *out, GError **error)
-{
-        return parse_options(options, source, instance, defaults, FALSE, out, error);
-}
-
 /* ---- phase funnel, timeline ----------------------------------------- */
 
 static void persist(NlcMigration *self);
@@ -280,13 +76,6 @@ record(NlcMigration *self, const char *what)
         nlc_dbus_migration_set_timeline(NLC_DBUS_MIGRATION(self), g_variant_builder_end(&b));
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
         persist(self);
-}
-
-static gboolean
-phase_is_final(NlcMigrationPhase p)
-{
-        return p == NLC_MIGRATION_PHASE_COMPLETED || p == NLC_MIGRATION_PHASE_FAILED ||
-               p == NLC_MIGRATION_PHASE_CANCELLED;
 }
 
 static void stop_following(NlcMigration *self);
@@ -313,50 +102,92 @@ answer_listening(NlcMigration *self)
 void
 nlc_migration_reply_when_listening(NlcMigration *self, GDBusMethodInvocation *invocation)
 {
-        g_return_if_fail(self->role == ROLE_DESTINATION && !self->listening_reply);
+        g_return_if_fail(self->role == NLC_MIGRATION_DESTINATION && !self->listening_reply);
         self->listening_reply = invocation; /* answering it drops the reference */
-        if (self->phase == NLC_MIGRATION_PHASE_INCOMING || phase_is_final(self->phase))
+        if (self->phase == NLC_MIGRATION_PHASE_INCOMING || nlc_phase_is_final(self->phase))
                 answer_listening(self);
 }
 
-/* Every phase change goes through here: log, property, signal. */
+/* The events the table refused are warned of once, by bit. */
+G_STATIC_ASSERT(NLC_PHASE_EV_LAST < 64);
+
+/* What @event does in the current phase (nlc-migration-phase.c), the phase
+ * it leads to in *@next (may be NULL). A refusal is logged: a final phase
+ * ignores late replies quietly, anything else is warned of once. */
+static NlcPhaseStep
+phase_step(NlcMigration *self, NlcPhaseEvent event, NlcMigrationPhase *next)
+{
+        NlcPhaseStep step = nlc_phase_next(self->role, self->phase, event, next);
+
+        if (step != NLC_PHASE_REFUSE)
+                return step;
+        if (nlc_phase_is_final(self->phase) || (self->refused & (1ull << event)))
+                g_debug("migration %s: %s ignored in %s", self->object_path,
+                        nlc_phase_event_to_string(event),
+                        nlc_migration_phase_to_string(self->phase));
+        else
+                g_warning("migration %s (%s): %s makes no sense in phase %s; ignored",
+                          self->object_path, nlc_migration_role_to_string(self->role),
+                          nlc_phase_event_to_string(event),
+                          nlc_migration_phase_to_string(self->phase));
+        self->refused |= 1ull << event;
+        return step;
+}
+
+/* Method calls ask the table too; the caller's error says why, no log. */
+static gboolean
+phase_allows(NlcMigration *self, NlcPhaseEvent event)
+{
+        return nlc_phase_next(self->role, self->phase, event, NULL) != NLC_PHASE_REFUSE;
+}
+
+/* Every phase change goes through here (STYLE 4): the table's row for
+ * @event, then log, property, flush, signal, journal. */
 static void
-set_phase(NlcMigration *self, NlcMigrationPhase phase)
+set_phase(NlcMigration *self, NlcPhaseEvent event)
 {
         const char *old = nlc_migration_phase_to_string(self->phase);
-        const char *new = nlc_migration_phase_to_string(phase);
+        const char *new;
+        NlcMigrationPhase next;
 
-        if (phase == self->phase || phase_is_final(self->phase))
+        if (phase_step(self, event, &next) != NLC_PHASE_MOVE)
                 return;
-        g_message("migration %s (%s %s): %s -> %s", self->object_path,
-                  nlc_instance_get_name(self->instance),
-                  self->role == ROLE_SOURCE ? "source" : "destination", old, new);
-        self->phase = phase;
+        new = nlc_migration_phase_to_string(next);
+        g_message("migration %s (%s %s): %s -> %s (%s)", self->object_path,
+                  nlc_instance_get_name(self->instance), nlc_migration_role_to_string(self->role),
+                  old, new, nlc_phase_event_to_string(event));
+        self->phase = next;
         nlc_dbus_migration_set_phase(NLC_DBUS_MIGRATION(self), new);
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
         nlc_dbus_migration_emit_phase_changed(NLC_DBUS_MIGRATION(self), old, new);
         persist(self);
-        if (phase == NLC_MIGRATION_PHASE_INCOMING || phase_is_final(phase))
+        if (next == NLC_MIGRATION_PHASE_INCOMING || nlc_phase_is_final(next))
                 answer_listening(self);
-        if (phase_is_final(phase))
+        if (nlc_phase_is_final(next))
                 stop_following(self);
 }
 
-static void fail(NlcMigration *self, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+static void fail_by(NlcMigration *self, NlcPhaseEvent event, const char *fmt, ...)
+        G_GNUC_PRINTF(3, 4);
+/* The driver gives up: QEMU refused a step, a timeout, a lost migration. */
+#define fail(self, ...) fail_by(self, NLC_PHASE_EV_ERROR, __VA_ARGS__)
 
+/* Failed by @event, saying why: Error and the timeline first. */
 static void
-fail(NlcMigration *self, const char *fmt, ...)
+fail_by(NlcMigration *self, NlcPhaseEvent event, const char *fmt, ...)
 {
         g_autofree char *msg = NULL;
         va_list ap;
 
+        if (phase_step(self, event, NULL) != NLC_PHASE_MOVE)
+                return;
         va_start(ap, fmt);
         msg = g_strdup_vprintf(fmt, ap);
         va_end(ap);
         g_message("migration %s: %s", self->object_path, msg);
         nlc_dbus_migration_set_error(NLC_DBUS_MIGRATION(self), msg);
         record(self, "failed");
-        set_phase(self, NLC_MIGRATION_PHASE_FAILED);
+        set_phase(self, event);
 }
 
 /* ---- the switch ------------------------------------------------------- */
@@ -380,7 +211,7 @@ on_postcopy_started(GObject *source, GAsyncResult *result, gpointer data)
                 gate_event(self, NLC_GATE_EV_REFUSED);
                 return;
         }
-        set_phase(self, NLC_MIGRATION_PHASE_POSTCOPY_REQUESTED);
+        set_phase(self, NLC_PHASE_EV_SWITCH_ACCEPTED);
 }
 
 static gboolean on_readiness_timeout(gpointer data);
@@ -447,6 +278,9 @@ request_cancel(NlcMigration *self)
 static void
 fall_back(NlcMigration *self)
 {
+        if (!self->opt.fallback_fail &&
+            phase_step(self, NLC_PHASE_EV_FALLBACK, NULL) == NLC_PHASE_REFUSE)
+                return;
         record(self, "readiness-timeout");
         if (self->opt.fallback_fail) {
                 nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
@@ -456,7 +290,7 @@ fall_back(NlcMigration *self)
         }
         g_message("migration %s: destination not ready within %u ms; staying pre-copy",
                   self->object_path, self->opt.readiness_timeout_ms);
-        set_phase(self, NLC_MIGRATION_PHASE_PRECOPY);
+        set_phase(self, NLC_PHASE_EV_FALLBACK);
 }
 
 /* The readiness timeout while QEMU holds the guest at pre-switchover (the
@@ -498,7 +332,7 @@ gate_event(NlcMigration *self, NlcGateEvent event)
         NlcGateState old = self->gate;
         NlcGateAction action;
 
-        if (self->role != ROLE_SOURCE || phase_is_final(self->phase))
+        if (self->role != NLC_MIGRATION_SOURCE || nlc_phase_is_final(self->phase))
                 return NLC_GATE_DO_NOTHING;
         action = nlc_gate_next(old, event, self->destination_ready, &self->gate);
         if (action != NLC_GATE_DO_NOTHING || self->gate != old)
@@ -512,7 +346,7 @@ gate_event(NlcMigration *self, NlcGateEvent event)
         switch (action) {
         case NLC_GATE_DO_WAIT:
                 arm_readiness_timeout(self);
-                set_phase(self, NLC_MIGRATION_PHASE_WAITING_FOR_DESTINATION);
+                set_phase(self, NLC_PHASE_EV_WAIT);
                 break;
         case NLC_GATE_DO_SWITCH:
                 disarm_readiness_timeout(self);
@@ -680,7 +514,7 @@ on_pass(NlcMigration *self, guint pass)
 
         nlc_dbus_migration_set_pass(NLC_DBUS_MIGRATION(self), pass);
         record(self, what);
-        if (self->role != ROLE_SOURCE)
+        if (self->role != NLC_MIGRATION_SOURCE)
                 return;
         nlc_qmp_query_migrate(self->qmp, self->cancel, on_pass_progress, self);
         /* MIGRATION_PASS n starts pass n: pass n-1 was full. */
@@ -699,6 +533,8 @@ on_final_stats(GObject *source, GAsyncResult *result, gpointer data)
         if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
                 return;
         self = data;
+        if (phase_step(self, NLC_PHASE_EV_DONE, NULL) == NLC_PHASE_REFUSE)
+                return;
         if (o)
                 nlc_dbus_migration_set_downtime(
                         NLC_DBUS_MIGRATION(self),
@@ -706,7 +542,7 @@ on_final_stats(GObject *source, GAsyncResult *result, gpointer data)
         record(self, "completed");
         if (self->opt.release_source)
                 release_source(self);
-        set_phase(self, NLC_MIGRATION_PHASE_COMPLETED);
+        set_phase(self, NLC_PHASE_EV_DONE);
 }
 
 static void
@@ -723,57 +559,65 @@ on_failure_stats(GObject *source, GAsyncResult *result, gpointer data)
                : "migration failed");
 }
 
-/* A destination restored in setup whose QEMU listens (or already receives):
- * migrate-incoming went out before the restart. */
-static void
-on_destination_listening(NlcMigration *self)
-{
-        if (self->role != ROLE_DESTINATION || self->phase != NLC_MIGRATION_PHASE_SETUP)
-                return;
-        record(self, "incoming");
-        set_phase(self, NLC_MIGRATION_PHASE_INCOMING);
-}
-
 static void
 on_status(NlcMigration *self, const char *status)
 {
+        NlcPhaseEvent event;
+        NlcPhaseStep step;
+
+        if (!nlc_phase_event_from_status(status, &event)) {
+                g_message("migration %s: QEMU status '%s' is newer than this daemon; ignored",
+                          self->object_path, status);
+                return;
+        }
+        step = phase_step(self, event, NULL);
+        if (step == NLC_PHASE_REFUSE)
+                return;
         /* QEMU left the pause on its own (cancelled, failed). */
-        if (!g_str_equal(status, "pre-switchover"))
+        if (event != NLC_PHASE_EV_PRE_SWITCHOVER)
                 gate_event(self, NLC_GATE_EV_RELEASED);
-        if (g_str_equal(status, "setup")) {
-                on_destination_listening(self);
-        } else if (g_str_equal(status, "active")) {
-                if (self->role == ROLE_SOURCE && self->phase == NLC_MIGRATION_PHASE_SETUP)
-                        set_phase(self, NLC_MIGRATION_PHASE_PRECOPY);
-                on_destination_listening(self);
-        } else if (g_str_equal(status, "postcopy-active")) {
-                if (self->phase != NLC_MIGRATION_PHASE_POSTCOPY)
+        switch (event) {
+        case NLC_PHASE_EV_NONE:
+                fail_by(self, event, "QEMU has no migration any more (was it restarted?)");
+                return;
+        case NLC_PHASE_EV_SETUP:
+        case NLC_PHASE_EV_ACTIVE:
+                /* A destination restored in setup: migrate-incoming went out
+                 * before the restart. */
+                if (self->role == NLC_MIGRATION_DESTINATION && step == NLC_PHASE_MOVE)
+                        record(self, "incoming");
+                break;
+        case NLC_PHASE_EV_POSTCOPY_ACTIVE:
+                if (step == NLC_PHASE_MOVE)
                         record(self, "postcopy-active");
-                set_phase(self, NLC_MIGRATION_PHASE_POSTCOPY);
-        } else if (g_str_equal(status, "postcopy-paused")) {
+                break;
+        case NLC_PHASE_EV_POSTCOPY_PAUSED:
                 record(self, "postcopy-paused");
-                set_phase(self, NLC_MIGRATION_PHASE_POSTCOPY_PAUSED);
-        } else if (g_str_equal(status, "pre-switchover")) {
+                break;
+        case NLC_PHASE_EV_PRE_SWITCHOVER:
                 record(self, "pre-switchover");
                 gate_event(self, NLC_GATE_EV_PRE_SWITCHOVER);
-        } else if (g_str_equal(status, "postcopy-recover")) {
-                set_phase(self, NLC_MIGRATION_PHASE_POSTCOPY_RECOVER);
-        } else if (g_str_equal(status, "completed")) {
-                if (self->role == ROLE_SOURCE) {
+                break;
+        case NLC_PHASE_EV_COMPLETED:
+                if (self->role == NLC_MIGRATION_SOURCE) {
                         nlc_qmp_query_migrate(self->qmp, self->cancel, on_final_stats, self);
-                } else {
-                        record(self, "completed");
-                        set_phase(self, NLC_MIGRATION_PHASE_COMPLETED);
+                        return;
                 }
-        } else if (g_str_equal(status, "failed")) {
-                if (self->role == ROLE_SOURCE)
+                record(self, "completed");
+                break;
+        case NLC_PHASE_EV_FAILED:
+                if (self->role == NLC_MIGRATION_SOURCE)
                         nlc_qmp_query_migrate(self->qmp, self->cancel, on_failure_stats, self);
                 else
-                        fail(self, "QEMU reports the incoming migration failed");
-        } else if (g_str_equal(status, "cancelled")) {
+                        fail_by(self, event, "QEMU reports the incoming migration failed");
+                return;
+        case NLC_PHASE_EV_CANCELLED:
                 record(self, "cancelled");
-                set_phase(self, NLC_MIGRATION_PHASE_CANCELLED);
+                break;
+        default:
+                break;
         }
+        set_phase(self, event);
 }
 
 static void
@@ -785,10 +629,10 @@ on_event(NlcQmp *qmp, const char *name, JsonObject *data, gint64 timestamp, gpoi
                 on_status(self, json_object_get_string_member_with_default(data, "status", ""));
         else if (g_str_equal(name, "MIGRATION_PASS") && data)
                 on_pass(self, (guint) json_object_get_int_member_with_default(data, "pass", 0));
-        else if (g_str_equal(name, "STOP") && self->role == ROLE_SOURCE &&
+        else if (g_str_equal(name, "STOP") && self->role == NLC_MIGRATION_SOURCE &&
                  self->phase != NLC_MIGRATION_PHASE_SETUP)
                 record(self, "source-stop");
-        else if (g_str_equal(name, "RESUME") && self->role == ROLE_DESTINATION)
+        else if (g_str_equal(name, "RESUME") && self->role == NLC_MIGRATION_DESTINATION)
                 record(self, "destination-resume");
 }
 
@@ -815,24 +659,23 @@ on_started(GObject *source, GAsyncResult *result, gpointer data)
 {
         g_autoptr(JsonNode) reply = finish_step(source, result, data);
         NlcMigration *self = data;
+        NlcPhaseStep step;
 
-        if (!reply)
+        if (!reply || (step = phase_step(self, NLC_PHASE_EV_STARTED, NULL)) == NLC_PHASE_REFUSE)
                 return;
-        if (self->role == ROLE_DESTINATION) {
-                /* QEMU's MIGRATION "setup" event may have said so already. */
-                on_destination_listening(self);
-                return;
-        }
-        record(self, "migrate");
-        set_phase(self, NLC_MIGRATION_PHASE_PRECOPY);
-        if (self->opt.policy == NLC_POSTCOPY_IMMEDIATE)
+        if (self->role == NLC_MIGRATION_SOURCE)
+                record(self, "migrate");
+        else if (step == NLC_PHASE_MOVE) /* QEMU's "setup" event may have said so already */
+                record(self, "incoming");
+        set_phase(self, NLC_PHASE_EV_STARTED);
+        if (self->role == NLC_MIGRATION_SOURCE && self->opt.policy == NLC_POSTCOPY_IMMEDIATE)
                 fire_policy(self, FALSE);
 }
 
 static void
 run_migrate(NlcMigration *self)
 {
-        if (self->role == ROLE_SOURCE)
+        if (self->role == NLC_MIGRATION_SOURCE)
                 nlc_qmp_migrate(self->qmp, self->uri, self->cancel, on_started, self);
         else
                 nlc_qmp_migrate_incoming(self->qmp, self->uri, self->cancel, on_started, self);
@@ -855,7 +698,7 @@ on_capabilities(GObject *source, GAsyncResult *result, gpointer data)
 
         if (!reply)
                 return;
-        if (self->role == ROLE_SOURCE && self->opt.max_bandwidth) {
+        if (self->role == NLC_MIGRATION_SOURCE && self->opt.max_bandwidth) {
                 JsonObject *params = json_object_new();
 
                 json_object_set_int_member(params, "max-bandwidth",
@@ -870,8 +713,8 @@ on_capabilities(GObject *source, GAsyncResult *result, gpointer data)
 static gboolean
 wants_postcopy(NlcMigration *self)
 {
-        return self->role == ROLE_SOURCE ? self->opt.policy != NLC_POSTCOPY_NEVER
-                                         : self->opt.allow_postcopy;
+        return self->role == NLC_MIGRATION_SOURCE ? self->opt.policy != NLC_POSTCOPY_NEVER
+                                                  : self->opt.allow_postcopy;
 }
 
 static void
@@ -898,7 +741,7 @@ on_probed(GObject *source, GAsyncResult *result, gpointer data)
                      wants_postcopy(self) ? "events and postcopy-ram" : "events");
                 return;
         }
-        if (self->role == ROLE_SOURCE && self->opt.pause_before_switchover &&
+        if (self->role == NLC_MIGRATION_SOURCE && self->opt.pause_before_switchover &&
             !nlc_qmp_probe_has(probe, "pause-before-switchover")) {
                 fail(self, "QEMU %u.%u does not offer pause-before-switchover",
                      probe->version / 10000, probe->version / 100 % 100);
@@ -914,7 +757,7 @@ on_probed(GObject *source, GAsyncResult *result, gpointer data)
                 caps[n++] = (NlcQmpCapability){ "postcopy-preempt", TRUE };
                 record(self, "preempt-enabled");
         }
-        if (self->role == ROLE_SOURCE && self->opt.pause_before_switchover)
+        if (self->role == NLC_MIGRATION_SOURCE && self->opt.pause_before_switchover)
                 caps[n++] = (NlcQmpCapability){ "pause-before-switchover", TRUE };
         nlc_qmp_migrate_set_capabilities(self->qmp, caps, n, self->cancel, on_capabilities, self);
 }
@@ -951,7 +794,7 @@ persist(NlcMigration *self)
 
         if (!self->journal)
                 return;
-        if (phase_is_final(self->phase)) {
+        if (nlc_phase_is_final(self->phase)) {
                 if (!nlc_journal_remove_migration(self->journal, self->id, &error))
                         g_warning("%s", error->message);
                 return;
@@ -960,8 +803,7 @@ persist(NlcMigration *self)
         options = g_variant_print(self->options, TRUE);
         timeline = g_variant_print(nlc_dbus_migration_get_timeline(skel), TRUE);
         g_key_file_set_string(kf, GROUP, "id", self->id);
-        g_key_file_set_string(kf, GROUP, "role",
-                              self->role == ROLE_SOURCE ? "source" : "destination");
+        g_key_file_set_string(kf, GROUP, "role", nlc_migration_role_to_string(self->role));
         g_key_file_set_string(kf, GROUP, "instance", nlc_instance_get_name(self->instance));
         g_key_file_set_string(kf, GROUP, "uri", self->uri ? self->uri : "");
         g_key_file_set_string(kf, GROUP, "options", options);
@@ -1024,19 +866,16 @@ on_resync(GObject *source, GAsyncResult *result, gpointer data)
                 restart_setup(self);
                 return;
         }
-        if (g_str_equal(status, "none") && self->phase != NLC_MIGRATION_PHASE_INCOMING) {
-                fail(self, "QEMU has no migration any more (was it restarted?)");
-                return;
-        }
         on_status(self, status);
-        if (self->role != ROLE_SOURCE || !g_str_equal(status, "active"))
+        if (self->role != NLC_MIGRATION_SOURCE || !g_str_equal(status, "active"))
                 return;
         /* Restarted between migrate and its reply: "immediate" fires here. */
         if (self->opt.policy == NLC_POSTCOPY_IMMEDIATE && self->gate == NLC_GATE_IDLE)
                 fire_policy(self, FALSE);
         /* The switch journalled while QEMU still runs pre-copy: maybe never
-         * sent. Back to waiting, and through the gate again. */
-        if (self->gate == NLC_GATE_SENT) {
+         * sent. Back to waiting, and through the gate again; not once QEMU
+         * took it (postcopy-requested): it switches whatever the gate says. */
+        if (self->gate == NLC_GATE_SENT && phase_allows(self, NLC_PHASE_EV_WAIT)) {
                 self->gate = NLC_GATE_WAITING;
                 g_message("migration %s: the switch was journalled but QEMU is still in "
                           "pre-copy: sending it again when the destination is ready",
@@ -1047,7 +886,7 @@ on_resync(GObject *source, GAsyncResult *result, gpointer data)
                 if (self->destination_ready)
                         gate_event(self, NLC_GATE_EV_READY);
                 else
-                        set_phase(self, NLC_MIGRATION_PHASE_WAITING_FOR_DESTINATION);
+                        set_phase(self, NLC_PHASE_EV_WAIT);
         }
 }
 
@@ -1057,7 +896,7 @@ on_qmp_connected(NlcQmp *qmp, gpointer data)
 {
         NlcMigration *self = data;
 
-        if (!phase_is_final(self->phase))
+        if (!nlc_phase_is_final(self->phase))
                 nlc_qmp_query_migrate(self->qmp, self->cancel, on_resync, self);
 }
 
@@ -1066,9 +905,7 @@ on_qmp_connected(NlcQmp *qmp, gpointer data)
 gboolean
 nlc_migration_start_postcopy(NlcMigration *self, GError **error)
 {
-        if (self->role != ROLE_SOURCE ||
-            (self->phase != NLC_MIGRATION_PHASE_PRECOPY &&
-             self->phase != NLC_MIGRATION_PHASE_WAITING_FOR_DESTINATION)) {
+        if (!phase_allows(self, NLC_PHASE_EV_START_POSTCOPY)) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
                             "StartPostcopy needs a source migration in pre-copy (it is %s)",
                             nlc_migration_phase_to_string(self->phase));
@@ -1086,7 +923,8 @@ nlc_migration_start_postcopy(NlcMigration *self, GError **error)
 gboolean
 nlc_migration_destination_ready(NlcMigration *self, GError **error)
 {
-        if (self->role != ROLE_SOURCE || self->opt.readiness != NLC_READINESS_COORDINATED) {
+        if (self->role != NLC_MIGRATION_SOURCE ||
+            self->opt.readiness != NLC_READINESS_COORDINATED) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
                             "DestinationReady is for a source migration with readiness "
                             "'coordinated'");
@@ -1099,18 +937,16 @@ nlc_migration_destination_ready(NlcMigration *self, GError **error)
 gboolean
 nlc_migration_cancel(NlcMigration *self, GError **error)
 {
-        if (phase_is_final(self->phase)) {
+        if (nlc_phase_is_final(self->phase)) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE, "the migration is over (%s)",
                             nlc_migration_phase_to_string(self->phase));
                 return FALSE;
         }
-        /* From postcopy-requested on (the enum is in order) the guest may run
-         * on the destination already; not while QEMU holds it at
-         * pre-switchover, where cancelling resumes it on the source. The
-         * gate refuses after the switch too (a restored phase may say it). */
-        if ((self->phase >= NLC_MIGRATION_PHASE_POSTCOPY_REQUESTED &&
-             self->gate != NLC_GATE_HELD_SWITCHING) ||
-            (self->role == ROLE_SOURCE &&
+        /* Once post-copy runs the guest may run on the destination; after
+         * the switch went out the gate refuses too, except while QEMU holds
+         * the guest at pre-switchover, where cancelling resumes it here. */
+        if (!phase_allows(self, NLC_PHASE_EV_CANCEL) ||
+            (self->role == NLC_MIGRATION_SOURCE &&
              gate_event(self, NLC_GATE_EV_CANCEL) != NLC_GATE_DO_CANCEL)) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
                             "the guest already runs on the destination (post-copy): it cannot "
@@ -1118,7 +954,7 @@ nlc_migration_cancel(NlcMigration *self, GError **error)
                 return FALSE;
         }
         /* The destination has no gate: its QEMU is told directly. */
-        if (self->role == ROLE_DESTINATION)
+        if (self->role == NLC_MIGRATION_DESTINATION)
                 request_cancel(self);
         return TRUE;
 }
@@ -1167,11 +1003,11 @@ handle_recover(NlcDbusMigration *skel, GDBusMethodInvocation *invocation, const 
 {
         NlcMigration *self = NLC_MIGRATION(skel);
 
-        if (self->phase != NLC_MIGRATION_PHASE_POSTCOPY_PAUSED)
+        if (!phase_allows(self, NLC_PHASE_EV_RECOVER))
                 return refuse(invocation, NLC_ERROR_INVALID_STATE,
                               "Recover is for a post-copy migration that paused");
         record(self, "recover");
-        if (self->role == ROLE_SOURCE)
+        if (self->role == NLC_MIGRATION_SOURCE)
                 nlc_qmp_migrate_resume(self->qmp, uri, NULL, on_recover_sent, invocation);
         else
                 nlc_qmp_migrate_recover(self->qmp, uri, NULL, on_recover_sent, invocation);
@@ -1190,7 +1026,7 @@ nlc_migration_iface_init(NlcDbusMigrationIface *iface)
 /* ---- construction ---------------------------------------------------- */
 
 static NlcMigration *
-new_migration(const char *id, Role role, NlcInstance *instance, NlcQmp *qmp,
+new_migration(const char *id, NlcMigrationRole role, NlcInstance *instance, NlcQmp *qmp,
               NlcMigrationOptions *options, GVariant *options_variant)
 {
         NlcMigration *self = g_object_new(NLC_TYPE_MIGRATION, NULL);
@@ -1208,12 +1044,13 @@ new_migration(const char *id, Role role, NlcInstance *instance, NlcQmp *qmp,
         self->event_id = g_signal_connect(qmp, "event", G_CALLBACK(on_event), self);
         self->connected_id = g_signal_connect(qmp, "connected", G_CALLBACK(on_qmp_connected), self);
         nlc_dbus_migration_set_instance(skel, nlc_instance_get_name(instance));
-        nlc_dbus_migration_set_role(skel, role == ROLE_SOURCE ? "source" : "destination");
+        nlc_dbus_migration_set_role(skel, nlc_migration_role_to_string(role));
         nlc_dbus_migration_set_phase(skel, nlc_migration_phase_to_string(self->phase));
         nlc_dbus_migration_set_policy(
-                skel, role == ROLE_SOURCE ? nlc_postcopy_policy_to_string(self->opt.policy) : "");
+                skel, role == NLC_MIGRATION_SOURCE ? nlc_postcopy_policy_to_string(self->opt.policy)
+                                                   : "");
         nlc_dbus_migration_set_readiness(
-                skel, role == ROLE_SOURCE && self->opt.has_readiness
+                skel, role == NLC_MIGRATION_SOURCE && self->opt.has_readiness
                               ? nlc_readiness_source_to_string(self->opt.readiness)
                               : "");
         nlc_dbus_migration_set_timeline(skel, g_variant_new_array(G_VARIANT_TYPE("(st)"), NULL, 0));
@@ -1249,7 +1086,7 @@ watch_local_destination(NlcMigration *self, NlcInstance *destination)
 static void
 follow_readiness(NlcMigration *self, NlcInstance *destination)
 {
-        if (self->role == ROLE_DESTINATION) {
+        if (self->role == NLC_MIGRATION_DESTINATION) {
                 /* The destination's own readiness, for whoever watches it here. */
                 destination = self->instance;
         } else if (!self->opt.has_readiness) {
@@ -1273,8 +1110,8 @@ follow_readiness(NlcMigration *self, NlcInstance *destination)
 void
 nlc_migration_follow_destination(NlcMigration *self, NlcInstance *destination)
 {
-        if (self->role != ROLE_SOURCE || !self->opt.has_readiness ||
-            self->opt.readiness != NLC_READINESS_LOCAL || phase_is_final(self->phase) ||
+        if (self->role != NLC_MIGRATION_SOURCE || !self->opt.has_readiness ||
+            self->opt.readiness != NLC_READINESS_LOCAL || nlc_phase_is_final(self->phase) ||
             g_strcmp0(self->opt.destination_instance, nlc_instance_get_name(destination)) != 0 ||
             self->local_destination == destination)
                 return;
@@ -1312,7 +1149,7 @@ nlc_migration_new_source(const char *id, NlcInstance *instance, NlcQmp *qmp,
                          GVariant *options_variant)
 {
         NlcMigration *self =
-                new_migration(id, ROLE_SOURCE, instance, qmp, options, options_variant);
+                new_migration(id, NLC_MIGRATION_SOURCE, instance, qmp, options, options_variant);
         GPtrArray *devices = nlc_instance_get_devices(instance);
         g_autoptr(GStrvBuilder) ids = g_strv_builder_new();
 
@@ -1329,8 +1166,8 @@ NlcMigration *
 nlc_migration_new_destination(const char *id, NlcInstance *instance, NlcQmp *qmp,
                               NlcMigrationOptions *options, GVariant *options_variant)
 {
-        NlcMigration *self =
-                new_migration(id, ROLE_DESTINATION, instance, qmp, options, options_variant);
+        NlcMigration *self = new_migration(id, NLC_MIGRATION_DESTINATION, instance, qmp, options,
+                                           options_variant);
 
         follow_readiness(self, NULL);
         return self;
@@ -1372,11 +1209,12 @@ nlc_migration_restore(GKeyFile *kf, NlcInstance *instance, NlcQmp *qmp, NlcInsta
                 return NULL;
         source = g_str_equal(role, "source");
         options = g_variant_parse(G_VARIANT_TYPE_VARDICT, options_text, NULL, NULL, error);
-        if (!options || !parse_options(options, source, nlc_instance_get_name(instance), defaults,
-                                       TRUE, &opt, error))
+        if (!options || !nlc_migration_options_parse_journalled(options, source,
+                                                                nlc_instance_get_name(instance),
+                                                                defaults, &opt, error))
                 return NULL;
-        self = new_migration(id, source ? ROLE_SOURCE : ROLE_DESTINATION, instance, qmp, &opt,
-                             options);
+        self = new_migration(id, source ? NLC_MIGRATION_SOURCE : NLC_MIGRATION_DESTINATION,
+                             instance, qmp, &opt, options);
         self->uri = g_key_file_get_string(kf, GROUP, "uri", NULL);
         phase = g_key_file_get_string(kf, GROUP, "phase", NULL);
         for (guint p = 0; phase && p <= NLC_MIGRATION_PHASE_LAST; p++)
@@ -1399,7 +1237,7 @@ nlc_migration_restore(GKeyFile *kf, NlcInstance *instance, NlcQmp *qmp, NlcInsta
         if (timeline)
                 nlc_dbus_migration_set_timeline(NLC_DBUS_MIGRATION(self), timeline);
         /* coordinated: the coordinator already said so before the crash. */
-        if (source && opt.readiness == NLC_READINESS_COORDINATED)
+        if (source && self->opt.readiness == NLC_READINESS_COORDINATED)
                 self->destination_ready =
                         g_key_file_get_boolean(kf, GROUP, "destination-ready", NULL);
         nlc_dbus_migration_set_destination_ready(NLC_DBUS_MIGRATION(self), self->destination_ready);
@@ -1438,7 +1276,7 @@ nlc_migration_get_phase(NlcMigration *self)
 gboolean
 nlc_migration_is_finished(NlcMigration *self)
 {
-        return phase_is_final(self->phase);
+        return nlc_phase_is_final(self->phase);
 }
 
 static void

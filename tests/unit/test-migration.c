@@ -64,6 +64,8 @@ set_up(Fixture *f, gconstpointer data)
 static void
 tear_down(Fixture *f, gconstpointer data)
 {
+        /* Every path here keeps to the phase table: no event refused. */
+        g_assert_null(strstr(nlc_fake_warnings->str, "makes no sense"));
         g_clear_object(&f->manager);
         nlc_fake_qmp_free(f->fake);
         nlc_fake_remove_dir(f->dir);
@@ -481,6 +483,94 @@ test_no_cancel_after_switch(Fixture *f, gconstpointer data)
         wait_phase(m, "postcopy-requested");
         g_assert_false(nlc_migration_cancel(m, &error));
         g_assert_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE);
+        nlc_fake_qmp_assert_done(f->fake);
+}
+
+/* QEMU's reply to migrate-start-postcopy after its postcopy-active event
+ * (a switch sent again after a restart): the phase does not go back. */
+static void
+test_late_switch_reply(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GString) replies = g_string_new(NULL);
+        NlcMigration *m;
+
+        attach_running(f);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        nlc_fake_qmp_expect_silence(f->fake, "migrate-start-postcopy");
+        nlc_fake_qmp_event(f->fake, "MIGRATION", "{\"status\": \"postcopy-active\"}");
+        /* Its id is whichever is pending; the others are ignored. */
+        for (guint id = 1; id < 64; id++)
+                g_string_append_printf(replies, "{\"return\": {}, \"id\": %u}\r\n", id);
+        nlc_fake_qmp_raw(f->fake, replies->str);
+        m = migrate(f, "{'postcopy': <'immediate'>, " READY_DST "}");
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 3000));
+        for (int i = 0; i < 100; i++)
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(1000), TRUE);
+        g_assert_cmpstr(phase(m), ==, "postcopy");
+        nlc_fake_qmp_assert_done(f->fake);
+}
+
+/* Restarted after QEMU took the switch but before it left pre-copy: QEMU
+ * switches whatever the gate says, so the migration stays
+ * postcopy-requested (not back to waiting, not sent again) and Cancel
+ * stays refused. */
+static void
+test_restart_after_switch_accepted(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        NlcMigration *m;
+
+        attach_running(f);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        m = migrate(f, "{'readiness': <'coordinated'>, 'postcopy': <'immediate'>}");
+        wait_phase(m, "waiting-for-destination");
+        nlc_fake_qmp_expect(f->fake, "migrate-start-postcopy", NULL, NULL);
+        g_assert_true(nlc_migration_destination_ready(m, &error));
+        wait_phase(m, "postcopy-requested");
+        nlc_fake_qmp_assert_done(f->fake);
+
+        nlc_fake_qmp_expect(f->fake, "query-status", NULL,
+                            "{\"running\": true, \"status\": \"running\"}");
+        nlc_fake_qmp_expect(f->fake, "query-migrate", NULL, "{\"status\": \"active\"}");
+        nlc_fake_qmp_expect(f->fake, "announce-self", NULL, NULL);
+        restart_daemon(f);
+        m = nlc_manager_lookup_migration(f->manager, "1");
+        g_assert_nonnull(m);
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 3000));
+        for (int i = 0; i < 100; i++)
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(1000), TRUE);
+        g_assert_cmpstr(phase(m), ==, "postcopy-requested");
+        g_assert_false(nlc_migration_cancel(m, &error));
+        g_assert_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE);
+        nlc_fake_qmp_assert_done(f->fake);
+}
+
+/* DestinationReady() said before a restart still holds after it: the
+ * coordinator will not say it again. */
+static void
+test_restart_keeps_coordinated_ready(Fixture *f, gconstpointer data)
+{
+        g_autoptr(GError) error = NULL;
+        NlcMigration *m;
+
+        attach_running(f);
+        expect_start(f, "true", "migrate", "{\"uri\": \"" URI "\"}");
+        m = migrate(f, "{'readiness': <'coordinated'>}");
+        wait_phase(m, "precopy");
+        g_assert_true(nlc_migration_destination_ready(m, &error));
+        nlc_fake_qmp_assert_done(f->fake);
+
+        nlc_fake_qmp_expect(f->fake, "query-status", NULL,
+                            "{\"running\": true, \"status\": \"running\"}");
+        nlc_fake_qmp_expect(f->fake, "query-migrate", NULL, "{\"status\": \"active\"}");
+        nlc_fake_qmp_expect(f->fake, "announce-self", NULL, NULL);
+        restart_daemon(f);
+        m = nlc_manager_lookup_migration(f->manager, "1");
+        g_assert_true(nlc_fake_qmp_run_until_done(f->fake, 3000));
+        g_assert_true(nlc_dbus_migration_get_destination_ready(NLC_DBUS_MIGRATION(m)));
+        pass(f, 2, 100); /* the policy fires: the switch goes at once */
+        nlc_fake_qmp_expect(f->fake, "migrate-start-postcopy", NULL, NULL);
+        wait_phase(m, "postcopy-requested");
         nlc_fake_qmp_assert_done(f->fake);
 }
 
@@ -1005,6 +1095,9 @@ main(int argc, char **argv)
         ADD("/migration/never-and-manual", test_never_and_manual);
         ADD("/migration/cancel", test_cancel);
         ADD("/migration/no-cancel-after-switch", test_no_cancel_after_switch);
+        ADD("/migration/late-switch-reply", test_late_switch_reply);
+        ADD("/migration/restart-after-switch-accepted", test_restart_after_switch_accepted);
+        ADD("/migration/restart-keeps-coordinated-ready", test_restart_keeps_coordinated_ready);
         ADD("/migration/destination", test_destination);
         ADD("/migration/refusals", test_refusals);
         ADD("/migration/destination-cancel", test_destination_cancel);
