@@ -15,7 +15,8 @@ struct _NlcBridge {
         NlcDbusBridgeSkeleton parent;
         char *name;
         char *object_path;
-        int ifindex;
+        int ifindex; /* 0 while there is no such bridge */
+        gboolean up;
         GHashTable *ports; /* ifindex → Port */
         /* Owner (a device, opaque here) → the MAC it holds on this bridge:
          * OwnedMacs, built when read. */
@@ -119,12 +120,25 @@ nlc_bridge_get_port_name(NlcBridge *self, int ifindex)
         return p ? p->name : NULL;
 }
 
-void
-nlc_bridge_set_config(NlcBridge *self, gboolean stp_enabled, guint64 forward_delay_usec)
+gboolean
+nlc_bridge_set_config(NlcBridge *self, gboolean up, gboolean stp_enabled,
+                      guint64 forward_delay_usec)
 {
-        nlc_dbus_bridge_set_stp_enabled(NLC_DBUS_BRIDGE(self), stp_enabled);
-        nlc_dbus_bridge_set_forward_delay_usec(NLC_DBUS_BRIDGE(self), forward_delay_usec);
+        NlcDbusBridge *skel = NLC_DBUS_BRIDGE(self);
+        gboolean changed = up != self->up || stp_enabled != nlc_dbus_bridge_get_stp_enabled(skel) ||
+                           forward_delay_usec != nlc_dbus_bridge_get_forward_delay_usec(skel);
+
+        self->up = up;
+        nlc_dbus_bridge_set_stp_enabled(skel, stp_enabled);
+        nlc_dbus_bridge_set_forward_delay_usec(skel, forward_delay_usec);
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
+        return changed;
+}
+
+gboolean
+nlc_bridge_get_up(NlcBridge *self)
+{
+        return self->up;
 }
 
 guint64
@@ -184,6 +198,10 @@ nlc_bridge_set_ifindex(NlcBridge *self, int ifindex)
                 nlc_lazy_properties_invalidate(&self->lazy, "Ports");
         }
         self->ifindex = ifindex;
+        if (!ifindex)
+                self->up = FALSE;
+        nlc_dbus_bridge_set_present(NLC_DBUS_BRIDGE(self), ifindex != 0);
+        g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
 }
 
 NlcBridge *
@@ -196,6 +214,7 @@ nlc_bridge_new(const char *name, int ifindex)
         self->ifindex = ifindex;
         self->object_path = g_strconcat("/org/netlifecd1/bridge/", escaped, NULL);
         nlc_dbus_bridge_set_name(NLC_DBUS_BRIDGE(self), name);
+        nlc_dbus_bridge_set_present(NLC_DBUS_BRIDGE(self), ifindex != 0);
         return self;
 }
 

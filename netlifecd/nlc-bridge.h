@@ -19,7 +19,10 @@ const char *nlc_bridge_get_object_path(NlcBridge *self);
 int nlc_bridge_get_ifindex(NlcBridge *self);
 void nlc_bridge_set_ifindex(NlcBridge *self, int ifindex);
 
-void nlc_bridge_set_config(NlcBridge *self, gboolean stp_enabled, guint64 forward_delay_usec);
+/* The settings from the bridge's RTM_NEWLINK; TRUE when one changed. */
+gboolean nlc_bridge_set_config(NlcBridge *self, gboolean up, gboolean stp_enabled,
+                               guint64 forward_delay_usec);
+gboolean nlc_bridge_get_up(NlcBridge *self);
 guint64 nlc_bridge_get_forward_delay_usec(NlcBridge *self);
 
 void nlc_bridge_update_port(NlcBridge *self, int ifindex, const char *name, NlcPortState state);

@@ -17,6 +17,7 @@ struct _NlcDevice {
         char *object_path;
         NlcDeviceOwnership ownership;
         NlcPortState port_state;
+        NlcPortReason port_reason;
         guint64 ready_in_usec; /* at ready_at_usec */
         gint64 ready_at_usec;
         /* Destroy calls go through the manager's batch when set. */
@@ -333,25 +334,48 @@ ready_in_usec_now(NlcDevice *self)
 }
 
 void
-nlc_device_set_port_state(NlcDevice *self, NlcPortState state, guint64 ready_in_usec,
-                          gint64 now_usec)
+nlc_device_set_port_state(NlcDevice *self, NlcPortState state, NlcPortReason reason,
+                          guint64 ready_in_usec, gint64 now_usec)
 {
         NlcDbusDevice *skel = NLC_DBUS_DEVICE(self);
-        gboolean was_ready = self->port_state == NLC_PORT_STATE_FORWARDING;
+        NlcPortState was = self->port_state;
+        gboolean was_ready = was == NLC_PORT_STATE_FORWARDING;
         gboolean ready = state == NLC_PORT_STATE_FORWARDING;
+        gboolean changed;
 
-        if (state != self->port_state)
-                nlc_dev_debug(self, "port %s -> %s", nlc_port_state_to_string(self->port_state),
-                              nlc_port_state_to_string(state));
+        if (ready)
+                reason = NLC_PORT_REASON_NONE;
+        changed = state != was || reason != self->port_reason;
+        /* The kernel's own protection is news for an operator, not debug. */
+        if (changed &&
+            (reason == NLC_PORT_REASON_BPDU_GUARD || reason == NLC_PORT_REASON_STP_BLOCKING ||
+             reason == NLC_PORT_REASON_BRIDGE_GONE))
+                nlc_dev_message(self, "port %s -> %s (%s)", nlc_port_state_to_string(was),
+                                nlc_port_state_to_string(state), nlc_port_reason_to_string(reason));
+        else if (changed)
+                nlc_dev_debug(self, "port %s -> %s (%s)", nlc_port_state_to_string(was),
+                              nlc_port_state_to_string(state), nlc_port_reason_to_string(reason));
         self->port_state = state;
+        self->port_reason = reason;
+        nlc_dbus_device_set_port_reason(skel, nlc_port_reason_to_string(reason));
         self->ready_in_usec = ready ? 0 : ready_in_usec;
         self->ready_at_usec = now_usec;
         nlc_dbus_device_set_port_state(skel, nlc_port_state_to_string(state));
         nlc_dbus_device_set_ready(skel, ready);
         nlc_dbus_device_set_ready_in_usec(skel, self->ready_in_usec);
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
+        if (changed)
+                nlc_dbus_device_emit_port_state_changed(skel, nlc_port_state_to_string(was),
+                                                        nlc_port_state_to_string(state),
+                                                        nlc_port_reason_to_string(reason));
         if (ready != was_ready)
                 g_signal_emit(self, signals[SIGNAL_READY_CHANGED], 0);
+}
+
+NlcPortReason
+nlc_device_get_port_reason(NlcDevice *self)
+{
+        return self->port_reason;
 }
 
 gboolean
@@ -670,18 +694,18 @@ nlc_device_get_activation_seq(NlcDevice *self)
 }
 
 gboolean
-nlc_device_verify(NlcDevice *self, GError **error)
+nlc_device_verify(NlcDevice *self, const char *reason, GError **error)
 {
         if (self->rec->state == NLC_DEVICE_STATE_FREED)
                 return TRUE;
         sync_properties(self);
-        return verify_with_kernel(self, "restored", error);
+        return verify_with_kernel(self, reason, error);
 }
 
 gboolean
 nlc_device_restore(NlcDevice *self, GError **error)
 {
-        return nlc_device_roll_forward(self, error) && nlc_device_verify(self, error);
+        return nlc_device_roll_forward(self, error) && nlc_device_verify(self, "restored", error);
 }
 
 static gboolean
@@ -722,8 +746,11 @@ nlc_device_init(NlcDevice *self)
 {
         self->bdev.queue_fds = g_array_new(FALSE, FALSE, sizeof(int));
         self->port_state = NLC_PORT_STATE_DISABLED;
+        self->port_reason = NLC_PORT_REASON_NO_PORT;
         self->ready_in_usec = G_MAXUINT64;
         nlc_dbus_device_set_port_state(NLC_DBUS_DEVICE(self), "disabled");
+        nlc_dbus_device_set_port_reason(NLC_DBUS_DEVICE(self),
+                                        nlc_port_reason_to_string(NLC_PORT_REASON_NO_PORT));
         nlc_dbus_device_set_ready_in_usec(NLC_DBUS_DEVICE(self), G_MAXUINT64);
 }
 
@@ -846,6 +873,19 @@ nlc_device_get_lower_link(NlcDevice *self)
         const char *link = nlc_backend_device_get_prop(&self->bdev, "link");
 
         return link && *link ? link : NULL;
+}
+
+const char *
+nlc_device_get_carrier_link(NlcDevice *self)
+{
+        const NlcBackend *b = self->backend;
+        const char *link = NULL;
+
+        if (nlc_device_get_bridge(self))
+                return NULL;
+        if (b->abi_minor >= 5 && b->carrier_link)
+                link = b->carrier_link(&self->bdev);
+        return link && *link ? link : nlc_device_get_ifname(self);
 }
 
 const guint8 *

@@ -61,8 +61,10 @@ gboolean nlc_device_journal_shared(NlcDevice *self, GError **error);
 void nlc_device_adopt_queues(NlcDevice *self, int pid);
 /* The queues the daemon holds, duplicated into @fds; the handles ("ah"). */
 GVariant *nlc_device_queue_handles(NlcDevice *self, GUnixFDList *fds, GError **error);
-/* Restart, step 3: verifies and repairs the device against the kernel. */
-gboolean nlc_device_verify(NlcDevice *self, GError **error);
+/* Verifies and repairs the device against the kernel (the backend's
+ * notify); @reason names the occasion in the log and StateChanged: restart
+ * step 3 ("restored"), a bridge made again ("bridge-returned"). */
+gboolean nlc_device_verify(NlcDevice *self, const char *reason, GError **error);
 
 /*
  * MAC ownership (DESIGN §4) is the registry's (nlc-mac-registry.h): an
@@ -103,20 +105,26 @@ gboolean nlc_device_destroy_finish(NlcDevice *self, GError **error);
 void nlc_device_destroy_abandon(NlcDevice *self);
 
 /*
- * The port's STP state from a kernel event read at @now_usec (monotonic);
- * @ready_in_usec is the time left then (G_MAXUINT64: not counting). Updates
- * PortState, Ready and ReadyInUsec and emits "ready-changed" when Ready flips.
+ * The port's STP state from a kernel event read at @now_usec (monotonic),
+ * and why it does not forward (ignored while it does); @ready_in_usec is the
+ * time left then (G_MAXUINT64: not counting). Updates PortState, PortReason,
+ * Ready and ReadyInUsec, emits PortStateChanged when the state or the reason
+ * changed and "ready-changed" when Ready flips.
  */
-void nlc_device_set_port_state(NlcDevice *self, NlcPortState state, guint64 ready_in_usec,
-                               gint64 now_usec);
+void nlc_device_set_port_state(NlcDevice *self, NlcPortState state, NlcPortReason reason,
+                               guint64 ready_in_usec, gint64 now_usec);
 gboolean nlc_device_get_ready(NlcDevice *self);
 NlcPortState nlc_device_get_port_state(NlcDevice *self);
+NlcPortReason nlc_device_get_port_reason(NlcDevice *self);
 /* The tap/port interface name, or NULL. */
 const char *nlc_device_get_ifname(NlcDevice *self);
 /* The bridge the port belongs to, or NULL. */
 const char *nlc_device_get_bridge(NlcDevice *self);
 /* A macvtap's lower device, or NULL. */
 const char *nlc_device_get_lower_link(NlcDevice *self);
+/* For a device without a bridge, the link whose carrier decides Ready (the
+ * backend's carrier_link, else its own); NULL for a bridge port. */
+const char *nlc_device_get_carrier_link(NlcDevice *self);
 const guint8 *nlc_device_get_mac_bytes(NlcDevice *self);
 
 const char *nlc_device_get_id(NlcDevice *self);

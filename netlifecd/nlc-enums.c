@@ -23,6 +23,22 @@ static const char *const port_state_names[] = {
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(port_state_names) == NLC_PORT_STATE_LAST + 1);
 
+static const char *const port_reason_names[] = {
+        [NLC_PORT_REASON_NONE] = "",
+        [NLC_PORT_REASON_NO_PORT] = "no-port",
+        [NLC_PORT_REASON_STP_FORWARD_DELAY] = "stp-forward-delay",
+        [NLC_PORT_REASON_STP_BLOCKING] = "stp-blocking",
+        [NLC_PORT_REASON_BPDU_GUARD] = "bpdu-guard",
+        [NLC_PORT_REASON_NO_CARRIER] = "no-carrier",
+        [NLC_PORT_REASON_LINK_DOWN] = "link-down",
+        [NLC_PORT_REASON_LINK_GONE] = "link-gone",
+        [NLC_PORT_REASON_BRIDGE_DOWN] = "bridge-down",
+        [NLC_PORT_REASON_BRIDGE_GONE] = "bridge-gone",
+        [NLC_PORT_REASON_NOT_ON_BRIDGE] = "not-on-bridge",
+        [NLC_PORT_REASON_DISABLED] = "disabled",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(port_reason_names) == NLC_PORT_REASON_LAST + 1);
+
 static const char *const migration_phase_names[] = {
         [NLC_MIGRATION_PHASE_SETUP] = "setup",
         [NLC_MIGRATION_PHASE_INCOMING] = "incoming",
@@ -124,6 +140,23 @@ nlc_port_state_from_string(const char *s, NlcPortState *out)
         if (!lookup(port_state_names, G_N_ELEMENTS(port_state_names), s, &v))
                 return FALSE;
         *out = (NlcPortState) v;
+        return TRUE;
+}
+
+const char *
+nlc_port_reason_to_string(NlcPortReason reason)
+{
+        return (guint) reason <= NLC_PORT_REASON_LAST ? port_reason_names[reason] : NULL;
+}
+
+gboolean
+nlc_port_reason_from_string(const char *s, NlcPortReason *out)
+{
+        guint v;
+
+        if (!lookup(port_reason_names, G_N_ELEMENTS(port_reason_names), s, &v))
+                return FALSE;
+        *out = (NlcPortReason) v;
         return TRUE;
 }
 

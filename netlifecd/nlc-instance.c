@@ -19,7 +19,7 @@ struct _NlcInstance {
          * ReadyMacs, what a migration's source checks its NICs against. */
         GHashTable *ready_macs;
         GList *waiters;         /* Waiter */
-        NlcLazyProperties lazy; /* Devices, ReadyMacs */
+        NlcLazyProperties lazy; /* Devices, ReadyMacs, NotReady */
 };
 
 enum { SIGNAL_READY_MACS_CHANGED, N_SIGNALS };
@@ -111,6 +111,48 @@ all_devices(NlcInstance *self, guint n)
         return self->devices->len > 0 && n == self->devices->len;
 }
 
+static GVariant *
+build_not_ready(NlcInstance *self)
+{
+        GVariantBuilder b;
+
+        g_variant_builder_init(&b, G_VARIANT_TYPE("a(sss)"));
+        for (guint i = 0; i < self->devices->len; i++) {
+                NlcDevice *d = self->devices->pdata[i];
+                const char *ifname = nlc_device_get_ifname(d);
+
+                if (!nlc_device_get_ready(d))
+                        g_variant_builder_add(
+                                &b, "(sss)", nlc_device_get_mac(d), ifname ? ifname : "",
+                                nlc_port_reason_to_string(nlc_device_get_port_reason(d)));
+        }
+        return g_variant_builder_end(&b);
+}
+
+char *
+nlc_instance_describe_not_ready(NlcInstance *self)
+{
+        g_autoptr(GVariant) all = build_not_ready(self);
+
+        return nlc_describe_not_ready(all);
+}
+
+char *
+nlc_describe_not_ready(GVariant *not_ready)
+{
+        g_autoptr(GString) s = g_string_new(NULL);
+        GVariantIter iter;
+        const char *mac, *ifname, *reason;
+
+        if (!not_ready || !g_variant_is_of_type(not_ready, G_VARIANT_TYPE("a(sss)")))
+                return g_strdup("");
+        g_variant_iter_init(&iter, not_ready);
+        while (g_variant_iter_next(&iter, "(&s&s&s)", &mac, &ifname, &reason))
+                g_string_append_printf(s, "%s%s%s%s: %s", s->len ? ", " : "", mac,
+                                       *ifname ? " on " : "", ifname, reason);
+        return g_strdup(s->str);
+}
+
 /* Devices and ReadyMacs, built when a client reads them
  * (nlc-lazy-property.h). */
 static GVariant *
@@ -124,6 +166,8 @@ build_lazy(GDBusInterfaceSkeleton *skeleton, const char *name)
 
                 return g_variant_new_strv((const char *const *) macs, -1);
         }
+        if (g_str_equal(name, "NotReady"))
+                return build_not_ready(self);
 
         g_variant_builder_init(&b, G_VARIANT_TYPE_OBJECT_PATH_ARRAY);
         for (guint i = 0; i < self->devices->len; i++)
@@ -375,6 +419,14 @@ on_state_changed(NlcDevice *device, const char *old_state, const char *new_state
         device_changed(self, device);
 }
 
+/* A port's state or reason changed: NotReady may say otherwise now. */
+static void
+on_port_state_changed(NlcDevice *device, const char *old_state, const char *new_state,
+                      const char *reason, NlcInstance *self)
+{
+        nlc_lazy_properties_invalidate(&self->lazy, "NotReady");
+}
+
 void
 nlc_instance_add_device(NlcInstance *self, NlcDevice *device)
 {
@@ -383,7 +435,9 @@ nlc_instance_add_device(NlcInstance *self, NlcDevice *device)
         g_ptr_array_add(self->devices, g_object_ref(device));
         g_signal_connect(device, "ready-changed", G_CALLBACK(on_ready_changed), self);
         g_signal_connect(device, "state-changed", G_CALLBACK(on_state_changed), self);
+        g_signal_connect(device, "port-state-changed", G_CALLBACK(on_port_state_changed), self);
         nlc_lazy_properties_invalidate(&self->lazy, "Devices");
+        nlc_lazy_properties_invalidate(&self->lazy, "NotReady");
         device_changed(self, device);
 }
 
@@ -397,6 +451,7 @@ nlc_instance_remove_device(NlcInstance *self, NlcDevice *device)
         g_hash_table_remove(self->counted, device);
         g_ptr_array_remove(self->devices, device);
         nlc_lazy_properties_invalidate(&self->lazy, "Devices");
+        nlc_lazy_properties_invalidate(&self->lazy, "NotReady");
         recompute(self);
 }
 
@@ -479,7 +534,7 @@ static void
 nlc_instance_class_init(NlcInstanceClass *klass)
 {
         GObjectClass *object_class = G_OBJECT_CLASS(klass);
-        static const char *const lazy[] = { "Devices", "ReadyMacs", NULL };
+        static const char *const lazy[] = { "Devices", "ReadyMacs", "NotReady", NULL };
 
         object_class->dispose = nlc_instance_dispose;
         object_class->finalize = nlc_instance_finalize;

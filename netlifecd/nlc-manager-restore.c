@@ -82,7 +82,7 @@ nlc_manager_restore_devices(NlcManager *self)
                 NlcDevice *device = devices->pdata[i];
                 g_autoptr(GError) error = NULL;
 
-                if (!nlc_device_verify(device, &error))
+                if (!nlc_device_verify(device, "restored", &error))
                         nlc_dev_warning(device, "restored with problems: %s", error->message);
                 if (nlc_device_get_state(device) != NLC_DEVICE_STATE_FREED)
                         nlc_manager_add_device(self, device);

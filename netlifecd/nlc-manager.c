@@ -190,6 +190,31 @@ link_removed(int ifindex, gpointer user_data)
                 nlc_destroy_batch_link_removed(self->destroy_batch, ifindex);
 }
 
+/* A bridge deleted under its devices and made again: each device with a
+ * link goes back on it as the restart would put it (notify: port, flags, the
+ * active device's FDB entry), without disturbing the guest. */
+static void
+bridge_appeared(const char *name, gpointer user_data)
+{
+        NlcManager *self = user_data;
+        GHashTableIter iter;
+        gpointer value;
+
+        g_hash_table_iter_init(&iter, self->devices);
+        while (g_hash_table_iter_next(&iter, NULL, &value)) {
+                NlcDevice *device = value;
+                NlcDeviceState st = nlc_device_get_state(device);
+                g_autoptr(GError) error = NULL;
+
+                if (g_strcmp0(nlc_device_get_bridge(device), name) != 0 ||
+                    (st != NLC_DEVICE_STATE_CREATED && st != NLC_DEVICE_STATE_ACTIVE))
+                        continue;
+                if (!nlc_device_verify(device, "bridge-returned", &error))
+                        nlc_dev_warning(device, "cannot put it back on bridge %s: %s", name,
+                                        error->message);
+        }
+}
+
 static NlcDevice *
 device_by_ifname(const char *ifname, gpointer user_data)
 {
@@ -240,6 +265,7 @@ nlc_manager_new(const NlcManagerConfig *config, GError **error)
                 .device_by_ifname = device_by_ifname,
                 .mac_owner = mac_owner,
                 .link_removed = link_removed,
+                .bridge_appeared = bridge_appeared,
                 .user_data = self,
         };
 

@@ -87,10 +87,12 @@ static void
 parse_brport(const struct nlattr *nest, NlcLinkEvent *ev)
 {
         const struct nlattr *tb[IFLA_BRPORT_MAX + 1];
-        guint8 state;
+        guint8 state, guard;
         guint64 timer;
 
         parse_nested(nest, tb, IFLA_BRPORT_MAX);
+        if (get_u8(tb[IFLA_BRPORT_GUARD], &guard))
+                ev->bpdu_guard = guard != 0;
         if (get_u8(tb[IFLA_BRPORT_STATE], &state) && state <= NLC_PORT_STATE_LAST) {
                 ev->has_port_state = TRUE;
                 ev->port_state = (NlcPortState) state;
@@ -144,6 +146,7 @@ handle_link(NlcMonitor *m, const struct nlmsghdr *nlh)
                 return;
         mnl_attr_parse(nlh, sizeof *ifm, collect_attr, &t);
         ev.ifindex = ifm->ifi_index;
+        ev.up = (ifm->ifi_flags & IFF_UP) != 0;
         ev.carrier = (ifm->ifi_flags & IFF_LOWER_UP) != 0;
         if (tb[IFLA_IFNAME] && mnl_attr_validate(tb[IFLA_IFNAME], MNL_TYPE_STRING) >= 0)
                 ev.name = mnl_attr_get_str(tb[IFLA_IFNAME]);

@@ -19,7 +19,8 @@ typedef struct {
         int master_ifindex; /* 0 when not enslaved */
         gboolean removed;   /* RTM_DELLINK of the link itself */
         gboolean af_bridge; /* an AF_BRIDGE message: bridge-port view */
-        gboolean carrier;
+        gboolean up;        /* IFF_UP */
+        gboolean carrier;   /* IFF_LOWER_UP (only while up) */
         /* Bridges (IFLA_INFO_KIND "bridge"). */
         gboolean is_bridge;
         gboolean stp_enabled;
@@ -28,6 +29,7 @@ typedef struct {
         gboolean has_port_state;
         NlcPortState port_state;
         guint64 forward_delay_timer_usec; /* time left on the port's timer */
+        gboolean bpdu_guard;              /* the port's bpdu_guard flag */
 } NlcLinkEvent;
 
 typedef struct {

@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "nlc-readiness.h"
 
+/* The kernel reports bridge timers in clock_t (1/100 s). */
+#define CLOCK_TICK_USEC 10000ull
+
 guint64
 nlc_port_ready_in_usec(NlcPortState state, guint64 timer_usec, guint64 forward_delay_usec)
 {
         /* A state announced before its timer was armed reads 0: the whole
-         * delay is still ahead. */
-        guint64 step =
-                timer_usec ? MIN(timer_usec, forward_delay_usec ? forward_delay_usec : timer_usec)
-                           : forward_delay_usec;
+         * delay is still ahead. A timer a tick above the delay is rounding
+         * (clock_t); one well above it was armed before the delay was made
+         * shorter, and runs out as armed. */
+        guint64 step = timer_usec ? timer_usec : forward_delay_usec;
+
+        if (timer_usec > forward_delay_usec && timer_usec - forward_delay_usec <= CLOCK_TICK_USEC)
+                step = forward_delay_usec;
 
         switch (state) {
         case NLC_PORT_STATE_FORWARDING:
@@ -34,4 +40,56 @@ nlc_destination_covers(const char *const *guest_macs, const char *const *ready_m
                 if (!ready_macs || !g_strv_contains(ready_macs, guest_macs[i]))
                         return FALSE;
         return TRUE;
+}
+
+static NlcPortReason
+link_reason(const NlcPortFacts *f)
+{
+        if (!f->link_exists)
+                return NLC_PORT_REASON_LINK_GONE;
+        if (!f->link_up)
+                return NLC_PORT_REASON_LINK_DOWN;
+        if (!f->carrier)
+                return NLC_PORT_REASON_NO_CARRIER;
+        return NLC_PORT_REASON_NONE;
+}
+
+NlcPortState
+nlc_port_state_of_link(const NlcPortFacts *f)
+{
+        return link_reason(f) == NLC_PORT_REASON_NONE ? NLC_PORT_STATE_FORWARDING
+                                                      : NLC_PORT_STATE_DISABLED;
+}
+
+NlcPortReason
+nlc_port_reason(const NlcPortFacts *f)
+{
+        NlcPortReason link;
+
+        if (!f->on_bridge)
+                return link_reason(f);
+        if (!f->bridge_exists)
+                return NLC_PORT_REASON_BRIDGE_GONE;
+        if (!f->link_exists)
+                return NLC_PORT_REASON_LINK_GONE;
+        if (!f->is_port)
+                return NLC_PORT_REASON_NOT_ON_BRIDGE;
+        switch (f->state) {
+        case NLC_PORT_STATE_FORWARDING:
+                return NLC_PORT_REASON_NONE;
+        case NLC_PORT_STATE_LISTENING:
+        case NLC_PORT_STATE_LEARNING:
+                return NLC_PORT_REASON_STP_FORWARD_DELAY;
+        case NLC_PORT_STATE_BLOCKING:
+                return NLC_PORT_REASON_STP_BLOCKING;
+        case NLC_PORT_STATE_DISABLED:
+        default:
+                break;
+        }
+        link = link_reason(f);
+        if (link != NLC_PORT_REASON_NONE)
+                return link;
+        if (!f->bridge_up)
+                return NLC_PORT_REASON_BRIDGE_DOWN;
+        return f->bpdu_guard ? NLC_PORT_REASON_BPDU_GUARD : NLC_PORT_REASON_DISABLED;
 }

@@ -17,6 +17,9 @@ typedef struct {
         NlcDevice *(*mac_owner)(const guint8 mac[6], gpointer user_data);
         /* Link @ifindex is gone (RTM_DELLINK of the link itself). */
         void (*link_removed)(int ifindex, gpointer user_data);
+        /* A bridge that devices use was made again (or made only now) under
+         * its name: put them back on it. Called from an idle. */
+        void (*bridge_appeared)(const char *name, gpointer user_data);
         gpointer user_data;
 } NlcTopologyHooks;
 

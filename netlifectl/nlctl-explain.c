@@ -57,16 +57,52 @@ stp_words(World *w, const char *bridge)
         return g_strdup("");
 }
 
+/* Why a port that is not counting does not forward, in words, from its
+ * PortReason; NULL for a reason the daemon did not know when this was
+ * built (the raw reason is shown then). */
+static const char *
+reason_words(const char *reason)
+{
+        static const struct {
+                const char *reason, *words;
+        } table[] = {
+                { "bpdu-guard", "the kernel disabled it because a BPDU came in from the guest "
+                                "(bpdu_guard): the guest speaks STP; it stays disabled until "
+                                "its link goes down and up again" },
+                { "stp-blocking", "STP blocks it: there is another path (a loop); it forwards "
+                                  "only when the topology changes" },
+                { "no-carrier", "it has no carrier (a tap nobody holds open, a lower device "
+                                "without link)" },
+                { "link-down", "its link is down (a direct device is held down until Activate, "
+                               "so its carrier is not known before)" },
+                { "link-gone", "its link does not exist" },
+                { "bridge-down", "the bridge is down" },
+                { "bridge-gone", "the bridge was deleted: the device goes back on it when a "
+                                 "bridge of that name is made again" },
+                { "not-on-bridge", "the link is not a port of its bridge" },
+                { "disabled", "it is disabled, for none of the known reasons" },
+        };
+
+        for (guint i = 0; i < G_N_ELEMENTS(table); i++)
+                if (g_str_equal(table[i].reason, reason))
+                        return table[i].words;
+        return NULL;
+}
+
 /* Why a device is (not) ready, in words; sets @ready. */
 static char *
 device_why(World *w, const char *path, GVariant *d, gboolean *ready)
 {
         const char *state = nlctl_dict_str(d, "State");
         const char *port = nlctl_dict_str(d, "PortState");
+        const char *reason = nlctl_dict_str(d, "PortReason");
         const char *ifname = nlctl_dict_str(d, "IfName");
         const char *bridge = nlctl_dict_str(d, "Bridge");
         guint64 left = nlctl_dict_u64(d, "ReadyInUsec", NLCTL_NOT_COUNTING);
         g_autofree char *stp = *bridge ? stp_words(w, bridge) : g_strdup("");
+        g_autofree char *where =
+                *bridge ? g_strdup_printf("port %s on %s", ifname, bridge) : g_strdup(ifname);
+        const char *words = reason_words(reason);
         g_autofree char *in = NULL;
 
         *ready = nlctl_dict_bool(d, "Ready");
@@ -75,25 +111,17 @@ device_why(World *w, const char *path, GVariant *d, gboolean *ready)
         if (g_str_equal(state, "destroyed"))
                 return g_strdup(
                         "destroyed: its kernel device is gone (create it again, or free it)");
-        if (!*bridge)
-                return *ready ? g_strdup_printf("%s has no bridge port to wait for", ifname)
-                              : g_strdup_printf("%s is %s", ifname, port);
         if (*ready)
-                return g_strdup_printf("port %s on %s is forwarding%s", ifname, bridge, stp);
-        if (g_str_equal(port, "disabled"))
-                return g_strdup_printf("port %s on %s is disabled: the link is down, has no "
-                                       "carrier or is not enslaved, or the bridge is down; STP "
-                                       "does not count%s",
-                                       ifname, bridge, stp);
-        if (g_str_equal(port, "blocking"))
-                return g_strdup_printf("port %s on %s is blocking: STP found another path (a "
-                                       "loop); it forwards only when the topology changes%s",
-                                       ifname, bridge, stp);
+                return *bridge ? g_strdup_printf("%s is forwarding%s", where, stp)
+                               : g_strdup_printf("%s can carry traffic (its link has carrier)",
+                                                 ifname);
+        if (words)
+                return g_strdup_printf("%s is %s: %s%s", where, port, words, stp);
         if (left == NLCTL_NOT_COUNTING)
-                return g_strdup_printf("port %s on %s is %s%s", ifname, bridge, port, stp);
+                return g_strdup_printf("%s is %s%s%s%s", where, port, *reason ? " (" : "", reason,
+                                       *reason ? ")" : "");
         in = nlctl_format_duration(left);
-        return g_strdup_printf("port %s on %s is %s, forwarding in %s%s", ifname, bridge, port, in,
-                               stp);
+        return g_strdup_printf("%s is %s, forwarding in %s%s", where, port, in, stp);
 }
 
 /* Who holds the MAC of device @path; "this device" unless @from_instance. */
@@ -164,6 +192,7 @@ explain_device(World *w, const char *path, GVariant *d, GString *out, gboolean b
         json_object_set_string_member(o, "kind", "device");
         json_object_set_string_member(o, "State", nlctl_dict_str(d, "State"));
         json_object_set_string_member(o, "PortState", nlctl_dict_str(d, "PortState"));
+        json_object_set_string_member(o, "PortReason", nlctl_dict_str(d, "PortReason"));
         json_object_set_boolean_member(o, "ready", ready);
         json_object_set_string_member(o, "why", why);
         if (left == NLCTL_NOT_COUNTING)

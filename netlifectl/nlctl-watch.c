@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * watch: the daemon's signals as they come, one time-stamped line each —
- * StateChanged, PropertiesChanged (PortState, Ready, Phase and the other
+ * StateChanged, PortStateChanged, PropertiesChanged (PortState, Ready, Phase and the other
  * state words), MacConflict, PhaseChanged, InterfacesAdded/Removed, and the
  * daemon joining or leaving the bus. Until SIGINT/SIGTERM (exit 0), or
  * --count lines.
@@ -148,10 +148,11 @@ on_signal(GDBusConnection *c, const char *sender, const char *path, const char *
             g_variant_is_of_type(args, G_VARIANT_TYPE("(sa{sv}as)"))) {
                 changed = g_variant_get_child_value(args, 1);
                 text = properties_text(changed);
-        } else if (g_str_equal(member, "StateChanged") &&
+        } else if ((g_str_equal(member, "StateChanged") ||
+                    g_str_equal(member, "PortStateChanged")) &&
                    g_variant_is_of_type(args, G_VARIANT_TYPE("(sss)"))) {
                 g_variant_get(args, "(&s&s&s)", &a, &b, &r);
-                text = g_strdup_printf("StateChanged %s -> %s (%s)", a, b, r);
+                text = g_strdup_printf("%s %s -> %s (%s)", member, a, b, *r ? r : "forwarding");
         } else if (g_str_equal(member, "MacConflict") &&
                    g_variant_is_of_type(args, G_VARIANT_TYPE("(sss)"))) {
                 g_variant_get(args, "(&s&s&s)", &a, &b, &r);

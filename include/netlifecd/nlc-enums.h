@@ -41,6 +41,24 @@ typedef enum {
         NLC_PORT_STATE_LAST = NLC_PORT_STATE_BLOCKING,
 } NlcPortState;
 
+/* Why a device's port does not forward (Device.PortReason), from what the
+ * kernel shows of the port, its link and its bridge; NONE while it does. */
+typedef enum {
+        NLC_PORT_REASON_NONE = 0,              /* "": forwarding */
+        NLC_PORT_REASON_NO_PORT = 1,           /* the device has no link (allocated, destroyed) */
+        NLC_PORT_REASON_STP_FORWARD_DELAY = 2, /* listening or learning: STP counts */
+        NLC_PORT_REASON_STP_BLOCKING = 3,      /* STP blocks it: a loop, or a better path */
+        NLC_PORT_REASON_BPDU_GUARD = 4,        /* the kernel disabled it: a BPDU came in */
+        NLC_PORT_REASON_NO_CARRIER = 5,        /* the link (or the lower device) has no carrier */
+        NLC_PORT_REASON_LINK_DOWN = 6,         /* the link (or the lower device) is down */
+        NLC_PORT_REASON_LINK_GONE = 7,         /* the link (or the lower device) does not exist */
+        NLC_PORT_REASON_BRIDGE_DOWN = 8,       /* the bridge is down */
+        NLC_PORT_REASON_BRIDGE_GONE = 9,       /* the bridge does not exist */
+        NLC_PORT_REASON_NOT_ON_BRIDGE = 10,    /* the link is not a port of its bridge */
+        NLC_PORT_REASON_DISABLED = 11,         /* disabled, for none of the reasons above */
+        NLC_PORT_REASON_LAST = NLC_PORT_REASON_DISABLED,
+} NlcPortReason;
+
 typedef enum {
         NLC_MIGRATION_PHASE_SETUP = 0,
         NLC_MIGRATION_PHASE_INCOMING = 1, /* destination: waiting for the stream */
@@ -91,6 +109,8 @@ gboolean nlc_op_from_string(const char *s, NlcOp *out);
 
 const char *nlc_port_state_to_string(NlcPortState state);
 gboolean nlc_port_state_from_string(const char *s, NlcPortState *out);
+const char *nlc_port_reason_to_string(NlcPortReason reason);
+gboolean nlc_port_reason_from_string(const char *s, NlcPortReason *out);
 
 const char *nlc_migration_phase_to_string(NlcMigrationPhase phase);
 const char *nlc_postcopy_policy_to_string(NlcPostcopyPolicy policy);

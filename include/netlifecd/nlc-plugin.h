@@ -17,9 +17,9 @@
 G_BEGIN_DECLS
 
 #define NLC_PLUGIN_ABI_MAJOR 1
-#define NLC_PLUGIN_ABI_MINOR 4
+#define NLC_PLUGIN_ABI_MINOR 5
 /* 1.1: capabilities; 1.2: persist; 1.3: destroy_link; 1.4: share_queues,
- * adopt_queues, and state and peer in NlcBackendDevice */
+ * adopt_queues, and state and peer in NlcBackendDevice; 1.5: carrier_link */
 
 typedef struct _NlcBackendDevice NlcBackendDevice;
 
@@ -143,6 +143,12 @@ typedef struct {
          * of this device that process @pid holds into dev->queue_fds.
          * Returns how many, or a negative errno. NULL: never. */
         int (*adopt_queues)(NlcBackendDevice *dev, int pid);
+        /* ABI 1.5. For a device without a bridge: the name of the link whose
+         * carrier says whether the device can carry traffic (macvtap: its
+         * lower device; direct: the PF of a VF), which the daemon follows for
+         * Ready. NULL member or NULL result: the device's own link ("ifname";
+         * a device with none is ready as soon as it is created). */
+        const char *(*carrier_link)(const NlcBackendDevice *dev);
 } NlcBackend;
 
 #define NLC_BACKEND_DEFINE(symbol, ...)                                \

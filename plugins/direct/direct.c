@@ -519,6 +519,15 @@ direct_notify(NlcBackendDevice *dev, NlcDeviceState *state, GError **error)
         return TRUE;
 }
 
+/* A VF's traffic leaves through its PF's port, whose carrier the host sees
+ * while the VF is held down; without a PF the device itself, held down until
+ * activate, shows no carrier before (so it is not Ready before). */
+static const char *
+direct_carrier_link(const NlcBackendDevice *dev)
+{
+        return has_vf(dev) ? nlc_backend_device_get_prop(dev, "pf") : NULL;
+}
+
 /* clang-format off: one member per line reads as the table it is. */
 NLC_BACKEND_DEFINE(nlc_backend_direct,
         .name = "direct",
@@ -538,5 +547,6 @@ NLC_BACKEND_DEFINE(nlc_backend_direct,
         .destroy = direct_destroy,
         .free = NULL, /* the daemon releases the name, and with it the device */
         .notify = direct_notify,
-        .announce = direct_announce);
+        .announce = direct_announce,
+        .carrier_link = direct_carrier_link);
 /* clang-format on */

@@ -562,6 +562,13 @@ macvtap_notify(NlcBackendDevice *dev, NlcDeviceState *state, GError **error)
         return TRUE;
 }
 
+/* A macvtap carries traffic when its lower device does. */
+static const char *
+macvtap_carrier_link(const NlcBackendDevice *dev)
+{
+        return lower_of(dev);
+}
+
 /* clang-format off: one member per line reads as the table it is. */
 NLC_BACKEND_DEFINE(nlc_backend_macvtap,
         .name = "macvtap",
@@ -582,5 +589,6 @@ NLC_BACKEND_DEFINE(nlc_backend_macvtap,
         .destroy_link = macvtap_destroy_link,
         .free = NULL, /* the name is the record's; nothing else was reserved */
         .notify = macvtap_notify,
-        .announce = macvtap_announce);
+        .announce = macvtap_announce,
+        .carrier_link = macvtap_carrier_link);
 /* clang-format on */

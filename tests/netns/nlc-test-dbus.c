@@ -354,6 +354,26 @@ nlc_expect_state_changed(NlcTestEnv *env, const char *path, const char *old_stat
         g_assert_cmpstr(r, ==, reason);
 }
 
+void
+nlc_expect_port_state(NlcTestEnv *env, const char *path, const char *new_state, const char *reason,
+                      guint timeout_ms)
+{
+        gint64 deadline = g_get_monotonic_time() + timeout_ms * G_TIME_SPAN_MILLISECOND;
+
+        for (;;) {
+                gint64 left = (deadline - g_get_monotonic_time()) / G_TIME_SPAN_MILLISECOND;
+                g_autoptr(GVariant) params =
+                        nlc_wait_signal(env, path, "PortStateChanged", (guint) MAX(left, 1));
+                const char *o, *n, *r;
+
+                g_assert_cmpstr(g_variant_get_type_string(params), ==, "(sss)");
+                g_variant_get(params, "(&s&s&s)", &o, &n, &r);
+                g_test_message("%s: PortStateChanged %s -> %s (%s)", path, o, n, r);
+                if (g_str_equal(n, new_state) && g_str_equal(r, reason))
+                        break;
+        }
+}
+
 /* Once the daemon has answered a Ping, every signal it sent before is in our
  * queue; dispatching that records it. */
 static void

@@ -50,6 +50,11 @@ GVariant *nlc_wait_signal(NlcTestEnv *env, const char *subject, const char *memb
                           guint timeout_ms);
 void nlc_expect_state_changed(NlcTestEnv *env, const char *path, const char *old_state,
                               const char *new_state, const char *reason);
+/* Consumes @path's PortStateChanged signals up to the first that says
+ * @new_state for @reason ("" when forwarding), within @timeout_ms
+ * (asserted). */
+void nlc_expect_port_state(NlcTestEnv *env, const char *path, const char *new_state,
+                           const char *reason, guint timeout_ms);
 /* Runs Device.@method (for Create, its fds are closed at once, leaving the
  * daemon the only holder of the queues), then expects StateChanged(@old_state,
  * @new_state, the method's name in lower case) and State @new_state. */

@@ -14,6 +14,7 @@
 
 #include "nlc-test-dbus.h"
 #include "nlc-test-kernel.h"
+#include "nlc-test-ns.h"
 
 /* Far below meson's limit for a whole executable: one case that hangs must
  * not take the others' time. */
@@ -347,9 +348,9 @@ set_up(NlcTestEnv *env)
         if (!dir)
                 g_error("NLC_TEST_DIR is not set (the parent test process sets it)");
         env->dir = g_strdup(dir);
-        /* Root is required: without it the case fails here, never skips. */
-        if (unshare(CLONE_NEWNET) < 0)
-                g_error("unshare(CLONE_NEWNET): %s (these tests need root)", g_strerror(errno));
+        /* Root is required: without it the case fails here, never skips.
+         * The namespace's own sysfs: /sys/class/net shows its links. */
+        nlc_test_unshare(TRUE);
         /* No IPv6 in the namespace: no router solicitations, DAD or MLD
          * frames, so the bridge learns nothing and captures see only ours.
          * The files are the new namespace's: it was entered before opening. */

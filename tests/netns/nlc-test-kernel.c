@@ -131,6 +131,7 @@ nlc_link_free(NlcLink *link)
         g_free(link->master);
         g_free(link->kind);
         g_free(link->tun_type);
+        g_free(link->port_state);
         g_free(link);
 }
 
@@ -189,6 +190,8 @@ nlc_link_read(const char *ifname)
                         l->guard = bool_member(p, "guard", ifname);
                         l->root_block = bool_member(p, "root_block", ifname);
                         l->locked = bool_member(p, "locked", ifname);
+                        if (json_object_has_member(p, "state"))
+                                l->port_state = g_strdup(json_object_get_string_member(p, "state"));
                 }
         }
         return g_steal_pointer(&l);

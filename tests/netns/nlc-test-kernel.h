@@ -23,6 +23,7 @@ typedef struct {
         gboolean persist;
         gint64 numqueues; /* attached queues; -1 when not shown (single queue) */
         gboolean is_port; /* listed by bridge link */
+        char *port_state; /* its STP state ("forwarding", ...); NULL when not a port */
         gboolean learning;
         gboolean flood;      /* unicast flood */
         gboolean guard;      /* bpdu_guard */

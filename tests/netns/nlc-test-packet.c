@@ -153,6 +153,31 @@ nlc_queue_write(int fd, const guint8 *frame, gsize len)
         g_assert_cmpint(writev(fd, iov, 2), ==, (gssize) (sizeof hdr + len));
 }
 
+/* 802.1D: LLC 42/42/03, protocol 0, version 0, type 0 (configuration). */
+void
+nlc_queue_write_superior_bpdus(int fd, guint n)
+{
+        static const guint8 head[] = {
+                0x01, 0x80, 0xc2, 0x00, 0x00, 0x00, /* STP group address */
+                0x52, 0x54, 0x00, 0x12, 0x34, 0x01, /* a guest */
+                0x00, 0x26,                         /* 802.3 length: 38 */
+                0x42, 0x42, 0x03,                   /* LLC */
+                0x00, 0x00, 0x00, 0x00, 0x00,       /* protocol, version, config, flags */
+                0x00, 0x00, 0x52, 0x54, 0x00, 0x12, 0x34, 0x01, /* root: priority 0 */
+                0x00, 0x00, 0x00, 0x00,                         /* root path cost */
+                0x00, 0x00, 0x52, 0x54, 0x00, 0x12, 0x34, 0x01, /* bridge id */
+                0x80, 0x01,                                     /* port id */
+                0x00, 0x00, 0x14, 0x00, 0x02, 0x00, 0x0f, 0x00, /* age 0, max 20, hello 2, fd 15 */
+        };
+        guint8 frame[NLC_FRAME_LEN] = { 0 };
+
+        memcpy(frame, head, sizeof head);
+        for (guint i = 0; i < n; i++) {
+                nlc_queue_write(fd, frame, sizeof frame);
+                g_usleep(100000);
+        }
+}
+
 gssize
 nlc_queue_wait(int fd, const guint8 src[6], guint16 ethertype, guint timeout_ms, guint8 *frame,
                gsize size)

@@ -34,6 +34,9 @@ guint nlc_packet_count(int sock, const guint8 src[6], guint16 ethertype, guint w
 void nlc_assert_queue(int fd, const char *ifname, gboolean multi_queue);
 /* Writes @frame into a tap queue behind an all-zero virtio-net header. */
 void nlc_queue_write(int fd, const guint8 *frame, gsize len);
+/* @n configuration BPDUs claiming root priority 0, 100 ms apart, written
+ * into a tap queue as a guest would send them. */
+void nlc_queue_write_superior_bpdus(int fd, guint n);
 /* Like nlc_packet_wait(), reading a tap queue (the header is stripped). */
 gssize nlc_queue_wait(int fd, const guint8 src[6], guint16 ethertype, guint timeout_ms,
                       guint8 *frame, gsize size);

@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "nlc-test-ns.h"
 #include "ns-env.h"
 
 static char *
@@ -136,17 +137,6 @@ ns_env_kill9_daemon(NsEnv *env)
         env->daemon_pid = 0;
 }
 
-/* A mount namespace of our own (private, so nothing propagates back to the
- * host) with a fresh sysfs on /sys: it shows the current network namespace. */
-static void
-mount_own_sysfs(void)
-{
-        if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
-                g_error("cannot make / private in the new mount namespace: %s", g_strerror(errno));
-        if (mount("sysfs", "/sys", "sysfs", 0, NULL) < 0)
-                g_error("cannot mount a sysfs on /sys: %s", g_strerror(errno));
-}
-
 void
 ns_env_set_up(NsEnv *env, const char *const *daemon_args)
 {
@@ -156,13 +146,7 @@ ns_env_set_up(NsEnv *env, const char *const *daemon_args)
 void
 ns_env_set_up_full(NsEnv *env, const char *const *daemon_args, gboolean own_sysfs)
 {
-        int flags = CLONE_NEWNET | (own_sysfs ? CLONE_NEWNS : 0);
-
-        if (unshare(flags) < 0)
-                g_error("unshare(CLONE_NEWNET%s): %s — these tests need root",
-                        own_sysfs ? " | CLONE_NEWNS" : "", g_strerror(errno));
-        if (own_sysfs)
-                mount_own_sysfs();
+        nlc_test_unshare(own_sysfs);
         ns_sh("ip link set lo up");
         ns_env_start_bus_and_daemon(env, "nlc-netns-XXXXXX", daemon_args);
 }

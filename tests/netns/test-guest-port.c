@@ -113,32 +113,6 @@ port_state(const char *ifname)
         return g_strdup(json_object_get_string_member(first_object(parser, command), "state"));
 }
 
-/* Six configuration BPDUs claiming root priority 0 (802.1D: LLC 42/42/03,
- * protocol 0, version 0, type 0), written into the guest's queue. */
-static void
-send_superior_bpdus(int fd)
-{
-        static const guint8 head[] = {
-                0x01, 0x80, 0xc2, 0x00, 0x00, 0x00, /* STP group address */
-                0x52, 0x54, 0x00, 0x12, 0x34, 0x01, /* the guest */
-                0x00, 0x26,                         /* 802.3 length: 38 */
-                0x42, 0x42, 0x03,                   /* LLC */
-                0x00, 0x00, 0x00, 0x00, 0x00,       /* protocol, version, config, flags */
-                0x00, 0x00, 0x52, 0x54, 0x00, 0x12, 0x34, 0x01, /* root: priority 0 */
-                0x00, 0x00, 0x00, 0x00,                         /* root path cost */
-                0x00, 0x00, 0x52, 0x54, 0x00, 0x12, 0x34, 0x01, /* bridge id */
-                0x80, 0x01,                                     /* port id */
-                0x00, 0x00, 0x14, 0x00, 0x02, 0x00, 0x0f, 0x00, /* age 0, max 20, hello 2, fd 15 */
-        };
-        guint8 frame[NLC_FRAME_LEN] = { 0 };
-
-        memcpy(frame, head, sizeof head);
-        for (int i = 0; i < 6; i++) {
-                nlc_queue_write(fd, frame, sizeof frame);
-                g_usleep(100000);
-        }
-}
-
 /* An STP bridge with one uplink; the guest's port counts. */
 static void
 make_stp_bridge(void)
@@ -155,6 +129,7 @@ static void
 check_bpdus(NlcTestEnv *env, gboolean bpdu_guard)
 {
         g_autofree char *path = NULL, *before = NULL, *after = NULL, *state = NULL;
+        g_autofree char *shown = NULL, *reason = NULL;
         g_autoptr(GUnixFDList) fds = NULL;
 
         make_stp_bridge();
@@ -163,18 +138,26 @@ check_bpdus(NlcTestEnv *env, gboolean bpdu_guard)
         g_usleep(300000);
         before = root_of("bstp");
         g_assert_true(g_str_has_suffix(before, " port 0"));
-        send_superior_bpdus(first_queue(fds));
+        nlc_queue_write_superior_bpdus(first_queue(fds), 6);
         after = root_of("bstp");
         state = port_state(TAP);
         g_test_message("bpdu-guard %d: before %s, after %s; the guest's port %s", bpdu_guard,
                        before, after, state);
         /* The bridge is still its own root: the guest took nothing over. */
         g_assert_cmpstr(after, ==, before);
-        if (bpdu_guard)
+        if (bpdu_guard) {
+                /* Shown as such, with a signal, and not Ready. */
                 g_assert_cmpstr(state, ==, "disabled");
-        else
+                nlc_expect_port_state(env, path, "disabled", "bpdu-guard", 3000);
+        } else {
                 g_assert_cmpstr(state, !=, "disabled");
+        }
+        shown = nlc_get_string(env, path, NLC_DEVICE, "PortState");
+        reason = nlc_get_string(env, path, NLC_DEVICE, "PortReason");
+        g_assert_cmpstr(shown, ==, state);
         g_assert_false(nlc_get_bool(env, path, NLC_DEVICE, "Ready"));
+        if (bpdu_guard)
+                g_assert_cmpstr(reason, ==, "bpdu-guard");
 }
 
 static void

@@ -566,6 +566,52 @@ test_wait_ready(Fixture *f, gconstpointer data)
         g_assert_cmpint(g_get_monotonic_time() - start, <, 6 * G_USEC_PER_SEC);
 }
 
+static gboolean
+reason_is_bpdu_guard(gpointer data)
+{
+        Fixture *f = data;
+        g_autofree char *reason =
+                ns_get_string(&f->env, DEV1, "org.netlifecd1.Device", "PortReason");
+
+        return g_str_equal(reason, "bpdu-guard");
+}
+
+/* A port the kernel disabled because the guest sent a BPDU: explain says
+ * so, in words and in its JSON, and watch shows the signal. */
+static void
+test_explain_bpdu_guard(Fixture *f, gconstpointer data)
+{
+        g_autofree char *out = NULL, *path = NULL;
+        g_autoptr(GUnixFDList) fds = NULL;
+        g_autoptr(JsonNode) root = NULL;
+        const char *watch[] = { "watch", "--count", "2", NULL };
+        Ctl *w;
+        JsonObject *o;
+
+        path = ns_allocate(&f->env, "vm1", MAC, "{'bridge': <'br0'>, 'ifname': <'lt0'>}");
+        g_assert_cmpstr(path, ==, DEV1);
+        fds = ns_create(&f->env, path);
+        w = ctl_start(f, watch);
+        g_usleep(300000); /* watch subscribed */
+        nlc_queue_write_superior_bpdus(g_unix_fd_list_peek_fds(fds, NULL)[0], 2);
+        g_assert_true(ns_wait(reason_is_bpdu_guard, f, 3000));
+        g_assert_cmpint(ctl_wait(w, 5000), ==, 0);
+        out = slurp(w->out_path);
+        assert_contains(out, "PortStateChanged ");
+        assert_contains(out, "-> disabled (bpdu-guard)");
+        ctl_free(w);
+        g_clear_pointer(&out, g_free);
+        g_assert_cmpint(ctl_run(f, &out, NULL, "explain", "1", NULL), ==, 0);
+        assert_contains(out, "device 1 (vm1 lt0): created, not ready");
+        assert_contains(out, "port lt0 on br0 is disabled: the kernel disabled it because a "
+                             "BPDU came in from the guest");
+        g_clear_pointer(&out, g_free);
+        g_assert_cmpint(ctl_run(f, &out, NULL, "--json", "explain", "1", NULL), ==, 0);
+        o = parse_object(out, &root);
+        g_assert_cmpstr(json_object_get_string_member(o, "PortReason"), ==, "bpdu-guard");
+        g_assert_false(json_object_get_boolean_member(o, "ready"));
+}
+
 /* create --exec: the child holds the live tap queue. */
 static void
 test_exec(Fixture *f, gconstpointer data)
@@ -868,6 +914,7 @@ main(int argc, char **argv)
         ADD("/netlifectl/errors", test_errors, FALSE);
         ADD("/netlifectl/explain", test_explain, TRUE);
         ADD("/netlifectl/wait-ready", test_wait_ready, TRUE);
+        ADD("/netlifectl/explain-bpdu-guard", test_explain_bpdu_guard, TRUE);
         ADD("/netlifectl/exec", test_exec, FALSE);
         ADD("/netlifectl/share-queues", test_share_queues, FALSE);
         ADD("/netlifectl/watch", test_watch, FALSE);

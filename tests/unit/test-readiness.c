@@ -21,11 +21,98 @@ test_estimates(void)
         /* A timer reading above the delay (rounding) is capped at the delay. */
         g_assert_cmpuint(nlc_port_ready_in_usec(NLC_PORT_STATE_LEARNING, 2.01 * SEC, 2 * SEC), ==,
                          2 * SEC);
+        /* The delay made shorter while a port listens: the timer runs out as
+         * it was armed, then learning takes the new delay. */
+        g_assert_cmpuint(nlc_port_ready_in_usec(NLC_PORT_STATE_LISTENING, 10 * SEC, 4 * SEC), ==,
+                         14 * SEC);
         /* Not counting. */
         g_assert_cmpuint(nlc_port_ready_in_usec(NLC_PORT_STATE_DISABLED, 0, 2 * SEC), ==,
                          G_MAXUINT64);
         g_assert_cmpuint(nlc_port_ready_in_usec(NLC_PORT_STATE_BLOCKING, 1 * SEC, 2 * SEC), ==,
                          G_MAXUINT64);
+}
+
+/* A port as it should be: on its bridge, both up, carrier, forwarding. */
+static NlcPortFacts
+healthy_port(void)
+{
+        return (NlcPortFacts){ .on_bridge = TRUE,
+                               .bridge_exists = TRUE,
+                               .bridge_up = TRUE,
+                               .link_exists = TRUE,
+                               .link_up = TRUE,
+                               .carrier = TRUE,
+                               .is_port = TRUE,
+                               .state = NLC_PORT_STATE_FORWARDING,
+                               .bpdu_guard = TRUE };
+}
+
+static void
+assert_reason(const NlcPortFacts *f, NlcPortReason want)
+{
+        g_assert_cmpstr(nlc_port_reason_to_string(nlc_port_reason(f)), ==,
+                        nlc_port_reason_to_string(want));
+}
+
+static void
+test_port_reasons(void)
+{
+        NlcPortFacts f = healthy_port();
+
+        assert_reason(&f, NLC_PORT_REASON_NONE);
+        f.state = NLC_PORT_STATE_LISTENING;
+        assert_reason(&f, NLC_PORT_REASON_STP_FORWARD_DELAY);
+        f.state = NLC_PORT_STATE_LEARNING;
+        assert_reason(&f, NLC_PORT_REASON_STP_FORWARD_DELAY);
+        f.state = NLC_PORT_STATE_BLOCKING;
+        assert_reason(&f, NLC_PORT_REASON_STP_BLOCKING);
+        /* Disabled with everything up: only a BPDU does that, with the guard. */
+        f.state = NLC_PORT_STATE_DISABLED;
+        assert_reason(&f, NLC_PORT_REASON_BPDU_GUARD);
+        f.bpdu_guard = FALSE;
+        assert_reason(&f, NLC_PORT_REASON_DISABLED);
+        f.bpdu_guard = TRUE;
+        /* The usual causes come before the guard. */
+        f.bridge_up = FALSE;
+        assert_reason(&f, NLC_PORT_REASON_BRIDGE_DOWN);
+        f.carrier = FALSE;
+        assert_reason(&f, NLC_PORT_REASON_NO_CARRIER);
+        f.link_up = FALSE;
+        assert_reason(&f, NLC_PORT_REASON_LINK_DOWN);
+        f.is_port = FALSE;
+        assert_reason(&f, NLC_PORT_REASON_NOT_ON_BRIDGE);
+        f.link_exists = FALSE;
+        assert_reason(&f, NLC_PORT_REASON_LINK_GONE);
+        f.bridge_exists = FALSE;
+        assert_reason(&f, NLC_PORT_REASON_BRIDGE_GONE);
+        /* A port's own causes win only over a disabled state. */
+        f = healthy_port();
+        f.carrier = FALSE;
+        assert_reason(&f, NLC_PORT_REASON_NONE);
+}
+
+/* Without a bridge: the link it follows decides, state and reason. */
+static void
+test_link_reasons(void)
+{
+        NlcPortFacts f = { .link_exists = TRUE, .link_up = TRUE, .carrier = TRUE };
+
+        assert_reason(&f, NLC_PORT_REASON_NONE);
+        g_assert_cmpint(nlc_port_state_of_link(&f), ==, NLC_PORT_STATE_FORWARDING);
+        f.carrier = FALSE;
+        assert_reason(&f, NLC_PORT_REASON_NO_CARRIER);
+        g_assert_cmpint(nlc_port_state_of_link(&f), ==, NLC_PORT_STATE_DISABLED);
+        f.link_up = FALSE;
+        assert_reason(&f, NLC_PORT_REASON_LINK_DOWN);
+        f.link_exists = FALSE;
+        assert_reason(&f, NLC_PORT_REASON_LINK_GONE);
+        g_assert_cmpint(nlc_port_state_of_link(&f), ==, NLC_PORT_STATE_DISABLED);
+        /* No STP without a bridge: the state field means nothing. */
+        f = (NlcPortFacts){ .link_exists = TRUE,
+                            .link_up = TRUE,
+                            .carrier = TRUE,
+                            .state = NLC_PORT_STATE_BLOCKING };
+        assert_reason(&f, NLC_PORT_REASON_NONE);
 }
 
 /* The gate's rule: a ready device there for every NIC of the guest. */
@@ -51,6 +138,8 @@ int
 main(int argc, char **argv)
 {
         g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/readiness/port-reasons", test_port_reasons);
+        g_test_add_func("/readiness/link-reasons", test_link_reasons);
         g_test_add_func("/readiness/estimates", test_estimates);
         g_test_add_func("/readiness/destination-covers", test_destination_covers);
         return g_test_run();

@@ -58,6 +58,23 @@ test_port_states(void)
 }
 
 static void
+test_port_reasons(void)
+{
+        for (guint v = 0; v <= NLC_PORT_REASON_LAST; v++) {
+                const char *s = nlc_port_reason_to_string(v);
+                NlcPortReason back;
+
+                g_assert_nonnull(s);
+                g_assert_true(nlc_port_reason_from_string(s, &back));
+                g_assert_cmpuint(back, ==, v);
+                /* Only a forwarding port has no reason. */
+                g_assert_cmpint(s[0] == '\0', ==, v == NLC_PORT_REASON_NONE);
+        }
+        g_assert_null(nlc_port_reason_to_string(NLC_PORT_REASON_LAST + 1));
+        g_assert_cmpstr(nlc_port_reason_to_string(NLC_PORT_REASON_BPDU_GUARD), ==, "bpdu-guard");
+}
+
+static void
 test_migration_tables(void)
 {
         for (guint v = 0; v <= NLC_MIGRATION_PHASE_LAST; v++)
@@ -109,6 +126,7 @@ main(int argc, char **argv)
         g_test_add_func("/tables/device-states", test_device_states);
         g_test_add_func("/tables/ops", test_ops);
         g_test_add_func("/tables/port-states", test_port_states);
+        g_test_add_func("/tables/port-reasons", test_port_reasons);
         g_test_add_func("/tables/migration", test_migration_tables);
         g_test_add_func("/tables/dbus-error-names", test_dbus_error_names);
         return g_test_run();
