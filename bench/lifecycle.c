@@ -15,7 +15,11 @@
  * bus on the others: each call's work then stays on one CPU's caches instead
  * of following the bus's wakeups from CPU to CPU.
  *
+ * With --guards-cost, only what the hardened guest port costs: the lifecycle
+ * with the guards on and off, alternating, medians and ratios.
+ *
  *   sudo build/bench/lifecycle [-n 100,1000,4000] [-u 4000] [--daemon-cpu C] [--daemon PATH]
+ *   sudo build/bench/lifecycle --guards-cost [-n 1000]
  */
 #include <gio/gio.h>
 #include <stdio.h>
@@ -32,6 +36,10 @@ static const char *const ops[] = {
         "Allocate", "Create", "Activate", "Deactivate", "Destroy", "Free"
 };
 #define N_OPS G_N_ELEMENTS(ops)
+
+/* The guest-port guards (bpdu_guard, locked; root_block is always on): on
+ * as the daemon's defaults, off only in the --guards-cost comparison. */
+static gboolean guards = TRUE;
 
 /* Ports per bridge: the kernel's limit is 1024 (BR_MAX_PORTS). */
 #define PORTS_PER_BRIDGE 1000
@@ -91,12 +99,19 @@ daemon_round(BenchEnv *e, guint n, double rate[N_OPS], double *cpu_ms, double *b
                                 g_autofree char *bridge = bridge_of(i);
                                 char *path = NULL;
 
+                                GVariantDict opts;
+
+                                g_variant_dict_init(&opts, NULL);
+                                g_variant_dict_insert(&opts, "bridge", "s", bridge);
+                                g_variant_dict_insert(&opts, "ifname", "s", ifname);
+                                if (!guards) {
+                                        g_variant_dict_insert(&opts, "bpdu-guard", "b", FALSE);
+                                        g_variant_dict_insert(&opts, "lock-mac", "b", FALSE);
+                                }
                                 bench_call(e, "/org/netlifecd1", "org.netlifecd1.Manager",
                                            "Allocate",
-                                           g_variant_new_parsed(
-                                                   "(%s, 'tap-bridge', %s, {'bridge': <%s>, "
-                                                   "'ifname': <%s>})",
-                                                   "bench", mac, bridge, ifname),
+                                           g_variant_new("(sss@a{sv})", "bench", "tap-bridge", mac,
+                                                         g_variant_dict_end(&opts)),
                                            &path);
                                 g_ptr_array_add(paths, path);
                         } else {
@@ -179,9 +194,9 @@ baseline_round(guint n, double rate[N_OPS], gboolean answered_at_event)
                                 nlc_link_set_mtu(tap.ifindex, br->mtu);
                                 nlc_link_set_master(tap.ifindex, br->ifindex);
                                 nlc_bridge_port_set_flags(tap.ifindex,
-                                                          &(NlcPortFlags){ .bpdu_guard = TRUE,
+                                                          &(NlcPortFlags){ .bpdu_guard = guards,
                                                                            .root_block = TRUE,
-                                                                           .locked = TRUE });
+                                                                           .locked = guards });
                                 nlc_link_disable_ipv6(ifname);
                                 nlc_link_set_up(tap.ifindex, TRUE);
                                 break;
@@ -303,17 +318,80 @@ unmanaged_ports(BenchEnv *e, guint m)
         printf("restart with the %u unmanaged pairs and no device: %.3f s\n", m, restart);
 }
 
+static int
+compare_doubles(gconstpointer a, gconstpointer b)
+{
+        double x = *(const double *) a, y = *(const double *) b;
+
+        return (x > y) - (x < y);
+}
+
+static double
+median(double *v, guint n)
+{
+        qsort(v, n, sizeof *v, compare_doubles);
+        return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define GUARD_ROUNDS 3
+
+/* What the hardened guest port costs (bpdu_guard and locked, beside the
+ * root_block every port has): GUARD_ROUNDS rounds each way, alternating, through
+ * the daemon and directly with libnl; medians per operation and the ratio
+ * guarded / unguarded. The kernel difference is three more port attributes
+ * in create's one RTM_SETLINK, and the locked port's FDB check on each frame
+ * the guest sends (the RARP at activate among them). */
+static void
+guards_cost(BenchEnv *e, guint n)
+{
+        double d[2][GUARD_ROUNDS][N_OPS], b[2][GUARD_ROUNDS][N_OPS];
+
+        bench_start_daemon(e);
+        baseline_round(n, b[0][0], FALSE); /* unmeasured warm-up */
+        for (guint r = 0; r < GUARD_ROUNDS; r++) {
+                for (guint g = 0; g < 2; g++) {
+                        guards = g == 0;
+                        daemon_round(e, n, d[g][r], NULL, NULL, NULL);
+                        baseline_round(n, b[g][r], FALSE);
+                }
+        }
+        guards = TRUE;
+        bench_stop_daemon(e);
+        printf("\nguest-port guards, N = %u, medians of %u rounds each way, ops/s: "
+               "guarded (bpdu_guard, locked, root_block) / unguarded (root_block only)\n",
+               n, GUARD_ROUNDS);
+        printf("%-11s %10s %10s %7s %10s %10s %7s\n", "operation", "netlifecd", "unguarded",
+               "ratio", "direct", "unguarded", "ratio");
+        for (guint op = 1; op < N_OPS - 1; op++) {
+                double m[2][2];
+
+                for (guint g = 0; g < 2; g++) {
+                        double dv[GUARD_ROUNDS], bv[GUARD_ROUNDS];
+
+                        for (guint r = 0; r < GUARD_ROUNDS; r++)
+                                dv[r] = d[g][r][op], bv[r] = b[g][r][op];
+                        m[g][0] = median(dv, GUARD_ROUNDS);
+                        m[g][1] = median(bv, GUARD_ROUNDS);
+                }
+                printf("%-11s %10.0f %10.0f %7.3f %10.0f %10.0f %7.3f\n", ops[op], m[0][0], m[1][0],
+                       m[0][0] / m[1][0], m[0][1], m[1][1], m[0][1] / m[1][1]);
+        }
+}
+
 int
 main(int argc, char **argv)
 {
         g_autofree char *counts = g_strdup("100,1000");
         g_autofree char *daemon = g_strdup("build/netlifecd/netlifecd");
         int unmanaged = 0, daemon_cpu = -1;
+        gboolean only_guards = FALSE;
         const GOptionEntry entries[] = {
                 { "counts", 'n', 0, G_OPTION_ARG_STRING, &counts, "Device counts", "N,N" },
                 { "unmanaged", 'u', 0, G_OPTION_ARG_INT, &unmanaged,
                   "Then the round at N = 100 again with this many unmanaged veth pairs", "M" },
                 { "daemon", 0, 0, G_OPTION_ARG_FILENAME, &daemon, "netlifecd binary", "PATH" },
+                { "guards-cost", 0, 0, G_OPTION_ARG_NONE, &only_guards,
+                  "Only what the guest-port guards cost, at each N", NULL },
                 { "daemon-cpu", 0, 0, G_OPTION_ARG_INT, &daemon_cpu,
                   "Run the daemon on this CPU alone, the client, baseline and bus on the others",
                   "C" },
@@ -341,6 +419,12 @@ main(int argc, char **argv)
 
                 bench_run(add);
                 bench_run(up);
+        }
+        if (only_guards) {
+                for (guint c = 0; ns[c]; c++)
+                        guards_cost(&e, (guint) g_ascii_strtoull(ns[c], NULL, 10));
+                bench_env_finish(&e);
+                return 0;
         }
         nofsync = g_build_filename(e.dir, "nofsync.conf", NULL);
         g_file_set_contents(nofsync, "[journal]\nfsync = false\n", -1, NULL);
