@@ -129,28 +129,10 @@ build_not_ready(NlcInstance *self)
         return g_variant_builder_end(&b);
 }
 
-char *
-nlc_instance_describe_not_ready(NlcInstance *self)
+GVariant *
+nlc_instance_dup_not_ready(NlcInstance *self)
 {
-        g_autoptr(GVariant) all = build_not_ready(self);
-
-        return nlc_describe_not_ready(all);
-}
-
-char *
-nlc_describe_not_ready(GVariant *not_ready)
-{
-        g_autoptr(GString) s = g_string_new(NULL);
-        GVariantIter iter;
-        const char *mac, *ifname, *reason;
-
-        if (!not_ready || !g_variant_is_of_type(not_ready, G_VARIANT_TYPE("a(sss)")))
-                return g_strdup("");
-        g_variant_iter_init(&iter, not_ready);
-        while (g_variant_iter_next(&iter, "(&s&s&s)", &mac, &ifname, &reason))
-                g_string_append_printf(s, "%s%s%s%s: %s", s->len ? ", " : "", mac,
-                                       *ifname ? " on " : "", ifname, reason);
-        return g_strdup(s->str);
+        return g_variant_ref_sink(build_not_ready(self));
 }
 
 /* Devices and ReadyMacs, built when a client reads them

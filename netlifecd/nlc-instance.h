@@ -48,10 +48,7 @@ void nlc_instance_adopt_queues(NlcInstance *self, int qemu_pid);
 void nlc_instance_record(NlcInstance *self, const char *what);
 void nlc_instance_set_qemu_socket(NlcInstance *self, const char *path);
 
-/* Why the instance is not Ready, in words: "MAC on IFNAME: REASON, ..."
- * for each device that is not (its NotReady property); "" when all are. */
-char *nlc_instance_describe_not_ready(NlcInstance *self);
-/* The same for a NotReady value (a(sss)) read from another daemon. */
-char *nlc_describe_not_ready(GVariant *not_ready);
+/* NotReady: (MAC, interface, PortReason) of each device that is not Ready. */
+GVariant *nlc_instance_dup_not_ready(NlcInstance *self);
 
 G_END_DECLS

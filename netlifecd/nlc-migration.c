@@ -273,23 +273,47 @@ request_cancel(NlcMigration *self)
         nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
 }
 
+/* Why the destination is not ready, in words, for the Error and the log:
+ * which of the guest's NICs it lacks and why (a port STP blocks, a bridge
+ * gone, a NIC with no device there), or why it cannot be asked. */
+static char *
+destination_why(NlcMigration *self)
+{
+        const char *const *guest = (const char *const *) self->guest_macs;
+        g_auto(GStrv) ready = NULL;
+        g_autoptr(GVariant) not_ready = NULL;
+
+        if (self->remote)
+                return nlc_remote_instance_why_not_ready(self->remote, guest);
+        if (!self->local_destination)
+                return g_strdup(self->opt.readiness == NLC_READINESS_COORDINATED
+                                        ? "the coordinator did not call DestinationReady()"
+                                        : "no destination instance to read");
+        ready = nlc_instance_dup_ready_macs(self->local_destination);
+        not_ready = nlc_instance_dup_not_ready(self->local_destination);
+        return nlc_describe_not_ready(guest, (const char *const *) ready, not_ready);
+}
+
 /* The readiness timeout before the switch: fail, or stay pre-copy (the
  * source still holds the MAC, nothing is lost). */
 static void
 fall_back(NlcMigration *self)
 {
+        g_autofree char *why = NULL;
+
         if (!self->opt.fallback_fail &&
             phase_step(self, NLC_PHASE_EV_FALLBACK, NULL) == NLC_PHASE_REFUSE)
                 return;
         record(self, "readiness-timeout");
+        why = destination_why(self);
         if (self->opt.fallback_fail) {
                 nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
-                fail(self, "the destination was not ready within %u ms",
-                     self->opt.readiness_timeout_ms);
+                fail(self, "the destination was not ready within %u ms (%s)",
+                     self->opt.readiness_timeout_ms, why);
                 return;
         }
-        g_message("migration %s: destination not ready within %u ms; staying pre-copy",
-                  self->object_path, self->opt.readiness_timeout_ms);
+        g_message("migration %s: destination not ready within %u ms (%s); staying pre-copy",
+                  self->object_path, self->opt.readiness_timeout_ms, why);
         set_phase(self, NLC_PHASE_EV_FALLBACK);
 }
 
@@ -300,23 +324,27 @@ fall_back(NlcMigration *self)
 static void
 give_up_at_pre_switchover(NlcMigration *self)
 {
+        g_autofree char *why = destination_why(self);
+        g_autofree char *error = NULL;
+
         record(self, "readiness-timeout");
         nlc_qmp_migrate_cancel(self->qmp, NULL, on_cancel_sent, NULL);
         if (self->opt.fallback_fail) {
                 fail(self,
-                     "the destination was not ready within %u ms at the switchover: cancelled, "
-                     "the guest runs on the source again",
-                     self->opt.readiness_timeout_ms);
+                     "the destination was not ready within %u ms at the switchover (%s): "
+                     "cancelled, the guest runs on the source again",
+                     self->opt.readiness_timeout_ms, why);
                 return;
         }
         /* QEMU's "cancelled" ends the migration. */
-        nlc_dbus_migration_set_error(
-                NLC_DBUS_MIGRATION(self),
-                "the destination was not ready at the switchover: pre-copy cannot go on past "
-                "it, so the migration was cancelled and the guest runs on the source again");
-        g_message("migration %s: destination not ready within %u ms at pre-switchover; "
+        error = g_strdup_printf("the destination was not ready at the switchover (%s): pre-copy "
+                                "cannot go on past it, so the migration was cancelled and the "
+                                "guest runs on the source again",
+                                why);
+        nlc_dbus_migration_set_error(NLC_DBUS_MIGRATION(self), error);
+        g_message("migration %s: destination not ready within %u ms at pre-switchover (%s); "
                   "cancelled",
-                  self->object_path, self->opt.readiness_timeout_ms);
+                  self->object_path, self->opt.readiness_timeout_ms, why);
 }
 
 /*

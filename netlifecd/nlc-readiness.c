@@ -93,3 +93,49 @@ nlc_port_reason(const NlcPortFacts *f)
                 return NLC_PORT_REASON_BRIDGE_DOWN;
         return f->bpdu_guard ? NLC_PORT_REASON_BPDU_GUARD : NLC_PORT_REASON_DISABLED;
 }
+
+/* The NotReady entry of @mac: "on IFNAME: REASON", or NULL. */
+static char *
+not_ready_words(GVariant *not_ready, const char *mac)
+{
+        GVariantIter iter;
+        const char *m, *ifname, *reason;
+
+        if (!not_ready || !g_variant_is_of_type(not_ready, G_VARIANT_TYPE("a(sss)")))
+                return NULL;
+        g_variant_iter_init(&iter, not_ready);
+        while (g_variant_iter_next(&iter, "(&s&s&s)", &m, &ifname, &reason))
+                if (!mac || g_ascii_strcasecmp(m, mac) == 0)
+                        return g_strdup_printf("%s%s: %s", *ifname ? " on " : "", ifname, reason);
+        return NULL;
+}
+
+char *
+nlc_describe_not_ready(const char *const *guest_macs, const char *const *ready_macs,
+                       GVariant *not_ready)
+{
+        g_autoptr(GString) s = g_string_new(NULL);
+
+        if (!guest_macs || !guest_macs[0]) {
+                GVariantIter iter;
+                const char *mac, *ifname, *reason;
+
+                if (!not_ready || !g_variant_is_of_type(not_ready, G_VARIANT_TYPE("a(sss)")))
+                        return g_strdup("");
+                g_variant_iter_init(&iter, not_ready);
+                while (g_variant_iter_next(&iter, "(&s&s&s)", &mac, &ifname, &reason))
+                        g_string_append_printf(s, "%s%s%s%s: %s", s->len ? ", " : "", mac,
+                                               *ifname ? " on " : "", ifname, reason);
+                return g_strdup(s->str);
+        }
+        for (guint i = 0; guest_macs[i]; i++) {
+                g_autofree char *words = NULL;
+
+                if (ready_macs && g_strv_contains(ready_macs, guest_macs[i]))
+                        continue;
+                words = not_ready_words(not_ready, guest_macs[i]);
+                g_string_append_printf(s, "%s%s%s", s->len ? ", " : "", guest_macs[i],
+                                       words ? words : ": no device there");
+        }
+        return g_strdup(s->str);
+}

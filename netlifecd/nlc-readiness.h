@@ -47,5 +47,14 @@ NlcPortState nlc_port_state_of_link(const NlcPortFacts *facts);
  * gate. With no guest MAC known (a guest without a NIC here), the
  * destination instance's own Ready (@instance_ready) decides.
  */
+/*
+ * Why a destination does not cover @guest_macs, in words: for each guest MAC
+ * without a ready device there, "MAC on IFNAME: REASON" from @not_ready (its
+ * NotReady, a(sss)) or "MAC: no device" when it has none; with no guest MAC
+ * known, every entry of @not_ready. "" when nothing is missing.
+ */
+char *nlc_describe_not_ready(const char *const *guest_macs, const char *const *ready_macs,
+                             GVariant *not_ready);
+
 gboolean nlc_destination_covers(const char *const *guest_macs, const char *const *ready_macs,
                                 gboolean instance_ready);

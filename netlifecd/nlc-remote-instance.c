@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "nlc-dbus-names.h"
+#include "nlc-readiness.h"
 #include "nlc-remote-instance.h"
 
 #define NLC_DBUS_INTERFACE_INSTANCE "org.netlifecd1.Instance"
@@ -21,7 +22,8 @@ struct _NlcRemoteInstance {
         guint retry_id;
         gboolean reported, ready; /* what func last heard */
         GStrv ready_macs;
-        char *last_why; /* logged once, not at every retry */
+        GVariant *not_ready; /* its NotReady as last read, or NULL */
+        char *last_why;      /* logged once, not at every retry */
 };
 
 static void try_connect(NlcRemoteInstance *r);
@@ -132,6 +134,8 @@ on_all_read(GObject *source, GAsyncResult *result, gpointer data)
         }
         props = g_variant_get_child_value(reply, 0);
         g_variant_lookup(props, "Ready", "b", &ready);
+        g_clear_pointer(&r->not_ready, g_variant_unref);
+        r->not_ready = g_variant_lookup_value(props, "NotReady", G_VARIANT_TYPE("a(sss)"));
         /* A destination daemon of an older version has no ReadyMacs: it
          * cannot say which NICs are ready, so it is not ready. */
         if (!g_variant_lookup(props, "ReadyMacs", "^a&s", &macs)) {
@@ -296,8 +300,23 @@ nlc_remote_instance_free(NlcRemoteInstance *r)
         if (r->retry_id)
                 g_source_remove(r->retry_id);
         g_strfreev(r->ready_macs);
+        g_clear_pointer(&r->not_ready, g_variant_unref);
         g_free(r->last_why);
         g_free(r->address);
         g_free(r->instance);
         g_free(r);
+}
+
+char *
+nlc_remote_instance_why_not_ready(NlcRemoteInstance *r, const char *const *guest_macs)
+{
+        g_autofree char *devices = NULL;
+
+        if (!r->path)
+                return g_strdup_printf("%s", r->last_why ? r->last_why : "not read yet");
+        if (!r->ready_macs)
+                return g_strdup("its daemon does not say which NICs are ready (an older version)");
+        devices = nlc_describe_not_ready(guest_macs, (const char *const *) r->ready_macs,
+                                         r->not_ready);
+        return g_strdup(*devices ? devices : "not read since the last change");
 }

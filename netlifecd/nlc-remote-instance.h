@@ -20,4 +20,8 @@ typedef struct _NlcRemoteInstance NlcRemoteInstance;
 NlcRemoteInstance *nlc_remote_instance_new(const char *address, const char *instance,
                                            NlcRemoteReadyFunc func, gpointer user_data);
 void nlc_remote_instance_free(NlcRemoteInstance *remote);
+/* Why the instance there does not cover @guest_macs, in words: its
+ * NotReady as last read (nlc_describe_not_ready), or why it cannot be read
+ * (its daemon is not on the bus, the connection closed, no such instance). */
+char *nlc_remote_instance_why_not_ready(NlcRemoteInstance *remote, const char *const *guest_macs);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlcRemoteInstance, nlc_remote_instance_free)

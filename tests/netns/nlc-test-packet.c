@@ -198,3 +198,52 @@ nlc_queue_wait(int fd, const guint8 src[6], guint16 ethertype, guint timeout_ms,
         }
         return -1;
 }
+
+struct _NlcQueueRelay {
+        int fd[2];
+        gint stop;
+        GThread *thread;
+};
+
+static gpointer
+relay_run(gpointer data)
+{
+        NlcQueueRelay *r = data;
+        struct pollfd p[2] = { { r->fd[0], POLLIN, 0 }, { r->fd[1], POLLIN, 0 } };
+        guint8 buf[NLC_VNET_HDR_LEN + 2048];
+
+        while (!g_atomic_int_get(&r->stop)) {
+                if (poll(p, 2, 100) <= 0)
+                        continue;
+                for (int i = 0; i < 2; i++) {
+                        gssize n;
+
+                        if (!(p[i].revents & POLLIN))
+                                continue;
+                        /* Both queues carry the same virtio-net header. */
+                        n = read(r->fd[i], buf, sizeof buf);
+                        if (n > 0 && write(r->fd[1 - i], buf, (gsize) n) != n)
+                                g_message("relay: short write");
+                }
+        }
+        return NULL;
+}
+
+NlcQueueRelay *
+nlc_queue_relay_start(int fd_a, int fd_b)
+{
+        NlcQueueRelay *r = g_new0(NlcQueueRelay, 1);
+
+        r->fd[0] = fd_a;
+        r->fd[1] = fd_b;
+        r->thread = g_thread_new("relay", relay_run, r);
+        return r;
+}
+
+void
+nlc_queue_relay_stop(NlcQueueRelay *r)
+{
+        g_atomic_int_set(&r->stop, 1);
+        g_thread_join(r->thread);
+        g_free(r);
+}

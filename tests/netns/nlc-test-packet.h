@@ -40,3 +40,9 @@ void nlc_queue_write_superior_bpdus(int fd, guint n);
 /* Like nlc_packet_wait(), reading a tap queue (the header is stripped). */
 gssize nlc_queue_wait(int fd, const guint8 src[6], guint16 ethertype, guint timeout_ms,
                       guint8 *frame, gsize size);
+
+/* A guest that bridges two of its NICs: a thread copies every frame read
+ * from one tap queue into the other, both ways, until stopped. */
+typedef struct _NlcQueueRelay NlcQueueRelay;
+NlcQueueRelay *nlc_queue_relay_start(int fd_a, int fd_b);
+void nlc_queue_relay_stop(NlcQueueRelay *relay);

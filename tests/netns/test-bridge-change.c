@@ -7,7 +7,6 @@
  * breaks by blocking a guest's port. PortState, PortReason, Ready and
  * ReadyInUsec follow the kernel; the changes come with PortStateChanged.
  */
-#include <poll.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -287,36 +286,6 @@ test_forward_delay_changed(NlcTestEnv *env, gconstpointer data)
         assert_follows_kernel(env, path, "bf0");
 }
 
-/* A guest that bridges its two NICs: frames copied between the two tap
- * queues both ways, as its software bridge would. */
-typedef struct {
-        int fd[2];
-        volatile gboolean stop;
-} Relay;
-
-static gpointer
-relay_run(gpointer data)
-{
-        Relay *r = data;
-        struct pollfd p[2] = { { r->fd[0], POLLIN, 0 }, { r->fd[1], POLLIN, 0 } };
-        guint8 buf[NLC_VNET_HDR_LEN + 2048];
-
-        while (!r->stop) {
-                if (poll(p, 2, 100) <= 0)
-                        continue;
-                for (int i = 0; i < 2; i++) {
-                        gssize n;
-
-                        if (!(p[i].revents & POLLIN))
-                                continue;
-                        n = read(r->fd[i], buf, sizeof buf);
-                        if (n > 0 && write(r->fd[1 - i], buf, (gsize) n) != n)
-                                g_message("relay: short write");
-                }
-        }
-        return NULL;
-}
-
 typedef struct {
         NlcTestEnv *env;
         const char *paths[2];
@@ -352,9 +321,8 @@ test_loop_blocks(NlcTestEnv *env, gconstpointer data)
         g_autoptr(GVariant) waited = NULL;
         g_autoptr(NlcLink) l = NULL;
         g_autofree char *shown = NULL;
-        Relay relay = { 0 };
+        NlcQueueRelay *relay;
         LoopQuery q = { env, { NULL, NULL }, -1 };
-        GThread *thread;
         gboolean ready;
 
         nlc_run("ip link add bl type bridge stp_state 1 forward_delay 200");
@@ -367,9 +335,9 @@ test_loop_blocks(NlcTestEnv *env, gconstpointer data)
         q.paths[1] = p1;
         fds0 = nlc_device_create(env, p0);
         fds1 = nlc_device_create(env, p1);
-        relay.fd[0] = g_unix_fd_list_peek_fds(fds0, NULL)[0];
-        relay.fd[1] = g_unix_fd_list_peek_fds(fds1, NULL)[0];
-        thread = g_thread_new("relay", relay_run, &relay);
+        /* A guest that bridges its two NICs. */
+        relay = nlc_queue_relay_start(g_unix_fd_list_peek_fds(fds0, NULL)[0],
+                                      g_unix_fd_list_peek_fds(fds1, NULL)[0]);
 
         g_assert_true(nlc_wait_until(one_port_blocks, &q, 12000));
         l = nlc_link_read(ifnames[q.blocked]);
@@ -385,8 +353,7 @@ test_loop_blocks(NlcTestEnv *env, gconstpointer data)
         g_variant_get(waited, "(b)", &ready);
         g_assert_false(ready);
 
-        relay.stop = TRUE;
-        g_thread_join(thread);
+        nlc_queue_relay_stop(relay);
 }
 
 int

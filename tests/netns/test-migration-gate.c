@@ -8,6 +8,7 @@
  */
 
 #include "../unit/nlc-fake-qmp.h"
+#include "nlc-test-packet.h"
 #include "ns-env.h"
 
 #define MAC  "52:54:00:00:1f:01"
@@ -631,6 +632,59 @@ test_hotplug_refused_while_migrating(Fixture *f, gconstpointer data)
         }
 }
 
+/* The destination's guest bridges its two NICs (a relay between its taps):
+ * STP blocks one of their ports. The source's readiness timeout (fallback
+ * fail) cancels, and the migration's Error names the NIC and why. */
+static void
+test_timeout_names_blocking(Fixture *f, gconstpointer data)
+{
+        g_autofree char *src1 = NULL, *dst0 = NULL, *dst1 = NULL, *path = NULL, *opts = NULL;
+        g_autofree char *phase = NULL, *error = NULL;
+        g_autoptr(GUnixFDList) src1_fds = NULL, dst1_fds = NULL;
+        g_autoptr(GVariant) o = NULL, r = NULL;
+        NlcQueueRelay *relay;
+
+        f->fds[0] = attach_guest(&f->src, f->qemu, "bsrc", "src0", TRUE);
+        src1 = ns_allocate(&f->src, "vm1", MAC2, "{'bridge': <'bsrc'>, 'ifname': <'src1'>}");
+        src1_fds = ns_create(&f->src, src1);
+        dst0 = ns_allocate(&f->dst, "vm1", MAC,
+                           "{'bridge': <'bdst'>, 'ifname': <'dst0'>, 'bpdu-guard': <false>}");
+        dst1 = ns_allocate(&f->dst, "vm1", MAC2,
+                           "{'bridge': <'bdst'>, 'ifname': <'dst1'>, 'bpdu-guard': <false>}");
+        f->fds[1] = ns_create(&f->dst, dst0);
+        dst1_fds = ns_create(&f->dst, dst1);
+        relay = nlc_queue_relay_start(g_unix_fd_list_peek_fds(f->fds[1], NULL)[0],
+                                      g_unix_fd_list_peek_fds(dst1_fds, NULL)[0]);
+
+        nlc_fake_qmp_expect_migration_start(f->qemu);
+        nlc_fake_qmp_expect(f->qemu, "migrate", "{\"uri\": \"tcp:198.51.100.2:4444\"}", NULL);
+        nlc_fake_qmp_expect(f->qemu, "migrate_cancel", NULL, NULL);
+        opts = g_strdup_printf("{'postcopy': <'immediate'>, 'readiness': <'destination-bus'>, "
+                               "'destination-bus': <'%s'>, 'readiness-timeout': <uint32 8000>, "
+                               "'fallback': <'fail'>}",
+                               f->dst.address);
+        o = g_variant_ref_sink(g_variant_parse(G_VARIANT_TYPE_VARDICT, opts, NULL, NULL, NULL));
+        r = ns_call(&f->src, "/org/netlifecd1", "org.netlifecd1.Manager", "Migrate",
+                    g_variant_new("(ss@a{sv})", "vm1", "tcp:198.51.100.2:4444", o), "(o)", NULL);
+        g_assert_nonnull(r);
+        g_variant_get(r, "(o)", &path);
+        for (int i = 0; i < 3000; i++) {
+                g_free(phase);
+                phase = migration_phase(f, path);
+                if (g_str_equal(phase, "failed"))
+                        break;
+                g_main_context_iteration(NULL, FALSE) || (g_usleep(5000), TRUE);
+        }
+        g_assert_cmpstr(phase, ==, "failed");
+        nlc_fake_qmp_assert_done(f->qemu);
+        error = ns_get_string(&f->src, path, MIG, "Error");
+        g_test_message("Error: %s", error);
+        g_assert_nonnull(strstr(error, "not ready within 8000 ms"));
+        g_assert_nonnull(strstr(error, " on dst"));
+        g_assert_nonnull(strstr(error, ": stp-blocking"));
+        nlc_queue_relay_stop(relay);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -649,6 +703,8 @@ main(int argc, char **argv)
                    tear_down);
         g_test_add("/migration-gate/hotplug-refused-while-migrating", Fixture, NULL, set_up,
                    test_hotplug_refused_while_migrating, tear_down);
+        g_test_add("/migration-gate/timeout-names-blocking", Fixture, NULL, set_up,
+                   test_timeout_names_blocking, tear_down);
         g_test_add("/migration-gate/local-destination-recreated", Fixture, NULL, set_up,
                    test_local_destination_recreated, tear_down);
         return g_test_run();

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The time-left estimate from the kernel's forward-delay timer. */
 #include <glib.h>
+#include <string.h>
 
 #include "nlc-readiness.h"
 
@@ -134,11 +135,38 @@ test_destination_covers(void)
         g_assert_false(nlc_destination_covers(NULL, first, FALSE));
 }
 
+/* The words a timed-out migration's Error carries. */
+static void
+test_describe_not_ready(void)
+{
+        const char *const guest[] = { "52:54:00:00:00:01", "52:54:00:00:00:02", "52:54:00:00:00:03",
+                                      NULL };
+        const char *const ready[] = { "52:54:00:00:00:01", NULL };
+        g_autoptr(GVariant) not_ready = g_variant_ref_sink(g_variant_new_parsed(
+                "[('52:54:00:00:00:02', 'nlc2', 'stp-blocking'), ('52:54:00:00:00:09', 'nlc9', "
+                "'no-carrier')]"));
+        g_autofree char *both = nlc_describe_not_ready(guest, ready, not_ready);
+        g_autofree char *all = nlc_describe_not_ready(NULL, NULL, not_ready);
+        g_autofree char *none = nlc_describe_not_ready(ready, ready, not_ready);
+        g_autofree char *unread = nlc_describe_not_ready(guest, NULL, NULL);
+
+        /* The guest's NICs only: a ready one is not named, a missing one is. */
+        g_assert_cmpstr(
+                both, ==,
+                "52:54:00:00:00:02 on nlc2: stp-blocking, 52:54:00:00:00:03: no device there");
+        g_assert_cmpstr(all, ==,
+                        "52:54:00:00:00:02 on nlc2: stp-blocking, 52:54:00:00:00:09 on nlc9: "
+                        "no-carrier");
+        g_assert_cmpstr(none, ==, "");
+        g_assert_nonnull(strstr(unread, "52:54:00:00:00:01: no device there"));
+}
+
 int
 main(int argc, char **argv)
 {
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/readiness/port-reasons", test_port_reasons);
+        g_test_add_func("/readiness/describe-not-ready", test_describe_not_ready);
         g_test_add_func("/readiness/link-reasons", test_link_reasons);
         g_test_add_func("/readiness/estimates", test_estimates);
         g_test_add_func("/readiness/destination-covers", test_destination_covers);
