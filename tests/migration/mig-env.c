@@ -30,11 +30,11 @@ die_with_parent(gpointer data)
 
 /* @argv run in network namespace @ns (through `ip netns exec`, which also
  * gives it a sysfs of that namespace), or in the switch's when @ns is NULL.
- * Output goes to @log_path (appended) or /dev/null; @fd, when not -1, is
- * passed as @target_fd. */
+ * Output goes to @log_path (appended) or /dev/null; @fds[i] is passed as
+ * @target_fds[i], @n_fds of them. */
 static gboolean
-spawn(const char *ns, const char *const *argv, const char *log_path, int fd, int target_fd,
-      GPid *pid, GError **error)
+spawn(const char *ns, const char *const *argv, const char *log_path, const int *fds,
+      const int *target_fds, guint n_fds, GPid *pid, GError **error)
 {
         g_autoptr(GPtrArray) full = g_ptr_array_new();
         g_auto(GStrv) envp = g_get_environ();
@@ -62,8 +62,8 @@ spawn(const char *ns, const char *const *argv, const char *log_path, int fd, int
         ok = g_spawn_async_with_pipes_and_fds(
                 NULL, (const char *const *) full->pdata, (const char *const *) envp,
                 G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH | G_SPAWN_STDIN_FROM_DEV_NULL,
-                die_with_parent, NULL, -1, log_fd, log_fd, fd >= 0 ? &fd : NULL,
-                fd >= 0 ? &target_fd : NULL, fd >= 0 ? 1 : 0, pid, NULL, NULL, NULL, error);
+                die_with_parent, NULL, -1, log_fd, log_fd, fds, target_fds, n_fds, pid, NULL, NULL,
+                NULL, error);
         close(log_fd);
         if (!ok)
                 g_prefix_error(error, "cannot start %s: ", argv[0]);
@@ -298,7 +298,7 @@ start_host(MigHost *h, GError **error)
         {
                 const char *argv[] = { "dbus-daemon", "--session", "--nofork", bus_arg, NULL };
 
-                if (!spawn(NULL, argv, NULL, -1, -1, &h->bus_pid, error))
+                if (!spawn(NULL, argv, NULL, NULL, NULL, 0, &h->bus_pid, error))
                         return FALSE;
         }
         /* dbus-daemon makes the socket file before it listens: retry. */
@@ -333,7 +333,7 @@ start_daemon(MigHost *h, GError **error)
         {
                 const char *argv[] = { daemon, addr_arg, state_arg, run_arg, NULL };
 
-                if (!spawn(h->ns, argv, h->daemon_log, -1, -1, &h->daemon_pid, error))
+                if (!spawn(h->ns, argv, h->daemon_log, NULL, NULL, 0, &h->daemon_pid, error))
                         return FALSE;
         }
         for (int i = 0; i < 1000 && !name_has_owner(h->conn); i++) {
@@ -473,6 +473,8 @@ mig_env_tear_down(MigEnv *env, GError **error)
                 g_free(h->tap);
                 g_free(h->device_path);
                 g_free(h->instance_path);
+                g_free(h->tap2);
+                g_free(h->device2_path);
                 g_free(h->qmp_path);
                 g_free(h->test_qmp_path);
                 g_free(h->serial_log);
@@ -515,9 +517,9 @@ mig_get(MigHost *h, const char *path, const char *iface, const char *prop, GErro
 }
 
 /* The first queue of a reply's "ah" and the instance's path, for the two
- * ways a host gets a device. */
+ * ways a host gets a device; @ifname noted in @tap. */
 static gboolean
-take_device(MigHost *h, const char *instance, const char *ifname, GVariant *handles,
+take_device(MigHost *h, const char *instance, char **tap, const char *ifname, GVariant *handles,
             GUnixFDList *fds, const char *method, int *fd, GError **error)
 {
         g_autoptr(GVariant) r = NULL;
@@ -532,7 +534,10 @@ take_device(MigHost *h, const char *instance, const char *ifname, GVariant *hand
         *fd = g_unix_fd_list_get(fds, handle, error);
         if (*fd < 0)
                 return FALSE;
-        h->tap = g_strdup(ifname);
+        *tap = g_strdup(ifname);
+        /* A second NIC's device joins the instance the first one made. */
+        if (h->instance_path)
+                return TRUE;
         r = mig_call(h, MIG_MANAGER_PATH, MIG_MANAGER, "GetInstance",
                      g_variant_new("(s)", instance), "(o)", error);
         if (!r)
@@ -557,7 +562,8 @@ mig_host_share_queues(MigHost *owner, MigHost *h, const char *instance, int *fd,
                 return FALSE;
         }
         g_variant_get(r, "(o@ah)", &h->device_path, &handles);
-        return take_device(h, instance, owner->tap, handles, fds, "ShareQueues", fd, error);
+        return take_device(h, instance, &h->tap, owner->tap, handles, fds, "ShareQueues", fd,
+                           error);
 }
 
 int
@@ -578,9 +584,11 @@ mig_qemu_queue_attached(GPid pid)
         return r;
 }
 
-gboolean
-mig_host_create_device(MigHost *h, const char *instance, const char *ifname, gboolean shareable,
-                       int *fd, GError **error)
+/* Allocate(instance, "tap-bridge", @mac, {bridge, ifname, shareable}) and
+ * Create(): the device's path in @device_path, the tap's name in @tap. */
+static gboolean
+create_device(MigHost *h, const char *instance, const char *mac, const char *ifname,
+              gboolean shareable, char **device_path, char **tap, int *fd, GError **error)
 {
         g_autoptr(GVariant) r = NULL, handles = NULL;
         g_autoptr(GUnixFDList) fds = NULL;
@@ -593,49 +601,96 @@ mig_host_create_device(MigHost *h, const char *instance, const char *ifname, gbo
         if (shareable)
                 g_variant_builder_add(&opts, "{sv}", "shareable", g_variant_new_boolean(TRUE));
         r = mig_call(h, MIG_MANAGER_PATH, MIG_MANAGER, "Allocate",
-                     g_variant_new("(sssa{sv})", instance, "tap-bridge", MIG_GUEST_MAC, &opts),
-                     "(o)", error);
+                     g_variant_new("(sssa{sv})", instance, "tap-bridge", mac, &opts), "(o)", error);
         if (!r)
                 return FALSE;
-        g_variant_get(r, "(o)", &h->device_path);
+        g_variant_get(r, "(o)", device_path);
         g_clear_pointer(&r, g_variant_unref);
         r = g_dbus_connection_call_with_unix_fd_list_sync(
-                h->conn, MIG_BUS_NAME, h->device_path, MIG_DEVICE, "Create", NULL,
+                h->conn, MIG_BUS_NAME, *device_path, MIG_DEVICE, "Create", NULL,
                 G_VARIANT_TYPE("(ah)"), G_DBUS_CALL_FLAGS_NONE, 30000, NULL, &fds, NULL, error);
         if (!r) {
                 g_prefix_error(error, "host %c: Device.Create: ", h->label);
                 return FALSE;
         }
         handles = g_variant_get_child_value(r, 0);
-        return take_device(h, instance, ifname, handles, fds, "Create", fd, error);
+        return take_device(h, instance, tap, ifname, handles, fds, "Create", fd, error);
+}
+
+gboolean
+mig_host_create_device(MigHost *h, const char *instance, const char *ifname, gboolean shareable,
+                       int *fd, GError **error)
+{
+        return create_device(h, instance, MIG_GUEST_MAC, ifname, shareable, &h->device_path,
+                             &h->tap, fd, error);
+}
+
+gboolean
+mig_host_create_second_device(MigHost *h, const char *instance, const char *ifname, int *fd,
+                              GError **error)
+{
+        return create_device(h, instance, MIG_GUEST_MAC2, ifname, FALSE, &h->device2_path, &h->tap2,
+                             fd, error);
+}
+
+/* Copies of the arguments, up to NULL, appended to @argv. */
+static void G_GNUC_NULL_TERMINATED
+add_args(GPtrArray *argv, ...)
+{
+        va_list ap;
+
+        va_start(ap, argv);
+        for (const char *arg = va_arg(ap, const char *); arg; arg = va_arg(ap, const char *))
+                g_ptr_array_add(argv, g_strdup(arg));
+        va_end(ap);
 }
 
 gboolean
 mig_host_start_qemu(MigEnv *env, MigHost *h, int tap_fd, gboolean incoming, GError **error)
 {
+        return mig_host_start_qemu_nics(env, h, &tap_fd, 1, incoming, error);
+}
+
+gboolean
+mig_host_start_qemu_nics(MigEnv *env, MigHost *h, const int *tap_fds, guint n_nics,
+                         gboolean incoming, GError **error)
+{
+        static const int target_fds[] = { MIG_TAP_FD, MIG_TAP2_FD };
+        static const char *const macs[] = { MIG_GUEST_MAC, MIG_GUEST_MAC2 };
         g_autofree char *kernel = g_build_filename(env->guest_dir, "bzImage", NULL);
         g_autofree char *initrd = g_build_filename(env->guest_dir, "initrd.img", NULL);
-        g_autofree char *netdev = g_strdup_printf("tap,id=n0,fd=%d,vhost=off", MIG_TAP_FD);
-        g_autofree char *nic = g_strdup_printf("virtio-net-pci,netdev=n0,mac=%s", MIG_GUEST_MAC);
         g_autofree char *serial = g_strconcat("file:", h->serial_log, NULL);
         g_autofree char *qmp = g_strconcat("unix:", h->qmp_path, ",server=on,wait=off", NULL);
         g_autofree char *test_qmp =
                 g_strconcat("unix:", h->test_qmp_path, ",server=on,wait=off", NULL);
         g_autofree char *name = g_strdup_printf("vm1-%c", h->label);
-        /* The same machine on both sides; the destination only waits for
-         * migrate-incoming. */
-        const char *argv[] = { "qemu-system-x86_64", "-name", name, "-accel", "tcg", "-m",
-                               MIG_QEMU_RAM, "-nodefaults", "-no-user-config", "-display", "none",
-                               "-kernel", kernel, "-initrd", initrd, "-append",
-                               "console=ttyS0 quiet", "-netdev", netdev, "-device", nic, "-serial",
-                               serial, "-qmp", qmp, "-qmp", test_qmp,
-                               /* the source's argv ends here */
-                               incoming ? "-incoming" : NULL, "defer", NULL };
+        g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
         gboolean ok;
 
+        g_return_val_if_fail(n_nics >= 1 && n_nics <= G_N_ELEMENTS(target_fds), FALSE);
+        /* The same machine on both sides; the destination only waits for
+         * migrate-incoming. */
+        add_args(argv, "qemu-system-x86_64", "-name", name, "-accel", "tcg", "-m", MIG_QEMU_RAM,
+                 "-nodefaults", "-no-user-config", "-display", "none", "-kernel", kernel, "-initrd",
+                 initrd, "-append", "console=ttyS0 quiet", NULL);
+        /* In this order, the guest's eth0 and eth1 (the PCI slots follow it). */
+        for (guint i = 0; i < n_nics; i++) {
+                g_autofree char *netdev =
+                        g_strdup_printf("tap,id=n%u,fd=%d,vhost=off", i, target_fds[i]);
+                g_autofree char *nic =
+                        g_strdup_printf("virtio-net-pci,netdev=n%u,mac=%s", i, macs[i]);
+
+                add_args(argv, "-netdev", netdev, "-device", nic, NULL);
+        }
+        add_args(argv, "-serial", serial, "-qmp", qmp, "-qmp", test_qmp, NULL);
+        if (incoming)
+                add_args(argv, "-incoming", "defer", NULL);
+        g_ptr_array_add(argv, NULL);
         g_close(g_open(h->serial_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), NULL);
-        ok = spawn(h->ns, argv, h->qemu_log, tap_fd, MIG_TAP_FD, &h->qemu_pid, error);
-        close(tap_fd);
+        ok = spawn(h->ns, (const char *const *) argv->pdata, h->qemu_log, tap_fds, target_fds,
+                   n_nics, &h->qemu_pid, error);
+        for (guint i = 0; i < n_nics; i++)
+                close(tap_fds[i]);
         return ok;
 }
 

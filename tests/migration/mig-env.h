@@ -28,13 +28,17 @@
 #define MIG_MIGRATION    "org.netlifecd1.Migration"
 
 #define MIG_GUEST_MAC "52:54:00:12:34:56"
-#define MIG_GUEST_IP  "192.0.2.10"
-#define MIG_PEER_IP   "192.0.2.1"
-#define MIG_BRIDGE    "br0"
-#define MIG_UPLINK    "uplink"
-#define MIG_PEER_NS   "peer"
-#define MIG_QEMU_RAM  "256"
-#define MIG_TAP_FD    10 /* where QEMU finds its tap queue */
+/* The guest's second NIC, in the runs that give it one (its eth1, left down
+ * by the guest: what is measured is the hosts' handling of its MAC). */
+#define MIG_GUEST_MAC2 "52:54:00:12:34:57"
+#define MIG_GUEST_IP   "192.0.2.10"
+#define MIG_PEER_IP    "192.0.2.1"
+#define MIG_BRIDGE     "br0"
+#define MIG_UPLINK     "uplink"
+#define MIG_PEER_NS    "peer"
+#define MIG_QEMU_RAM   "256"
+#define MIG_TAP_FD     10 /* where QEMU finds its tap queue */
+#define MIG_TAP2_FD    11 /* and the second NIC's */
 /* The hosts' STP forward delay, in centiseconds: a new port forwards after
  * two of them (16 s). Longer than the first pre-copy pass of the guest at
  * 16 MiB/s (about 10 s), so the source's switch to post-copy really has to
@@ -55,6 +59,10 @@ typedef struct {
         char *tap;
         char *device_path;
         char *instance_path;
+        /* The guest's second NIC, when it has one: its tap, and the daemon's
+         * device for it (NULL when the test made the tap itself). */
+        char *tap2;
+        char *device2_path;
         GPid qemu_pid;
         char *qmp_path;      /* the daemon's monitor */
         char *test_qmp_path; /* a second monitor, the test's own */
@@ -101,6 +109,10 @@ GVariant *mig_get(MigHost *h, const char *path, const char *iface, const char *p
  * @fd the first queue (the caller owns it). */
 gboolean mig_host_create_device(MigHost *h, const char *instance, const char *ifname,
                                 gboolean shareable, int *fd, GError **error);
+/* The same for the guest's second NIC (MIG_GUEST_MAC2): sets h->tap2 and
+ * h->device2_path. */
+gboolean mig_host_create_second_device(MigHost *h, const char *instance, const char *ifname,
+                                       int *fd, GError **error);
 /* Device.ShareQueues(@instance) on @owner's device: @h gets the new device
  * on the same tap (h->tap, h->device_path, h->instance_path) and @fd its
  * queue (detached until the device activates). */
@@ -114,6 +126,10 @@ int mig_qemu_queue_attached(GPid pid);
  * @incoming "-incoming defer". */
 gboolean mig_host_start_qemu(MigEnv *env, MigHost *h, int tap_fd, gboolean incoming,
                              GError **error);
+/* The same with a guest of @n_nics NICs (1 or 2): @tap_fds[0] is its eth0
+ * (MIG_GUEST_MAC), @tap_fds[1] its eth1 (MIG_GUEST_MAC2); all closed here. */
+gboolean mig_host_start_qemu_nics(MigEnv *env, MigHost *h, const int *tap_fds, guint n_nics,
+                                  gboolean incoming, GError **error);
 /* kill -9 of the host's netlifecd, then a new one on the same bus, state
  * and runtime directories, as after a crash; waits for its bus name. The
  * two halves: the kill (returns once its bus name is gone) and the start. */

@@ -42,21 +42,31 @@ open_tap(gpointer data)
 }
 
 gboolean
-mig_naive_create_tap(MigHost *h, const char *ifname, int *fd, GError **error)
+mig_naive_open_tap(MigHost *h, const char *ifname, int *fd, GError **error)
 {
         TapJob job = { ifname, -1 };
 
+        *fd = -1;
         if (!mig_in_netns(h->ns, open_tap, &job, error)) {
                 g_prefix_error(error, "host %c: tap %s: ", h->label, ifname);
                 return FALSE;
         }
+        *fd = job.fd;
+        return TRUE;
+}
+
+gboolean
+mig_naive_create_tap(MigHost *h, const char *ifname, int *fd, GError **error)
+{
+        if (!mig_naive_open_tap(h, ifname, fd, error))
+                return FALSE;
         if (!mig_sh(h->ns, error, "ip link set %s master " MIG_BRIDGE " && ip link set %s up",
                     ifname, ifname)) {
-                close(job.fd);
+                close(*fd);
+                *fd = -1;
                 return FALSE;
         }
         h->tap = g_strdup(ifname);
-        *fd = job.fd;
         return TRUE;
 }
 

@@ -13,6 +13,8 @@
 /* A tap named @ifname in @h's namespace, a port of its bridge, up; @fd its
  * queue (the caller owns it; the tap goes away with the last queue). */
 gboolean mig_naive_create_tap(MigHost *h, const char *ifname, int *fd, GError **error);
+/* The same tap on no bridge, down: a NIC no daemon and no bridge knows. */
+gboolean mig_naive_open_tap(MigHost *h, const char *ifname, int *fd, GError **error);
 /* Both QEMUs must be running (B with -incoming defer). Starts the migration
  * and follows it to the end over QMP; fills @run's moments and downtime. */
 gboolean mig_naive_migrate(MigEnv *env, guint64 max_bandwidth, MigRun *run, GError **error);

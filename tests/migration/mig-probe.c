@@ -36,6 +36,11 @@ struct _MigProbe {
         GArray *fds;     /* the threads' sockets, closed after they are joined */
         struct mnl_socket *nl[2];
         int ifindex[2];
+        /* The second NIC, when the guest has one. */
+        gboolean has_nic2;
+        guint8 mac2[ETH_ALEN];
+        char *tap2[2];
+        int ifindex2[2];
 };
 
 gboolean
@@ -304,9 +309,9 @@ capture_thread(gpointer data)
 typedef struct {
         MigProbe *p;
         guint host;
-        const char *tap;
+        const char *tap, *tap2;
         int fd;
-        int ifindex;
+        int ifindex, ifindex2;
 } NlOpen;
 
 static gboolean
@@ -315,8 +320,15 @@ open_netlink(gpointer data)
         NlOpen *o = data;
 
         o->ifindex = (int) if_nametoindex(o->tap);
+        if (o->ifindex <= 0)
+                return FALSE;
+        if (o->tap2) {
+                o->ifindex2 = (int) if_nametoindex(o->tap2);
+                if (o->ifindex2 <= 0)
+                        return FALSE;
+        }
         o->fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-        return o->ifindex > 0 && o->fd >= 0;
+        return o->fd >= 0;
 }
 
 typedef struct {
@@ -346,10 +358,14 @@ on_neigh(const struct nlmsghdr *nlh, void *data)
         }
         /* Static (NUD_NOARP) or permanent entries on a bridge port; learnt
          * ones are not an owner's. */
-        if (lladdr && on_bridge && memcmp(lladdr, d->p->guest_mac, ETH_ALEN) == 0 &&
-            (ndm->ndm_state & (NUD_NOARP | NUD_PERMANENT))) {
+        if (!lladdr || !on_bridge || !(ndm->ndm_state & (NUD_NOARP | NUD_PERMANENT)))
+                return MNL_CB_OK;
+        if (memcmp(lladdr, d->p->guest_mac, ETH_ALEN) == 0) {
                 d->s->owner[d->host] = ndm->ndm_ifindex;
                 d->s->owners[d->host]++;
+        } else if (d->p->has_nic2 && memcmp(lladdr, d->p->mac2, ETH_ALEN) == 0) {
+                d->s->owner2[d->host] = ndm->ndm_ifindex;
+                d->s->owners2[d->host]++;
         }
         return MNL_CB_OK;
 }
@@ -360,8 +376,15 @@ on_link(const struct nlmsghdr *nlh, void *data)
         DumpCtx *d = data;
         const struct ifinfomsg *ifm = mnl_nlmsg_get_payload(nlh);
         const struct nlattr *attr, *inner;
+        int *state;
 
-        if (nlh->nlmsg_type != RTM_NEWLINK || ifm->ifi_index != d->p->ifindex[d->host])
+        if (nlh->nlmsg_type != RTM_NEWLINK)
+                return MNL_CB_OK;
+        if (ifm->ifi_index == d->p->ifindex[d->host])
+                state = &d->s->tap_state[d->host];
+        else if (d->p->has_nic2 && ifm->ifi_index == d->p->ifindex2[d->host])
+                state = &d->s->tap2_state[d->host];
+        else
                 return MNL_CB_OK;
         mnl_attr_for_each(attr, nlh, sizeof *ifm)
         {
@@ -370,7 +393,7 @@ on_link(const struct nlmsghdr *nlh, void *data)
                 mnl_attr_for_each_nested(inner, attr)
                 {
                         if (mnl_attr_get_type(inner) == IFLA_BRPORT_STATE)
-                                d->s->tap_state[d->host] = mnl_attr_get_u8(inner);
+                                *state = mnl_attr_get_u8(inner);
                 }
         }
         return MNL_CB_OK;
@@ -419,7 +442,7 @@ sampler_thread(gpointer data)
         gint64 next = g_get_monotonic_time();
 
         while (!stopping(p, deadline)) {
-                MigSample s = { .tap_state = { -1, -1 } };
+                MigSample s = { .tap_state = { -1, -1 }, .tap2_state = { -1, -1 } };
                 gint64 wait;
 
                 s.start = g_get_real_time();
@@ -428,9 +451,9 @@ sampler_thread(gpointer data)
                  * like two owners within one sample; only a real overlap can. */
                 for (int host = 1; host >= 0; host--) {
                         if (!dump(p, (guint) host, RTM_GETLINK, on_link, &s))
-                                s.tap_state[host] = -1;
+                                s.tap_state[host] = s.tap2_state[host] = -1;
                         if (!dump(p, (guint) host, RTM_GETNEIGH, on_neigh, &s))
-                                s.owner[host] = -1;
+                                s.owner[host] = s.owner2[host] = -1;
                 }
                 s.end = g_get_real_time();
                 g_mutex_lock(&p->lock);
@@ -492,6 +515,8 @@ mig_probe_free(MigProbe *p)
                         mnl_socket_close(p->nl[i]);
         g_ptr_array_unref(p->jobs);
         g_ptr_array_unref(p->threads);
+        g_free(p->tap2[0]);
+        g_free(p->tap2[1]);
         g_array_unref(p->sent);
         g_array_unref(p->replies);
         g_array_unref(p->captures[0]);
@@ -540,12 +565,22 @@ mig_probe_start_capture(MigProbe *p, guint host, const char *ns, const char *ifn
         return TRUE;
 }
 
+void
+mig_probe_add_second_nic(MigProbe *p, const char *mac, const char *const tap[2])
+{
+        p->has_nic2 = TRUE;
+        sscanf(mac, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &p->mac2[0], &p->mac2[1], &p->mac2[2],
+               &p->mac2[3], &p->mac2[4], &p->mac2[5]);
+        for (guint i = 0; i < 2; i++)
+                p->tap2[i] = g_strdup(tap[i]);
+}
+
 gboolean
 mig_probe_start_sampler(MigProbe *p, const char *const ns[2], const char *const tap[2],
                         GError **error)
 {
         for (guint i = 0; i < 2; i++) {
-                NlOpen o = { p, i, tap[i], -1, 0 };
+                NlOpen o = { p, i, tap[i], p->tap2[i], -1, 0, 0 };
 
                 if (!mig_in_netns(ns[i], open_netlink, &o, error)) {
                         if (o.fd >= 0)
@@ -555,6 +590,7 @@ mig_probe_start_sampler(MigProbe *p, const char *const ns[2], const char *const 
                 }
                 p->nl[i] = mnl_socket_fdopen(o.fd);
                 p->ifindex[i] = o.ifindex;
+                p->ifindex2[i] = o.ifindex2;
                 if (!p->nl[i] || mnl_socket_bind(p->nl[i], 0, MNL_SOCKET_AUTOPID) < 0) {
                         g_set_error(error, G_IO_ERROR, g_io_error_from_errno(errno),
                                     "sampler: netlink socket: %s", g_strerror(errno));
@@ -616,6 +652,12 @@ int
 mig_probe_tap_ifindex(MigProbe *p, guint host)
 {
         return p->ifindex[host];
+}
+
+int
+mig_probe_tap2_ifindex(MigProbe *p, guint host)
+{
+        return p->ifindex2[host];
 }
 
 guint

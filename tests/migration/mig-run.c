@@ -2,6 +2,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "mig-naive.h"
 #include "mig-qmp.h"
@@ -20,7 +21,7 @@
  * g_dbus_connection_remove_filter(), so what it touches must outlive it. */
 typedef struct {
         GMutex lock;
-        char *device_path, *instance_path;
+        char *device_path, *device2_path, *instance_path;
         GArray *changes; /* MigChange */
 } Watch;
 
@@ -58,6 +59,8 @@ on_message(GDBusConnection *conn, GDBusMessage *message, gboolean incoming, gpoi
         g_mutex_lock(&w->lock);
         if (g_strcmp0(path, w->device_path) == 0)
                 kind = "device";
+        else if (g_strcmp0(path, w->device2_path) == 0)
+                kind = "device2";
         else if (g_strcmp0(path, w->instance_path) == 0)
                 kind = "instance";
         g_mutex_unlock(&w->lock);
@@ -198,17 +201,18 @@ get_string(MigHost *h, const char *path, const char *iface, const char *prop)
         return g_strdup(v ? g_variant_get_string(v, NULL) : "");
 }
 
+/* The host's instance Ready, and with @active Active too. */
 static gboolean
-wait_instance(MigHost *h, guint timeout_ms, GError **error)
+wait_instance(MigHost *h, gboolean active, guint timeout_ms, GError **error)
 {
         for (guint i = 0; i < timeout_ms / 100; i++) {
                 if (get_bool(h, h->instance_path, MIG_INSTANCE, "Ready") &&
-                    get_bool(h, h->instance_path, MIG_INSTANCE, "Active"))
+                    (!active || get_bool(h, h->instance_path, MIG_INSTANCE, "Active")))
                         return TRUE;
                 g_usleep(100000);
         }
-        return fail(error, "host %c: instance not ready and active within %u ms", h->label,
-                    timeout_ms);
+        return fail(error, "host %c: instance not ready%s within %u ms", h->label,
+                    active ? " and active" : "", timeout_ms);
 }
 
 static gboolean
@@ -525,20 +529,33 @@ create_device(Ctx *ctx, MigHost *h, const char *instance, const char *tap, int *
         return mig_host_create_device(h, instance, tap, ctx->config->share_queues, fd, error);
 }
 
-/* The guest boots on A; A's port starts counting at its creation. */
+static guint
+n_nics(Ctx *ctx)
+{
+        return ctx->config->second_nic ? 2 : 1;
+}
+
+/* The guest boots on A; A's ports start counting at their creation. */
 static gboolean
 boot_source(Ctx *ctx, GError **error)
 {
         MigEnv *env = ctx->env;
         MigHost *a = &env->host[0], *b = &env->host[1];
-        int fd;
+        int fds[2] = { -1, -1 };
 
-        if (!create_device(ctx, a, MIG_INSTANCE_NAME, MIG_TAP_A, &fd, error) ||
-            !mig_host_start_qemu(env, a, fd, FALSE, error))
+        if (!create_device(ctx, a, MIG_INSTANCE_NAME, MIG_TAP_A, &fds[0], error))
+                return FALSE;
+        if (ctx->config->second_nic &&
+            !mig_host_create_second_device(a, MIG_INSTANCE_NAME, MIG_TAP2_A, &fds[1], error)) {
+                close(fds[0]);
+                return FALSE;
+        }
+        if (!mig_host_start_qemu_nics(env, a, fds, n_nics(ctx), FALSE, error))
                 return FALSE;
         if (ctx->config->driver == MIG_DRIVER_NETLIFECD) {
                 if (!mig_host_attach_qemu(a, MIG_INSTANCE_NAME, error) ||
-                    !wait_guest_ready(a, error) || !wait_instance(a, ctx->port_timeout_ms, error))
+                    !wait_guest_ready(a, error) ||
+                    !wait_instance(a, TRUE, ctx->port_timeout_ms, error))
                         return FALSE;
         } else if (!wait_guest_ready(a, error) ||
                    !mig_wait_forwarding(a->ns, MIG_TAP_A, ctx->port_timeout_ms, error)) {
@@ -548,8 +565,35 @@ boot_source(Ctx *ctx, GError **error)
                mig_wait_forwarding(b->ns, MIG_UPLINK, ctx->port_timeout_ms, error);
 }
 
-/* B: the device first (its STP countdown starts now), then QEMU waiting for
- * the stream, then the probes on B's tap. */
+static void
+watch_path(Ctx *ctx, char **where, const char *path)
+{
+        g_mutex_lock(&ctx->watch->lock);
+        *where = g_strdup(path);
+        g_mutex_unlock(&ctx->watch->lock);
+}
+
+/* B's second NIC, second_nic_delay_ms after its first: a device of B's
+ * daemon, or a tap of the test's own on no bridge. */
+static gboolean
+second_destination_nic(Ctx *ctx, MigHost *b, int *fd, GError **error)
+{
+        g_usleep((gulong) ctx->config->second_nic_delay_ms * 1000);
+        if (ctx->config->second_nic_unmanaged) {
+                if (!mig_naive_open_tap(b, MIG_TAP2_B, fd, error))
+                        return FALSE;
+                b->tap2 = g_strdup(MIG_TAP2_B);
+                return TRUE;
+        }
+        if (!mig_host_create_second_device(b, ctx->dst_instance, MIG_TAP2_B, fd, error))
+                return FALSE;
+        ctx->run->dst_created_at[1] = g_get_real_time();
+        watch_path(ctx, &ctx->watch->device2_path, b->device2_path);
+        return TRUE;
+}
+
+/* B: the devices first (their STP countdown starts now), then QEMU waiting
+ * for the stream, then the probes on B's tap. */
 static gboolean
 start_destination(Ctx *ctx, GError **error)
 {
@@ -557,15 +601,15 @@ start_destination(Ctx *ctx, GError **error)
         MigHost *b = ctx->dst;
         const char *const ns[2] = { env->host[0].ns, b->ns };
         const char *const taps[2] = { MIG_TAP_A, ctx->dst_tap };
-        int fd;
+        const char *const taps2[2] = { MIG_TAP2_A, MIG_TAP2_B };
+        int fds[2] = { -1, -1 };
 
-        if (!create_device(ctx, b, ctx->dst_instance, ctx->dst_tap, &fd, error))
+        if (!create_device(ctx, b, ctx->dst_instance, ctx->dst_tap, &fds[0], error))
                 return FALSE;
         if (ctx->config->driver == MIG_DRIVER_NETLIFECD) {
-                g_mutex_lock(&ctx->watch->lock);
-                ctx->watch->device_path = g_strdup(b->device_path);
-                ctx->watch->instance_path = g_strdup(b->instance_path);
-                g_mutex_unlock(&ctx->watch->lock);
+                ctx->run->dst_created_at[0] = g_get_real_time();
+                watch_path(ctx, &ctx->watch->device_path, b->device_path);
+                watch_path(ctx, &ctx->watch->instance_path, b->instance_path);
                 g_dbus_connection_add_filter(b->conn, on_message, ctx->watch, NULL);
                 /* A match rule, so B's bus sends us the signals at all. */
                 g_dbus_connection_signal_subscribe(
@@ -573,13 +617,21 @@ start_destination(Ctx *ctx, GError **error)
                         "PropertiesChanged", NULL, NULL, G_DBUS_SIGNAL_FLAGS_NONE, ignore_signal,
                         NULL, NULL);
         }
-        if (!mig_host_start_qemu(env, b, fd, TRUE, error) ||
+        if (ctx->config->second_nic && !second_destination_nic(ctx, b, &fds[1], error)) {
+                close(fds[0]);
+                return FALSE;
+        }
+        if (ctx->config->second_nic)
+                mig_probe_add_second_nic(ctx->probe, MIG_GUEST_MAC2, taps2);
+        if (!mig_host_start_qemu_nics(env, b, fds, n_nics(ctx), TRUE, error) ||
             !mig_probe_start_capture(ctx->probe, 1, b->ns, ctx->dst_tap, error) ||
             !mig_probe_start_sampler(ctx->probe, ns, taps, error))
                 return FALSE;
         if (ctx->config->driver == MIG_DRIVER_NETLIFECD)
                 return mig_host_attach_qemu(b, ctx->dst_instance, error) &&
-                       wait_qmp_connected(b, error);
+                       wait_qmp_connected(b, error) &&
+                       (!ctx->config->wait_destination_ready ||
+                        wait_instance(b, FALSE, ctx->port_timeout_ms, error));
         return TRUE;
 }
 
@@ -627,6 +679,8 @@ collect(Ctx *ctx)
                 run->samples = mig_probe_get_samples(ctx->probe);
                 run->tap_ifindex[0] = mig_probe_tap_ifindex(ctx->probe, 0);
                 run->tap_ifindex[1] = mig_probe_tap_ifindex(ctx->probe, 1);
+                run->tap2_ifindex[0] = mig_probe_tap2_ifindex(ctx->probe, 0);
+                run->tap2_ifindex[1] = mig_probe_tap2_ifindex(ctx->probe, 1);
         }
         run->changes = g_array_new(FALSE, FALSE, sizeof(MigChange));
         g_mutex_lock(&ctx->watch->lock);
@@ -669,10 +723,12 @@ collect(Ctx *ctx)
 }
 
 static gboolean
-check_prerequisites(MigEnv *env, MigRun *run, GError **error)
+check_prerequisites(MigEnv *env, const MigRunConfig *config, MigRun *run, GError **error)
 {
         guint major = mig_qemu_major(&run->qemu_version);
 
+        if (config->second_nic && (config->driver != MIG_DRIVER_NETLIFECD || config->local))
+                return fail(error, "a second NIC is for netlifecd between hosts A and B only");
         if (major < 10)
                 return fail(error,
                             "QEMU 10 is needed (found: %s): run scripts/install-qemu.sh "
@@ -776,6 +832,7 @@ mig_run(MigEnv *env, const MigRunConfig *config, MigRun *run, GError **error)
 
         g_mutex_lock(&the_watch.lock);
         g_clear_pointer(&the_watch.device_path, g_free);
+        g_clear_pointer(&the_watch.device2_path, g_free);
         g_clear_pointer(&the_watch.instance_path, g_free);
         for (guint i = 0; the_watch.changes && i < the_watch.changes->len; i++)
                 g_free(g_array_index(the_watch.changes, MigChange, i).what);
@@ -795,7 +852,7 @@ mig_run(MigEnv *env, const MigRunConfig *config, MigRun *run, GError **error)
                 ctx.dst_tap = config->share_queues ? MIG_TAP_A : MIG_TAP_LOCAL;
                 ctx.uri = MIG_LOCAL_URI;
         }
-        ok = check_prerequisites(env, run, &local) && run_steps(&ctx, &local);
+        ok = check_prerequisites(env, config, run, &local) && run_steps(&ctx, &local);
         if (config->share_queues) {
                 run->old_queue_attached = mig_qemu_queue_attached(env->host[0].qemu_pid);
                 run->new_queue_attached = mig_qemu_queue_attached(ctx.dst->qemu_pid);

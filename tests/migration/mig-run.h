@@ -25,6 +25,9 @@
 #define MIG_TAP_A         "vm1a"
 #define MIG_TAP_B         "vm1b"
 #define MIG_MIGRATION_URI "tcp:198.51.100.2:4444"
+/* The guest's second NIC (MIG_GUEST_MAC2), in the runs that give it one. */
+#define MIG_TAP2_A "vm1a2"
+#define MIG_TAP2_B "vm1b2"
 /* Localhost live upgrade: a second QEMU on host A, its own instance and tap
  * on A's bridge, the stream over A's loopback. */
 #define MIG_LOCAL_INSTANCE "vm1-new"
@@ -79,12 +82,24 @@ typedef struct {
         gboolean share_queues;    /* with @local: the second QEMU gets new queues of
                                    * A's tap (Device.ShareQueues) instead of a tap
                                    * of its own */
+        /* netlifecd between hosts A and B only: a guest with a second NIC
+         * (MIG_GUEST_MAC2 on MIG_TAP2_A, MIG_TAP2_B), both QEMUs started
+         * with both. Its eth0 stays the first NIC, the one the probes use. */
+        gboolean second_nic;
+        guint second_nic_delay_ms;       /* on B, the second NIC's device is created
+                                        * this long after the first's (both before
+                                        * B's QEMU and PrepareIncoming) */
+        gboolean second_nic_unmanaged;   /* on B, the second NIC's tap is the test's
+                                        * own, on no bridge: B's daemon holds a
+                                        * device for the first NIC only */
+        gboolean wait_destination_ready; /* Migrate only once B's instance is Ready */
 } MigRunConfig;
 
 /* A PropertiesChanged about B's device or instance, timed on arrival here. */
 typedef struct {
         gint64 at;
-        char *what; /* "device PortState=forwarding", "instance Ready=true", ... */
+        char *what; /* "device PortState=forwarding", "instance Ready=true", ...;
+                     * "device2 ..." for a second NIC's device */
 } MigChange;
 
 struct _MigRun {
@@ -113,6 +128,10 @@ struct _MigRun {
         GArray *sent, *replies, *captures[2], *samples;
         GArray *changes; /* MigChange (netlifecd only) */
         int tap_ifindex[2];
+        /* With config->second_nic: its taps, as the sampler found them; when
+         * B's Create returned for each NIC's device (netlifecd; 0: none). */
+        int tap2_ifindex[2];
+        gint64 dst_created_at[2];
         char *serial[2];
         /* With share_queues, read from the QEMUs' own fds at the end (while
          * both still run): 1 attached, 0 detached, or a negative errno. */

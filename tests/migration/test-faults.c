@@ -38,6 +38,12 @@
  *   pause-timeout-precopy     the same with "continue-precopy": cancelled (pre-
  *                             copy cannot go on past the switchover), same
  *                             checks
+ *   second-nic-missing        a guest with two NICs; B's QEMU has both, B's
+ *                             daemon a device for the first only (issue #17):
+ *                             B's instance is Ready before Migrate, yet A never
+ *                             takes B for ready; the readiness timeout with
+ *                             "fail" ends it failed, both MACs stay on A, B
+ *                             never holds either, the guest answers on A
  *
  * Which case runs is chosen with -p (one meson test per case). Needs root,
  * QEMU 10 and the guest, like test-postcopy: without them it fails.
@@ -612,6 +618,96 @@ test_pause_timeout_precopy(void)
         pause_timeout("continue-precopy", "cancelled", "pre-copy cannot go on past it");
 }
 
+/* Issue #17: B's instance is Ready (its one device forwards) before
+ * Migrate, but B has no device for the second MAC A has active, so B is not
+ * ready: no switch, the readiness timeout fails the migration, the guest
+ * and both MACs stay on A. */
+static void
+test_second_nic_missing(void)
+{
+        MigRunConfig config = {
+                .migrate_options = "{'readiness-timeout': <uint32 2000>, 'fallback': <'fail'>}",
+                .expect_final = "failed",
+                .second_nic = TRUE,
+                .second_nic_unmanaged = TRUE,
+                .wait_destination_ready = TRUE,
+        };
+        MigRun run = { 0 };
+
+        if (run_case(&config, &run)) {
+                MigHost *b = &env.host[1];
+                g_autofree char *why =
+                        get_string(&env.host[0], run.src_path, MIG_MIGRATION, "Error");
+                g_autofree char *mac1 = g_ascii_strdown(MIG_GUEST_MAC, -1);
+                g_autofree char *b_macs = NULL;
+                g_autoptr(GVariant) ready_macs =
+                        mig_get(b, b->instance_path, MIG_INSTANCE, "ReadyMacs", NULL);
+                g_autofree const char **macs =
+                        ready_macs ? g_variant_get_strv(ready_macs, NULL) : NULL;
+                gint64 timeout_at = mig_timeline_find(run.src_timeline, "readiness-timeout", 0);
+                gint64 policy_at = mig_timeline_find(run.src_timeline, "policy-fired", 0);
+                gint64 b_ready_at = mig_run_change_at(&run, "instance Ready=true");
+                guint b_owned2 = 0, a_owned2 = 0, both = 0, replies = 0, b_unready = 0;
+                const char *mark = mig_run_corruption(run.serial[0]);
+
+                b_macs = macs ? g_strjoinv(" ", (char **) macs) : g_strdup("(none)");
+                for (guint i = 0; i < run.samples->len; i++) {
+                        MigSample *s = &g_array_index(run.samples, MigSample, i);
+
+                        g_assert_cmpint(s->owner2[0], >=, 0);
+                        g_assert_cmpint(s->owner2[1], >=, 0);
+                        b_owned2 += s->owner2[1] != 0;
+                        both += s->owner2[0] > 0 && s->owner2[1] > 0;
+                        if (s->start > timeout_at + 100000)
+                                a_owned2 += s->owner2[0] == run.tap2_ifindex[0];
+                }
+                for (guint i = 0; i < run.changes->len; i++) {
+                        MigChange *c = &g_array_index(run.changes, MigChange, i);
+
+                        b_unready += g_str_equal(c->what, "instance Ready=false") &&
+                                     c->at > b_ready_at && c->at < timeout_at;
+                }
+                for (guint i = 0; i < run.replies->len; i++)
+                        replies +=
+                                g_array_index(run.replies, MigArrival, i).at > timeout_at + 100000;
+                g_test_message("A's migration failed: %s", why);
+                g_test_message("B's instance Ready %+.1f ms, its ReadyMacs '%s'; A's policy fired "
+                               "%+.1f ms, readiness timeout %+.1f ms (from Migrate); after it: "
+                               "%s on A's second tap in %u samples, on B in %u of %u samples; %u "
+                               "guest replies",
+                               (b_ready_at - run.migrate_at) / 1e3, b_macs,
+                               (policy_at - run.migrate_at) / 1e3,
+                               (timeout_at - run.migrate_at) / 1e3, MIG_GUEST_MAC2, a_owned2,
+                               b_owned2, run.samples->len, replies);
+                /* B's instance was Ready all along, its ReadyMacs the first
+                 * NIC's only: the second MAC alone held the gate. */
+                g_assert_cmpint(b_ready_at, >, 0);
+                g_assert_cmpint(b_ready_at, <, run.migrate_at);
+                g_assert_cmpuint(b_unready, ==, 0);
+                g_assert_cmpstr(b_macs, ==, mac1);
+                g_assert_cmpint(policy_at, >, 0);
+                g_assert_cmpint(timeout_at, >, policy_at);
+                g_assert_cmpint(mig_timeline_find(run.src_timeline, "destination-ready", 0), ==, 0);
+                g_assert_nonnull(strstr(why, "ready"));
+                /* The first MAC (and no switch): A kept it, B never held it. */
+                assert_source_kept_everything(&run, timeout_at + 100000);
+                /* The second MAC likewise. */
+                g_assert_cmpuint(b_owned2, ==, 0);
+                g_assert_cmpuint(both, ==, 0);
+                g_assert_cmpuint(a_owned2, >, 0);
+                g_assert_cmpint(run.tap2_ifindex[0], >, 0);
+                /* The guest still runs on A and answers (2 s of echoes at
+                 * 10 ms after the end), unless the emulator broke it. */
+                if (mark)
+                        g_test_fail_printf("EMULATOR FAILURE, not a netlifecd failure: '%s' on "
+                                           "A's console",
+                                           mark);
+                else
+                        g_assert_cmpuint(replies, >, 50);
+        }
+        tear_down(&run);
+}
+
 static void
 test_link_cut_recover(void)
 {
@@ -692,5 +788,6 @@ main(int argc, char **argv)
         g_test_add_func("/migration/faults/destination-daemon-away", test_destination_daemon_away);
         g_test_add_func("/migration/faults/pause-timeout-fail", test_pause_timeout_fail);
         g_test_add_func("/migration/faults/pause-timeout-precopy", test_pause_timeout_precopy);
+        g_test_add_func("/migration/faults/second-nic-missing", test_second_nic_missing);
         return g_test_run();
 }

@@ -21,6 +21,16 @@
  *                             the emulator corrupted it
  *   clean-shutdown            everything torn down, both daemons exit 0
  *
+ * With NLC_MIG_SECOND_NIC=late the guest has a second NIC (issue #17: every
+ * NIC counts). On B, its device is created SECOND_NIC_DELAY_MS after the
+ * first NIC's, both before B's QEMU and PrepareIncoming, so its port
+ * forwards that much later; the checks above judge the first NIC (the
+ * guest's eth0, the one the probes use) and two more run:
+ *   second-nic-switch         B's first port forwarded and the policy fired
+ *                             while B's second port still blocked, and the
+ *                             switch waited for the second port
+ *   second-nic-single-owner   single-owner for the second NIC's MAC
+ *
  * QEMU 10 and the guest (NLC_GUEST_DIR, from build-guest.sh) are required:
  * without them the test fails, it never skips. QEMU 7.2's TCG corrupts a
  * migrated Linux guest about half of the time (see scripts/install-qemu.sh).
@@ -35,6 +45,11 @@
 #define MAX_BANDWIDTH     (16ULL << 20)
 #define DEACTIVATE_MS     50
 #define BLACKOUT_SLACK_MS 200
+/* B's second NIC after its first, with NLC_MIG_SECOND_NIC=late: one and a
+ * half forward delays. B's first port then forwards about 3 s after Migrate,
+ * before the policy fires (the first pass, about 10 s); the second about
+ * 15 s after Migrate, as a single NIC's would. */
+#define SECOND_NIC_DELAY_MS (MIG_FORWARD_DELAY_CS * 15)
 
 static MigEnv env;
 static gboolean env_up;
@@ -42,6 +57,7 @@ static gboolean any_failed, logs_dumped;
 static MigRun run;
 static const char *readiness = "destination-bus";
 static const char *migrate_options; /* more Migrate() options, GVariant text */
+static gboolean second_nic;         /* NLC_MIG_SECOND_NIC=late */
 
 /* ---- the cases ---- */
 
@@ -55,7 +71,9 @@ ensure_run(void)
                                 .readiness = readiness,
                                 .max_bandwidth = MAX_BANDWIDTH,
                                 .migrate_options = migrate_options,
-                                .blocktime = TRUE };
+                                .blocktime = TRUE,
+                                .second_nic = second_nic,
+                                .second_nic_delay_ms = SECOND_NIC_DELAY_MS };
 
         if (ran)
                 return;
@@ -100,9 +118,10 @@ static void
 test_run(void)
 {
         ensure_run();
-        g_test_message("%s; readiness '%s', options %s",
+        g_test_message("%s; readiness '%s', options %s%s",
                        run.qemu_version ? run.qemu_version : "no QEMU", readiness,
-                       migrate_options ? migrate_options : "none");
+                       migrate_options ? migrate_options : "none",
+                       second_nic ? "; a second NIC, late on B" : "");
         if (run.warmup_captures)
                 g_test_message("before the migration: %u echo requests reached A's tap, %u "
                                "replies",
@@ -224,53 +243,164 @@ test_source_deactivated(void)
         g_assert_cmpint(last_owned, <, stop_at + DEACTIVATE_MS * 1000);
 }
 
+/* NIC @nic's (0: the first, 1: the second) static FDB entries in a sample:
+ * @owner[h] the port on host h, @owners[h] how many. */
 static void
-test_single_owner(void)
+sample_owners(const MigSample *s, guint nic, const int **owner, const guint **owners)
 {
-        MigSample *last;
+        *owner = nic ? s->owner2 : s->owner;
+        *owners = nic ? s->owners2 : s->owners;
+}
+
+/* The MAC of NIC @nic had one static entry at most, on the guest's tap,
+ * never on both hosts; A's before, B's at the end. */
+static void
+single_owner(guint nic)
+{
+        const char *mac = nic ? MIG_GUEST_MAC2 : MIG_GUEST_MAC;
+        const int *tap_ifindex = nic ? run.tap2_ifindex : run.tap_ifindex;
+        const int *owner;
+        const guint *owners;
         guint both = 0, owned[2] = { 0, 0 }, misplaced[2] = { 0, 0 }, failed = 0;
 
         if (!judgeable())
                 return;
-        g_assert_cmpuint(run.samples->len, >, 0);
+        if (!run.samples->len) {
+                g_test_fail_printf("no FDB samples");
+                return;
+        }
         for (guint i = 0; i < run.samples->len; i++) {
                 MigSample *s = &g_array_index(run.samples, MigSample, i);
 
-                if (s->owner[0] < 0 || s->owner[1] < 0) {
+                sample_owners(s, nic, &owner, &owners);
+                if (owner[0] < 0 || owner[1] < 0) {
                         failed++;
                         continue;
                 }
                 for (guint h = 0; h < 2; h++) {
-                        owned[h] += s->owner[h] > 0;
+                        owned[h] += owner[h] > 0;
                         /* The Linux bridge moves a static, non-sticky entry
                          * to whichever port learns the MAC: an entry on a
                          * port other than the tap is one nobody owns. */
-                        if (s->owner[h] > 0 && s->owner[h] != run.tap_ifindex[h] && !misplaced[h]++)
-                                g_test_message("host %c: the guest MAC's static entry is on "
-                                               "port ifindex %d, not on the tap (%d), in the "
-                                               "sample at %+.1f ms from Migrate",
-                                               'A' + h, s->owner[h], run.tap_ifindex[h],
+                        if (owner[h] > 0 && owner[h] != tap_ifindex[h] && !misplaced[h]++)
+                                g_test_message("host %c: %s's static entry is on port ifindex %d, "
+                                               "not on the tap (%d), in the sample at %+.1f ms "
+                                               "from Migrate",
+                                               'A' + h, mac, owner[h], tap_ifindex[h],
                                                (s->start - run.migrate_at) / 1e3);
                 }
-                if (s->owner[0] > 0 && s->owner[1] > 0 && !both++)
-                        g_test_message("both hosts hold the MAC in the sample at %+.1f ms from "
-                                       "Migrate",
-                                       (s->start - run.migrate_at) / 1e3);
-                g_assert_cmpuint(s->owners[0], <=, 1);
-                g_assert_cmpuint(s->owners[1], <=, 1);
+                if (owner[0] > 0 && owner[1] > 0 && !both++)
+                        g_test_message("both hosts hold %s in the sample at %+.1f ms from Migrate",
+                                       mac, (s->start - run.migrate_at) / 1e3);
+                g_assert_cmpuint(owners[0], <=, 1);
+                g_assert_cmpuint(owners[1], <=, 1);
         }
-        last = &g_array_index(run.samples, MigSample, run.samples->len - 1);
-        g_test_message("%u FDB samples: A owned in %u, B in %u, both in %u; entries off the tap: "
-                       "A %u, B %u; %u failed dumps",
-                       run.samples->len, owned[0], owned[1], both, misplaced[0], misplaced[1],
+        sample_owners(&g_array_index(run.samples, MigSample, run.samples->len - 1), nic, &owner,
+                      &owners);
+        g_test_message("%s: %u FDB samples: A owned in %u, B in %u, both in %u; entries off the "
+                       "tap: A %u, B %u; %u failed dumps",
+                       mac, run.samples->len, owned[0], owned[1], both, misplaced[0], misplaced[1],
                        failed);
         g_assert_cmpuint(both, ==, 0);
         g_assert_cmpuint(misplaced[0], ==, 0);
         g_assert_cmpuint(misplaced[1], ==, 0);
         g_assert_cmpuint(failed, ==, 0);
         g_assert_cmpuint(owned[0], >, 0);
-        g_assert_cmpint(last->owner[0], ==, 0);
-        g_assert_cmpint(last->owner[1], ==, run.tap_ifindex[1]);
+        g_assert_cmpint(tap_ifindex[1], >, 0);
+        g_assert_cmpint(owner[0], ==, 0);
+        g_assert_cmpint(owner[1], ==, tap_ifindex[1]);
+}
+
+static void
+test_single_owner(void)
+{
+        single_owner(0);
+}
+
+/* B's port of each NIC in the kernel's samples: @not_yet[n] the start of
+ * the last sample in which it did not forward, @forwarding[n] the end of
+ * the first in which it did (0: none). */
+static void
+b_port_states(gint64 not_yet[2], gint64 forwarding[2])
+{
+        for (guint n = 0; n < 2; n++)
+                not_yet[n] = forwarding[n] = 0;
+        for (guint i = 0; i < run.samples->len; i++) {
+                MigSample *s = &g_array_index(run.samples, MigSample, i);
+                const int state[2] = { s->tap_state[1], s->tap2_state[1] };
+
+                for (guint n = 0; n < 2; n++) {
+                        if (state[n] < 0)
+                                continue; /* the dump failed: no view */
+                        if (state[n] != BR_STATE_FORWARDING)
+                                not_yet[n] = s->start;
+                        else if (!forwarding[n])
+                                forwarding[n] = s->end;
+                }
+        }
+}
+
+/* Issue #17: B is ready only when it holds a ready device for every MAC A
+ * has active. B's first port forwarded and A's policy fired while B's
+ * second port still blocked: a gate counting the first NIC alone would
+ * have switched then. It must have waited for the second. */
+static void
+test_second_nic_switch(void)
+{
+        gint64 not_yet[2], forwarding[2], switch_at, policy_at, dst_ready_at, first_ready_at;
+        gint64 ready_at[2], inst_ready_at, m = run.migrate_at;
+        g_autofree char *eth0 = g_strconcat("GUEST-READY ", MIG_GUEST_MAC, NULL);
+
+        if (!judgeable())
+                return;
+        b_port_states(not_yet, forwarding);
+        switch_at = mig_timeline_find(run.src_timeline, "postcopy-switch", 0);
+        policy_at = mig_timeline_find(run.src_timeline, "policy-fired", 0);
+        dst_ready_at = mig_timeline_find(run.src_timeline, "destination-ready", 0);
+        ready_at[0] = mig_run_change_at(&run, "device Ready=true");
+        ready_at[1] = mig_run_change_at(&run, "device2 Ready=true");
+        inst_ready_at = mig_run_change_at(&run, "instance Ready=true");
+        g_test_message("B's devices created %+.1f ms and %+.1f ms; B's first port: kernel "
+                       "'forwarding' by %+.1f ms, Ready signal %+.1f ms; second port: last "
+                       "'not forwarding' sample %+.1f ms, 'forwarding' by %+.1f ms, Ready signal "
+                       "%+.1f ms; B's instance Ready %+.1f ms; A: policy fired %+.1f ms, "
+                       "destination ready %+.1f ms, switch %+.1f ms (all from Migrate)",
+                       (run.dst_created_at[0] - m) / 1e3, (run.dst_created_at[1] - m) / 1e3,
+                       (forwarding[0] - m) / 1e3, (ready_at[0] - m) / 1e3, (not_yet[1] - m) / 1e3,
+                       (forwarding[1] - m) / 1e3, (ready_at[1] - m) / 1e3,
+                       (inst_ready_at - m) / 1e3, (policy_at - m) / 1e3, (dst_ready_at - m) / 1e3,
+                       (switch_at - m) / 1e3);
+        /* The probes measure the guest's eth0: it must be the first NIC. */
+        g_assert_nonnull(strstr(run.serial[0], eth0));
+        g_assert_cmpint(run.dst_created_at[1] - run.dst_created_at[0], >=,
+                        SECOND_NIC_DELAY_MS * 1000);
+        g_assert_cmpint(forwarding[0], >, 0);
+        g_assert_cmpint(forwarding[1], >, 0);
+        g_assert_cmpint(switch_at, >, 0);
+        g_assert_cmpint(policy_at, >, 0);
+        /* The second port forwarded clearly later than the first: it still
+         * blocked half the delay after the first forwarded. */
+        g_assert_cmpint(not_yet[1] - forwarding[0], >=, SECOND_NIC_DELAY_MS / 2 * 1000);
+        /* A gate counting the first NIC alone had everything it needed
+         * (the policy fired, the first port forwarded) while the kernel
+         * still showed the second port blocking. */
+        first_ready_at = MAX(policy_at, forwarding[0]);
+        g_assert_cmpint(first_ready_at, <, not_yet[1]);
+        /* No switch, and A not told B was ready, before the kernel's last
+         * sample of the second port not forwarding. */
+        g_assert_cmpint(switch_at, >, not_yet[1]);
+        g_assert_cmpint(dst_ready_at, >, not_yet[1]);
+        g_assert_cmpint(switch_at, >=, dst_ready_at);
+        /* The daemon's view: the second device's Ready, seen here and by A's
+         * daemon at the same moment (10 ms for scheduling, as above). */
+        g_assert_cmpint(ready_at[1], >, 0);
+        g_assert_cmpint(switch_at, >=, ready_at[1] - 10000);
+}
+
+static void
+test_second_nic_single_owner(void)
+{
+        single_owner(1);
 }
 
 static void
@@ -421,6 +551,7 @@ test_clean_shutdown(void)
 typedef struct {
         const char *name;
         void (*func)(void);
+        gboolean second_nic; /* only with NLC_MIG_SECOND_NIC */
 } Case;
 
 /* In this order: the first runs the migration, the last tears down. */
@@ -428,8 +559,10 @@ static const Case cases[] = {
         { "run", test_run },
         { "refused-without-readiness", test_refused_without_readiness },
         { "switch-after-forwarding", test_switch_after_forwarding },
+        { "second-nic-switch", test_second_nic_switch, TRUE },
         { "source-deactivated", test_source_deactivated },
         { "single-owner", test_single_owner },
+        { "second-nic-single-owner", test_second_nic_single_owner, TRUE },
         { "blackout", test_blackout },
         { "guest-intact", test_guest_intact },
         { "guest-replies", test_guest_replies },
@@ -456,12 +589,19 @@ main(int argc, char **argv)
                 readiness = g_getenv("NLC_MIG_READINESS");
         if (g_getenv("NLC_MIG_OPTIONS") && *g_getenv("NLC_MIG_OPTIONS"))
                 migrate_options = g_getenv("NLC_MIG_OPTIONS");
+        if (g_strcmp0(g_getenv("NLC_MIG_SECOND_NIC"), "late") == 0)
+                second_nic = TRUE;
+        else if (g_getenv("NLC_MIG_SECOND_NIC"))
+                g_error("NLC_MIG_SECOND_NIC: 'late' or unset, not '%s'",
+                        g_getenv("NLC_MIG_SECOND_NIC"));
         /* A failed check ends its case, not the process: the other checks
          * still judge the run and the teardown still runs. */
         g_test_set_nonfatal_assertions();
         for (guint i = 0; i < G_N_ELEMENTS(cases); i++) {
                 g_autofree char *path = g_strconcat("/migration/postcopy/", cases[i].name, NULL);
 
+                if (cases[i].second_nic && !second_nic)
+                        continue;
                 g_test_add_data_func(path, &cases[i], run_case);
         }
         status = g_test_run();
