@@ -17,6 +17,7 @@
 #include "nlc-error.h"
 #include "nlc-manager.h"
 #include "nlc-netlink.h"
+#include "nlc-process.h"
 
 typedef struct {
         GMainLoop *loop;
@@ -139,6 +140,12 @@ main(int argc, char **argv)
         signal(SIGPIPE, SIG_IGN);
         umask(0077);
 
+        /* Alone on the state directory, before anything is read from it. */
+        if (nlc_state_dir_lock(state_dir, &error) < 0) {
+                g_printerr("netlifecd: %s\n", error->message);
+                return 1;
+        }
+        g_debug("file descriptors: up to %" G_GUINT64_FORMAT, nlc_raise_fd_limit());
         if (g_mkdir_with_parents(runtime_dir, 0755) < 0) {
                 g_printerr("netlifecd: cannot create %s: %s\n", runtime_dir, g_strerror(errno));
                 return 1;

@@ -406,10 +406,15 @@ nlc_device_queue_handles(NlcDevice *self, GUnixFDList *fds, GError **error)
         for (guint i = 0; i < self->bdev.queue_fds->len; i++) {
                 /* The list dups the fd: the caller gets the same open queue
                  * the daemon keeps, not a new one. */
+                g_autoptr(GError) local = NULL;
                 int idx = g_unix_fd_list_append(fds, g_array_index(self->bdev.queue_fds, int, i),
-                                                error);
+                                                &local);
 
                 if (idx < 0) {
+                        /* A named error, not GIO's (EMFILE at the fd limit). */
+                        g_set_error(error, NLC_ERROR, NLC_ERROR_FAILED,
+                                    "cannot pass the queues of %s: %s",
+                                    nlc_device_get_ifname(self), local->message);
                         g_variant_builder_clear(&handles);
                         return NULL;
                 }

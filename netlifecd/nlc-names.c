@@ -31,10 +31,25 @@ nlc_mac_parse(const char *s, guint8 mac[6], GError **error)
         }
         return TRUE;
 
-bad_syntax:
+bad_syntax : {
+        g_autofree char *quoted = nlc_excerpt(s ? s : "", 40);
+
         g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
-                    "'%s' is not a MAC address of the form 52:54:00:12:34:56", s ? s : "");
+                    "'%s' is not a MAC address of the form 52:54:00:12:34:56", quoted);
         return FALSE;
+}
+}
+
+char *
+nlc_excerpt(const char *s, gsize max_chars)
+{
+        g_autofree char *valid = g_utf8_make_valid(s ? s : "", -1);
+        g_autofree char *head = NULL;
+
+        if (g_utf8_strlen(valid, -1) <= (glong) max_chars)
+                return g_steal_pointer(&valid);
+        head = g_utf8_substring(valid, 0, (glong) max_chars);
+        return g_strconcat(head, "…", NULL);
 }
 
 char *
@@ -63,8 +78,10 @@ validate_token(const char *what, const char *s, gsize max, GError **error)
                 return FALSE;
         }
         if (strlen(s) > max) {
+                g_autofree char *quoted = nlc_excerpt(s, 80);
+
                 g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
-                            "%s '%.80s' is %zu characters long; at most %zu are allowed", what, s,
+                            "%s '%s' is %zu bytes long; at most %zu are allowed", what, quoted,
                             strlen(s), max);
                 return FALSE;
         }

@@ -21,4 +21,10 @@ gboolean nlc_instance_name_validate(const char *name, GError **error);
  * [A-Za-z0-9_.-], not "." or "..". InvalidArgs naming the fault. */
 gboolean nlc_ifname_validate(const char *name, GError **error);
 
+/* A caller's string as it may be quoted in a message: valid UTF-8 (bad
+ * bytes replaced), at most @max_chars characters, cut on a character
+ * boundary with "…" when longer. A message cut mid-character is not a
+ * valid D-Bus string, and the caller would get "[Invalid UTF-8]". */
+char *nlc_excerpt(const char *s, gsize max_chars);
+
 G_END_DECLS

@@ -68,8 +68,11 @@ spawn(char **argv, const char *log_path)
         GPid pid;
         int log_fd = -1;
 
-        /* The daemon's own warnings are not the test's: G_DEBUG stays ours. */
+        /* The daemon's own warnings are not the test's: G_DEBUG stays ours,
+         * unless the test asks for one of the daemon's (NLC_DAEMON_G_DEBUG). */
         env = g_environ_unsetenv(env, "G_DEBUG");
+        if (g_getenv("NLC_DAEMON_G_DEBUG"))
+                env = g_environ_setenv(env, "G_DEBUG", g_getenv("NLC_DAEMON_G_DEBUG"), TRUE);
         if (log_path)
                 log_fd = g_open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
         if (!g_spawn_async_with_fds(NULL, argv, env,

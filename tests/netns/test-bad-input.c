@@ -67,14 +67,22 @@ random_string(GRand *r)
                                              "tcp:198.51.100.9:1",
                                              "../../etc",
                                              "é€" };
+        /* Two, three and four bytes each: a message that quotes such a
+         * string cut at a byte count is no longer UTF-8. */
+        static const char *const wide[] = { "é", "€", "𝄞" };
         gsize len = lengths[g_rand_int_range(r, 0, G_N_ELEMENTS(lengths))];
+        gboolean multibyte = g_rand_boolean(r);
         GString *s;
 
         if (g_rand_boolean(r))
                 return g_strdup(words[g_rand_int_range(r, 0, G_N_ELEMENTS(words))]);
-        s = g_string_sized_new(len);
-        for (gsize i = 0; i < len; i++)
-                g_string_append_c(s, (char) g_rand_int_range(r, 0x20, 0x7f));
+        s = g_string_sized_new(len * 4);
+        for (gsize i = 0; i < len; i++) {
+                if (multibyte)
+                        g_string_append(s, wide[g_rand_int_range(r, 0, G_N_ELEMENTS(wide))]);
+                else
+                        g_string_append_c(s, (char) g_rand_int_range(r, 0x20, 0x7f));
+        }
         return g_string_free(s, FALSE);
 }
 
@@ -277,6 +285,9 @@ test_garbage(void)
          * its exit status non-zero, which the fixture's teardown asserts. */
         if (g_strcmp0(g_getenv("NLC_SANITIZED"), "1") == 0)
                 g_setenv("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1", TRUE);
+        /* A GLib critical in the daemon (a message cut mid-character, say)
+         * kills it: the next call fails and the teardown sees the crash. */
+        g_setenv("NLC_DAEMON_G_DEBUG", "fatal-criticals", TRUE);
         ns_env_set_up(&env, NULL);
         ns_sh("ip link add br0 type bridge stp_state 0 && ip link set br0 up");
         path = ns_allocate(&env, "vm1", "52:54:00:00:33:01",

@@ -78,6 +78,33 @@ test_errno_mapping(void)
         }
 }
 
+/* A long name of multi-byte characters is quoted cut on a character
+ * boundary: the message stays valid UTF-8 (a D-Bus string). */
+static void
+test_excerpt(void)
+{
+        g_autoptr(GString) long_name = g_string_new(NULL);
+        g_autoptr(GError) error = NULL;
+        g_autofree char *cut = NULL, *bad = NULL, *short_one = nlc_excerpt("vm1", 80);
+
+        for (int i = 0; i < 100; i++)
+                g_string_append(long_name, "é€𝄞");
+        g_assert_false(nlc_instance_name_validate(long_name->str, &error));
+        g_assert_true(g_utf8_validate(error->message, -1, NULL));
+        g_assert_nonnull(strstr(error->message, "…' is 900 bytes long"));
+        cut = nlc_excerpt(long_name->str, 4);
+        g_assert_cmpstr(cut, ==, "é€𝄞é…");
+        g_assert_cmpstr(short_one, ==, "vm1");
+        /* Bytes that are not UTF-8 (a configuration file) are replaced. */
+        bad = nlc_excerpt("a\xff\xfe"
+                          "b",
+                          80);
+        g_assert_true(g_utf8_validate(bad, -1, NULL));
+        g_clear_error(&error);
+        g_assert_false(nlc_mac_parse(long_name->str, (guint8[6]){ 0 }, &error));
+        g_assert_true(g_utf8_validate(error->message, -1, NULL));
+}
+
 int
 main(int argc, char **argv)
 {
@@ -85,5 +112,6 @@ main(int argc, char **argv)
         g_test_add_func("/names/mac", test_mac);
         g_test_add_func("/names/instance-and-ifname", test_instance_and_ifname);
         g_test_add_func("/names/errno-mapping", test_errno_mapping);
+        g_test_add_func("/names/excerpt", test_excerpt);
         return g_test_run();
 }
