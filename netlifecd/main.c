@@ -165,7 +165,8 @@ main(int argc, char **argv)
         manager = nlc_manager_new(&(NlcManagerConfig){ .host = &host,
                                                        .state_dir = state_dir,
                                                        .runtime_dir = runtime_dir,
-                                                       .monitor_rcvbuf = (guint) monitor_rcvbuf },
+                                                       .monitor_rcvbuf = (guint) monitor_rcvbuf,
+                                                       .system_bus = !session && !address },
                                   &error);
         if (!manager) {
                 g_printerr("netlifecd: %s\n", error->message);

@@ -4,10 +4,23 @@
 
 #include <gio/gio.h>
 
+#include "config.h"
+
+#include "nlc-authz.h"
 #include "nlc-config.h"
 #include "nlc-error.h"
 
-typedef enum { T_BOOL, T_UINT, T_UINT64, T_POLICY, T_FALLBACK, T_READINESS, T_ADDRESS } Type;
+typedef enum {
+        T_BOOL,
+        T_UINT,
+        T_UINT64,
+        T_POLICY,
+        T_FALLBACK,
+        T_READINESS,
+        T_ADDRESS,
+        T_AUTHZ_BACKEND,
+        T_PRINCIPALS,
+} Type;
 
 typedef struct {
         const char *group, *key;
@@ -34,6 +47,13 @@ static const Key keys[] = {
         { "migration", "readiness", T_READINESS, OFF(readiness), 0, 0 },
         { "migration", "destination-bus", T_ADDRESS, OFF(destination_bus), 0, 0 },
         { "journal", "fsync", T_BOOL, OFF(journal_fsync), 0, 0 },
+        { "authorization", "backend", T_AUTHZ_BACKEND, OFF(authz_backend), 0, 0 },
+        { "authorization", "read", T_PRINCIPALS, OFF(authz_rules[NLC_ACTION_READ]), 0, 0 },
+        { "authorization", "manage", T_PRINCIPALS, OFF(authz_rules[NLC_ACTION_MANAGE]), 0, 0 },
+        { "authorization", "migrate", T_PRINCIPALS, OFF(authz_rules[NLC_ACTION_MIGRATE]), 0, 0 },
+        { "authorization", "manage-any-instance", T_PRINCIPALS,
+          OFF(authz_rules[NLC_ACTION_MANAGE_ANY]), 0, 0 },
+        { "authorization", "direct", T_PRINCIPALS, OFF(authz_rules[NLC_ACTION_DIRECT]), 0, 0 },
 };
 
 void
@@ -52,6 +72,13 @@ nlc_config_init_defaults(NlcConfig *c)
         c->announce_max_ms = 550;
         c->announce_step_ms = 100;
         c->journal_fsync = TRUE;
+        /* The daemon's own rules: root by rule, not by a bypass; the bus
+         * policy's group may manage and migrate its own instances. */
+        g_strlcpy(c->authz_rules[NLC_ACTION_READ], "*", NLC_CONFIG_RULE_MAX);
+        g_strlcpy(c->authz_rules[NLC_ACTION_MANAGE], "root;@" NLC_GROUP, NLC_CONFIG_RULE_MAX);
+        g_strlcpy(c->authz_rules[NLC_ACTION_MIGRATE], "root;@" NLC_GROUP, NLC_CONFIG_RULE_MAX);
+        g_strlcpy(c->authz_rules[NLC_ACTION_MANAGE_ANY], "root", NLC_CONFIG_RULE_MAX);
+        g_strlcpy(c->authz_rules[NLC_ACTION_DIRECT], "root", NLC_CONFIG_RULE_MAX);
 }
 
 /* The line "key = value" of @key in [@group], for messages. */
@@ -141,6 +168,27 @@ set_value(NlcConfig *c, const Key *k, const char *value, const char *path, const
                 }
                 return bad(error, path, text, k->group, k->key,
                            g_strdup_printf("'%s' is not a D-Bus address", value));
+        case T_AUTHZ_BACKEND:
+                if (g_str_equal(value, "polkit") || g_str_equal(value, "config")) {
+                        *(int *) field =
+                                g_str_equal(value, "polkit") ? NLC_AUTHZ_POLKIT : NLC_AUTHZ_CONFIG;
+                        c->has_authz_backend = TRUE;
+                        return TRUE;
+                }
+                return bad(error, path, text, k->group, k->key,
+                           g_strdup_printf("'%s' is not polkit or config", value));
+        case T_PRINCIPALS: {
+                g_autoptr(GError) local = NULL;
+
+                if (strlen(value) >= NLC_CONFIG_RULE_MAX)
+                        return bad(
+                                error, path, text, k->group, k->key,
+                                g_strdup_printf("longer than %u bytes", NLC_CONFIG_RULE_MAX - 1));
+                if (!nlc_principals_validate(value, &local))
+                        return bad(error, path, text, k->group, k->key, g_strdup(local->message));
+                g_strlcpy(field, value, NLC_CONFIG_RULE_MAX);
+                return TRUE;
+        }
         case T_UINT:
         case T_UINT64:
         default:

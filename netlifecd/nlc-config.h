@@ -9,10 +9,12 @@
 
 #include <glib.h>
 
+#include "nlc-authz-rules.h"
 #include "nlc-enums.h"
 
 #define NLC_DEFAULT_CONFIG     "/etc/netlifecd/netlifecd.conf"
 #define NLC_CONFIG_ADDRESS_MAX 512 /* bytes of a D-Bus address, with its NUL */
+#define NLC_CONFIG_RULE_MAX    512 /* bytes of an [authorization] list, with its NUL */
 
 typedef struct {
         gboolean postcopy_allowed;  /* [postcopy] allowed */
@@ -35,6 +37,12 @@ typedef struct {
         NlcReadinessSource readiness;
         char destination_bus[NLC_CONFIG_ADDRESS_MAX];
         gboolean journal_fsync; /* [journal] fsync */
+        /* [authorization] backend: polkit or config; unset, polkit on the
+         * system bus and the daemon's own rules on any other bus. */
+        gboolean has_authz_backend;
+        int authz_backend; /* NlcAuthzBackend */
+        /* [authorization] read, manage, ...: the config backend's lists. */
+        char authz_rules[NLC_ACTION_LAST + 1][NLC_CONFIG_RULE_MAX];
 } NlcConfig;
 
 /* The built-in defaults (also what a missing default file means). */

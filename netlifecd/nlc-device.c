@@ -2,6 +2,7 @@
 #include <gio/gunixfdlist.h>
 #include <unistd.h>
 
+#include "nlc-authz.h"
 #include "nlc-dbus-names.h"
 #include "nlc-device.h"
 #include "nlc-error.h"
@@ -413,8 +414,8 @@ nlc_device_queue_handles(NlcDevice *self, GUnixFDList *fds, GError **error)
                 if (idx < 0) {
                         /* A named error, not GIO's (EMFILE at the fd limit). */
                         g_set_error(error, NLC_ERROR, NLC_ERROR_FAILED,
-                                    "cannot pass the queues of %s: %s",
-                                    nlc_device_get_ifname(self), local->message);
+                                    "cannot pass the queues of %s: %s", nlc_device_get_ifname(self),
+                                    local->message);
                         g_variant_builder_clear(&handles);
                         return NULL;
                 }
@@ -824,6 +825,7 @@ nlc_device_class_init(NlcDeviceClass *klass)
         signals[SIGNAL_READY_CHANGED] =
                 g_signal_new("ready-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0, NULL,
                              NULL, NULL, G_TYPE_NONE, 0);
+        nlc_authz_hook_class(G_DBUS_INTERFACE_SKELETON_CLASS(klass));
 }
 
 const char *
@@ -878,6 +880,12 @@ nlc_device_get_lower_link(NlcDevice *self)
         const char *link = nlc_backend_device_get_prop(&self->bdev, "link");
 
         return link && *link ? link : NULL;
+}
+
+guint32
+nlc_device_get_owner_uid(NlcDevice *self)
+{
+        return self->rec->owner_uid;
 }
 
 const char *

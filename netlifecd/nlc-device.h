@@ -125,6 +125,8 @@ const char *nlc_device_get_lower_link(NlcDevice *self);
 /* For a device without a bridge, the link whose carrier decides Ready (the
  * backend's carrier_link, else its own); NULL for a bridge port. */
 const char *nlc_device_get_carrier_link(NlcDevice *self);
+/* The uid that owns the device's instance (journalled). */
+guint32 nlc_device_get_owner_uid(NlcDevice *self);
 const guint8 *nlc_device_get_mac_bytes(NlcDevice *self);
 
 const char *nlc_device_get_id(NlcDevice *self);

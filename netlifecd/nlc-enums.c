@@ -77,6 +77,7 @@ static const char *const error_names[] = {
         [NLC_ERROR_CONFLICT] = "Conflict",
         [NLC_ERROR_BUSY] = "Busy",
         [NLC_ERROR_NOT_SUPPORTED] = "NotSupported",
+        [NLC_ERROR_NOT_AUTHORIZED] = "NotAuthorized",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(error_names) == NLC_ERROR_LAST + 1);
 

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "nlc-authz.h"
 #include "nlc-error.h"
 #include "nlc-instance.h"
 #include "nlc-lazy-property.h"
@@ -20,6 +21,7 @@ struct _NlcInstance {
         GHashTable *ready_macs;
         GList *waiters;         /* Waiter */
         NlcLazyProperties lazy; /* Devices, ReadyMacs, NotReady */
+        guint32 owner_uid;      /* who allocated its first device */
 };
 
 enum { SIGNAL_READY_MACS_CHANGED, N_SIGNALS };
@@ -525,4 +527,17 @@ nlc_instance_class_init(NlcInstanceClass *klass)
         signals[SIGNAL_READY_MACS_CHANGED] =
                 g_signal_new("ready-macs-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
                              NULL, NULL, NULL, G_TYPE_NONE, 0);
+        nlc_authz_hook_class(G_DBUS_INTERFACE_SKELETON_CLASS(klass));
+}
+
+void
+nlc_instance_set_owner_uid(NlcInstance *self, guint32 uid)
+{
+        self->owner_uid = uid;
+}
+
+guint32
+nlc_instance_get_owner_uid(NlcInstance *self)
+{
+        return self->owner_uid;
 }

@@ -51,4 +51,9 @@ void nlc_instance_set_qemu_socket(NlcInstance *self, const char *path);
 /* NotReady: (MAC, interface, PortReason) of each device that is not Ready. */
 GVariant *nlc_instance_dup_not_ready(NlcInstance *self);
 
+/* The uid that owns the instance: who allocated its first device. Calls
+ * of another uid on it need org.netlifecd1.manage-any-instance. */
+void nlc_instance_set_owner_uid(NlcInstance *self, guint32 uid);
+guint32 nlc_instance_get_owner_uid(NlcInstance *self);
+
 G_END_DECLS

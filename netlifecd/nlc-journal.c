@@ -455,6 +455,8 @@ record_to_data(const NlcJournalRecord *record, gsize *len)
                 g_key_file_set_int64(kf, GROUP_DEVICE, "activated-usec", record->activated_usec);
         if (record->activated_seq)
                 g_key_file_set_uint64(kf, GROUP_DEVICE, "activated-seq", record->activated_seq);
+        if (record->owner_uid)
+                g_key_file_set_uint64(kf, GROUP_DEVICE, "owner-uid", record->owner_uid);
         if (record->props) {
                 /* In name order: the same record, the same bytes. */
                 g_autofree gpointer *keys = g_hash_table_get_keys_as_array(record->props, NULL);
@@ -619,6 +621,8 @@ parse_record(GKeyFile *kf, GError **error)
         rec->allocated_usec = g_key_file_get_int64(kf, GROUP_DEVICE, "allocated-usec", NULL);
         rec->activated_usec = g_key_file_get_int64(kf, GROUP_DEVICE, "activated-usec", NULL);
         rec->activated_seq = g_key_file_get_uint64(kf, GROUP_DEVICE, "activated-seq", NULL);
+        rec->owner_uid = (guint32) MIN(g_key_file_get_uint64(kf, GROUP_DEVICE, "owner-uid", NULL),
+                                       G_MAXUINT32);
         rec->props = g_hash_table_new_full(g_str_hash, g_str_equal, g_free, g_free);
         keys = g_key_file_get_keys(kf, GROUP_BACKEND, NULL, NULL);
         for (guint i = 0; keys && keys[i]; i++)

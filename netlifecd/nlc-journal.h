@@ -31,6 +31,9 @@ typedef struct {
          * time only for records of before it). */
         gint64 activated_usec;
         guint64 activated_seq;
+        /* The uid that owns the device's instance (who allocated its first
+         * device); 0 (root) for records of before ownership. */
+        guint32 owner_uid;
 } NlcJournalRecord;
 
 typedef struct _NlcJournal NlcJournal;

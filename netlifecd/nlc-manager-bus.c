@@ -5,6 +5,7 @@
  * batch): each handler checks, acts, then completes or returns a named
  * error. Also the C calls they wrap, which the unit tests use.
  */
+#include "nlc-authz.h"
 #include "nlc-backends.h"
 #include "nlc-error.h"
 #include "nlc-guest.h"
@@ -110,9 +111,25 @@ nlc_manager_unfinished_migration(NlcManager *self, const char *name)
  * instance that is migrating, on either side: the source's gate counts the
  * guest's NICs as they were at Migrate, so a NIC added now would not be
  * waited for on the destination, or would never be known to the source. */
+/* Who owns a new device of @instance: its instance's owner when it has
+ * devices here (a caller of another uid got that far only holding
+ * manage-any-instance), else the caller; root when the call was not checked
+ * (the unit tests). */
+static guint32
+owner_for(NlcManager *self, const char *instance, GDBusMethodInvocation *invocation)
+{
+        NlcInstance *i = g_hash_table_lookup(self->instances, instance);
+        guint32 uid = 0;
+
+        if (i)
+                return nlc_instance_get_owner_uid(i);
+        nlc_authz_caller_uid(invocation, &uid);
+        return uid;
+}
+
 static NlcDevice *
 new_device(NlcManager *self, const char *instance, const ValidArgs *args, GVariant *options,
-           gboolean adopting, GError **error)
+           gboolean adopting, guint32 owner, GError **error)
 {
         g_autoptr(NlcJournalRecord) rec = g_new0(NlcJournalRecord, 1);
         g_autoptr(NlcDevice) device = NULL;
@@ -140,11 +157,92 @@ new_device(NlcManager *self, const char *instance, const ValidArgs *args, GVaria
         rec->options = g_variant_ref_sink(g_variant_ref(options));
         rec->state = NLC_DEVICE_STATE_NONE;
         rec->allocated_usec = g_get_real_time();
+        rec->owner_uid = owner;
         device = nlc_device_new(g_steal_pointer(&rec), args->backend, self->journal,
                                 self->runtime_dir);
         if (!nlc_device_allocate(device, &dict, &host, error))
                 return NULL;
         return g_steal_pointer(&device);
+}
+
+/* ---- what a call needs beyond its method's action (nlc-authz.h) ---- */
+
+static void
+add_action(GArray *actions, NlcAction action)
+{
+        for (guint i = 0; i < actions->len; i++)
+                if (g_array_index(actions, NlcAction, i) == action)
+                        return;
+        g_array_append_val(actions, action);
+}
+
+/* An instance another uid owns. */
+static void
+add_owner_action(NlcManager *self, const char *instance, guint32 caller, GArray *actions)
+{
+        NlcInstance *i = instance ? g_hash_table_lookup(self->instances, instance) : NULL;
+
+        if (i && nlc_instance_get_owner_uid(i) != caller)
+                add_action(actions, NLC_ACTION_MANAGE_ANY);
+}
+
+/* The instance a call on an object acts on: the object's (its skeleton is
+ * the invocation's user data). */
+static const char *
+instance_of_object(gpointer skeleton)
+{
+        if (NLC_IS_DEVICE(skeleton))
+                return nlc_device_get_instance(skeleton);
+        if (NLC_IS_INSTANCE(skeleton))
+                return nlc_instance_get_name(skeleton);
+        if (NLC_IS_MIGRATION(skeleton))
+                return nlc_migration_get_instance(skeleton);
+        return NULL;
+}
+
+void
+nlc_manager_more_actions(GDBusMethodInvocation *invocation, guint32 caller, GArray *actions,
+                         gpointer user_data)
+{
+        NlcManager *self = user_data;
+        const char *method = g_dbus_method_invocation_get_method_name(invocation);
+        GVariant *params = g_dbus_method_invocation_get_parameters(invocation);
+        gpointer skeleton = g_dbus_method_invocation_get_user_data(invocation);
+        const char *instance = NULL, *backend = NULL;
+
+        if (!NLC_IS_MANAGER(skeleton)) {
+                add_owner_action(self, instance_of_object(skeleton), caller, actions);
+                /* ShareQueues makes a device of a second instance. */
+                if (g_str_equal(method, "ShareQueues") &&
+                    g_variant_is_of_type(params, G_VARIANT_TYPE("(s)")))
+                        g_variant_get(params, "(&s)", &instance);
+                add_owner_action(self, instance, caller, actions);
+                return;
+        }
+        if (g_str_equal(method, "DestroyInstances")) {
+                g_autofree const char **names = NULL;
+
+                g_variant_get(params, "(^a&s)", &names);
+                for (guint i = 0; names[i]; i++)
+                        add_owner_action(self, names[i], caller, actions);
+                return;
+        }
+        /* Allocate, Notify, AttachQemu, Migrate, PrepareIncoming name the
+         * instance first; Allocate and Notify the backend second. */
+        if (g_variant_n_children(params) > 0) {
+                g_autoptr(GVariant) first = g_variant_get_child_value(params, 0);
+
+                if (g_variant_is_of_type(first, G_VARIANT_TYPE_STRING))
+                        instance = g_variant_get_string(first, NULL);
+        }
+        if (!g_str_equal(method, "GetDevice") && !g_str_equal(method, "GetInstance"))
+                add_owner_action(self, instance, caller, actions);
+        if ((g_str_equal(method, "Allocate") || g_str_equal(method, "Notify")) &&
+            g_variant_n_children(params) > 1) {
+                g_variant_get_child(params, 1, "&s", &backend);
+                if (g_str_equal(backend, "direct"))
+                        add_action(actions, NLC_ACTION_DIRECT);
+        }
 }
 
 static gboolean
@@ -172,7 +270,8 @@ handle_allocate(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const c
                                                    nlc_device_get_object_path(existing));
                 return G_DBUS_METHOD_INVOCATION_HANDLED;
         }
-        device = new_device(self, instance, &args, options, FALSE, &error);
+        device = new_device(self, instance, &args, options, FALSE,
+                            owner_for(self, instance, invocation), &error);
         if (!device)
                 return fail_call(invocation, error);
         nlc_manager_add_device(self, device);
@@ -217,7 +316,8 @@ handle_notify(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const cha
                                                  nlc_device_get_object_path(existing));
                 return G_DBUS_METHOD_INVOCATION_HANDLED;
         }
-        device = new_device(self, instance, &args, options, TRUE, &error);
+        device = new_device(self, instance, &args, options, TRUE,
+                            owner_for(self, instance, invocation), &error);
         if (!device)
                 return fail_call(invocation, error);
         nlc_manager_add_device(self, device);
@@ -273,6 +373,7 @@ nlc_manager_handle_share_queues(NlcDbusDevice *skel, GDBusMethodInvocation *invo
         rec->options = g_variant_ref(nlc_device_get_options(source));
         rec->state = NLC_DEVICE_STATE_NONE;
         rec->allocated_usec = g_get_real_time();
+        rec->owner_uid = owner_for(self, instance, invocation);
         sharer = nlc_device_new(g_steal_pointer(&rec), nlc_device_get_backend(source),
                                 self->journal, self->runtime_dir);
         if (!nlc_device_share_queues(source, sharer, &error))

@@ -9,6 +9,7 @@
  */
 #pragma once
 
+#include "nlc-authz.h"
 #include "nlc-destroy-batch.h"
 #include "nlc-journal.h"
 #include "nlc-mac-registry.h"
@@ -32,6 +33,8 @@ struct _NlcManager {
         GDBusObjectManagerServer *object_manager;
         GDBusConnection *connection;
         guint fallback_id;
+        gboolean system_bus; /* the daemon serves the system bus (polkit sees it) */
+        NlcAuthz *authz;
 };
 
 /* nlc-manager.c */
@@ -49,6 +52,10 @@ gboolean nlc_manager_handle_share_queues(NlcDbusDevice *skel, GDBusMethodInvocat
                                          NlcManager *self);
 gboolean nlc_manager_handle_destroy(NlcDbusDevice *skel, GDBusMethodInvocation *invocation,
                                     NlcManager *self);
+/* What a call needs beyond its method's action (NlcAuthzHooks): the direct
+ * backend, and manage-any-instance for an instance another uid owns. */
+void nlc_manager_more_actions(GDBusMethodInvocation *invocation, guint32 caller, GArray *actions,
+                              gpointer user_data);
 /* The migration of instance @name that is not over yet, or NULL. */
 NlcMigration *nlc_manager_unfinished_migration(NlcManager *self, const char *name);
 

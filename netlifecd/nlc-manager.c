@@ -6,6 +6,7 @@
  */
 #include "config.h"
 
+#include "nlc-authz.h"
 #include "nlc-backends.h"
 #include "nlc-dbus-names.h"
 #include "nlc-device-fallback.h"
@@ -75,6 +76,9 @@ join_instance(NlcManager *self, NlcDevice *device)
                         nlc_journal_get_instance_key(self->journal, name, "allow-postcopy");
 
                 instance = nlc_instance_new(name);
+                /* Its first device's owner (after a restart, any: they
+                 * agree, new_device() makes sure). */
+                nlc_instance_set_owner_uid(instance, nlc_device_get_owner_uid(device));
                 nlc_dbus_instance_set_allow_postcopy(NLC_DBUS_INSTANCE(instance),
                                                      g_strcmp0(allow, "false") != 0);
                 g_signal_connect(instance, "notify::allow-postcopy",
@@ -270,6 +274,7 @@ nlc_manager_new(const NlcManagerConfig *config, GError **error)
         };
 
         self->runtime_dir = g_strdup(config->runtime_dir);
+        self->system_bus = config->system_bus;
         if (config->host)
                 self->host = *config->host;
         else
@@ -295,7 +300,21 @@ nlc_manager_new(const NlcManagerConfig *config, GError **error)
 gboolean
 nlc_manager_export(NlcManager *self, GDBusConnection *connection, GError **error)
 {
+        const NlcAuthzHooks hooks = { .more_actions = nlc_manager_more_actions, .user_data = self };
+        NlcAuthzBackend backend = self->host.has_authz_backend ? self->host.authz_backend
+                                  : self->system_bus           ? NLC_AUTHZ_POLKIT
+                                                               : NLC_AUTHZ_CONFIG;
+        const char *rules[NLC_ACTION_LAST + 1];
+
+        for (guint i = 0; i <= NLC_ACTION_LAST; i++)
+                rules[i] = self->host.authz_rules[i];
         self->connection = g_object_ref(connection);
+        self->authz = nlc_authz_new(backend, rules, &hooks);
+        nlc_authz_set_connection(self->authz, connection, self->system_bus);
+        nlc_authz_install(self->authz);
+        g_message("authorization: %s", backend == NLC_AUTHZ_POLKIT
+                                               ? "polkit"
+                                               : "the configuration's [authorization] lists");
         if (!g_dbus_interface_skeleton_export(G_DBUS_INTERFACE_SKELETON(self), connection,
                                               NLC_DBUS_PATH, error))
                 return FALSE;
@@ -316,6 +335,7 @@ nlc_manager_unexport(NlcManager *self)
                 g_dbus_connection_unregister_subtree(self->connection, self->fallback_id);
         self->fallback_id = 0;
         g_dbus_interface_skeleton_unexport(G_DBUS_INTERFACE_SKELETON(self));
+        g_clear_pointer(&self->authz, nlc_authz_free);
         g_clear_object(&self->connection);
 }
 
@@ -368,4 +388,5 @@ static void
 nlc_manager_class_init(NlcManagerClass *klass)
 {
         G_OBJECT_CLASS(klass)->dispose = nlc_manager_dispose;
+        nlc_authz_hook_class(G_DBUS_INTERFACE_SKELETON_CLASS(klass));
 }

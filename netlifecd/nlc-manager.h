@@ -20,12 +20,14 @@ typedef struct {
         const char *state_dir;   /* the journal */
         const char *runtime_dir; /* backends' runtime files */
         guint monitor_rcvbuf;    /* kernel event socket buffer, bytes; 0: default */
+        gboolean system_bus;     /* serving the system bus: polkit by default */
 } NlcManagerConfig;
 
 /* Opens the journal, starts the kernel monitor and restores every recorded
  * device, verified and repaired against the kernel. @config is copied. */
 NlcManager *nlc_manager_new(const NlcManagerConfig *config, GError **error);
-/* Exports the manager and all devices on @connection. */
+/* Exports the manager and all devices on @connection; from then on every
+ * method call is authorized (nlc-authz.h). */
 gboolean nlc_manager_export(NlcManager *self, GDBusConnection *connection, GError **error);
 void nlc_manager_unexport(NlcManager *self);
 /* The instance object, or NULL. */

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <string.h>
 
+#include "nlc-authz.h"
 #include "nlc-device.h"
 #include "nlc-error.h"
 #include "nlc-journal.h"
@@ -1354,4 +1355,5 @@ nlc_migration_class_init(NlcMigrationClass *klass)
 {
         G_OBJECT_CLASS(klass)->dispose = nlc_migration_dispose;
         G_OBJECT_CLASS(klass)->finalize = nlc_migration_finalize;
+        nlc_authz_hook_class(G_DBUS_INTERFACE_SKELETON_CLASS(klass));
 }

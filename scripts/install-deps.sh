@@ -6,7 +6,8 @@ set -euo pipefail
 PACKAGES=(
     gcc meson ninja-build pkg-config python3
     libglib2.0-dev libglib2.0-bin libnl-3-dev libnl-route-3-dev libmnl-dev
-    libjson-glib-dev libdbus-1-dev
+    libjson-glib-dev libdbus-1-dev libpolkit-gobject-1-dev
+    polkitd                       # the authorization tests run a real polkitd
     dbus dbus-daemon systemd      # dbus-daemon for private buses, busctl
     iproute2 util-linux           # ip/bridge, unshare
     clang-format

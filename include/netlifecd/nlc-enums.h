@@ -98,7 +98,8 @@ typedef enum {
         NLC_ERROR_CONFLICT = 4,
         NLC_ERROR_BUSY = 5,
         NLC_ERROR_NOT_SUPPORTED = 6,
-        NLC_ERROR_LAST = NLC_ERROR_NOT_SUPPORTED,
+        NLC_ERROR_NOT_AUTHORIZED = 7, /* the caller does not hold the action it needs */
+        NLC_ERROR_LAST = NLC_ERROR_NOT_AUTHORIZED,
 } NlcError;
 
 const char *nlc_device_state_to_string(NlcDeviceState state);

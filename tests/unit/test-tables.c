@@ -105,7 +105,7 @@ test_dbus_error_names(void)
                 "org.netlifecd1.Error.Failed",       "org.netlifecd1.Error.InvalidArgs",
                 "org.netlifecd1.Error.InvalidState", "org.netlifecd1.Error.NotFound",
                 "org.netlifecd1.Error.Conflict",     "org.netlifecd1.Error.Busy",
-                "org.netlifecd1.Error.NotSupported",
+                "org.netlifecd1.Error.NotSupported", "org.netlifecd1.Error.NotAuthorized",
         };
 
         G_STATIC_ASSERT(G_N_ELEMENTS(expected) == NLC_ERROR_LAST + 1);

@@ -1,0 +1,461 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Who may do what, with callers that really are other uids (this binary in
+ * "probe" mode under setpriv) on a system-style bus whose policy is the
+ * shipped one (the outer wall), once with a real polkitd (Debian's, its
+ * rules and actions directories bind-mounted from the test's: the shipped
+ * policy and rules plus the test's own) and once with the daemon's own rules
+ * ([authorization] in its configuration) saying the same:
+ *
+ *   - a member of the group manages its own instance;
+ *   - another member cannot touch it: not deactivate its device, not take
+ *     its MAC into that instance, not destroy it (manage-any-instance);
+ *   - the direct backend needs use-direct, which only root holds;
+ *   - a member a rule refuses migrate cannot migrate;
+ *   - an administrator (a rule grants manage-any-instance) and root can;
+ *   - ownership survives a restart of the daemon.
+ *
+ * The daemon serves that bus as the system bus (no --address), so polkit is
+ * asked about the caller's bus name, as in production.
+ */
+#include <fcntl.h>
+#include <glib/gstdio.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+
+#include "nlc-test-ns.h"
+#include "ns-env.h"
+
+#define GROUP  "netlifecd"
+#define USER_A "nlc-az-a"
+#define USER_B "nlc-az-b"
+#define ADMIN  "nlc-az-admin"
+#define NOMIG  "nlc-az-nomig"
+#define MAC_A  "52:54:00:0a:00:01"
+
+typedef struct {
+        char *dir, *address, *state_dir, *runtime_dir, *config, *log;
+        GPid bus, polkitd, daemon;
+        GDBusConnection *conn;
+} World;
+
+/* ---- probe mode: calls as another uid, one line of result each ---- */
+
+static char *
+result_of(GVariant *reply, GError *error)
+{
+        g_autofree char *name = NULL;
+
+        if (!reply) {
+                name = g_dbus_error_get_remote_error(error);
+                return g_strdup_printf("err %s %s", name ? name : "?", error->message);
+        }
+        if (g_variant_is_of_type(reply, G_VARIANT_TYPE("(o)"))) {
+                const char *path;
+
+                g_variant_get(reply, "(&o)", &path);
+                return g_strdup_printf("ok %s", path);
+        }
+        return g_strdup("ok");
+}
+
+/* Commands: "alloc INSTANCE MAC BACKEND KEY=VALUE", "call PATH IFACE
+ * METHOD", "destroy-instances NAME", "get-instance NAME", "migrate NAME". */
+static char *
+probe_one(GDBusConnection *conn, const char *command)
+{
+        g_auto(GStrv) w = g_strsplit(command, " ", -1);
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GVariant) reply = NULL;
+        const char *path = "/org/netlifecd1", *iface = "org.netlifecd1.Manager", *method = w[0];
+        GVariant *args = NULL;
+
+        if (g_str_equal(w[0], "alloc")) {
+                g_auto(GStrv) kv = g_strsplit(w[4], "=", 2);
+                GVariantBuilder opts;
+
+                g_variant_builder_init(&opts, G_VARIANT_TYPE_VARDICT);
+                g_variant_builder_add(&opts, "{sv}", kv[0], g_variant_new_string(kv[1]));
+                if (g_str_equal(w[3], "tap-bridge"))
+                        g_variant_builder_add(&opts, "{sv}", "bridge", g_variant_new_string("br0"));
+                method = "Allocate";
+                args = g_variant_new("(sssa{sv})", w[1], w[3], w[2], &opts);
+        } else if (g_str_equal(w[0], "call")) {
+                path = w[1], iface = w[2], method = w[3];
+        } else if (g_str_equal(w[0], "destroy-instances")) {
+                const char *names[] = { w[1], NULL };
+
+                method = "DestroyInstances";
+                args = g_variant_new("(^as)", names);
+        } else if (g_str_equal(w[0], "get-instance")) {
+                method = "GetInstance";
+                args = g_variant_new("(s)", w[1]);
+        } else if (g_str_equal(w[0], "migrate")) {
+                method = "Migrate";
+                args = g_variant_new("(ssa{sv})", w[1], "tcp:198.51.100.9:4444", NULL);
+        }
+        reply = g_dbus_connection_call_with_unix_fd_list_sync(
+                conn, "org.netlifecd1", path, iface, method, args, NULL, G_DBUS_CALL_FLAGS_NONE,
+                10000, NULL, NULL, NULL, &error);
+        return result_of(reply, error);
+}
+
+static int
+probe(int argc, char **argv)
+{
+        g_autoptr(GError) error = NULL;
+        g_autoptr(GDBusConnection) conn = g_dbus_connection_new_for_address_sync(
+                argv[2],
+                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
+                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
+                NULL, NULL, &error);
+
+        if (!conn) {
+                g_printerr("probe: %s\n", error->message);
+                return 3;
+        }
+        for (int i = 3; i < argc; i++) {
+                g_autofree char *line = probe_one(conn, argv[i]);
+
+                g_print("%s\n", line);
+        }
+        return 0;
+}
+
+static void
+die_with_parent(gpointer data)
+{
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+}
+
+/* @command run as @user (NULL: root, as a plain bus client): its result. */
+static char *
+as(World *w, const char *user, const char *command)
+{
+        g_autofree char *self = g_file_read_link("/proc/self/exe", NULL);
+        g_autofree char *reuid = g_strdup_printf("--reuid=%s", user ? user : "root");
+        g_autofree char *regid = g_strdup_printf("--regid=%s", user ? user : "root");
+        g_autofree char *groups = g_strdup_printf("--init-groups");
+        const char *argv[] = { "setpriv", reuid,      regid,   groups, self,
+                               "--probe", w->address, command, NULL };
+        g_autofree char *out = NULL, *err = NULL;
+        g_autoptr(GError) error = NULL;
+        int status;
+
+        g_assert_true(g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH, die_with_parent,
+                                   NULL, &out, &err, &status, &error));
+        if (!g_spawn_check_wait_status(status, NULL))
+                g_error("probe as %s failed: %s", user ? user : "root", err);
+        g_strchomp(out);
+        g_test_message("%s: %s -> %s", user ? user : "root", command, out);
+        return g_steal_pointer(&out);
+}
+
+static void
+expect_ok(World *w, const char *user, const char *command)
+{
+        g_autofree char *r = as(w, user, command);
+
+        if (!g_str_has_prefix(r, "ok"))
+                g_error("%s: %s: expected success, got %s", user ? user : "root", command, r);
+}
+
+/* Refused before anything happened, naming @action. */
+static void
+expect_refused(World *w, const char *user, const char *command, const char *action)
+{
+        g_autofree char *r = as(w, user, command);
+
+        if (!g_str_has_prefix(r, "err org.netlifecd1.Error.NotAuthorized ") || !strstr(r, action))
+                g_error("%s: %s: expected NotAuthorized naming %s, got %s", user, command, action,
+                        r);
+}
+
+/* Allowed past authorization (it may fail for its own reasons). */
+static void
+expect_authorized(World *w, const char *user, const char *command)
+{
+        g_autofree char *r = as(w, user, command);
+
+        if (strstr(r, "NotAuthorized") || strstr(r, "AccessDenied"))
+                g_error("%s: %s: expected to be authorized, got %s", user, command, r);
+}
+
+/* ---- the world ---- */
+
+static void
+ensure_accounts(void)
+{
+        const char *members[] = { USER_A, USER_B, ADMIN, NOMIG };
+
+        ns_sh("getent group " GROUP " >/dev/null || groupadd --system " GROUP);
+        for (guint i = 0; i < G_N_ELEMENTS(members); i++)
+                ns_sh("id -u %s >/dev/null 2>&1 || useradd --system --no-create-home "
+                      "--shell /usr/sbin/nologin --groups " GROUP " %s",
+                      members[i], members[i]);
+}
+
+static GPid
+spawn(const char *const *argv, const char *log, gboolean system_bus_env, const char *address)
+{
+        g_auto(GStrv) envp = g_get_environ();
+        g_autoptr(GError) error = NULL;
+        int fd = g_open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        GPid pid;
+
+        envp = g_environ_unsetenv(envp, "G_DEBUG");
+        if (system_bus_env)
+                envp = g_environ_setenv(envp, "DBUS_SYSTEM_BUS_ADDRESS", address, TRUE);
+        g_assert_true(g_spawn_async_with_fds(NULL, (char **) argv, envp,
+                                             G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
+                                             die_with_parent, NULL, &pid, -1, fd, fd, &error));
+        g_assert_no_error(error);
+        close(fd);
+        return pid;
+}
+
+static gboolean
+name_owned(GDBusConnection *conn, const char *name)
+{
+        g_autoptr(GVariant) r = g_dbus_connection_call_sync(
+                conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+                "NameHasOwner", g_variant_new("(s)", name), G_VARIANT_TYPE("(b)"),
+                G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
+        gboolean has = FALSE;
+
+        if (r)
+                g_variant_get(r, "(b)", &has);
+        return has;
+}
+
+static void
+wait_for_name(World *w, const char *name)
+{
+        for (int i = 0; i < 500; i++) {
+                if (name_owned(w->conn, name))
+                        return;
+                g_usleep(20000);
+        }
+        g_error("nobody owns %s on the test bus; see %s", name, w->log);
+}
+
+static void
+start_daemon(World *w)
+{
+        g_autofree char *state = g_strconcat("--state-dir=", w->state_dir, NULL);
+        g_autofree char *runtime = g_strconcat("--runtime-dir=", w->runtime_dir, NULL);
+        g_autofree char *config = g_strconcat("--config=", w->config, NULL);
+        const char *argv[] = { g_getenv("NLC_DAEMON"), state, runtime, config, "--verbose", NULL };
+
+        g_assert_nonnull(argv[0]);
+        w->daemon = spawn(argv, w->log, TRUE, w->address);
+        wait_for_name(w, "org.netlifecd1");
+}
+
+static void
+stop(GPid *pid)
+{
+        int status;
+
+        if (*pid <= 0)
+                return;
+        kill(*pid, SIGTERM);
+        waitpid(*pid, &status, 0);
+        *pid = 0;
+}
+
+/* polkitd reads its actions and rules from the test's directories: the
+ * shipped policy and rules, and the test's own, which come first. */
+static void
+start_polkitd(World *w)
+{
+        g_autofree char *actions = g_build_filename(w->dir, "actions", NULL);
+        g_autofree char *rules = g_build_filename(w->dir, "rules", NULL);
+        g_autofree char *policy = NULL, *shipped = NULL;
+        g_autofree char *policy_dst = g_build_filename(actions, "org.netlifecd1.policy", NULL);
+        g_autofree char *rules_dst = g_build_filename(rules, "50-netlifecd.rules", NULL);
+        g_autofree char *test_rules = g_build_filename(rules, "40-test.rules", NULL);
+        const char *argv[] = { "/usr/lib/polkit-1/polkitd", "--no-debug", NULL };
+
+        g_assert_true(g_file_get_contents(g_getenv("NLC_POLKIT_ACTIONS"), &policy, NULL, NULL));
+        g_assert_true(g_file_get_contents(g_getenv("NLC_POLKIT_RULES"), &shipped, NULL, NULL));
+        g_assert_cmpint(g_mkdir(actions, 0755), ==, 0);
+        g_assert_cmpint(g_mkdir(rules, 0755), ==, 0);
+        g_assert_true(g_file_set_contents(policy_dst, policy, -1, NULL));
+        g_assert_true(g_file_set_contents(rules_dst, shipped, -1, NULL));
+        g_assert_true(g_file_set_contents(
+                test_rules,
+                "polkit.addRule(function(action, subject) {\n"
+                "  if (action.id == 'org.netlifecd1.manage-any-instance' && subject.user == '" ADMIN
+                "') return polkit.Result.YES;\n"
+                "  if (action.id == 'org.netlifecd1.migrate' && subject.user == '" NOMIG
+                "') return polkit.Result.NO;\n"
+                "});\n",
+                -1, NULL));
+        ns_sh("chmod -R a+rX %s/actions %s/rules", w->dir, w->dir);
+        /* The mount namespace is this process's own (nlc_test_unshare). */
+        g_assert_cmpint(mount(actions, "/usr/share/polkit-1/actions", NULL, MS_BIND, NULL), ==, 0);
+        g_assert_cmpint(mount(rules, "/etc/polkit-1/rules.d", NULL, MS_BIND, NULL), ==, 0);
+        g_assert_cmpint(mount(rules, "/usr/share/polkit-1/rules.d", NULL, MS_BIND, NULL), ==, 0);
+        w->polkitd = spawn(argv, w->log, TRUE, w->address);
+        wait_for_name(w, "org.freedesktop.PolicyKit1");
+}
+
+static void
+set_up(World *w, gboolean polkit)
+{
+        g_autofree char *conf = NULL, *text = NULL;
+        const char *policy = g_getenv("NLC_POLICY");
+
+        g_assert_nonnull(policy);
+        nlc_test_unshare(TRUE);
+        ns_sh("ip link set lo up");
+        ns_sh("ip link add br0 type bridge stp_state 0 && ip link set br0 up");
+        ns_sh("ip link add dz0 type veth peer name dz0-peer");
+        ensure_accounts();
+        w->dir = g_dir_make_tmp("nlc-authz-XXXXXX", NULL);
+        g_chmod(w->dir, 0755); /* the test users reach the bus socket */
+        w->address = g_strdup_printf("unix:path=%s/bus", w->dir);
+        w->state_dir = g_build_filename(w->dir, "state", NULL);
+        w->runtime_dir = g_build_filename(w->dir, "run", NULL);
+        w->log = g_build_filename(w->dir, "log", NULL);
+        w->config = g_build_filename(w->dir, "netlifecd.conf", NULL);
+        conf = g_build_filename(w->dir, "bus.conf", NULL);
+        /* Debian's system bus defaults (no method calls unless a rule
+         * allows), polkitd's own policy, and ours: the outer wall. */
+        text = g_strdup_printf(
+                "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-BUS Bus Configuration "
+                "1.0//EN\" \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n"
+                "<busconfig><type>system</type><listen>unix:path=%s/bus</listen>"
+                "<auth>EXTERNAL</auth>"
+                "<policy context=\"default\"><allow user=\"*\"/><deny own=\"*\"/>"
+                "<deny send_type=\"method_call\"/><allow send_type=\"signal\"/>"
+                "<allow send_requested_reply=\"true\" send_type=\"method_return\"/>"
+                "<allow send_requested_reply=\"true\" send_type=\"error\"/>"
+                "<allow receive_type=\"method_call\"/><allow receive_type=\"method_return\"/>"
+                "<allow receive_type=\"error\"/><allow receive_type=\"signal\"/>"
+                "<allow send_destination=\"org.freedesktop.DBus\"/>"
+                "<allow send_destination=\"org.freedesktop.PolicyKit1\"/></policy>"
+                "<policy user=\"root\"><allow own=\"org.freedesktop.PolicyKit1\"/></policy>"
+                "<policy user=\"polkitd\"><allow own=\"org.freedesktop.PolicyKit1\"/></policy>"
+                "<include>%s</include></busconfig>\n",
+                w->dir, policy);
+        g_assert_true(g_file_set_contents(conf, text, -1, NULL));
+        {
+                g_autofree char *conf_arg = g_strconcat("--config-file=", conf, NULL);
+                const char *argv[] = { "dbus-daemon", conf_arg, "--nofork", "--nopidfile", NULL };
+
+                w->bus = spawn(argv, w->log, FALSE, NULL);
+        }
+        w->conn = ns_bus_connect(w->address);
+        if (polkit) {
+                start_polkitd(w);
+                g_assert_true(g_file_set_contents(w->config, "[authorization]\nbackend = polkit\n",
+                                                  -1, NULL));
+        } else {
+                /* The same decisions through the daemon's own rules. */
+                g_assert_true(g_file_set_contents(w->config,
+                                                  "[authorization]\nbackend = config\n"
+                                                  "manage = root;@" GROUP "\n"
+                                                  "migrate = root;" USER_A ";" USER_B ";" ADMIN "\n"
+                                                  "manage-any-instance = root;" ADMIN "\n"
+                                                  "direct = root\n",
+                                                  -1, NULL));
+        }
+        start_daemon(w);
+}
+
+static void
+tear_down(World *w)
+{
+        g_autofree char *log = NULL;
+
+        stop(&w->daemon);
+        stop(&w->polkitd);
+        stop(&w->bus);
+        g_clear_object(&w->conn);
+        if (g_test_failed() && g_file_get_contents(w->log, &log, NULL, NULL))
+                g_printerr("---- log ----\n%s\n", log);
+        ns_sh("rm -rf %s", w->dir);
+}
+
+static char *
+path_of(const char *result)
+{
+        g_assert_true(g_str_has_prefix(result, "ok /"));
+        return g_strdup(result + 3);
+}
+
+static void
+run_scenario(World *w)
+{
+        g_autofree char *alloc = as(w, USER_A, "alloc vm-a " MAC_A " tap-bridge ifname=az0");
+        g_autofree char *dev = path_of(alloc);
+        g_autofree char *create = g_strdup_printf("call %s org.netlifecd1.Device Create", dev);
+        g_autofree char *activate = g_strdup_printf("call %s org.netlifecd1.Device Activate", dev);
+        g_autofree char *deactivate =
+                g_strdup_printf("call %s org.netlifecd1.Device Deactivate", dev);
+
+        expect_ok(w, USER_A, create);
+        expect_ok(w, USER_A, activate);
+        /* Another member of the group: not on A's instance. */
+        expect_refused(w, USER_B, deactivate, "org.netlifecd1.manage-any-instance");
+        expect_refused(w, USER_B, "alloc vm-a " MAC_A " tap-bridge ifname=az1",
+                       "org.netlifecd1.manage-any-instance");
+        expect_refused(w, USER_B, "destroy-instances vm-a", "org.netlifecd1.manage-any-instance");
+        expect_refused(w, USER_B, "migrate vm-a", "org.netlifecd1.manage-any-instance");
+        /* Its own instance, and reading A's. */
+        expect_ok(w, USER_B, "alloc vm-b 52:54:00:0b:00:01 tap-bridge ifname=bz0");
+        expect_ok(w, USER_B, "get-instance vm-a");
+        expect_authorized(w, USER_B, "migrate vm-b");
+        /* The direct backend: root's only. */
+        expect_refused(w, USER_A, "alloc vm-a2 52:54:00:0a:00:02 direct device=dz0",
+                       "org.netlifecd1.use-direct");
+        /* A member a rule refuses migrate. */
+        expect_ok(w, NOMIG, "alloc vm-n 52:54:00:0c:00:01 tap-bridge ifname=nz0");
+        expect_refused(w, NOMIG, "migrate vm-n", "org.netlifecd1.migrate");
+        /* The administrator and root may. */
+        expect_ok(w, ADMIN, deactivate);
+        expect_ok(w, NULL, "destroy-instances vm-b");
+        expect_ok(w, NULL, "alloc vm-r 52:54:00:0d:00:01 direct device=dz0");
+        expect_ok(w, USER_A, activate);
+        /* Ownership is journalled: a restarted daemon still refuses B. */
+        stop(&w->daemon);
+        start_daemon(w);
+        expect_refused(w, USER_B, deactivate, "org.netlifecd1.manage-any-instance");
+        expect_ok(w, USER_A, deactivate);
+}
+
+static void
+test_polkit(void)
+{
+        World w = { 0 };
+
+        set_up(&w, TRUE);
+        run_scenario(&w);
+        tear_down(&w);
+}
+
+static void
+test_config_rules(void)
+{
+        World w = { 0 };
+
+        set_up(&w, FALSE);
+        run_scenario(&w);
+        tear_down(&w);
+}
+
+int
+main(int argc, char **argv)
+{
+        if (argc >= 3 && g_str_equal(argv[1], "--probe"))
+                return probe(argc, argv);
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/authz/polkit", test_polkit);
+        g_test_add_func("/authz/config-rules", test_config_rules);
+        return g_test_run();
+}
