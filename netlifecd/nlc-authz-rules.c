@@ -148,3 +148,81 @@ nlc_principals_validate(const char *list, GError **error)
         }
         return TRUE;
 }
+
+static const char *const allow_keys[] = {
+        [NLC_ALLOW_BRIDGES] = "bridges",
+        [NLC_ALLOW_MACVTAP_LINKS] = "macvtap-links",
+        [NLC_ALLOW_DIRECT_DEVICES] = "direct-devices",
+        [NLC_ALLOW_QMP_DIRS] = "qmp-dirs",
+};
+G_STATIC_ASSERT(G_N_ELEMENTS(allow_keys) == NLC_ALLOW_LAST + 1);
+
+const char *
+nlc_allow_key(NlcAllowKind kind)
+{
+        return (guint) kind <= NLC_ALLOW_LAST ? allow_keys[kind] : NULL;
+}
+
+static gboolean
+under_directory(const char *path, const char *dir)
+{
+        gsize n = strlen(dir);
+
+        while (n > 1 && dir[n - 1] == '/')
+                n--;
+        /* "/run/q" holds "/run/q/vm.sock", not "/run/qx/vm.sock" nor a
+         * "/run/q/../etc" (a caller's path is not canonical). */
+        return strncmp(path, dir, n) == 0 && path[n] == '/' && !strstr(path + n, "/../");
+}
+
+gboolean
+nlc_allow_list_match(const char *list, const char *name, gboolean as_directory,
+                     const NlcPrincipal *who)
+{
+        g_auto(GStrv) entries = g_strsplit(list ? list : "", ";", -1);
+
+        for (guint i = 0; entries[i]; i++) {
+                char *entry = g_strstrip(entries[i]);
+                char *colon = strchr(entry, ':');
+                g_autofree char *whom = NULL;
+
+                if (!*entry)
+                        continue;
+                if (colon) {
+                        *colon = '\0';
+                        whom = g_strdelimit(g_strdup(colon + 1), ",", ';');
+                }
+                g_strstrip(entry);
+                if (as_directory ? !under_directory(name, entry) : !g_str_equal(name, entry))
+                        continue;
+                if (!whom || nlc_principals_match(whom, who))
+                        return TRUE;
+        }
+        return FALSE;
+}
+
+gboolean
+nlc_allow_list_validate(const char *list, GError **error)
+{
+        g_auto(GStrv) entries = g_strsplit(list ? list : "", ";", -1);
+
+        for (guint i = 0; entries[i]; i++) {
+                char *entry = g_strstrip(entries[i]);
+                char *colon = strchr(entry, ':');
+                g_autofree char *whom = NULL;
+
+                if (!colon)
+                        continue;
+                *colon = '\0';
+                whom = g_strstrip(g_strdelimit(g_strdup(colon + 1), ",", ';'));
+                if (!*g_strstrip(entry) || !*whom) {
+                        g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                                    "entry %u names nothing or nobody: 'NAME' or 'NAME:WHO,WHO'",
+                                    i + 1);
+                        return FALSE;
+                }
+                if (!nlc_principals_validate(whom, error))
+                        return FALSE;
+        }
+        return TRUE;
+}

@@ -45,3 +45,25 @@ typedef struct {
 gboolean nlc_principals_match(const char *list, const NlcPrincipal *who);
 /* FALSE with a message naming the bad entry when @list is not such a list. */
 gboolean nlc_principals_validate(const char *list, GError **error);
+
+/* The host objects callers may use, from [allow] in the configuration. */
+typedef enum {
+        NLC_ALLOW_BRIDGES = 0,        /* bridges a tap-bridge port may go on */
+        NLC_ALLOW_MACVTAP_LINKS = 1,  /* lower devices of macvtaps */
+        NLC_ALLOW_DIRECT_DEVICES = 2, /* host netdevs the direct backend may take */
+        NLC_ALLOW_QMP_DIRS = 3,       /* directories of QMP sockets AttachQemu may use */
+        NLC_ALLOW_LAST = NLC_ALLOW_QMP_DIRS,
+} NlcAllowKind;
+
+/* The key in [allow]: "bridges", ... */
+const char *nlc_allow_key(NlcAllowKind kind);
+
+/*
+ * Whether @list lets @who use @name. Entries are separated by ';': "NAME"
+ * (whoever holds the method's action) or "NAME:WHO,WHO" (only those, each a
+ * user, @group, uid:N or *). With @as_directory, NAME is a directory and
+ * @name matches anything below it.
+ */
+gboolean nlc_allow_list_match(const char *list, const char *name, gboolean as_directory,
+                              const NlcPrincipal *who);
+gboolean nlc_allow_list_validate(const char *list, GError **error);

@@ -61,20 +61,48 @@ caller_free(Caller *caller)
         g_free(caller);
 }
 
-static GQuark
-uid_quark(void)
+/* Who a checked call came from, kept with the invocation: the cache entry
+ * may go with its bus name before the handler is done. */
+typedef struct {
+        guint32 uid;
+        char *user;
+        GStrv groups;
+} CallerCopy;
+
+static void
+caller_copy_free(CallerCopy *c)
 {
-        return g_quark_from_static_string("nlc-authz-caller-uid");
+        g_free(c->user);
+        g_strfreev(c->groups);
+        g_free(c);
+}
+
+static GQuark
+caller_quark(void)
+{
+        return g_quark_from_static_string("nlc-authz-caller");
+}
+
+gboolean
+nlc_authz_caller(GDBusMethodInvocation *invocation, NlcPrincipal *out)
+{
+        CallerCopy *c =
+                invocation ? g_object_get_qdata(G_OBJECT(invocation), caller_quark()) : NULL;
+
+        if (!c)
+                return FALSE;
+        *out = (NlcPrincipal){ c->uid, c->user, (const char *const *) c->groups };
+        return TRUE;
 }
 
 gboolean
 nlc_authz_caller_uid(GDBusMethodInvocation *invocation, guint32 *uid)
 {
-        gpointer v = g_object_get_qdata(G_OBJECT(invocation), uid_quark());
+        NlcPrincipal who;
 
-        if (!v)
+        if (!nlc_authz_caller(invocation, &who))
                 return FALSE;
-        *uid = GPOINTER_TO_UINT(v) - 1;
+        *uid = who.uid;
         return TRUE;
 }
 
@@ -252,8 +280,13 @@ read_account(Caller *caller)
 static void
 start_checks(Check *c)
 {
-        g_object_set_qdata(G_OBJECT(c->invocation), uid_quark(),
-                           GUINT_TO_POINTER(c->caller->uid + 1));
+        CallerCopy *copy = g_new0(CallerCopy, 1);
+
+        copy->uid = c->caller->uid;
+        copy->user = g_strdup(c->caller->user);
+        copy->groups = g_strdupv(c->caller->groups);
+        g_object_set_qdata_full(G_OBJECT(c->invocation), caller_quark(), copy,
+                                (GDestroyNotify) caller_copy_free);
         if (c->authz->hooks.more_actions)
                 c->authz->hooks.more_actions(c->invocation, c->caller->uid, c->actions,
                                              c->authz->hooks.user_data);

@@ -49,5 +49,7 @@ void nlc_authz_install(NlcAuthz *authz);
 /* In a skeleton subclass's class_init: its method calls are checked. */
 void nlc_authz_hook_class(GDBusInterfaceSkeletonClass *klass);
 
-/* The uid of a checked call's caller; FALSE when unchecked. */
+/* A checked call's caller (valid while @invocation lives) and its uid;
+ * FALSE when the call was not checked. */
+gboolean nlc_authz_caller(GDBusMethodInvocation *invocation, NlcPrincipal *out);
 gboolean nlc_authz_caller_uid(GDBusMethodInvocation *invocation, guint32 *uid);

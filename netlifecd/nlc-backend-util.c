@@ -123,3 +123,9 @@ nlc_backend_host_ipv6_off(const char *ifname)
         if (r < 0)
                 g_message("cannot turn the host's IPv6 off on %s: %s", ifname, g_strerror(-r));
 }
+
+gboolean
+nlc_backend_may_use(const NlcBackendHost *host, const char *kind, const char *name, GError **error)
+{
+        return !host->may_use || host->may_use(kind, name, host->user_data, error);
+}

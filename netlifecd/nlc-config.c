@@ -20,6 +20,7 @@ typedef enum {
         T_ADDRESS,
         T_AUTHZ_BACKEND,
         T_PRINCIPALS,
+        T_ALLOW,
 } Type;
 
 typedef struct {
@@ -54,6 +55,13 @@ static const Key keys[] = {
         { "authorization", "manage-any-instance", T_PRINCIPALS,
           OFF(authz_rules[NLC_ACTION_MANAGE_ANY]), 0, 0 },
         { "authorization", "direct", T_PRINCIPALS, OFF(authz_rules[NLC_ACTION_DIRECT]), 0, 0 },
+        /* min: the NlcAllowKind, for has_allow */
+        { "allow", "bridges", T_ALLOW, OFF(allow[NLC_ALLOW_BRIDGES]), NLC_ALLOW_BRIDGES, 0 },
+        { "allow", "macvtap-links", T_ALLOW, OFF(allow[NLC_ALLOW_MACVTAP_LINKS]),
+          NLC_ALLOW_MACVTAP_LINKS, 0 },
+        { "allow", "direct-devices", T_ALLOW, OFF(allow[NLC_ALLOW_DIRECT_DEVICES]),
+          NLC_ALLOW_DIRECT_DEVICES, 0 },
+        { "allow", "qmp-dirs", T_ALLOW, OFF(allow[NLC_ALLOW_QMP_DIRS]), NLC_ALLOW_QMP_DIRS, 0 },
 };
 
 void
@@ -177,16 +185,20 @@ set_value(NlcConfig *c, const Key *k, const char *value, const char *path, const
                 }
                 return bad(error, path, text, k->group, k->key,
                            g_strdup_printf("'%s' is not polkit or config", value));
-        case T_PRINCIPALS: {
+        case T_PRINCIPALS:
+        case T_ALLOW: {
                 g_autoptr(GError) local = NULL;
 
                 if (strlen(value) >= NLC_CONFIG_RULE_MAX)
                         return bad(
                                 error, path, text, k->group, k->key,
                                 g_strdup_printf("longer than %u bytes", NLC_CONFIG_RULE_MAX - 1));
-                if (!nlc_principals_validate(value, &local))
+                if (k->type == T_PRINCIPALS ? !nlc_principals_validate(value, &local)
+                                            : !nlc_allow_list_validate(value, &local))
                         return bad(error, path, text, k->group, k->key, g_strdup(local->message));
                 g_strlcpy(field, value, NLC_CONFIG_RULE_MAX);
+                if (k->type == T_ALLOW)
+                        c->has_allow[k->min] = TRUE;
                 return TRUE;
         }
         case T_UINT:
@@ -215,6 +227,7 @@ nlc_config_load(NlcConfig *c, const char *path, gboolean required, GError **erro
         g_auto(GStrv) groups = NULL;
 
         nlc_config_init_defaults(c);
+        g_strlcpy(c->path, path, sizeof c->path);
         if (!g_file_get_contents(path, &text, NULL, &local)) {
                 if (!required && g_error_matches(local, G_FILE_ERROR, G_FILE_ERROR_NOENT))
                         return TRUE;

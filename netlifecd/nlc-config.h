@@ -43,6 +43,12 @@ typedef struct {
         int authz_backend; /* NlcAuthzBackend */
         /* [authorization] read, manage, ...: the config backend's lists. */
         char authz_rules[NLC_ACTION_LAST + 1][NLC_CONFIG_RULE_MAX];
+        /* [allow] bridges, macvtap-links, direct-devices, qmp-dirs
+         * (nlc_allow_list_match). Unset: any bridge and lower device, no
+         * direct device, QMP sockets the caller owns only. */
+        gboolean has_allow[NLC_ALLOW_LAST + 1];
+        char allow[NLC_ALLOW_LAST + 1][NLC_CONFIG_RULE_MAX];
+        char path[NLC_CONFIG_ADDRESS_MAX]; /* the file read, for messages */
 } NlcConfig;
 
 /* The built-in defaults (also what a missing default file means). */

@@ -13,14 +13,6 @@
 #include "nlc-manager-private.h"
 #include "nlc-names.h"
 
-static gboolean
-ifname_reserved(const char *ifname, gpointer user_data)
-{
-        NlcManager *self = user_data;
-
-        return g_hash_table_contains(self->by_ifname, ifname);
-}
-
 static NlcDevice *
 find_by_ifname(NlcManager *self, const char *backend, const char *ifname)
 {
@@ -129,15 +121,17 @@ owner_for(NlcManager *self, const char *instance, GDBusMethodInvocation *invocat
 
 static NlcDevice *
 new_device(NlcManager *self, const char *instance, const ValidArgs *args, GVariant *options,
-           gboolean adopting, guint32 owner, GError **error)
+           gboolean adopting, GDBusMethodInvocation *invocation, GError **error)
 {
         g_autoptr(NlcJournalRecord) rec = g_new0(NlcJournalRecord, 1);
         g_autoptr(NlcDevice) device = NULL;
         g_auto(GVariantDict) dict = G_VARIANT_DICT_INIT(options);
+        HostCall call;
         NlcBackendHost host = {
-                .ifname_reserved = ifname_reserved,
-                .user_data = self,
+                .ifname_reserved = nlc_manager_ifname_reserved,
+                .user_data = &call,
                 .adopting = adopting,
+                .may_use = nlc_manager_may_use,
         };
         NlcMigration *migrating = nlc_manager_unfinished_migration(self, instance);
 
@@ -157,7 +151,8 @@ new_device(NlcManager *self, const char *instance, const ValidArgs *args, GVaria
         rec->options = g_variant_ref_sink(g_variant_ref(options));
         rec->state = NLC_DEVICE_STATE_NONE;
         rec->allocated_usec = g_get_real_time();
-        rec->owner_uid = owner;
+        rec->owner_uid = owner_for(self, instance, invocation);
+        nlc_manager_host_call_init(&call, self, invocation);
         device = nlc_device_new(g_steal_pointer(&rec), args->backend, self->journal,
                                 self->runtime_dir);
         if (!nlc_device_allocate(device, &dict, &host, error))
@@ -270,8 +265,7 @@ handle_allocate(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const c
                                                    nlc_device_get_object_path(existing));
                 return G_DBUS_METHOD_INVOCATION_HANDLED;
         }
-        device = new_device(self, instance, &args, options, FALSE,
-                            owner_for(self, instance, invocation), &error);
+        device = new_device(self, instance, &args, options, FALSE, invocation, &error);
         if (!device)
                 return fail_call(invocation, error);
         nlc_manager_add_device(self, device);
@@ -316,8 +310,7 @@ handle_notify(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const cha
                                                  nlc_device_get_object_path(existing));
                 return G_DBUS_METHOD_INVOCATION_HANDLED;
         }
-        device = new_device(self, instance, &args, options, TRUE,
-                            owner_for(self, instance, invocation), &error);
+        device = new_device(self, instance, &args, options, TRUE, invocation, &error);
         if (!device)
                 return fail_call(invocation, error);
         nlc_manager_add_device(self, device);
@@ -467,7 +460,8 @@ handle_attach_qemu(NlcDbusManager *skel, GDBusMethodInvocation *invocation, cons
 {
         g_autoptr(GError) error = NULL;
 
-        if (!nlc_manager_attach_qemu(NLC_MANAGER(skel), name, qmp_socket, &error))
+        if (!nlc_manager_check_qmp_socket(NLC_MANAGER(skel), invocation, qmp_socket, &error) ||
+            !nlc_manager_attach_qemu(NLC_MANAGER(skel), name, qmp_socket, &error))
                 return fail_call(invocation, error);
         nlc_dbus_manager_complete_attach_qemu(skel, invocation);
         return G_DBUS_METHOD_INVOCATION_HANDLED;

@@ -59,6 +59,21 @@ void nlc_manager_more_actions(GDBusMethodInvocation *invocation, guint32 caller,
 /* The migration of instance @name that is not over yet, or NULL. */
 NlcMigration *nlc_manager_unfinished_migration(NlcManager *self, const char *name);
 
+/* nlc-manager-allow.c: what a backend's allocate may ask of the daemon
+ * about one call (NlcBackendHost), and the QMP sockets a caller may use. */
+typedef struct {
+        NlcManager *self;
+        NlcPrincipal who; /* the caller; root when the call was not checked */
+} HostCall;
+void nlc_manager_host_call_init(HostCall *call, NlcManager *self,
+                                GDBusMethodInvocation *invocation);
+gboolean nlc_manager_ifname_reserved(const char *ifname, gpointer user_data);
+gboolean nlc_manager_may_use(const char *kind, const char *name, gpointer user_data,
+                             GError **error);
+/* AttachQemu: the socket is the caller's own, or lies in [allow] qmp-dirs. */
+gboolean nlc_manager_check_qmp_socket(NlcManager *self, GDBusMethodInvocation *invocation,
+                                      const char *path, GError **error);
+
 /* nlc-manager-restore.c: at start, in this order (the monitor listening). */
 void nlc_manager_restore_devices(NlcManager *self);
 void nlc_manager_restore_attachments(NlcManager *self);

@@ -341,6 +341,59 @@ nlc_link_list_groups(GArray *out)
         return send_and_collect(msg, on_link_group, out);
 }
 
+/* One route of the dump: when it is a default route of the main table, the
+ * interfaces it leaves through (one, or each hop of a multipath route). */
+static int
+on_route(struct nl_msg *msg, void *arg)
+{
+        struct nlmsghdr *hdr = nlmsg_hdr(msg);
+        struct rtmsg *rtm = nlmsg_data(hdr);
+        struct nlattr *tb[RTA_MAX + 1];
+        guint32 table;
+
+        if (hdr->nlmsg_type != RTM_NEWROUTE ||
+            nlmsg_parse(hdr, sizeof(struct rtmsg), tb, RTA_MAX, NULL) < 0)
+                return NL_OK;
+        table = tb[RTA_TABLE] ? nla_get_u32(tb[RTA_TABLE]) : rtm->rtm_table;
+        if (rtm->rtm_dst_len != 0 || table != RT_TABLE_MAIN || rtm->rtm_type != RTN_UNICAST)
+                return NL_OK;
+        if (tb[RTA_OIF]) {
+                int oif = (int) nla_get_u32(tb[RTA_OIF]);
+
+                g_array_append_val((GArray *) arg, oif);
+        }
+        if (tb[RTA_MULTIPATH]) {
+                struct rtnexthop *nh = nla_data(tb[RTA_MULTIPATH]);
+                int left = nla_len(tb[RTA_MULTIPATH]);
+
+                while (left >= (int) sizeof *nh && nh->rtnh_len >= sizeof *nh &&
+                       nh->rtnh_len <= left) {
+                        int oif = nh->rtnh_ifindex;
+
+                        g_array_append_val((GArray *) arg, oif);
+                        left -= RTNH_ALIGN(nh->rtnh_len);
+                        nh = RTNH_NEXT(nh);
+                }
+        }
+        return NL_OK;
+}
+
+int
+nlc_route_default_ifindexes(GArray *out)
+{
+        struct rtmsg rtm = { .rtm_family = AF_UNSPEC };
+        struct nl_msg *msg = nlmsg_alloc_simple(RTM_GETROUTE, NLM_F_DUMP);
+
+        if (!msg)
+                return -ENOMEM;
+        if (nlmsg_append(msg, &rtm, sizeof rtm, NLMSG_ALIGNTO) < 0) {
+                nlmsg_free(msg);
+                return -ENOMEM;
+        }
+        g_array_set_size(out, 0);
+        return send_and_collect(msg, on_route, out);
+}
+
 int
 nlc_bridge_port_set_flags(int port_ifindex, const NlcPortFlags *flags)
 {

@@ -127,10 +127,18 @@ nlc_tap_take_queues_of(int pid, const char *ifname, GArray *fds)
                 return -errno;
         for (guint i = 0; i < names->len; i++) {
                 int fd = (int) syscall(SYS_pidfd_getfd, pidfd, atoi(names->pdata[i]), 0);
+                char named[IFNAMSIZ];
 
                 if (fd < 0) {
                         e = errno;
                         break;
+                }
+                /* The process may have closed that number and opened
+                 * something else under it since fdinfo was read: keep only
+                 * a tap queue of @ifname, as the kernel names it now. */
+                if (!nlc_tap_fd_is_tap(fd, named) || !g_str_equal(named, ifname)) {
+                        close(fd);
+                        continue;
                 }
                 g_array_append_val(fds, fd);
                 taken++;

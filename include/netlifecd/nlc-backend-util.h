@@ -43,6 +43,11 @@ int nlc_backend_destroy_link(const char *ifname, const char *kind, GError **erro
 gboolean nlc_backend_reserve_ifname(NlcBackendDevice *dev, const char *requested, const char *kind,
                                     const NlcBackendHost *host, GError **error);
 
+/* Whether the caller may use the host object @name of @kind (the daemon's
+ * [allow] lists; host->may_use); TRUE when the daemon does not check. */
+gboolean nlc_backend_may_use(const NlcBackendHost *host, const char *kind, const char *name,
+                             GError **error);
+
 /* Turns the host's IPv6 off on a guest's interface @ifname, which needs no
  * host address; a failure is logged, not returned: the guest's traffic does
  * not depend on it. */

@@ -40,6 +40,10 @@ int nlc_link_delete(int ifindex);
  * kernel has no IPv6. */
 int nlc_link_disable_ipv6(const char *ifname);
 
+/* The interfaces (int ifindex) the default routes of the main table, IPv4
+ * and IPv6, leave through: the host's uplink, which no guest may take. */
+int nlc_route_default_ifindexes(GArray *out);
+
 /* Netdev groups (IFLA_GROUP), for deleting many links in one request. */
 typedef struct {
         int ifindex;

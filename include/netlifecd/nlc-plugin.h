@@ -19,7 +19,8 @@ G_BEGIN_DECLS
 #define NLC_PLUGIN_ABI_MAJOR 1
 #define NLC_PLUGIN_ABI_MINOR 5
 /* 1.1: capabilities; 1.2: persist; 1.3: destroy_link; 1.4: share_queues,
- * adopt_queues, and state and peer in NlcBackendDevice; 1.5: carrier_link */
+ * adopt_queues, and state and peer in NlcBackendDevice; 1.5: carrier_link,
+ * and may_use in NlcBackendHost */
 
 typedef struct _NlcBackendDevice NlcBackendDevice;
 
@@ -83,6 +84,13 @@ typedef struct {
         /* TRUE for Manager.Notify(): the device named in the options must
          * already exist in the kernel; allocate records it, notify follows. */
         gboolean adopting;
+        /* ABI 1.5. Whether the caller may use the host object @name of
+         * @kind: "bridge" (a port goes on it), "lower" (a macvtap's lower
+         * device), "device" (a host netdev the guest takes). FALSE with
+         * NotAuthorized saying which configuration key refuses it. Backends
+         * call nlc_backend_may_use(), which allows all when this is NULL. */
+        gboolean (*may_use)(const char *kind, const char *name, gpointer user_data,
+                            GError **error);
 } NlcBackendHost;
 
 typedef struct {

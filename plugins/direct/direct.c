@@ -81,14 +81,17 @@ take_from_pool(NlcBackendDevice *dev, const char *const *pool, const NlcBackendH
                 if (!nlc_ifname_validate(pool[i], error))
                         return FALSE;
         for (guint i = 0; pool[i]; i++) {
+                /* A candidate the caller may not take is passed over. */
                 if (host->ifname_reserved(pool[i], host->user_data) ||
-                    nlc_link_get(pool[i], &link) < 0)
+                    nlc_link_get(pool[i], &link) < 0 ||
+                    !nlc_backend_may_use(host, "device", pool[i], NULL))
                         continue;
                 nlc_backend_device_set_prop(dev, "ifname", pool[i]);
                 return TRUE;
         }
         names = g_strjoinv(", ", (char **) pool);
-        g_set_error(error, NLC_ERROR, NLC_ERROR_BUSY, "pool %s has no free device", names);
+        g_set_error(error, NLC_ERROR, NLC_ERROR_BUSY,
+                    "pool %s has no free device this caller may take", names);
         return FALSE;
 }
 
@@ -143,7 +146,8 @@ direct_allocate(NlcBackendDevice *dev, GVariantDict *opts, const NlcBackendHost 
         }
         if (with_pf && !get_pf(pf, NLC_ERROR_INVALID_ARGS, &pf_link, error))
                 return FALSE;
-        if (device ? !nlc_backend_reserve_ifname(dev, device, NULL, host, error)
+        if (device ? !nlc_backend_reserve_ifname(dev, device, NULL, host, error) ||
+                             !nlc_backend_may_use(host, "device", device, error)
                    : !take_from_pool(dev, pool, host, error))
                 return FALSE;
         if (with_pf) {

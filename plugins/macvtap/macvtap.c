@@ -86,7 +86,8 @@ macvtap_allocate(NlcBackendDevice *dev, GVariantDict *opts, const NlcBackendHost
                             "backend macvtap needs option 'link'");
                 return FALSE;
         }
-        if (!get_lower(lower, NLC_ERROR_INVALID_ARGS, &lo, error))
+        if (!get_lower(lower, NLC_ERROR_INVALID_ARGS, &lo, error) ||
+            !nlc_backend_may_use(host, "lower", lower, error))
                 return FALSE;
         g_variant_dict_lookup(opts, "mode", "&s", &mode);
         if (!nlc_macvtap_mode_valid(mode)) {

@@ -150,7 +150,8 @@ tap_bridge_allocate(NlcBackendDevice *dev, GVariantDict *opts, const NlcBackendH
                 return FALSE;
         }
         if (!get_bridge(bridge, NLC_ERROR_INVALID_ARGS, &br, error) ||
-            !refuse_vlan_filtering(&br, error))
+            !refuse_vlan_filtering(&br, error) ||
+            !nlc_backend_may_use(host, "bridge", bridge, error))
                 return FALSE;
         g_variant_dict_lookup(opts, "queues", "u", &queues);
         if (queues < 1 || queues > MAX_QUEUES) {

@@ -207,7 +207,10 @@ nlc_test_start_daemon(NlcTestEnv *env)
         g_autofree char *state_arg = g_strconcat("--state-dir=", env->state_dir, NULL);
         g_autofree char *runtime_arg = g_strconcat("--runtime-dir=", env->runtime_dir, NULL);
         g_autofree char *header = NULL;
-        char *argv[] = { (char *) daemon, address_arg, state_arg, runtime_arg, "--verbose", NULL };
+        g_autofree char *config_arg =
+                env->config ? g_strconcat("--config=", env->config, NULL) : NULL;
+        char *argv[] = { (char *) daemon, address_arg, state_arg, runtime_arg,
+                         "--verbose",     config_arg,  NULL };
         int log_fd;
 
         if (!daemon)
@@ -422,6 +425,7 @@ tear_down(NlcTestEnv *env)
         g_free(env->state_dir);
         g_free(env->runtime_dir);
         g_free(env->daemon_log);
+        g_free(env->config);
         g_free(env->bus_owner);
 }
 

@@ -34,6 +34,7 @@ typedef struct {
         char *state_dir;
         char *runtime_dir;
         char *daemon_log;
+        char *config; /* the host configuration the next start passes, or NULL */
         GPid bus_pid;
         GPid daemon_pid;
         gboolean daemon_exited;

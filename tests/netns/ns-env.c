@@ -372,3 +372,16 @@ ns_kernel_fdb_static(const char *mac)
         }
         return g_string_free(g_steal_pointer(&s), FALSE);
 }
+
+char *
+ns_config_arg(const char *text)
+{
+        g_autofree char *path = NULL;
+        g_autoptr(GError) error = NULL;
+        int fd = g_file_open_tmp("nlc-conf-XXXXXX", &path, &error);
+
+        g_assert_no_error(error);
+        close(fd);
+        g_assert_true(g_file_set_contents(path, text, -1, NULL));
+        return g_strconcat("--config=", path, NULL);
+}

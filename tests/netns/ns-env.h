@@ -30,6 +30,9 @@ void ns_env_set_up_full(NsEnv *env, const char *const *daemon_args, gboolean own
  * fixture's, say). */
 void ns_env_start_bus_and_daemon(NsEnv *env, const char *dir_template,
                                  const char *const *daemon_args);
+/* A host configuration file with @text, made for this test process: the
+ * daemon argument "--config=PATH" that names it. */
+char *ns_config_arg(const char *text);
 /* A connection to the bus at @address, waiting for its daemon to listen. */
 GDBusConnection *ns_bus_connect(const char *address);
 void ns_env_tear_down(NsEnv *env);

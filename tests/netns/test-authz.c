@@ -24,6 +24,8 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "nlc-test-ns.h"
@@ -35,6 +37,10 @@
 #define ADMIN  "nlc-az-admin"
 #define NOMIG  "nlc-az-nomig"
 #define MAC_A  "52:54:00:0a:00:01"
+/* What the host lets callers use, the same with either backend. */
+#define ALLOW                                                                           \
+        "[allow]\nbridges = br0:@" GROUP ";brx:root\nmacvtap-links = low0:" USER_A "\n" \
+        "direct-devices = dz0;up0\nqmp-dirs = /run/nlc-az-qmp:@" GROUP "\n"
 
 typedef struct {
         char *dir, *address, *state_dir, *runtime_dir, *config, *log;
@@ -75,14 +81,20 @@ probe_one(GDBusConnection *conn, const char *command)
 
         if (g_str_equal(w[0], "alloc")) {
                 g_auto(GStrv) kv = g_strsplit(w[4], "=", 2);
+                const char *backend = w[3];
                 GVariantBuilder opts;
 
                 g_variant_builder_init(&opts, G_VARIANT_TYPE_VARDICT);
                 g_variant_builder_add(&opts, "{sv}", kv[0], g_variant_new_string(kv[1]));
-                if (g_str_equal(w[3], "tap-bridge"))
-                        g_variant_builder_add(&opts, "{sv}", "bridge", g_variant_new_string("br0"));
+                /* "tap-bridge" is on br0, "tap-bridge-brx" on brx. */
+                if (g_str_has_prefix(backend, "tap-bridge")) {
+                        g_variant_builder_add(
+                                &opts, "{sv}", "bridge",
+                                g_variant_new_string(backend[10] ? backend + 11 : "br0"));
+                        backend = "tap-bridge";
+                }
                 method = "Allocate";
-                args = g_variant_new("(sssa{sv})", w[1], w[3], w[2], &opts);
+                args = g_variant_new("(sssa{sv})", w[1], backend, w[2], &opts);
         } else if (g_str_equal(w[0], "call")) {
                 path = w[1], iface = w[2], method = w[3];
         } else if (g_str_equal(w[0], "destroy-instances")) {
@@ -93,6 +105,9 @@ probe_one(GDBusConnection *conn, const char *command)
         } else if (g_str_equal(w[0], "get-instance")) {
                 method = "GetInstance";
                 args = g_variant_new("(s)", w[1]);
+        } else if (g_str_equal(w[0], "attach")) {
+                method = "AttachQemu";
+                args = g_variant_new("(ss)", w[1], w[2]);
         } else if (g_str_equal(w[0], "migrate")) {
                 method = "Migrate";
                 args = g_variant_new("(ssa{sv})", w[1], "tcp:198.51.100.9:4444", NULL);
@@ -182,6 +197,19 @@ expect_authorized(World *w, const char *user, const char *command)
 
         if (strstr(r, "NotAuthorized") || strstr(r, "AccessDenied"))
                 g_error("%s: %s: expected to be authorized, got %s", user, command, r);
+}
+
+/* A unix socket at @path owned by @user, as a QEMU of theirs would make. */
+static void
+make_socket(const char *path, const char *user)
+{
+        struct sockaddr_un addr = { .sun_family = AF_UNIX };
+        int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+        g_strlcpy(addr.sun_path, path, sizeof addr.sun_path);
+        g_assert_cmpint(bind(fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
+        close(fd); /* the file stays: nobody listens, the daemon waits */
+        ns_sh("chown %s %s", user, path);
 }
 
 /* ---- the world ---- */
@@ -315,6 +343,12 @@ set_up(World *w, gboolean polkit)
         ns_sh("ip link set lo up");
         ns_sh("ip link add br0 type bridge stp_state 0 && ip link set br0 up");
         ns_sh("ip link add dz0 type veth peer name dz0-peer");
+        /* The host's uplink: the default route leaves through up0. */
+        ns_sh("ip link add up0 type veth peer name up0-peer && ip link set up0 up && "
+              "ip link set up0-peer up && ip addr add 192.0.2.1/24 dev up0 && "
+              "ip route add default via 192.0.2.254");
+        ns_sh("ip link add brx type bridge stp_state 0 && ip link set brx up");
+        ns_sh("ip link add low0 type veth peer name low0-peer && ip link set low0 up");
         ensure_accounts();
         w->dir = g_dir_make_tmp("nlc-authz-XXXXXX", NULL);
         g_chmod(w->dir, 0755); /* the test users reach the bus socket */
@@ -353,8 +387,8 @@ set_up(World *w, gboolean polkit)
         w->conn = ns_bus_connect(w->address);
         if (polkit) {
                 start_polkitd(w);
-                g_assert_true(g_file_set_contents(w->config, "[authorization]\nbackend = polkit\n",
-                                                  -1, NULL));
+                g_assert_true(g_file_set_contents(
+                        w->config, "[authorization]\nbackend = polkit\n" ALLOW, -1, NULL));
         } else {
                 /* The same decisions through the daemon's own rules. */
                 g_assert_true(g_file_set_contents(w->config,
@@ -362,7 +396,7 @@ set_up(World *w, gboolean polkit)
                                                   "manage = root;@" GROUP "\n"
                                                   "migrate = root;" USER_A ";" USER_B ";" ADMIN "\n"
                                                   "manage-any-instance = root;" ADMIN "\n"
-                                                  "direct = root\n",
+                                                  "direct = root\n" ALLOW,
                                                   -1, NULL));
         }
         start_daemon(w);
@@ -422,6 +456,35 @@ run_scenario(World *w)
         expect_ok(w, NULL, "destroy-instances vm-b");
         expect_ok(w, NULL, "alloc vm-r 52:54:00:0d:00:01 direct device=dz0");
         expect_ok(w, USER_A, activate);
+        /* The host's [allow] lists: a bridge only root may use, a lower
+         * device only A may, and never the default route's device. */
+        expect_refused(w, USER_A, "alloc vm-a3 52:54:00:0a:00:03 tap-bridge-brx ifname=az3",
+                       "[allow] bridges");
+        expect_refused(w, USER_B, "alloc vm-b2 52:54:00:0b:00:02 macvtap link=low0",
+                       "[allow] macvtap-links");
+        expect_ok(w, USER_A, "alloc vm-a4 52:54:00:0a:00:04 macvtap link=low0");
+        expect_refused(w, NULL, "alloc vm-r2 52:54:00:0d:00:02 direct device=up0", "default route");
+        expect_ok(w, NULL, "alloc vm-r3 52:54:00:0d:00:03 tap-bridge-brx ifname=rz3");
+        /* AttachQemu: the caller's own socket, or one in [allow] qmp-dirs;
+         * never another user's. */
+        {
+                g_autofree char *a_sock = g_build_filename(w->dir, "a.qmp", NULL);
+                g_autofree char *b_sock = g_build_filename(w->dir, "b.qmp", NULL);
+                g_autofree char *attach_a = g_strdup_printf("attach vm-a4 %s", a_sock);
+                g_autofree char *steal = g_strdup_printf("attach vm-b %s", a_sock);
+                g_autofree char *attach_b = g_strdup_printf("attach vm-b %s", b_sock);
+
+                make_socket(a_sock, USER_A);
+                make_socket(b_sock, USER_B);
+                ns_sh("mkdir -p /run/nlc-az-qmp");
+                make_socket("/run/nlc-az-qmp/vm.qmp", "root");
+                expect_ok(w, USER_A, attach_a);
+                expect_ok(w, USER_B, "alloc vm-b 52:54:00:0b:00:01 tap-bridge ifname=bz0");
+                expect_refused(w, USER_B, steal, "belongs to uid");
+                expect_ok(w, USER_B, attach_b);
+                expect_ok(w, USER_B, "attach vm-b /run/nlc-az-qmp/vm.qmp");
+                ns_sh("rm -rf /run/nlc-az-qmp");
+        }
         /* Ownership is journalled: a restarted daemon still refuses B. */
         stop(&w->daemon);
         start_daemon(w);

@@ -99,6 +99,11 @@ test_direct(NlcTestEnv *env, gconstpointer data)
         g_autoptr(GVariant) created = NULL;
 
         make_veth("dv0", "dv0-peer");
+        /* No direct device unless the host lists it. */
+        env->config = g_build_filename(env->dir, "netlifecd.conf", NULL);
+        g_assert_true(
+                g_file_set_contents(env->config, "[allow]\ndirect-devices = dv0\n", -1, NULL));
+        nlc_test_restart_daemon(env);
         path = allocate(env, "direct", "{'device': <'dv0'>}");
         created = nlc_call(env, path, NLC_DEVICE, "Create", NULL, "(ah)");
         assert_port(env, path, FALSE, "link-down");

@@ -159,8 +159,10 @@ test_concurrent_mixed(void)
         Replies r = { 0, 0, g_ptr_array_new_with_free_func(g_free) };
         Replies busy = { 0, 0, g_ptr_array_new_with_free_func(g_free) };
         g_autofree char *dv0_mac = NULL;
+        g_autofree char *config = ns_config_arg("[allow]\ndirect-devices = dv0;dv1\n");
+        const char *args[] = { config, NULL };
 
-        ns_env_set_up_full(&env, NULL, TRUE);
+        ns_env_set_up_full(&env, args, TRUE);
         ns_sh("ip link add br0 type bridge && ip link set br0 up");
         ns_sh("ip link add low0 type veth peer name low0-peer && ip link set low0 up");
         ns_sh("ip link add dv0 type veth peer name dv0-peer && ip link add dv1 type veth peer "

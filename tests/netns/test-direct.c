@@ -161,7 +161,11 @@ kernel_snapshot(void)
 static void
 set_up(Fixture *f, gconstpointer data)
 {
-        ns_env_set_up_full(&f->env, NULL, TRUE);
+        /* No direct device unless the host lists it. */
+        g_autofree char *config = ns_config_arg("[allow]\ndirect-devices = dv0;dv1;dv2\n");
+        const char *args[] = { config, NULL };
+
+        ns_env_set_up_full(&f->env, args, TRUE);
         for (guint i = 0; i < G_N_ELEMENTS(host_devs); i++) {
                 const char *name = host_devs[i].name;
 

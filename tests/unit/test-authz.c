@@ -86,6 +86,35 @@ test_principals(void)
         g_assert_false(nlc_principals_validate("a b", &error));
 }
 
+static void
+test_allow_lists(void)
+{
+        const NlcPrincipal alice = { 1000, "alice", (const char *const[]){ "alice", "kvm", NULL } };
+        const NlcPrincipal bob = { 1001, "bob", (const char *const[]){ "bob", NULL } };
+        const char *list = "br0; br1:@kvm,root ;br2:bob";
+        g_autoptr(GError) error = NULL;
+
+        /* A bare name: whoever holds the method's action. */
+        g_assert_true(nlc_allow_list_match(list, "br0", FALSE, &bob));
+        g_assert_true(nlc_allow_list_match(list, "br1", FALSE, &alice));
+        g_assert_false(nlc_allow_list_match(list, "br1", FALSE, &bob));
+        g_assert_true(nlc_allow_list_match(list, "br2", FALSE, &bob));
+        g_assert_false(nlc_allow_list_match(list, "br3", FALSE, &alice));
+        g_assert_false(nlc_allow_list_match("", "br0", FALSE, &alice));
+        /* Directories hold what is below them, and only that. */
+        g_assert_true(nlc_allow_list_match("/run/q/", "/run/q/vm1.qmp", TRUE, &bob));
+        g_assert_false(nlc_allow_list_match("/run/q", "/run/qx/vm1.qmp", TRUE, &bob));
+        g_assert_false(nlc_allow_list_match("/run/q", "/run/q/../../etc/x", TRUE, &bob));
+        g_assert_false(nlc_allow_list_match("/run/q", "/run/q", TRUE, &bob));
+        g_assert_true(nlc_allow_list_validate(list, NULL));
+        g_assert_false(nlc_allow_list_validate("br0:", &error));
+        g_clear_error(&error);
+        g_assert_false(nlc_allow_list_validate(":root", &error));
+        g_clear_error(&error);
+        g_assert_false(nlc_allow_list_validate("br0:@", &error));
+        g_assert_cmpstr(nlc_allow_key(NLC_ALLOW_DIRECT_DEVICES), ==, "direct-devices");
+}
+
 /* The defaults: root by rule; the bus policy's group for its own. */
 static void
 test_config(void)
@@ -101,14 +130,21 @@ test_config(void)
         g_assert_cmpstr(c.authz_rules[NLC_ACTION_DIRECT], ==, "root");
         g_assert_true(g_str_has_prefix(c.authz_rules[NLC_ACTION_MANAGE], "root;@"));
         g_assert_cmpstr(c.authz_rules[NLC_ACTION_READ], ==, "*");
+        /* Any bridge and lower device; no direct device unless listed. */
+        for (guint k = 0; k <= NLC_ALLOW_LAST; k++)
+                g_assert_false(c.has_allow[k]);
         close(fd);
         g_assert_true(g_file_set_contents(path,
                                           "[authorization]\nbackend = polkit\n"
-                                          "manage-any-instance = root;@wheel\n",
+                                          "manage-any-instance = root;@wheel\n"
+                                          "[allow]\ndirect-devices = eth1:@kvm\n",
                                           -1, NULL));
         g_assert_true(nlc_config_load(&c, path, TRUE, &error));
         g_assert_true(c.has_authz_backend);
         g_assert_cmpstr(c.authz_rules[NLC_ACTION_MANAGE_ANY], ==, "root;@wheel");
+        g_assert_true(c.has_allow[NLC_ALLOW_DIRECT_DEVICES]);
+        g_assert_false(c.has_allow[NLC_ALLOW_BRIDGES]);
+        g_assert_cmpstr(c.allow[NLC_ALLOW_DIRECT_DEVICES], ==, "eth1:@kvm");
         g_assert_true(
                 g_file_set_contents(path, "[authorization]\n\ndirect = root;@ bad\n", -1, NULL));
         g_assert_false(nlc_config_load(&c, path, TRUE, &error));
@@ -123,6 +159,7 @@ main(int argc, char **argv)
         g_test_add_func("/authz/every-method-has-an-action", test_every_method_has_an_action);
         g_test_add_func("/authz/action-names", test_action_names);
         g_test_add_func("/authz/principals", test_principals);
+        g_test_add_func("/authz/allow-lists", test_allow_lists);
         g_test_add_func("/authz/config", test_config);
         return g_test_run();
 }
