@@ -89,8 +89,7 @@ typedef struct {
          * device), "device" (a host netdev the guest takes). FALSE with
          * NotAuthorized saying which configuration key refuses it. Backends
          * call nlc_backend_may_use(), which allows all when this is NULL. */
-        gboolean (*may_use)(const char *kind, const char *name, gpointer user_data,
-                            GError **error);
+        gboolean (*may_use)(const char *kind, const char *name, gpointer user_data, GError **error);
 } NlcBackendHost;
 
 typedef struct {
