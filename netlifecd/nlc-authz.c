@@ -385,6 +385,7 @@ typedef struct {
         GDBusInterfaceVTable *(*parent_get_vtable)(GDBusInterfaceSkeleton *skeleton);
         const GDBusInterfaceVTable *parent;
         GDBusInterfaceVTable vtable;
+        const NlcPrivateProperty *private_property; /* or NULL */
 } HookedClass;
 
 /* A handful of classes, each hooked once at class_init. */
@@ -430,6 +431,87 @@ checked_method_call(GDBusConnection *connection, const char *sender, const char 
         with_caller(c);
 }
 
+/* The caller's credentials now, from the cache or asked of the bus: a
+ * property is read synchronously. NULL when the bus does not say. */
+static Caller *
+caller_now(NlcAuthz *authz, const char *sender)
+{
+        Caller *caller = g_hash_table_lookup(authz->callers, sender);
+        g_autoptr(GVariant) reply = NULL, creds = NULL;
+        guint32 uid, pid = 0;
+
+        if (caller && caller->known)
+                return caller;
+        reply = g_dbus_connection_call_sync(
+                authz->connection, "org.freedesktop.DBus", "/org/freedesktop/DBus",
+                "org.freedesktop.DBus", "GetConnectionCredentials", g_variant_new("(s)", sender),
+                G_VARIANT_TYPE("(a{sv})"), G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
+        if (reply)
+                creds = g_variant_get_child_value(reply, 0);
+        if (!creds || !g_variant_lookup(creds, "UnixUserID", "u", &uid))
+                return NULL;
+        g_variant_lookup(creds, "ProcessID", "u", &pid);
+        if (!caller) {
+                caller = g_new0(Caller, 1);
+                g_hash_table_insert(authz->callers, g_strdup(sender), caller);
+        }
+        /* Calls waiting for the asynchronous answer take this one too. */
+        if (!caller->known) {
+                caller->uid = uid;
+                caller->pid = pid;
+                read_account(caller);
+                caller->known = TRUE;
+        }
+        return caller;
+}
+
+/* Whether @caller holds manage-any-instance, asked synchronously. */
+static gboolean
+holds_manage_any_now(NlcAuthz *authz, const char *sender, Caller *caller)
+{
+        g_autoptr(PolkitSubject) subject = NULL;
+        g_autoptr(PolkitAuthorizationResult) r = NULL;
+
+        if (authz->backend == NLC_AUTHZ_CONFIG) {
+                NlcPrincipal who = { caller->uid, caller->user,
+                                     (const char *const *) caller->groups };
+
+                return nlc_principals_match(authz->rules[NLC_ACTION_MANAGE_ANY], &who);
+        }
+        if (!authz->authority && !authz->authority_error)
+                authz->authority = polkit_authority_get_sync(NULL, &authz->authority_error);
+        if (!authz->authority)
+                return FALSE;
+        subject = authz->system_bus ? polkit_system_bus_name_new(sender)
+                                    : polkit_unix_process_new_for_owner((gint) caller->pid, 0,
+                                                                        (gint) caller->uid);
+        r = polkit_authority_check_authorization_sync(
+                authz->authority, subject, nlc_action_id(NLC_ACTION_MANAGE_ANY), NULL,
+                POLKIT_CHECK_AUTHORIZATION_FLAGS_NONE, NULL, NULL);
+        return r && polkit_authorization_result_get_is_authorized(r);
+}
+
+static GVariant *
+guarded_get_property(GDBusConnection *connection, const char *sender, const char *path,
+                     const char *interface, const char *property, GError **error,
+                     gpointer user_data)
+{
+        GDBusInterfaceSkeleton *skeleton = user_data;
+        HookedClass *h = hooked_class_of(skeleton);
+        const NlcPrivateProperty *p = h->private_property;
+        Caller *caller;
+
+        if (!p || !g_str_equal(property, p->name) || !installed || !sender)
+                return h->parent->get_property(connection, sender, path, interface, property, error,
+                                               user_data);
+        caller = caller_now(installed, sender);
+        if (caller &&
+            (caller->uid == p->owner(skeleton) || holds_manage_any_now(installed, sender, caller)))
+                return p->reveal(skeleton);
+        return h->parent->get_property(connection, sender, path, interface, property, error,
+                                       user_data);
+}
+
 static GDBusInterfaceVTable *
 checked_get_vtable(GDBusInterfaceSkeleton *skeleton)
 {
@@ -439,8 +521,19 @@ checked_get_vtable(GDBusInterfaceSkeleton *skeleton)
                 h->parent = h->parent_get_vtable(skeleton);
                 h->vtable = *h->parent;
                 h->vtable.method_call = checked_method_call;
+                if (h->private_property)
+                        h->vtable.get_property = guarded_get_property;
         }
         return &h->vtable;
+}
+
+void
+nlc_authz_hook_private_property(GDBusInterfaceSkeletonClass *klass,
+                                const NlcPrivateProperty *property)
+{
+        for (guint i = 0; i < n_hooked; i++)
+                if (hooked[i].type == G_TYPE_FROM_CLASS(klass))
+                        hooked[i].private_property = property;
 }
 
 void

@@ -49,6 +49,21 @@ void nlc_authz_install(NlcAuthz *authz);
 /* In a skeleton subclass's class_init: its method calls are checked. */
 void nlc_authz_hook_class(GDBusInterfaceSkeletonClass *klass);
 
+/*
+ * A property of a hooked class that only the object's owner and holders of
+ * manage-any-instance may read (a QMP socket path reveals another user's
+ * guest): its published value (GetManagedObjects, PropertiesChanged) is the
+ * GObject property's, which the class keeps empty; a Get from such a caller
+ * returns @reveal(skeleton) instead. @owner(skeleton) is the owning uid.
+ */
+typedef struct {
+        const char *name;
+        guint32 (*owner)(GDBusInterfaceSkeleton *skeleton);
+        GVariant *(*reveal)(GDBusInterfaceSkeleton *skeleton);
+} NlcPrivateProperty;
+void nlc_authz_hook_private_property(GDBusInterfaceSkeletonClass *klass,
+                                     const NlcPrivateProperty *property);
+
 /* A checked call's caller (valid while @invocation lives) and its uid;
  * FALSE when the call was not checked. */
 gboolean nlc_authz_caller(GDBusMethodInvocation *invocation, NlcPrincipal *out);

@@ -22,6 +22,7 @@ struct _NlcInstance {
         GList *waiters;         /* Waiter */
         NlcLazyProperties lazy; /* Devices, ReadyMacs, NotReady */
         guint32 owner_uid;      /* who allocated its first device */
+        char *qemu_socket;      /* AttachQemu's, or NULL */
 };
 
 enum { SIGNAL_READY_MACS_CHANGED, N_SIGNALS };
@@ -338,11 +339,43 @@ nlc_instance_record(NlcInstance *self, const char *what)
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
 }
 
+/* The path names another user's guest: the bus sees it only in a Get of
+ * the owner or an administrator (nlc_authz_hook_private_property); what is
+ * published is whether the daemon follows a QEMU. */
 void
 nlc_instance_set_qemu_socket(NlcInstance *self, const char *path)
 {
-        nlc_dbus_instance_set_qemu_socket(NLC_DBUS_INSTANCE(self), path ? path : "");
+        g_free(self->qemu_socket);
+        self->qemu_socket = g_strdup(path && *path ? path : NULL);
+        nlc_dbus_instance_set_follows_guest(NLC_DBUS_INSTANCE(self), self->qemu_socket != NULL);
+        g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
 }
+
+const char *
+nlc_instance_get_qemu_socket(NlcInstance *self)
+{
+        return self->qemu_socket;
+}
+
+static guint32
+owner_of(GDBusInterfaceSkeleton *skeleton)
+{
+        return NLC_INSTANCE(skeleton)->owner_uid;
+}
+
+static GVariant *
+reveal_qemu_socket(GDBusInterfaceSkeleton *skeleton)
+{
+        const char *path = NLC_INSTANCE(skeleton)->qemu_socket;
+
+        return g_variant_new_string(path ? path : "");
+}
+
+static const NlcPrivateProperty private_qemu_socket = {
+        .name = "QemuSocket",
+        .owner = owner_of,
+        .reveal = reveal_qemu_socket,
+};
 
 static gboolean
 handle_activate(NlcDbusInstance *skel, GDBusMethodInvocation *invocation)
@@ -511,6 +544,7 @@ nlc_instance_finalize(GObject *object)
 
         g_free(self->name);
         g_free(self->object_path);
+        g_free(self->qemu_socket);
         G_OBJECT_CLASS(nlc_instance_parent_class)->finalize(object);
 }
 
@@ -528,6 +562,8 @@ nlc_instance_class_init(NlcInstanceClass *klass)
                 g_signal_new("ready-macs-changed", G_TYPE_FROM_CLASS(klass), G_SIGNAL_RUN_LAST, 0,
                              NULL, NULL, NULL, G_TYPE_NONE, 0);
         nlc_authz_hook_class(G_DBUS_INTERFACE_SKELETON_CLASS(klass));
+        nlc_authz_hook_private_property(G_DBUS_INTERFACE_SKELETON_CLASS(klass),
+                                        &private_qemu_socket);
 }
 
 void

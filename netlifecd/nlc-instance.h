@@ -47,6 +47,7 @@ void nlc_instance_adopt_queues(NlcInstance *self, int qemu_pid);
 /* Appends (what, now) to GuestTimeline, keeping the latest 64. */
 void nlc_instance_record(NlcInstance *self, const char *what);
 void nlc_instance_set_qemu_socket(NlcInstance *self, const char *path);
+const char *nlc_instance_get_qemu_socket(NlcInstance *self);
 
 /* NotReady: (MAC, interface, PortReason) of each device that is not Ready. */
 GVariant *nlc_instance_dup_not_ready(NlcInstance *self);

@@ -164,11 +164,14 @@ announce_words(GVariant *inst, const char *name)
                 ago = nlctl_format_duration((guint64) MAX(now - (gint64) at, 0));
                 return g_strdup_printf("last announced %s (%s ago, QEMU announce-self)", when, ago);
         }
-        if (!inst || !*socket)
+        if (!inst || (!*socket && !nlctl_dict_bool(inst, "FollowsGuest")))
                 return g_strdup_printf("not known: the daemon does not follow %s's guest "
                                        "(attach-qemu); each device sends a RARP when activated",
                                        name);
-        return g_strdup_printf("not since the daemon follows the guest through %s", socket);
+        /* The socket's path is shown to its owner and administrators only. */
+        return *socket ? g_strdup_printf("not since the daemon follows the guest through %s",
+                                         socket)
+                       : g_strdup("not since the daemon follows the guest");
 }
 
 /* Explains one device: text lines (indented by @indent) or a JSON object. */

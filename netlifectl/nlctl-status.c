@@ -94,7 +94,11 @@ add_instances(GVariant *objects, NlctlTable *table, JsonArray *json)
                         yes_no(nlctl_dict_bool(n, "Ready")),
                         yes_no(nlctl_dict_bool(n, "Active")),
                         yes_no(nlctl_dict_bool(n, "AllowPostcopy")),
-                        nlctl_dict_str(n, "QemuSocket"),
+                        /* The socket's path only for its owner and
+                         * administrators: "followed" otherwise. */
+                        *nlctl_dict_str(n, "QemuSocket")     ? nlctl_dict_str(n, "QemuSocket")
+                        : nlctl_dict_bool(n, "FollowsGuest") ? "followed"
+                                                             : "",
                         when,
                 };
 

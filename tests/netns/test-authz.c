@@ -105,6 +105,17 @@ probe_one(GDBusConnection *conn, const char *command)
         } else if (g_str_equal(w[0], "get-instance")) {
                 method = "GetInstance";
                 args = g_variant_new("(s)", w[1]);
+        } else if (g_str_equal(w[0], "get")) {
+                g_autoptr(GVariant) value = NULL;
+
+                reply = g_dbus_connection_call_sync(
+                        conn, "org.netlifecd1", w[1], "org.freedesktop.DBus.Properties", "Get",
+                        g_variant_new("(ss)", w[2], w[3]), G_VARIANT_TYPE("(v)"),
+                        G_DBUS_CALL_FLAGS_NONE, 10000, NULL, &error);
+                if (!reply)
+                        return result_of(NULL, error);
+                g_variant_get(reply, "(v)", &value);
+                return g_strdup_printf("ok %s", g_variant_get_string(value, NULL));
         } else if (g_str_equal(w[0], "attach")) {
                 method = "AttachQemu";
                 args = g_variant_new("(ss)", w[1], w[2]);
@@ -207,6 +218,7 @@ make_socket(const char *path, const char *user)
         int fd = socket(AF_UNIX, SOCK_STREAM, 0);
 
         g_strlcpy(addr.sun_path, path, sizeof addr.sun_path);
+        g_unlink(path); /* left by a run that failed half way */
         g_assert_cmpint(bind(fd, (struct sockaddr *) &addr, sizeof addr), ==, 0);
         close(fd); /* the file stays: nobody listens, the daemon waits */
         ns_sh("chown %s %s", user, path);
@@ -473,12 +485,24 @@ run_scenario(World *w)
                 g_autofree char *attach_a = g_strdup_printf("attach vm-a4 %s", a_sock);
                 g_autofree char *steal = g_strdup_printf("attach vm-b %s", a_sock);
                 g_autofree char *attach_b = g_strdup_printf("attach vm-b %s", b_sock);
+                g_autofree char *a_socket = g_strdup_printf("ok %s", a_sock);
+                g_autofree char *as_a = NULL, *as_b = NULL, *as_admin = NULL;
+                const char *get = "get /org/netlifecd1/instance/vm_2da4 org.netlifecd1.Instance "
+                                  "QemuSocket";
 
                 make_socket(a_sock, USER_A);
                 make_socket(b_sock, USER_B);
                 ns_sh("mkdir -p /run/nlc-az-qmp");
                 make_socket("/run/nlc-az-qmp/vm.qmp", "root");
                 expect_ok(w, USER_A, attach_a);
+                /* The path names A's guest: A and an administrator read it,
+                 * B reads nothing. */
+                as_a = as(w, USER_A, get);
+                as_b = as(w, USER_B, get);
+                as_admin = as(w, ADMIN, get);
+                g_assert_cmpstr(as_a, ==, a_socket);
+                g_assert_cmpstr(as_b, ==, "ok"); /* an empty string */
+                g_assert_cmpstr(as_admin, ==, a_socket);
                 expect_ok(w, USER_B, "alloc vm-b 52:54:00:0b:00:01 tap-bridge ifname=bz0");
                 expect_refused(w, USER_B, steal, "belongs to uid");
                 expect_ok(w, USER_B, attach_b);
