@@ -18,6 +18,7 @@
 #include <sys/prctl.h>
 #include <sys/wait.h>
 
+#include "nlc-authz-rules.h"
 #include "nlc-dbus-generated.h"
 #include "ns-env.h"
 
@@ -174,6 +175,26 @@ assert_lines(const char *who, const char *out, const char *prefix, const char *w
         g_assert_cmpuint(n, >, 0);
 }
 
+/* Behind the bus policy, the daemon authorizes each method against an
+ * action (nlc-authz-rules.c): every method the policy lets through has one. */
+static void
+test_every_method_has_an_action(void)
+{
+        for (guint a = 0; a < G_N_ELEMENTS(apis); a++) {
+                GDBusInterfaceInfo *info = apis[a].info();
+
+                for (guint i = 0; info->methods && info->methods[i]; i++) {
+                        NlcAction action;
+
+                        if (!nlc_method_action(info->name, info->methods[i]->name, &action))
+                                g_error("%s.%s has no authorization action", info->name,
+                                        info->methods[i]->name);
+                        g_test_message("%s.%s: %s", info->name, info->methods[i]->name,
+                                       nlc_action_id(action));
+                }
+        }
+}
+
 static void
 test_policy(void)
 {
@@ -241,5 +262,6 @@ main(int argc, char **argv)
                 return probe(argv[2]);
         g_test_init(&argc, &argv, NULL);
         g_test_add_func("/policy/shipped-policy-enforced", test_policy);
+        g_test_add_func("/policy/every-method-has-an-action", test_every_method_has_an_action);
         return g_test_run();
 }
