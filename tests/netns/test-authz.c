@@ -509,6 +509,45 @@ run_scenario(World *w)
                 expect_ok(w, USER_B, "attach vm-b /run/nlc-az-qmp/vm.qmp");
                 ns_sh("rm -rf /run/nlc-az-qmp");
         }
+        /* The example: an unprivileged user's VM on br0 (listed for the
+         * group), its tap's queue handed to the user's command, the MAC
+         * placed for it; everything gone when the command ends. */
+        {
+                g_autofree char *script =
+                        g_build_filename(g_getenv("NLC_EXAMPLES_SRC"), "user-bridged-tap.sh", NULL);
+                g_autofree char *nlctl = g_strconcat("NETLIFECTL=", g_getenv("NLCTL"), NULL);
+                g_autofree char *bus = g_strconcat("DBUS_SYSTEM_BUS_ADDRESS=", w->address, NULL);
+                const char *argv[] = { "setpriv",
+                                       "--reuid=" USER_A,
+                                       "--regid=" USER_A,
+                                       "--init-groups",
+                                       "env",
+                                       nlctl,
+                                       bus,
+                                       "sh",
+                                       script,
+                                       "vm-u",
+                                       "52:54:00:0a:00:0e",
+                                       "br0",
+                                       "--",
+                                       "sh",
+                                       "-c",
+                                       "readlink /proc/self/fd/{0}; bridge fdb show br br0",
+                                       NULL };
+                g_autofree char *out = NULL, *err = NULL, *left = NULL;
+                g_autoptr(GError) error = NULL;
+                int status;
+
+                g_assert_true(g_spawn_sync(NULL, (char **) argv, NULL, G_SPAWN_SEARCH_PATH,
+                                           die_with_parent, NULL, &out, &err, &status, &error));
+                g_test_message("user-bridged-tap.sh: %s%s", out, err);
+                g_assert_true(g_spawn_check_wait_status(status, NULL));
+                g_assert_nonnull(strstr(out, "/dev/net/tun"));
+                g_assert_nonnull(strstr(out, "52:54:00:0a:00:0e dev nlc"));
+                g_assert_nonnull(strstr(out, " master br0 static"));
+                left = ns_sh_out("bridge fdb show br br0");
+                g_assert_null(strstr(left, "52:54:00:0a:00:0e"));
+        }
         /* Ownership is journalled: a restarted daemon still refuses B. */
         stop(&w->daemon);
         start_daemon(w);
