@@ -277,6 +277,29 @@ read_account(Caller *caller)
         caller->groups = (GStrv) g_ptr_array_free(g_steal_pointer(&names), FALSE);
 }
 
+NlcPrincipal *
+nlc_principal_new_for_uid(guint32 uid)
+{
+        Caller account = { .uid = uid };
+        NlcPrincipal *p = g_new0(NlcPrincipal, 1);
+
+        read_account(&account);
+        p->uid = uid;
+        p->user = g_steal_pointer(&account.user);
+        p->groups = (const char *const *) g_steal_pointer(&account.groups);
+        return p;
+}
+
+void
+nlc_principal_free(NlcPrincipal *p)
+{
+        if (!p)
+                return;
+        g_free((char *) p->user);
+        g_strfreev((GStrv) p->groups);
+        g_free(p);
+}
+
 static void
 start_checks(Check *c)
 {

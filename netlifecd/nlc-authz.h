@@ -68,3 +68,9 @@ void nlc_authz_hook_private_property(GDBusInterfaceSkeletonClass *klass,
  * FALSE when the call was not checked. */
 gboolean nlc_authz_caller(GDBusMethodInvocation *invocation, NlcPrincipal *out);
 gboolean nlc_authz_caller_uid(GDBusMethodInvocation *invocation, guint32 *uid);
+
+/* @uid's account (its name and groups), for the rules about a process
+ * that is not a bus caller (a QEMU on its socket). */
+NlcPrincipal *nlc_principal_new_for_uid(guint32 uid);
+void nlc_principal_free(NlcPrincipal *principal);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlcPrincipal, nlc_principal_free)

@@ -23,6 +23,10 @@ struct _NlcGuest {
         GCancellable *cancel;
         int qemu_pidfd;   /* the connected QEMU's process, -1: none */
         guint exit_watch; /* readable when that process ends */
+        /* Who may listen on the socket: the instance's owner, or anyone
+         * when the socket lies in a directory the host lists. */
+        guint32 peer_uid;
+        gboolean any_peer;
 };
 
 static void
@@ -226,7 +230,19 @@ on_connected(NlcQmp *qmp, gpointer data)
 {
         NlcGuest *g = data;
         GPid qemu_pid = nlc_qmp_get_peer_pid(qmp);
+        guint32 uid = G_MAXUINT32;
 
+        /* The root daemon would copy tun fds out of this process and drive
+         * its migrations: not a process of someone else than the owner. */
+        if (!g->any_peer && (!nlc_qmp_get_peer_uid(qmp, &uid) || uid != g->peer_uid)) {
+                nlc_instance_record(g->instance, "qmp-refused");
+                g_warning("instance %s: the process listening on %s runs as uid %u, not as the "
+                          "instance's owner (uid %u): not following it",
+                          nlc_instance_get_name(g->instance),
+                          nlc_instance_get_qemu_socket(g->instance), uid, g->peer_uid);
+                nlc_qmp_close(qmp);
+                return;
+        }
         nlc_instance_record(g->instance, "qmp-connected");
         watch_qemu(g, qemu_pid);
         if (qemu_pid)
@@ -269,6 +285,7 @@ nlc_guest_new(NlcInstance *instance, const char *qmp_path, const NlcConfig *host
         g->qmp = nlc_qmp_new(qmp_path);
         g->cancel = g_cancellable_new();
         g->qemu_pidfd = -1;
+        g->any_peer = TRUE; /* until nlc_guest_expect_peer() says otherwise */
         g->event_id = g_signal_connect(g->qmp, "event", G_CALLBACK(on_event), g);
         g->connected_id = g_signal_connect(g->qmp, "connected", G_CALLBACK(on_connected), g);
         g->disconnected_id =
@@ -299,6 +316,13 @@ const char *
 nlc_guest_get_qmp_path(NlcGuest *g)
 {
         return nlc_qmp_get_socket_path(g->qmp);
+}
+
+void
+nlc_guest_expect_peer(NlcGuest *g, guint32 uid, gboolean any)
+{
+        g->peer_uid = uid;
+        g->any_peer = any;
 }
 
 NlcQmp *

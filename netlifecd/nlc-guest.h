@@ -20,3 +20,7 @@ void nlc_guest_free(NlcGuest *guest);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlcGuest, nlc_guest_free)
 const char *nlc_guest_get_qmp_path(NlcGuest *guest);
 NlcQmp *nlc_guest_get_qmp(NlcGuest *guest);
+/* Only a QEMU running as @uid is followed (any with @any: the socket lies in
+ * a directory [allow] qmp-dirs lists); another is refused and the
+ * connection closed. */
+void nlc_guest_expect_peer(NlcGuest *guest, guint32 uid, gboolean any);

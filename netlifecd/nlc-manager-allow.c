@@ -132,3 +132,18 @@ nlc_manager_check_qmp_socket(NlcManager *self, GDBusMethodInvocation *invocation
                     (guint) st.st_uid, call.who.uid, c->path[0] ? c->path : "the configuration");
         return FALSE;
 }
+
+gboolean
+nlc_manager_qmp_dir_listed(NlcManager *self, const char *path, guint32 uid)
+{
+        const NlcConfig *c = &self->host;
+        g_autoptr(NlcPrincipal) owner = NULL;
+        g_autofree char *dir = g_path_get_dirname(path);
+        g_autofree char *real_dir = NULL, *real = NULL;
+
+        if (!c->has_allow[NLC_ALLOW_QMP_DIRS] || !(real_dir = realpath(dir, NULL)))
+                return FALSE;
+        real = g_build_filename(real_dir, "socket", NULL);
+        owner = nlc_principal_new_for_uid(uid);
+        return nlc_allow_list_match(c->allow[NLC_ALLOW_QMP_DIRS], real, TRUE, owner);
+}

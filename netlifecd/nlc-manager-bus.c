@@ -449,8 +449,11 @@ nlc_manager_attach_qemu(NlcManager *self, const char *name, const char *qmp_sock
         if (!nlc_journal_set_attachment(self->journal, name, qmp_socket, error))
                 return FALSE;
         g_message("instance %s: following the guest through %s", name, qmp_socket);
-        g_hash_table_insert(self->guests, g_strdup(name),
-                            nlc_guest_new(instance, qmp_socket, &self->host));
+        guest = nlc_guest_new(instance, qmp_socket, &self->host);
+        nlc_guest_expect_peer(
+                guest, nlc_instance_get_owner_uid(instance),
+                nlc_manager_qmp_dir_listed(self, qmp_socket, nlc_instance_get_owner_uid(instance)));
+        g_hash_table_insert(self->guests, g_strdup(name), guest);
         return TRUE;
 }
 

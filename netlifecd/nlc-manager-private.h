@@ -74,6 +74,10 @@ gboolean nlc_manager_may_use(const char *kind, const char *name, gpointer user_d
 gboolean nlc_manager_check_qmp_socket(NlcManager *self, GDBusMethodInvocation *invocation,
                                       const char *path, GError **error);
 
+/* Whether the directory of @path is one [allow] qmp-dirs lists for @uid:
+ * then any process may listen there, else only @uid's. */
+gboolean nlc_manager_qmp_dir_listed(NlcManager *self, const char *path, guint32 uid);
+
 /* nlc-manager-restore.c: at start, in this order (the monitor listening). */
 void nlc_manager_restore_devices(NlcManager *self);
 void nlc_manager_restore_attachments(NlcManager *self);

@@ -658,6 +658,24 @@ nlc_qmp_get_peer_pid(NlcQmp *self)
 }
 
 gboolean
+nlc_qmp_get_peer_uid(NlcQmp *self, guint32 *uid)
+{
+        g_autoptr(GCredentials) creds = NULL;
+        uid_t u;
+
+        if (!self->connection)
+                return FALSE;
+        creds = g_socket_get_credentials(g_socket_connection_get_socket(self->connection), NULL);
+        if (!creds)
+                return FALSE;
+        u = g_credentials_get_unix_user(creds, NULL);
+        if (u == (uid_t) -1)
+                return FALSE;
+        *uid = (guint32) u;
+        return TRUE;
+}
+
+gboolean
 nlc_qmp_is_connected(NlcQmp *self)
 {
         return self->stage == STAGE_READY;

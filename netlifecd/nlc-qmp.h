@@ -44,6 +44,8 @@ G_DECLARE_FINAL_TYPE(NlcQmp, nlc_qmp, NLC, QMP, GObject)
 NlcQmp *nlc_qmp_new(const char *socket_path);
 const char *nlc_qmp_get_socket_path(NlcQmp *self);
 gboolean nlc_qmp_is_connected(NlcQmp *self);
+/* The uid of the process listening on the socket (SO_PEERCRED). */
+gboolean nlc_qmp_get_peer_uid(NlcQmp *self, guint32 *uid);
 /* The process at the other end of the socket (SO_PEERCRED), 0 when not
  * connected. */
 GPid nlc_qmp_get_peer_pid(NlcQmp *self);

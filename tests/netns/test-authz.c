@@ -28,6 +28,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include "../unit/nlc-fake-qmp.h"
 #include "nlc-test-ns.h"
 #include "ns-env.h"
 
@@ -547,6 +548,29 @@ run_scenario(World *w)
                 g_assert_nonnull(strstr(out, " master br0 static"));
                 left = ns_sh_out("bridge fdb show br br0");
                 g_assert_null(strstr(left, "52:54:00:0a:00:0e"));
+        }
+        /* A's own socket with a process of another uid (root here) listening:
+         * the daemon does not follow it (it would copy tun fds out of it). */
+        {
+                g_autoptr(NlcFakeQmp) qemu = nlc_fake_qmp_new(10, 0, 2);
+                g_autofree char *attach =
+                        g_strdup_printf("attach vm-a4 %s", nlc_fake_qmp_get_path(qemu));
+                g_autoptr(GVariant) timeline = NULL;
+                g_autofree char *text = NULL;
+
+                ns_sh("chown %s %s", USER_A, nlc_fake_qmp_get_path(qemu));
+                expect_ok(w, USER_A, attach);
+                for (int i = 0; i < 100 && nlc_fake_qmp_get_connections(qemu) == 0; i++)
+                        g_main_context_iteration(NULL, FALSE) || (g_usleep(10000), TRUE);
+                g_assert_cmpuint(nlc_fake_qmp_get_connections(qemu), >, 0);
+                for (int i = 0; i < 50; i++)
+                        g_main_context_iteration(NULL, FALSE) || (g_usleep(10000), TRUE);
+                timeline = ns_get(&(NsEnv){ .conn = w->conn }, "/org/netlifecd1/instance/vm_2da4",
+                                  "org.netlifecd1.Instance", "GuestTimeline");
+                text = g_variant_print(timeline, FALSE);
+                g_test_message("GuestTimeline: %s", text);
+                g_assert_nonnull(strstr(text, "'qmp-refused'"));
+                g_assert_null(strstr(text, "'qmp-connected'"));
         }
         /* Ownership is journalled: a restarted daemon still refuses B. */
         stop(&w->daemon);
