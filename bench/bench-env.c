@@ -1,23 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#define _GNU_SOURCE /* unshare() */
+#define _GNU_SOURCE /* sched_setaffinity() */
 #include <errno.h>
-#include <glib/gstdio.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "bench-env.h"
 #include "nlc-netlink.h"
-
-static void
-die_with_parent(gpointer unused)
-{
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-}
+#include "nlc-test-ns.h"
 
 /* The child setup of the daemon: its threads inherit the affinity. */
 static void
@@ -26,9 +18,6 @@ daemon_child_setup(gpointer data)
         int cpu = GPOINTER_TO_INT(data);
         cpu_set_t set;
 
-        die_with_parent(NULL);
-        if (cpu < 0)
-                return;
         CPU_ZERO(&set);
         CPU_SET(cpu, &set);
         sched_setaffinity(0, sizeof set, &set);
@@ -61,97 +50,46 @@ bench_run(const char *cmd)
 void
 bench_env_init(BenchEnv *e, const char *daemon, int daemon_cpu)
 {
-        g_autofree char *arg = NULL, *sock = NULL;
-        char *argv_bus[] = { "dbus-daemon", "--session", "--nofork", NULL, NULL };
+        g_autofree char *dir = NULL;
 
-        memset(e, 0, sizeof *e);
-        e->daemon_cpu = daemon_cpu;
         if (daemon_cpu >= 0)
                 leave_cpu(daemon_cpu);
-        if (unshare(CLONE_NEWNET) < 0)
-                g_error("unshare(CLONE_NEWNET) failed: run as root");
+        nlc_test_unshare(FALSE);
         bench_run("ip link set lo up");
-        e->daemon = g_strdup(daemon);
-        e->dir = g_dir_make_tmp("nlc-bench-XXXXXX", NULL);
-        e->address = g_strconcat("unix:path=", e->dir, "/bus", NULL);
-        arg = g_strconcat("--address=", e->address, NULL);
-        sock = g_strconcat(e->dir, "/bus", NULL);
-        argv_bus[3] = arg;
-        g_spawn_async(NULL, argv_bus, NULL,
-                      G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL |
-                              G_SPAWN_STDERR_TO_DEV_NULL,
-                      die_with_parent, NULL, &e->bus, NULL);
-        for (int i = 0; i < 500 && !e->conn; i++) {
-                if (g_file_test(sock, G_FILE_TEST_EXISTS))
-                        e->conn = g_dbus_connection_new_for_address_sync(
-                                e->address,
-                                G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                        G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                                NULL, NULL, NULL);
-                if (!e->conn)
-                        g_usleep(10000);
+        dir = g_dir_make_tmp("nlc-bench-XXXXXX", NULL);
+        g_assert_nonnull(dir);
+        nlc_test_daemon_init(e, dir);
+        e->daemon = daemon;
+        /* A restart verifies every device against the kernel first: with
+         * thousands, far longer than a test waits. */
+        e->start_timeout_ms = 120000;
+        if (daemon_cpu >= 0) {
+                e->daemon_setup = daemon_child_setup;
+                e->daemon_setup_data = GINT_TO_POINTER(daemon_cpu);
         }
-        g_assert_nonnull(e->conn);
+        nlc_test_start_bus(e, NULL);
         nlc_netlink_init();
 }
 
 void
 bench_env_finish(BenchEnv *e)
 {
-        g_autofree char *rm = g_strdup_printf("rm -rf '%s'", e->dir);
-
-        kill(e->bus, SIGTERM);
-        bench_run(rm);
-        g_clear_object(&e->conn);
-        g_free(e->daemon);
-        g_free(e->dir);
-        g_free(e->address);
-}
-
-static gboolean
-name_owned(BenchEnv *e)
-{
-        g_autoptr(GVariant) r = g_dbus_connection_call_sync(
-                e->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                "NameHasOwner", g_variant_new("(s)", "org.netlifecd1"), G_VARIANT_TYPE("(b)"), 0,
-                -1, NULL, NULL);
-        gboolean has = FALSE;
-
-        if (r)
-                g_variant_get(r, "(b)", &has);
-        return has;
+        nlc_test_daemon_finish(e, TRUE);
 }
 
 double
 bench_start_daemon(BenchEnv *e)
 {
-        g_autofree char *a = g_strconcat("--address=", e->address, NULL);
-        g_autofree char *s = g_strconcat("--state-dir=", e->dir, "/state", NULL);
-        g_autofree char *r = g_strconcat("--runtime-dir=", e->dir, "/run", NULL);
-        g_autofree char *c = e->config ? g_strconcat("--config=", e->config, NULL) : NULL;
-        char *argv[] = { e->daemon, a, s, r, c, NULL };
         gint64 t0 = g_get_monotonic_time();
 
-        if (!g_spawn_async(NULL, argv, NULL,
-                           G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_STDOUT_TO_DEV_NULL |
-                                   G_SPAWN_STDERR_TO_DEV_NULL,
-                           daemon_child_setup, GINT_TO_POINTER(e->daemon_cpu), &e->pid, NULL))
-                g_error("cannot start %s", e->daemon);
-        while (!name_owned(e)) {
-                if (g_get_monotonic_time() - t0 > 120 * G_USEC_PER_SEC)
-                        g_error("the daemon did not come up");
-                g_usleep(1000);
-        }
+        nlc_test_start_daemon(e);
         return (g_get_monotonic_time() - t0) / 1e6;
 }
 
 void
 bench_stop_daemon(BenchEnv *e)
 {
-        int status;
-
-        kill(e->pid, SIGTERM);
-        waitpid(e->pid, &status, 0);
+        nlc_test_stop_daemon(e, SIGTERM);
 }
 
 double

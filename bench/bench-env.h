@@ -1,31 +1,30 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * What the daemon benchmarks share: a private network namespace (this
- * process's own), a private dbus-daemon, the real netlifecd started and
- * stopped on it, and synchronous calls.
+ * process's own), the tests' private dbus-daemon and real netlifecd
+ * (tests/netns/nlc-test-daemon.h, its config NULL for the defaults: fsync
+ * on), and synchronous calls.
  */
 #pragma once
 
 #include <gio/gio.h>
 #include <gio/gunixfdlist.h>
 
-typedef struct {
-        char *dir, *address, *daemon;
-        char *config;   /* NULL: the defaults (fsync on) */
-        int daemon_cpu; /* >= 0: the daemon runs on this CPU only, the rest elsewhere */
-        GPid bus, pid;
-        GDBusConnection *conn;
-} BenchEnv;
+#include "nlc-test-daemon.h"
+
+typedef NlcTestDaemon BenchEnv;
 
 /* Runs a shell command; aborts when it fails. */
 void bench_run(const char *cmd);
 /* Enters a new network namespace (lo up), starts the bus, connects. With
- * @daemon_cpu >= 0, this process and the bus leave that CPU to the daemon. */
+ * @daemon_cpu >= 0, the daemon runs on that CPU only; this process and the
+ * bus leave it to the daemon. */
 void bench_env_init(BenchEnv *e, const char *daemon, int daemon_cpu);
 void bench_env_finish(BenchEnv *e);
 /* Starts the daemon; returns how long it took to own its name (the journal
  * restored and every device verified against the kernel first). */
 double bench_start_daemon(BenchEnv *e);
+/* SIGTERM; asserts a clean exit. */
 void bench_stop_daemon(BenchEnv *e);
 guint64 bench_rss_kib(GPid pid);
 /* User + system CPU time @pid has used so far. */

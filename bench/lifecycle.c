@@ -62,14 +62,14 @@ static void
 floor_round(BenchEnv *e, GPtrArray *paths, CallFloor *out)
 {
         gint64 t0 = g_get_monotonic_time();
-        double cpu0 = bench_cpu_seconds(e->pid), bus0 = bench_cpu_seconds(e->bus);
+        double cpu0 = bench_cpu_seconds(e->daemon_pid), bus0 = bench_cpu_seconds(e->bus_pid);
 
         for (guint i = 0; i < paths->len; i++)
                 bench_call(e, paths->pdata[i], "org.freedesktop.DBus.Properties", "Get",
                            g_variant_new("(ss)", "org.netlifecd1.Device", "State"), NULL);
         out->rate = paths->len / ((g_get_monotonic_time() - t0) / 1e6);
-        out->cpu_ms = (bench_cpu_seconds(e->pid) - cpu0) * 1e3 / paths->len;
-        out->bus_ms = (bench_cpu_seconds(e->bus) - bus0) * 1e3 / paths->len;
+        out->cpu_ms = (bench_cpu_seconds(e->daemon_pid) - cpu0) * 1e3 / paths->len;
+        out->bus_ms = (bench_cpu_seconds(e->bus_pid) - bus0) * 1e3 / paths->len;
 }
 
 /* ops/s over D-Bus, per operation; with @cpu_ms, also the CPU time (user +
@@ -88,7 +88,7 @@ daemon_round(BenchEnv *e, guint n, double rate[N_OPS], double *cpu_ms, double *b
                 if (op == 1 && call_floor)
                         floor_round(e, paths, call_floor);
                 t0 = g_get_monotonic_time();
-                cpu0 = bench_cpu_seconds(e->pid), bus0 = bench_cpu_seconds(e->bus);
+                cpu0 = bench_cpu_seconds(e->daemon_pid), bus0 = bench_cpu_seconds(e->bus_pid);
 
                 for (guint i = 0; i < n; i++) {
                         if (op == 0) {
@@ -121,8 +121,8 @@ daemon_round(BenchEnv *e, guint n, double rate[N_OPS], double *cpu_ms, double *b
                 }
                 rate[op] = n / ((g_get_monotonic_time() - t0) / 1e6);
                 if (cpu_ms) {
-                        cpu_ms[op] = (bench_cpu_seconds(e->pid) - cpu0) * 1e3 / n;
-                        bus_ms[op] = (bench_cpu_seconds(e->bus) - bus0) * 1e3 / n;
+                        cpu_ms[op] = (bench_cpu_seconds(e->daemon_pid) - cpu0) * 1e3 / n;
+                        bus_ms[op] = (bench_cpu_seconds(e->bus_pid) - bus0) * 1e3 / n;
                 }
         }
 }
@@ -450,11 +450,11 @@ main(int argc, char **argv)
                  * used to be charged to the daemon's no-fsync round. */
                 baseline_round(n, b, FALSE);
                 /* The journal without fsync first, then the default. */
-                e.config = nofsync;
+                e.config = g_strdup(nofsync);
                 bench_start_daemon(&e);
                 daemon_round(&e, n, nf, NULL, NULL, NULL);
                 bench_stop_daemon(&e);
-                e.config = NULL;
+                g_clear_pointer(&e.config, g_free);
                 bench_start_daemon(&e);
                 daemon_round(&e, n, d, cpu_ms, bus_ms, &call_floor);
                 baseline_round(n, b, FALSE);
@@ -505,7 +505,7 @@ main(int argc, char **argv)
                          * N devices cost on their own. */
                         bench_stop_daemon(&e);
                         bench_start_daemon(&e);
-                        rss_fresh = bench_rss_kib(e.pid);
+                        rss_fresh = bench_rss_kib(e.daemon_pid);
                         for (guint i = 0; i < n; i++) {
                                 g_autofree char *mac =
                                         g_strdup_printf("52:54:02:%02x:%02x:%02x", (i >> 16) & 0xff,
@@ -525,9 +525,9 @@ main(int argc, char **argv)
                                                    NULL, NULL, held);
                                 g_ptr_array_add(paths, path);
                                 if (i + 1 == n / 2)
-                                        rss_half = bench_rss_kib(e.pid);
+                                        rss_half = bench_rss_kib(e.daemon_pid);
                         }
-                        rss1 = bench_rss_kib(e.pid);
+                        rss1 = bench_rss_kib(e.daemon_pid);
                         bench_stop_daemon(&e);
                         restart = bench_start_daemon(&e);
                         bench_stop_daemon(&e);

@@ -12,6 +12,12 @@ typedef struct {
         gboolean consumed;
 } NlcSignal;
 
+struct _NlcTestSignals {
+        guint sub;
+        GPtrArray *list; /* NlcSignal *, in arrival order */
+        guint mark;      /* nlc_expect_no_signal() looks from here on */
+};
+
 static void
 nlc_signal_free(gpointer p)
 {
@@ -265,17 +271,9 @@ on_signal(GDBusConnection *conn, const char *sender, const char *path, const cha
         NlcTestEnv *env = data;
         NlcSignal *s;
 
-        if (g_str_equal(member, "NameOwnerChanged") &&
-            g_variant_is_of_type(params, G_VARIANT_TYPE("(sss)"))) {
-                const char *name, *new_owner;
-
-                g_variant_get(params, "(&s&s&s)", &name, NULL, &new_owner);
-                if (g_str_equal(name, NLC_BUS_NAME)) {
-                        g_free(env->bus_owner);
-                        env->bus_owner = g_strdup(new_owner);
-                }
+        /* Every name's comings and goings: noise in what is recorded. */
+        if (g_str_equal(member, "NameOwnerChanged"))
                 return;
-        }
         s = g_new0(NlcSignal, 1);
         s->member = g_strdup(member);
         s->params = g_variant_ref(params);
@@ -283,7 +281,7 @@ on_signal(GDBusConnection *conn, const char *sender, const char *path, const cha
                 g_variant_get_child(params, 0, "o", &s->subject);
         else
                 s->subject = g_strdup(path);
-        g_ptr_array_add(env->signals, s);
+        g_ptr_array_add(env->signals->list, s);
 }
 
 typedef struct {
@@ -298,8 +296,8 @@ find_signal(gpointer data)
 {
         SignalQuery *q = data;
 
-        for (guint i = 0; i < q->env->signals->len; i++) {
-                NlcSignal *s = q->env->signals->pdata[i];
+        for (guint i = 0; i < q->env->signals->list->len; i++) {
+                NlcSignal *s = q->env->signals->list->pdata[i];
 
                 if (!s->consumed && g_str_equal(s->subject, q->subject) &&
                     g_str_equal(s->member, q->member)) {
@@ -315,8 +313,8 @@ describe_signals(NlcTestEnv *env)
 {
         g_autoptr(GString) text = g_string_new(NULL);
 
-        for (guint i = 0; i < env->signals->len; i++) {
-                NlcSignal *s = env->signals->pdata[i];
+        for (guint i = 0; i < env->signals->list->len; i++) {
+                NlcSignal *s = env->signals->list->pdata[i];
                 g_autofree char *params = g_variant_print(s->params, FALSE);
 
                 g_string_append_printf(text, "\n  %s%s %s %s", s->consumed ? "(seen) " : "",
@@ -390,15 +388,15 @@ void
 nlc_mark_signals(NlcTestEnv *env)
 {
         drain_daemon_signals(env);
-        env->signal_mark = env->signals->len;
+        env->signals->mark = env->signals->list->len;
 }
 
 void
 nlc_forget_signals(NlcTestEnv *env)
 {
         nlc_mark_signals(env);
-        for (guint i = 0; i < env->signals->len; i++)
-                ((NlcSignal *) env->signals->pdata[i])->consumed = TRUE;
+        for (guint i = 0; i < env->signals->list->len; i++)
+                ((NlcSignal *) env->signals->list->pdata[i])->consumed = TRUE;
 }
 
 void
@@ -410,8 +408,8 @@ nlc_expect_no_signal(NlcTestEnv *env, const char *subject)
         drain_daemon_signals(env);
         /* PropertiesChanged is left out on purpose: PortState follows the
          * kernel on its own time. */
-        for (guint i = env->signal_mark; i < env->signals->len; i++) {
-                NlcSignal *s = env->signals->pdata[i];
+        for (guint i = env->signals->mark; i < env->signals->list->len; i++) {
+                NlcSignal *s = env->signals->list->pdata[i];
 
                 if ((!subject || g_str_equal(s->subject, subject)) &&
                     g_strv_contains(members, s->member)) {
@@ -425,8 +423,9 @@ nlc_expect_no_signal(NlcTestEnv *env, const char *subject)
 void
 nlc_test_signals_start(NlcTestEnv *env)
 {
-        env->signals = g_ptr_array_new_with_free_func(nlc_signal_free);
-        env->signal_sub =
+        env->signals = g_new0(NlcTestSignals, 1);
+        env->signals->list = g_ptr_array_new_with_free_func(nlc_signal_free);
+        env->signals->sub =
                 g_dbus_connection_signal_subscribe(env->conn, NULL, NULL, NULL, NULL, NULL,
                                                    G_DBUS_SIGNAL_FLAGS_NONE, on_signal, env, NULL);
 }
@@ -434,6 +433,7 @@ nlc_test_signals_start(NlcTestEnv *env)
 void
 nlc_test_signals_stop(NlcTestEnv *env)
 {
-        g_dbus_connection_signal_unsubscribe(env->conn, env->signal_sub);
-        g_clear_pointer(&env->signals, g_ptr_array_unref);
+        g_dbus_connection_signal_unsubscribe(env->conn, env->signals->sub);
+        g_ptr_array_unref(env->signals->list);
+        g_clear_pointer(&env->signals, g_free);
 }

@@ -11,7 +11,8 @@
 #include <gio/gio.h>
 #include <gio/gunixfdlist.h>
 
-#define NLC_BUS_NAME     "org.netlifecd1"
+#include "nlc-test-daemon.h"
+
 #define NLC_MANAGER_PATH "/org/netlifecd1"
 #define NLC_MANAGER      "org.netlifecd1.Manager"
 #define NLC_DEVICE       "org.netlifecd1.Device"
@@ -28,24 +29,9 @@
 #define NLC_PORT_VETH  "vbr0"   /* veth end enslaved to br0 */
 #define NLC_PEER_VETH  "vpeer0" /* its peer, outside the bridge: where we listen */
 
-typedef struct {
-        char *dir; /* from the parent: bus socket, state, runtime, logs */
-        char *address;
-        char *state_dir;
-        char *runtime_dir;
-        char *daemon_log;
-        char *config; /* the host configuration the next start passes, or NULL */
-        GPid bus_pid;
-        GPid daemon_pid;
-        gboolean daemon_exited;
-        int daemon_status;
-        guint daemon_starts;
-        GDBusConnection *conn;
-        char *bus_owner; /* org.netlifecd1's owner, "" when none (NameOwnerChanged) */
-        guint signal_sub;
-        GPtrArray *signals; /* NlcSignal *, in arrival order */
-        guint signal_mark;  /* nlc_expect_no_signal() looks from here on */
-} NlcTestEnv;
+/* The world a case gets: nlc-test-daemon.h's bus and daemon, with the
+ * daemon's signals recorded from before it starts (nlc-test-dbus.h). */
+typedef NlcTestDaemon NlcTestEnv;
 
 typedef void (*NlcTestFunc)(NlcTestEnv *env, gconstpointer data);
 
@@ -54,13 +40,6 @@ void nlc_test_add(const char *test_path, NlcTestFunc func, gconstpointer data);
 
 /* Tells stderr what the case is doing, so a failure shows where it was. */
 void nlc_test_step(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-
-/* The daemon's life. stop sends @signo (SIGTERM, SIGINT) and asserts that the
- * daemon exits with status 0 within 5 s; kill9 asserts death by SIGKILL. */
-void nlc_test_start_daemon(NlcTestEnv *env);
-void nlc_test_stop_daemon(NlcTestEnv *env, int signo);
-void nlc_test_kill9_daemon(NlcTestEnv *env);
-void nlc_test_restart_daemon(NlcTestEnv *env);
 
 /* Runs a command (split like a shell would, no shell); fails the test unless
  * it exits 0. The _out variant returns its stdout. */

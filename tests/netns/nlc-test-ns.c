@@ -12,7 +12,7 @@ nlc_test_unshare(gboolean own_sysfs)
         int flags = CLONE_NEWNET | (own_sysfs ? CLONE_NEWNS : 0);
 
         if (unshare(flags) < 0)
-                g_error("unshare(CLONE_NEWNET%s): %s — these tests need root",
+                g_error("unshare(CLONE_NEWNET%s): %s — run as root",
                         own_sysfs ? " | CLONE_NEWNS" : "", g_strerror(errno));
         if (!own_sysfs)
                 return;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* The test process's own namespaces, shared by both fixtures. */
+/* The test process's own namespaces, for both fixtures and the benchmarks. */
 #pragma once
 
 #include <glib.h>

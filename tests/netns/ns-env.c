@@ -1,14 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-#define _GNU_SOURCE /* unshare */
-#include <fcntl.h>
-#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
-#include <sched.h>
-#include <signal.h>
-#include <string.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "nlc-test-ns.h"
@@ -53,93 +44,6 @@ ns_sh_out(const char *fmt, ...)
         return out;
 }
 
-/* Children die with the test, also when it aborts. */
-static void
-child_setup(gpointer data)
-{
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-}
-
-static GPid
-spawn(char **argv, const char *log_path)
-{
-        g_autoptr(GError) error = NULL;
-        g_auto(GStrv) env = g_get_environ();
-        GPid pid;
-        int log_fd = -1;
-
-        /* The daemon's own warnings are not the test's: G_DEBUG stays ours,
-         * unless the test asks for one of the daemon's (NLC_DAEMON_G_DEBUG). */
-        env = g_environ_unsetenv(env, "G_DEBUG");
-        if (g_getenv("NLC_DAEMON_G_DEBUG"))
-                env = g_environ_setenv(env, "G_DEBUG", g_getenv("NLC_DAEMON_G_DEBUG"), TRUE);
-        if (log_path)
-                log_fd = g_open(log_path, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        if (!g_spawn_async_with_fds(NULL, argv, env,
-                                    G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH, child_setup,
-                                    NULL, &pid, -1, log_fd, log_fd, &error))
-                g_error("cannot start %s: %s", argv[0], error->message);
-        if (log_fd >= 0)
-                close(log_fd);
-        return pid;
-}
-
-static gboolean
-name_has_owner(NsEnv *env)
-{
-        g_autoptr(GVariant) r = g_dbus_connection_call_sync(
-                env->conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                "NameHasOwner", g_variant_new("(s)", "org.netlifecd1"), G_VARIANT_TYPE("(b)"),
-                G_DBUS_CALL_FLAGS_NONE, 1000, NULL, NULL);
-        gboolean has = FALSE;
-
-        if (r)
-                g_variant_get(r, "(b)", &has);
-        return has;
-}
-
-void
-ns_env_start_daemon(NsEnv *env)
-{
-        g_autoptr(GPtrArray) argv = g_ptr_array_new_with_free_func(g_free);
-        const char *daemon = g_getenv("NLC_DAEMON");
-
-        if (!daemon)
-                g_error("NLC_DAEMON is not set: run through meson test");
-        g_ptr_array_add(argv, g_strdup(daemon));
-        g_ptr_array_add(argv, g_strconcat("--address=", env->address, NULL));
-        g_ptr_array_add(argv, g_strconcat("--state-dir=", env->dir, "/state", NULL));
-        g_ptr_array_add(argv, g_strconcat("--runtime-dir=", env->dir, "/run", NULL));
-        for (guint i = 0; env->daemon_args && env->daemon_args[i]; i++)
-                g_ptr_array_add(argv, g_strdup(env->daemon_args[i]));
-        g_ptr_array_add(argv, NULL);
-        env->daemon_pid = spawn((char **) argv->pdata, env->daemon_log);
-        for (int i = 0; i < 500 && !name_has_owner(env); i++)
-                g_usleep(10000);
-        if (!name_has_owner(env))
-                g_error("netlifecd did not take its bus name within 5 s");
-}
-
-static void
-dump_log(NsEnv *env)
-{
-        g_autofree char *log = NULL;
-
-        if (env->daemon_log && g_file_get_contents(env->daemon_log, &log, NULL, NULL))
-                g_test_message("daemon log:\n%s", log);
-}
-
-void
-ns_env_kill9_daemon(NsEnv *env)
-{
-        int status;
-
-        kill(env->daemon_pid, SIGKILL);
-        waitpid(env->daemon_pid, &status, 0);
-        g_spawn_close_pid(env->daemon_pid);
-        env->daemon_pid = 0;
-}
-
 void
 ns_env_set_up(NsEnv *env, const char *const *daemon_args)
 {
@@ -154,74 +58,25 @@ ns_env_set_up_full(NsEnv *env, const char *const *daemon_args, gboolean own_sysf
         ns_env_start_bus_and_daemon(env, "nlc-netns-XXXXXX", daemon_args);
 }
 
-GDBusConnection *
-ns_bus_connect(const char *address)
-{
-        g_autoptr(GError) error = NULL;
-        GDBusConnection *conn = NULL;
-
-        /* dbus-daemon makes the socket file before it listens: retry. */
-        for (int i = 0; i < 500 && !conn; i++) {
-                g_clear_error(&error);
-                conn = g_dbus_connection_new_for_address_sync(
-                        address,
-                        G_DBUS_CONNECTION_FLAGS_AUTHENTICATION_CLIENT |
-                                G_DBUS_CONNECTION_FLAGS_MESSAGE_BUS_CONNECTION,
-                        NULL, NULL, &error);
-                if (!conn)
-                        g_usleep(10000);
-        }
-        g_assert_no_error(error);
-        return conn;
-}
-
 void
 ns_env_start_bus_and_daemon(NsEnv *env, const char *dir_template, const char *const *daemon_args)
 {
         g_autoptr(GError) error = NULL;
-        g_autofree char *bus_path = NULL, *bus_arg = NULL;
-        char *bus_argv[] = { "dbus-daemon", "--session", "--nofork", NULL, NULL };
+        g_autofree char *dir = g_dir_make_tmp(dir_template, &error);
 
-        memset(env, 0, sizeof *env);
-        env->dir = g_dir_make_tmp(dir_template, &error);
         g_assert_no_error(error);
-        env->daemon_log = g_build_filename(env->dir, "daemon.log", NULL);
+        nlc_test_daemon_init(env, dir);
         env->daemon_args = g_strdupv((char **) daemon_args);
-        bus_path = g_build_filename(env->dir, "bus", NULL);
-        /* unix:path, not an abstract socket: those belong to a namespace. */
-        env->address = g_strconcat("unix:path=", bus_path, NULL);
-        bus_arg = g_strconcat("--address=", env->address, NULL);
-        bus_argv[3] = bus_arg;
-        env->bus_pid = spawn(bus_argv, NULL);
-        env->conn = ns_bus_connect(env->address);
-        ns_env_start_daemon(env);
+        nlc_test_start_bus(env, NULL);
+        nlc_test_start_daemon(env);
 }
 
 void
 ns_env_tear_down(NsEnv *env)
 {
-        int status = 0;
-
         if (g_test_failed())
-                dump_log(env);
-        if (env->daemon_pid) {
-                /* A clean shutdown is part of the contract: exit 0 on SIGTERM. */
-                kill(env->daemon_pid, SIGTERM);
-                waitpid(env->daemon_pid, &status, 0);
-                g_spawn_close_pid(env->daemon_pid);
-                if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-                        dump_log(env);
-                        g_error("netlifecd did not exit cleanly on SIGTERM (status %d)", status);
-                }
-        }
-        g_clear_object(&env->conn);
-        kill(env->bus_pid, SIGTERM);
-        waitpid(env->bus_pid, &status, 0);
-        ns_sh("rm -rf '%s'", env->dir);
-        g_free(env->dir);
-        g_free(env->address);
-        g_free(env->daemon_log);
-        g_strfreev(env->daemon_args);
+                nlc_test_print_logs(env->dir);
+        nlc_test_daemon_finish(env, TRUE);
 }
 
 GVariant *
@@ -305,6 +160,19 @@ ns_get(NsEnv *env, const char *path, const char *iface, const char *prop)
 }
 
 char *
+ns_config_arg(const char *text)
+{
+        g_autofree char *path = NULL;
+        g_autoptr(GError) error = NULL;
+        int fd = g_file_open_tmp("nlc-conf-XXXXXX", &path, &error);
+
+        g_assert_no_error(error);
+        close(fd);
+        g_assert_true(g_file_set_contents(path, text, -1, NULL));
+        return g_strconcat("--config=", path, NULL);
+}
+
+char *
 ns_get_string(NsEnv *env, const char *path, const char *iface, const char *prop)
 {
         g_autoptr(GVariant) v = ns_get(env, path, iface, prop);
@@ -371,17 +239,4 @@ ns_kernel_fdb_static(const char *mac)
                                        json_object_get_string_member(o, "master"));
         }
         return g_string_free(g_steal_pointer(&s), FALSE);
-}
-
-char *
-ns_config_arg(const char *text)
-{
-        g_autofree char *path = NULL;
-        g_autoptr(GError) error = NULL;
-        int fd = g_file_open_tmp("nlc-conf-XXXXXX", &path, &error);
-
-        g_assert_no_error(error);
-        close(fd);
-        g_assert_true(g_file_set_contents(path, text, -1, NULL));
-        return g_strconcat("--config=", path, NULL);
 }

@@ -2,24 +2,21 @@
 /*
  * A private world for one test case: a fresh network namespace (unshare of
  * the test process itself, so everything made in it goes away with it), a
- * private dbus-daemon and the real netlifecd binary ($NLC_DAEMON). Without
- * the privilege to unshare, the test fails: it never passes silently.
+ * private dbus-daemon and the real netlifecd binary ($NLC_DAEMON), started
+ * by nlc-test-daemon.h. Without the privilege to unshare, the test fails: it
+ * never passes silently. No topology and no signal record: each suite makes
+ * its own.
  */
 #pragma once
 
 #include <gio/gio.h>
 #include <gio/gunixfdlist.h>
 
-typedef struct {
-        char *dir;
-        char *address;
-        GPid bus_pid;
-        GPid daemon_pid;
-        char *daemon_log;
-        char **daemon_args; /* extra arguments for the next (re)start */
-        GDBusConnection *conn;
-} NsEnv;
+#include "nlc-test-daemon.h"
 
+typedef NlcTestDaemon NsEnv;
+
+/* With @daemon_args added to every start of the daemon. */
 void ns_env_set_up(NsEnv *env, const char *const *daemon_args);
 /* The same; with @own_sysfs also a private mount namespace with a sysfs of
  * the new network namespace on /sys (a plain network namespace still shows
@@ -33,11 +30,11 @@ void ns_env_start_bus_and_daemon(NsEnv *env, const char *dir_template,
 /* A host configuration file with @text, made for this test process: the
  * daemon argument "--config=PATH" that names it. */
 char *ns_config_arg(const char *text);
-/* A connection to the bus at @address, waiting for its daemon to listen. */
-GDBusConnection *ns_bus_connect(const char *address);
+/* Stops the daemon (asserting a clean exit) and the bus; removes the files. */
 void ns_env_tear_down(NsEnv *env);
-void ns_env_start_daemon(NsEnv *env);
-void ns_env_kill9_daemon(NsEnv *env);
+/* The suites' names for nlc-test-daemon.h's. */
+#define ns_env_start_daemon(env) nlc_test_start_daemon(env)
+#define ns_env_kill9_daemon(env) nlc_test_kill9_daemon(env)
 
 /* Runs a shell command in the namespace; fails the test when it fails. */
 void ns_sh(const char *fmt, ...) G_GNUC_PRINTF(1, 2);

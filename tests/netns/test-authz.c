@@ -18,7 +18,6 @@
  * The daemon serves that bus as the system bus (no --address), so polkit is
  * asked about the caller's bus name, as in production.
  */
-#include <fcntl.h>
 #include <glib/gstdio.h>
 #include <signal.h>
 #include <string.h>
@@ -26,7 +25,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 
 #include "../unit/nlc-fake-qmp.h"
 #include "nlc-test-ns.h"
@@ -43,11 +41,9 @@
         "[allow]\nbridges = br0:@" GROUP ";brx:root\nmacvtap-links = low0:" USER_A "\n" \
         "direct-devices = dz0;up0\nqmp-dirs = /run/nlc-az-qmp:@" GROUP "\n"
 
-typedef struct {
-        char *dir, *address, *state_dir, *runtime_dir, *config, *log;
-        GPid bus, polkitd, daemon;
-        GDBusConnection *conn;
-} World;
+/* nlc-test-daemon.h's bus (system-style, see set_up()), polkitd on it and
+ * the daemon serving it as the system bus. */
+typedef NlcTestDaemon World;
 
 /* ---- probe mode: calls as another uid, one line of result each ---- */
 
@@ -239,75 +235,6 @@ ensure_accounts(void)
                       members[i], members[i]);
 }
 
-static GPid
-spawn(const char *const *argv, const char *log, gboolean system_bus_env, const char *address)
-{
-        g_auto(GStrv) envp = g_get_environ();
-        g_autoptr(GError) error = NULL;
-        int fd = g_open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-        GPid pid;
-
-        envp = g_environ_unsetenv(envp, "G_DEBUG");
-        if (system_bus_env)
-                envp = g_environ_setenv(envp, "DBUS_SYSTEM_BUS_ADDRESS", address, TRUE);
-        g_assert_true(g_spawn_async_with_fds(NULL, (char **) argv, envp,
-                                             G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH,
-                                             die_with_parent, NULL, &pid, -1, fd, fd, &error));
-        g_assert_no_error(error);
-        close(fd);
-        return pid;
-}
-
-static gboolean
-name_owned(GDBusConnection *conn, const char *name)
-{
-        g_autoptr(GVariant) r = g_dbus_connection_call_sync(
-                conn, "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-                "NameHasOwner", g_variant_new("(s)", name), G_VARIANT_TYPE("(b)"),
-                G_DBUS_CALL_FLAGS_NONE, 5000, NULL, NULL);
-        gboolean has = FALSE;
-
-        if (r)
-                g_variant_get(r, "(b)", &has);
-        return has;
-}
-
-static void
-wait_for_name(World *w, const char *name)
-{
-        for (int i = 0; i < 500; i++) {
-                if (name_owned(w->conn, name))
-                        return;
-                g_usleep(20000);
-        }
-        g_error("nobody owns %s on the test bus; see %s", name, w->log);
-}
-
-static void
-start_daemon(World *w)
-{
-        g_autofree char *state = g_strconcat("--state-dir=", w->state_dir, NULL);
-        g_autofree char *runtime = g_strconcat("--runtime-dir=", w->runtime_dir, NULL);
-        g_autofree char *config = g_strconcat("--config=", w->config, NULL);
-        const char *argv[] = { g_getenv("NLC_DAEMON"), state, runtime, config, "--verbose", NULL };
-
-        g_assert_nonnull(argv[0]);
-        w->daemon = spawn(argv, w->log, TRUE, w->address);
-        wait_for_name(w, "org.netlifecd1");
-}
-
-static void
-stop(GPid *pid)
-{
-        int status;
-
-        if (*pid <= 0)
-                return;
-        kill(*pid, SIGTERM);
-        waitpid(*pid, &status, 0);
-        *pid = 0;
-}
-
 /* polkitd reads its actions and rules from the test's directories: the
  * shipped policy and rules, and the test's own, which come first. */
 static void
@@ -341,14 +268,13 @@ start_polkitd(World *w)
         g_assert_cmpint(mount(actions, "/usr/share/polkit-1/actions", NULL, MS_BIND, NULL), ==, 0);
         g_assert_cmpint(mount(rules, "/etc/polkit-1/rules.d", NULL, MS_BIND, NULL), ==, 0);
         g_assert_cmpint(mount(rules, "/usr/share/polkit-1/rules.d", NULL, MS_BIND, NULL), ==, 0);
-        w->polkitd = spawn(argv, w->log, TRUE, w->address);
-        wait_for_name(w, "org.freedesktop.PolicyKit1");
+        nlc_test_start_service(w, argv, "org.freedesktop.PolicyKit1");
 }
 
 static void
 set_up(World *w, gboolean polkit)
 {
-        g_autofree char *conf = NULL, *text = NULL;
+        g_autofree char *dir = NULL, *conf = NULL, *text = NULL;
         const char *policy = g_getenv("NLC_POLICY");
 
         g_assert_nonnull(policy);
@@ -363,13 +289,12 @@ set_up(World *w, gboolean polkit)
         ns_sh("ip link add brx type bridge stp_state 0 && ip link set brx up");
         ns_sh("ip link add low0 type veth peer name low0-peer && ip link set low0 up");
         ensure_accounts();
-        w->dir = g_dir_make_tmp("nlc-authz-XXXXXX", NULL);
-        g_chmod(w->dir, 0755); /* the test users reach the bus socket */
-        w->address = g_strdup_printf("unix:path=%s/bus", w->dir);
-        w->state_dir = g_build_filename(w->dir, "state", NULL);
-        w->runtime_dir = g_build_filename(w->dir, "run", NULL);
-        w->log = g_build_filename(w->dir, "log", NULL);
+        dir = g_dir_make_tmp("nlc-authz-XXXXXX", NULL);
+        g_chmod(dir, 0755); /* the test users reach the bus socket */
+        nlc_test_daemon_init(w, dir);
         w->config = g_build_filename(w->dir, "netlifecd.conf", NULL);
+        w->daemon_args = g_strdupv((char *[]){ "--verbose", NULL });
+        w->system_bus = TRUE;
         conf = g_build_filename(w->dir, "bus.conf", NULL);
         /* Debian's system bus defaults (no method calls unless a rule
          * allows), polkitd's own policy, and ours: the outer wall. */
@@ -391,13 +316,7 @@ set_up(World *w, gboolean polkit)
                 "<include>%s</include></busconfig>\n",
                 w->dir, policy);
         g_assert_true(g_file_set_contents(conf, text, -1, NULL));
-        {
-                g_autofree char *conf_arg = g_strconcat("--config-file=", conf, NULL);
-                const char *argv[] = { "dbus-daemon", conf_arg, "--nofork", "--nopidfile", NULL };
-
-                w->bus = spawn(argv, w->log, FALSE, NULL);
-        }
-        w->conn = ns_bus_connect(w->address);
+        nlc_test_start_bus(w, conf);
         if (polkit) {
                 start_polkitd(w);
                 g_assert_true(g_file_set_contents(
@@ -412,21 +331,15 @@ set_up(World *w, gboolean polkit)
                                                   "direct = root\n" ALLOW,
                                                   -1, NULL));
         }
-        start_daemon(w);
+        nlc_test_start_daemon(w);
 }
 
 static void
 tear_down(World *w)
 {
-        g_autofree char *log = NULL;
-
-        stop(&w->daemon);
-        stop(&w->polkitd);
-        stop(&w->bus);
-        g_clear_object(&w->conn);
-        if (g_test_failed() && g_file_get_contents(w->log, &log, NULL, NULL))
-                g_printerr("---- log ----\n%s\n", log);
-        ns_sh("rm -rf %s", w->dir);
+        if (g_test_failed())
+                nlc_test_print_logs(w->dir);
+        nlc_test_daemon_finish(w, TRUE);
 }
 
 static char *
@@ -565,16 +478,15 @@ run_scenario(World *w)
                 g_assert_cmpuint(nlc_fake_qmp_get_connections(qemu), >, 0);
                 for (int i = 0; i < 50; i++)
                         g_main_context_iteration(NULL, FALSE) || (g_usleep(10000), TRUE);
-                timeline = ns_get(&(NsEnv){ .conn = w->conn }, "/org/netlifecd1/instance/vm_2da4",
-                                  "org.netlifecd1.Instance", "GuestTimeline");
+                timeline = ns_get(w, "/org/netlifecd1/instance/vm_2da4", "org.netlifecd1.Instance",
+                                  "GuestTimeline");
                 text = g_variant_print(timeline, FALSE);
                 g_test_message("GuestTimeline: %s", text);
                 g_assert_nonnull(strstr(text, "'qmp-refused'"));
                 g_assert_null(strstr(text, "'qmp-connected'"));
         }
         /* Ownership is journalled: a restarted daemon still refuses B. */
-        stop(&w->daemon);
-        start_daemon(w);
+        nlc_test_restart_daemon(w);
         expect_refused(w, USER_B, deactivate, "org.netlifecd1.manage-any-instance");
         expect_ok(w, USER_A, deactivate);
 }

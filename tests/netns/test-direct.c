@@ -14,7 +14,6 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kernel-check.h"
@@ -794,16 +793,10 @@ test_notify_adopts(Fixture *f, gconstpointer data)
 static void
 test_sigterm_leaves_devices(Fixture *f, gconstpointer data)
 {
-        int status = 0;
-
         f->path = allocate(f, "vm1", MAC, OPTS);
         create(f, f->path);
         ns_device_call(&f->env, f->path, "Activate");
-        kill(f->env.daemon_pid, SIGTERM);
-        waitpid(f->env.daemon_pid, &status, 0);
-        g_spawn_close_pid(f->env.daemon_pid);
-        f->env.daemon_pid = 0;
-        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        nlc_test_stop_daemon(&f->env, SIGTERM); /* asserts exit status 0 */
         assert_assigned("dv0", MAC, 1400, TRUE);
         ns_env_start_daemon(&f->env);
         assert_state(f, "active");

@@ -21,7 +21,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "kernel-check.h"
@@ -1084,17 +1083,12 @@ static void
 test_sigterm_leaves_devices(Fixture *f, gconstpointer data)
 {
         g_autofree char *node = NULL;
-        int status = 0;
 
         f->path = allocate(f, "vm1", MAC, OPTS);
         f->fds = ns_create(&f->env, f->path);
         ns_device_call(&f->env, f->path, "Activate");
         node = assert_node(f, "mt0");
-        kill(f->env.daemon_pid, SIGTERM);
-        waitpid(f->env.daemon_pid, &status, 0);
-        g_spawn_close_pid(f->env.daemon_pid);
-        f->env.daemon_pid = 0;
-        g_assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        nlc_test_stop_daemon(&f->env, SIGTERM); /* asserts exit status 0 */
         assert_macvtap("mt0", "bridge", TRUE);
         g_assert_cmpint(access(node, F_OK), ==, 0);
         ns_env_start_daemon(&f->env);

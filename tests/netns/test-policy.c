@@ -202,13 +202,12 @@ test_policy(void)
         g_autofree char *dir = g_dir_make_tmp("nlc-policy-XXXXXX", NULL);
         g_autofree char *conf = g_build_filename(dir, "bus.conf", NULL);
         g_autofree char *sock = g_build_filename(dir, "bus", NULL);
-        g_autofree char *address = g_strconcat("unix:path=", sock, NULL);
         g_autofree char *text = NULL, *as_user = NULL, *as_member = NULL, *as_root = NULL;
-        NsEnv env = { 0 };
-        GPid bus;
+        NsEnv env;
 
         g_assert_nonnull(policy);
         ensure_accounts();
+        nlc_test_daemon_init(&env, dir);
         /* Debian's system bus defaults: no method calls unless a rule allows. */
         text = g_strdup_printf(
                 "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-BUS Bus Configuration "
@@ -226,32 +225,19 @@ test_policy(void)
                 sock, policy);
         g_assert_true(g_file_set_contents(conf, text, -1, NULL));
         g_chmod(dir, 0755); /* the test users reach the socket */
-        {
-                g_autofree char *conf_arg = g_strconcat("--config-file=", conf, NULL);
-                const char *argv[] = { "dbus-daemon", conf_arg, "--nofork", "--nopidfile", NULL };
-
-                g_assert_true(g_spawn_async(NULL, (char **) argv, NULL,
-                                            G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
-                                                    G_SPAWN_STDERR_TO_DEV_NULL,
-                                            die_with_parent, NULL, &bus, NULL));
-        }
+        nlc_test_start_bus(&env, conf);
         /* The daemon as root on that bus (it owns the name: root may). */
-        env.dir = g_strdup(dir);
-        env.address = g_strdup(address);
-        env.daemon_log = g_build_filename(dir, "daemon.log", NULL);
-        env.conn = ns_bus_connect(address);
-        ns_env_start_daemon(&env);
+        nlc_test_start_daemon(&env);
 
-        as_user = run_probe(address, USER, NULL);
+        as_user = run_probe(env.address, USER, NULL);
         assert_lines("a user outside the group", as_user, "call ", "denied");
         assert_lines("a user outside the group", as_user, "read ", "allowed");
-        as_member = run_probe(address, MEMBER, GROUP);
+        as_member = run_probe(env.address, MEMBER, GROUP);
         assert_lines("a member of " GROUP, as_member, "call ", "allowed");
-        as_root = run_probe(address, NULL, NULL);
+        as_root = run_probe(env.address, NULL, NULL);
         assert_lines("root", as_root, "call ", "allowed");
         assert_lines("root", as_root, "read ", "allowed");
 
-        env.bus_pid = bus;
         ns_env_tear_down(&env);
 }
 
