@@ -3,7 +3,9 @@
 
 #include "nlc-test-dbus.h"
 
-#define CALL_TIMEOUT_MS 10000
+/* A guard against a hang, not a measure: the longer of the two fixtures'
+ * (ns-env's), so that no call of theirs is cut shorter than it was. */
+#define CALL_TIMEOUT_MS 20000
 
 typedef struct {
         char *subject;
@@ -31,9 +33,9 @@ nlc_signal_free(gpointer p)
 
 /* ---- D-Bus calls -------------------------------------------------------- */
 
-static GVariant *
-call(NlcTestEnv *env, const char *path, const char *iface, const char *method, GVariant *params,
-     const char *reply_type, GError **error)
+GVariant *
+nlc_try_call(NlcTestEnv *env, const char *path, const char *iface, const char *method,
+             GVariant *params, const char *reply_type, GError **error)
 {
         /* NO_AUTO_START: a call while the daemon is down must fail, not
          * make the bus look for a service file. */
@@ -48,7 +50,7 @@ nlc_call(NlcTestEnv *env, const char *path, const char *iface, const char *metho
          const char *reply_type)
 {
         g_autoptr(GError) error = NULL;
-        GVariant *reply = call(env, path, iface, method, params, reply_type, &error);
+        GVariant *reply = nlc_try_call(env, path, iface, method, params, reply_type, &error);
 
         if (!reply) {
                 g_autofree char *remote = g_dbus_error_get_remote_error(error);
@@ -64,7 +66,7 @@ nlc_call_error(NlcTestEnv *env, const char *path, const char *iface, const char 
                GVariant *params, const char *error_name)
 {
         g_autoptr(GError) error = NULL;
-        g_autoptr(GVariant) reply = call(env, path, iface, method, params, NULL, &error);
+        g_autoptr(GVariant) reply = nlc_try_call(env, path, iface, method, params, NULL, &error);
         g_autofree char *remote = NULL;
 
         if (reply) {
@@ -184,6 +186,15 @@ nlc_get_bool(NlcTestEnv *env, const char *path, const char *iface, const char *p
 
         g_assert_cmpstr(g_variant_get_type_string(v), ==, "b");
         return g_variant_get_boolean(v);
+}
+
+guint64
+nlc_get_u64(NlcTestEnv *env, const char *path, const char *iface, const char *prop)
+{
+        g_autoptr(GVariant) v = nlc_get(env, path, iface, prop);
+
+        g_assert_cmpstr(g_variant_get_type_string(v), ==, "t");
+        return g_variant_get_uint64(v);
 }
 
 void

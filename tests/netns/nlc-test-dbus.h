@@ -1,15 +1,19 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Talking to the daemon with raw GDBusConnection calls (the tests check the
- * wire contract, not generated code), and the signals it sends.
+ * wire contract, not generated code), and the signals it sends. Both
+ * fixtures' tests call these (ns-env.h under its own names).
  */
 #pragma once
 
 #include "nlc-test-env.h"
 
-/* Method calls on org.netlifecd1. nlc_call asserts success and returns the
- * reply (of @reply_type when given). nlc_call_error asserts that the call
- * fails with the D-Bus error @error_name and returns the error's message. */
+/* Method calls on org.netlifecd1. nlc_try_call returns the reply (of
+ * @reply_type when given), or NULL with @error. nlc_call asserts success and
+ * returns the reply. nlc_call_error asserts that the call fails with the
+ * D-Bus error @error_name and returns the error's message. */
+GVariant *nlc_try_call(NlcTestEnv *env, const char *path, const char *iface, const char *method,
+                       GVariant *params, const char *reply_type, GError **error);
 GVariant *nlc_call(NlcTestEnv *env, const char *path, const char *iface, const char *method,
                    GVariant *params, const char *reply_type);
 char *nlc_call_error(NlcTestEnv *env, const char *path, const char *iface, const char *method,
@@ -30,6 +34,7 @@ char *nlc_allocate(NlcTestEnv *env, const char *instance, const char *mac, const
 GVariant *nlc_get(NlcTestEnv *env, const char *path, const char *iface, const char *prop);
 char *nlc_get_string(NlcTestEnv *env, const char *path, const char *iface, const char *prop);
 gboolean nlc_get_bool(NlcTestEnv *env, const char *path, const char *iface, const char *prop);
+guint64 nlc_get_u64(NlcTestEnv *env, const char *path, const char *iface, const char *prop);
 /* Asserts State. */
 void nlc_assert_state(NlcTestEnv *env, const char *path, const char *state);
 /* Asserts every property of a tap-bridge device on the set-up's bridge:

@@ -57,7 +57,7 @@ nlc_wait_until(gboolean (*cond)(gpointer), gpointer data, guint timeout_ms)
 /* ---- commands ----------------------------------------------------------- */
 
 static char *
-run_v(const char *fmt, va_list ap)
+run_v(gboolean shell, const char *fmt, va_list ap)
 {
         g_autofree char *cmd = g_strdup_vprintf(fmt, ap);
         g_autofree char *err = NULL;
@@ -66,7 +66,9 @@ run_v(const char *fmt, va_list ap)
         char *out = NULL;
         int status = 0;
 
-        if (!g_shell_parse_argv(cmd, NULL, &argv, &error))
+        if (shell)
+                argv = g_strdupv((char *[]){ "/bin/sh", "-c", cmd, NULL });
+        else if (!g_shell_parse_argv(cmd, NULL, &argv, &error))
                 g_error("cannot parse '%s': %s", cmd, error->message);
         if (!g_spawn_sync(NULL, argv, NULL, G_SPAWN_SEARCH_PATH, NULL, NULL, &out, &err, &status,
                           &error))
@@ -82,7 +84,7 @@ nlc_run(const char *fmt, ...)
         va_list ap;
 
         va_start(ap, fmt);
-        g_free(run_v(fmt, ap));
+        g_free(run_v(FALSE, fmt, ap));
         va_end(ap);
 }
 
@@ -93,7 +95,29 @@ nlc_run_out(const char *fmt, ...)
         char *out;
 
         va_start(ap, fmt);
-        out = run_v(fmt, ap);
+        out = run_v(FALSE, fmt, ap);
+        va_end(ap);
+        return out;
+}
+
+void
+nlc_sh(const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        g_free(run_v(TRUE, fmt, ap));
+        va_end(ap);
+}
+
+char *
+nlc_sh_out(const char *fmt, ...)
+{
+        va_list ap;
+        char *out;
+
+        va_start(ap, fmt);
+        out = run_v(TRUE, fmt, ap);
         va_end(ap);
         return out;
 }

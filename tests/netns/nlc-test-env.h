@@ -45,6 +45,9 @@ void nlc_test_step(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
  * it exits 0. The _out variant returns its stdout. */
 void nlc_run(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 char *nlc_run_out(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* The same through /bin/sh -c: pipes, redirections, || and the like. */
+void nlc_sh(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+char *nlc_sh_out(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
 /* Iterates the default main context until @cond(@data) or @timeout_ms. */
 gboolean nlc_wait_until(gboolean (*cond)(gpointer), gpointer data, guint timeout_ms);

@@ -12,7 +12,7 @@
 #include <gio/gio.h>
 #include <gio/gunixfdlist.h>
 
-#include "nlc-test-daemon.h"
+#include "nlc-test-dbus.h"
 
 typedef NlcTestDaemon NsEnv;
 
@@ -32,32 +32,31 @@ void ns_env_start_bus_and_daemon(NsEnv *env, const char *dir_template,
 char *ns_config_arg(const char *text);
 /* Stops the daemon (asserting a clean exit) and the bus; removes the files. */
 void ns_env_tear_down(NsEnv *env);
-/* The suites' names for nlc-test-daemon.h's. */
+
+/* The suites' names for what nlc-test-daemon.h, nlc-test-env.h and
+ * nlc-test-dbus.h do for both fixtures. */
 #define ns_env_start_daemon(env) nlc_test_start_daemon(env)
 #define ns_env_kill9_daemon(env) nlc_test_kill9_daemon(env)
+#define ns_sh(...)               nlc_sh(__VA_ARGS__)
+#define ns_sh_out(...)           nlc_sh_out(__VA_ARGS__)
+#define ns_call(...)             nlc_try_call(__VA_ARGS__)
+#define ns_allocate(...)         nlc_allocate(__VA_ARGS__)
+#define ns_create(...)           nlc_device_create(__VA_ARGS__)
+#define ns_device_call(...)      nlc_device_call(__VA_ARGS__)
+#define ns_get(...)              nlc_get(__VA_ARGS__)
+#define ns_get_bool(...)         nlc_get_bool(__VA_ARGS__)
+#define ns_get_u64(...)          nlc_get_u64(__VA_ARGS__)
 
-/* Runs a shell command in the namespace; fails the test when it fails. */
-void ns_sh(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-/* The same, returning stdout. */
-char *ns_sh_out(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* Unlike nlc_get_string(), any string type: s, o (SharedWith) or g. */
+char *ns_get_string(NsEnv *env, const char *path, const char *iface, const char *prop);
 
-/* Calls a method on org.netlifecd1; NULL with @error on failure. */
-GVariant *ns_call(NsEnv *env, const char *path, const char *iface, const char *method,
-                  GVariant *params, const char *reply_type, GError **error);
-/* The same, asserting that it fails with the D-Bus error @error_name. */
+/* nlc_call_error(), the message dropped. */
 void ns_call_expect_error(NsEnv *env, const char *path, const char *iface, const char *method,
                           GVariant *params, const char *error_name);
-/* Allocate(instance, "tap-bridge", mac, options) → object path (asserted). */
-char *ns_allocate(NsEnv *env, const char *instance, const char *mac, const char *options_text);
-/* Device.Create() → the fds received (asserted). */
-GUnixFDList *ns_create(NsEnv *env, const char *path);
-void ns_device_call(NsEnv *env, const char *path, const char *method);
-GVariant *ns_get(NsEnv *env, const char *path, const char *iface, const char *prop);
-char *ns_get_string(NsEnv *env, const char *path, const char *iface, const char *prop);
-gboolean ns_get_bool(NsEnv *env, const char *path, const char *iface, const char *prop);
-guint64 ns_get_u64(NsEnv *env, const char *path, const char *iface, const char *prop);
 
-/* Iterates the main context until @cond(@data) or @timeout_ms; returns cond. */
+/* Iterates the main context until @cond(@data) or @timeout_ms; returns cond.
+ * Unlike nlc_wait_until(), @cond is also checked every millisecond: it may
+ * read the kernel, which wakes no main loop. */
 gboolean ns_wait(gboolean (*cond)(gpointer), gpointer data, guint timeout_ms);
 
 /* The kernel's view, through iproute2 (independent of the daemon's code). */
