@@ -9,25 +9,15 @@
 #include <unistd.h>
 
 #include "backend-test.h"
-#include "kernel-check.h"
+#include "nlc-test-kernel.h"
 #include "ns-env.h"
-
-gboolean
-bt_link_exists(const char *ifname)
-{
-        g_autofree char *names = kernel_link_names();
-        g_autofree char *padded = g_strdup_printf(" %s ", names);
-        g_autofree char *needle = g_strdup_printf(" %s ", ifname);
-
-        return strstr(padded, needle) != NULL;
-}
 
 /* The whole of ip -j -d link show, or "" when there is no such link. */
 char *
 bt_link_json(const char *ifname)
 {
-        return bt_link_exists(ifname) ? ns_sh_out("ip -j -d link show dev %s", ifname)
-                                      : g_strdup("");
+        return nlc_kernel_link_exists(ifname) ? ns_sh_out("ip -j -d link show dev %s", ifname)
+                                              : g_strdup("");
 }
 
 gboolean

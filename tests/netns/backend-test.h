@@ -10,7 +10,6 @@
 
 #include "ns-env.h"
 
-gboolean bt_link_exists(const char *ifname);
 char *bt_link_json(const char *ifname);
 gboolean bt_has_flag(JsonObject *o, const char *flag);
 GVariant *bt_parse_options(const char *text);

@@ -113,8 +113,8 @@ nlc_kernel_link_names(void)
         return sorted_join(names, " ");
 }
 
-static gboolean
-link_exists(const char *ifname)
+gboolean
+nlc_kernel_link_exists(const char *ifname)
 {
         g_autofree char *names = nlc_kernel_link_names();
         g_auto(GStrv) words = g_strsplit(names, " ", -1);
@@ -160,7 +160,7 @@ nlc_link_read(const char *ifname)
         l->numqueues = -1;
         /* Existence from the full list: "ip link show dev X" for a missing X
          * is an error we would have to tell from real failures. */
-        if (!link_exists(ifname))
+        if (!nlc_kernel_link_exists(ifname))
                 return g_steal_pointer(&l);
         l->exists = TRUE;
         cmd = g_strdup_printf("ip -j -d link show dev %s", ifname);
@@ -358,7 +358,7 @@ nlc_assert_link_absent(const char *ifname)
 {
         g_autofree char *names = nlc_kernel_link_names();
 
-        if (link_exists(ifname))
+        if (nlc_kernel_link_exists(ifname))
                 g_error("%s exists in the kernel; links: %s", ifname, names);
 }
 

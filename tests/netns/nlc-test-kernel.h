@@ -39,6 +39,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlcLink, nlc_link_free)
 
 /* Every link name, sorted, space-separated. */
 char *nlc_kernel_link_names(void);
+gboolean nlc_kernel_link_exists(const char *ifname);
 /* The ports holding a static FDB entry for @mac on @bridge, sorted,
  * space-separated ("" when none). */
 char *nlc_kernel_fdb_static(const char *bridge, const char *mac);

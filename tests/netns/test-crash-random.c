@@ -15,7 +15,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "kernel-check.h"
+#include "nlc-test-kernel.h"
 #include "ns-env.h"
 
 #define KILLS     200
@@ -151,22 +151,22 @@ check_invariants(Fixture *f, guint round, const char *what)
                 g_autofree char *fdb = ns_kernel_fdb_static(slots[i].mac);
                 g_autofree char *mine = g_strdup_printf("%s@%s", slots[i].ifname, slots[i].bridge);
                 gboolean holds = strstr(fdb, mine) != NULL;
-                KernelPort k;
+                g_autoptr(NlcLink) k = NULL;
 
                 if (f->paths[i] && !state)
                         g_error("round %u (%s): device %s lost its object", round, what,
                                 f->paths[i]);
-                kernel_port_read(slots[i].ifname, &k);
-                if (has_port != k.exists)
+                k = nlc_link_read(slots[i].ifname);
+                if (has_port != k->exists)
                         g_error("round %u (%s): %s is %s but its tap %s", round, what,
                                 slots[i].ifname, state ? state : "freed",
-                                k.exists ? "exists" : "is missing");
-                if (has_port && (g_strcmp0(k.master, slots[i].bridge) != 0 || k.learning ||
-                                 k.flood || !k.lower_up))
+                                k->exists ? "exists" : "is missing");
+                if (has_port && (g_strcmp0(k->master, slots[i].bridge) != 0 || k->learning ||
+                                 k->flood || !k->lower_up))
                         g_error("round %u (%s): port %s not as configured (master %s learning %d "
                                 "flood %d carrier %d)",
-                                round, what, slots[i].ifname, k.master, k.learning, k.flood,
-                                k.lower_up);
+                                round, what, slots[i].ifname, k->master, k->learning, k->flood,
+                                k->lower_up);
                 if (holds != (state && g_str_equal(state, "active")))
                         g_error("round %u (%s): %s is %s and %s the MAC's entry", round, what,
                                 slots[i].ifname, state ? state : "freed",

@@ -16,7 +16,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "kernel-check.h"
+#include "nlc-test-kernel.h"
 #include "backend-test.h"
 #include "ns-env.h"
 
@@ -144,7 +144,7 @@ static char *
 kernel_snapshot(void)
 {
         g_autoptr(GString) s = g_string_new(NULL);
-        g_autofree char *links = kernel_link_names();
+        g_autofree char *links = nlc_kernel_link_names();
 
         g_string_append_printf(s, "links=%s\n", links);
         for (guint i = 0; i < G_N_ELEMENTS(host_devs); i++) {
@@ -605,7 +605,7 @@ test_destroy_when_gone(Fixture *f, gconstpointer data)
         ns_device_call(&f->env, f->path, "Destroy");
         assert_state(f, "destroyed");
         ns_device_call(&f->env, f->path, "Free");
-        g_assert_false(bt_link_exists("dv0"));
+        g_assert_false(nlc_kernel_link_exists("dv0"));
 }
 
 /* Quiet until activate: nothing from the guest MAC while created; Activate

@@ -23,7 +23,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "kernel-check.h"
+#include "nlc-test-kernel.h"
 #include "backend-test.h"
 #include "nlc-test-ipv6.h"
 #include "ns-env.h"
@@ -270,7 +270,7 @@ assert_fds_are_queues(GUnixFDList *fds, const char *ifname)
 static char *
 kernel_snapshot(Fixture *f, const char *ifname)
 {
-        g_autofree char *links = kernel_link_names(), *nodes = run_nodes(f);
+        g_autofree char *links = nlc_kernel_link_names(), *nodes = run_nodes(f);
         g_autofree char *mv = bt_link_json(ifname), *lower = bt_link_json(LOWER);
         KernelLink k;
         guint opens = 0;
@@ -434,7 +434,7 @@ queue_received(GUnixFDList *fds, const char *marker, guint timeout_ms)
 static void
 test_full_lifecycle(Fixture *f, gconstpointer data)
 {
-        g_autofree char *before = kernel_link_names(), *after_alloc = NULL, *nodes = NULL;
+        g_autofree char *before = nlc_kernel_link_names(), *after_alloc = NULL, *nodes = NULL;
         g_autofree char *node = NULL, *lower_after = NULL;
         const char *const steps[] = {
                 "allocated>created:create",  "created>active:activate", "active>created:deactivate",
@@ -449,7 +449,7 @@ test_full_lifecycle(Fixture *f, gconstpointer data)
         assert_prop(f, f->path, "Backend", "macvtap");
         assert_prop(f, f->path, "Instance", "vm1");
         g_assert_false(ns_get_bool(&f->env, f->path, DEV, "OwnsMac"));
-        after_alloc = kernel_link_names();
+        after_alloc = nlc_kernel_link_names();
         g_assert_cmpstr(after_alloc, ==, before); /* nothing in the kernel yet */
         nodes = run_nodes(f);
         g_assert_cmpstr(nodes, ==, "");
@@ -476,7 +476,7 @@ test_full_lifecycle(Fixture *f, gconstpointer data)
 
         ns_device_call(&f->env, f->path, "Destroy");
         assert_state(f, "destroyed");
-        g_assert_false(bt_link_exists("mt0"));
+        g_assert_false(nlc_kernel_link_exists("mt0"));
         g_free(nodes);
         nodes = run_nodes(f);
         g_assert_cmpstr(nodes, ==, ""); /* the node went with it */
@@ -525,7 +525,7 @@ test_modes(Fixture *f, gconstpointer data)
                 ns_device_call(&f->env, path, "Deactivate");
                 assert_macvtap("mt0", modes[i], FALSE);
                 ns_device_call(&f->env, path, "Destroy");
-                g_assert_false(bt_link_exists("mt0"));
+                g_assert_false(nlc_kernel_link_exists("mt0"));
                 ns_device_call(&f->env, path, "Free");
                 lower_after = bt_link_json(LOWER);
                 g_assert_cmpstr(lower_after, ==, f->lower_before);
@@ -699,9 +699,9 @@ test_lower_gone(Fixture *f, gconstpointer data)
         g_autofree char *before = NULL, *after = NULL, *nodes = NULL;
 
         ns_sh("ip link del low1");
-        before = kernel_link_names();
+        before = nlc_kernel_link_names();
         ns_call_expect_error(&f->env, path1, DEV, "Create", NULL, "org.netlifecd1.Error.NotFound");
-        after = kernel_link_names();
+        after = nlc_kernel_link_names();
         g_assert_cmpstr(after, ==, before);
         assert_state_of(f, path1, "allocated");
         nodes = run_nodes(f);
@@ -711,7 +711,7 @@ test_lower_gone(Fixture *f, gconstpointer data)
         f->path = allocate(f, "vm1", MAC, OPTS);
         f->fds = ns_create(&f->env, f->path);
         ns_sh("ip link del " LOWER);
-        g_assert_false(bt_link_exists("mt0"));
+        g_assert_false(nlc_kernel_link_exists("mt0"));
         ns_device_call(&f->env, f->path, "Destroy");
         assert_state(f, "destroyed");
         g_free(nodes);
@@ -843,7 +843,7 @@ test_kill9_between_steps(Fixture *f, gconstpointer data)
                 ns_env_kill9_daemon(&f->env);
                 ns_env_start_daemon(&f->env);
                 assert_state(f, steps[i].state);
-                g_assert_cmpint(bt_link_exists("mt0"), ==, exists);
+                g_assert_cmpint(nlc_kernel_link_exists("mt0"), ==, exists);
                 nodes = run_nodes(f);
                 if (exists) {
                         g_autofree char *node = NULL;
@@ -1057,7 +1057,7 @@ test_notify_adopts(Fixture *f, gconstpointer data)
         assert_macvtap("at0", "bridge", TRUE);
         ns_device_call(&f->env, f->path, "Deactivate");
         ns_device_call(&f->env, f->path, "Destroy");
-        g_assert_false(bt_link_exists("at0"));
+        g_assert_false(nlc_kernel_link_exists("at0"));
         ns_device_call(&f->env, f->path, "Free");
 
         /* One that is up is adopted active. */
