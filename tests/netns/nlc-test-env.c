@@ -56,16 +56,20 @@ nlc_wait_until(gboolean (*cond)(gpointer), gpointer data, guint timeout_ms)
 
 /* ---- commands ----------------------------------------------------------- */
 
-static char *
-run_v(gboolean shell, const char *fmt, va_list ap)
+char *
+nlc_command(gboolean shell, const char *fmt, ...)
 {
-        g_autofree char *cmd = g_strdup_vprintf(fmt, ap);
+        g_autofree char *cmd = NULL;
         g_autofree char *err = NULL;
         g_auto(GStrv) argv = NULL;
         g_autoptr(GError) error = NULL;
         char *out = NULL;
         int status = 0;
+        va_list ap;
 
+        va_start(ap, fmt);
+        cmd = g_strdup_vprintf(fmt, ap);
+        va_end(ap);
         if (shell)
                 argv = g_strdupv((char *[]){ "/bin/sh", "-c", cmd, NULL });
         else if (!g_shell_parse_argv(cmd, NULL, &argv, &error))
@@ -75,50 +79,6 @@ run_v(gboolean shell, const char *fmt, va_list ap)
                 g_error("cannot run '%s': %s", cmd, error->message);
         if (!g_spawn_check_wait_status(status, &error))
                 g_error("'%s' failed (%s): %s", cmd, error->message, err);
-        return out;
-}
-
-void
-nlc_run(const char *fmt, ...)
-{
-        va_list ap;
-
-        va_start(ap, fmt);
-        g_free(run_v(FALSE, fmt, ap));
-        va_end(ap);
-}
-
-char *
-nlc_run_out(const char *fmt, ...)
-{
-        va_list ap;
-        char *out;
-
-        va_start(ap, fmt);
-        out = run_v(FALSE, fmt, ap);
-        va_end(ap);
-        return out;
-}
-
-void
-nlc_sh(const char *fmt, ...)
-{
-        va_list ap;
-
-        va_start(ap, fmt);
-        g_free(run_v(TRUE, fmt, ap));
-        va_end(ap);
-}
-
-char *
-nlc_sh_out(const char *fmt, ...)
-{
-        va_list ap;
-        char *out;
-
-        va_start(ap, fmt);
-        out = run_v(TRUE, fmt, ap);
-        va_end(ap);
         return out;
 }
 

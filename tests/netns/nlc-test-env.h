@@ -41,13 +41,14 @@ void nlc_test_add(const char *test_path, NlcTestFunc func, gconstpointer data);
 /* Tells stderr what the case is doing, so a failure shows where it was. */
 void nlc_test_step(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
 
-/* Runs a command (split like a shell would, no shell); fails the test unless
- * it exits 0. The _out variant returns its stdout. */
-void nlc_run(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-char *nlc_run_out(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-/* The same through /bin/sh -c: pipes, redirections, || and the like. */
-void nlc_sh(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
-char *nlc_sh_out(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+/* Runs a command, split like a shell would or with @shell through /bin/sh -c
+ * (pipes, redirections, ||); fails the test unless it exits 0. Returns its
+ * stdout. */
+char *nlc_command(gboolean shell, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+#define nlc_run(...)     g_free(nlc_command(FALSE, __VA_ARGS__))
+#define nlc_run_out(...) nlc_command(FALSE, __VA_ARGS__)
+#define nlc_sh(...)      g_free(nlc_command(TRUE, __VA_ARGS__))
+#define nlc_sh_out(...)  nlc_command(TRUE, __VA_ARGS__)
 
 /* Iterates the default main context until @cond(@data) or @timeout_ms. */
 gboolean nlc_wait_until(gboolean (*cond)(gpointer), gpointer data, guint timeout_ms);
