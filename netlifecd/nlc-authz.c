@@ -488,9 +488,9 @@ caller_now(NlcAuthz *authz, const char *sender)
         return caller;
 }
 
-/* Whether @caller holds manage-any-instance, asked synchronously. */
+/* Whether @caller holds @action, asked synchronously. */
 static gboolean
-holds_manage_any_now(NlcAuthz *authz, const char *sender, Caller *caller)
+holds_now(NlcAuthz *authz, const char *sender, Caller *caller, NlcAction action)
 {
         g_autoptr(PolkitSubject) subject = NULL;
         g_autoptr(PolkitAuthorizationResult) r = NULL;
@@ -499,7 +499,7 @@ holds_manage_any_now(NlcAuthz *authz, const char *sender, Caller *caller)
                 NlcPrincipal who = { caller->uid, caller->user,
                                      (const char *const *) caller->groups };
 
-                return nlc_principals_match(authz->rules[NLC_ACTION_MANAGE_ANY], &who);
+                return nlc_principals_match(authz->rules[action], &who);
         }
         if (!authz->authority && !authz->authority_error)
                 authz->authority = polkit_authority_get_sync(NULL, &authz->authority_error);
@@ -509,7 +509,7 @@ holds_manage_any_now(NlcAuthz *authz, const char *sender, Caller *caller)
                                     : polkit_unix_process_new_for_owner((gint) caller->pid, 0,
                                                                         (gint) caller->uid);
         r = polkit_authority_check_authorization_sync(
-                authz->authority, subject, nlc_action_id(NLC_ACTION_MANAGE_ANY), NULL,
+                authz->authority, subject, nlc_action_id(action), NULL,
                 POLKIT_CHECK_AUTHORIZATION_FLAGS_NONE, NULL, NULL);
         return r && polkit_authorization_result_get_is_authorized(r);
 }
@@ -528,11 +528,47 @@ guarded_get_property(GDBusConnection *connection, const char *sender, const char
                 return h->parent->get_property(connection, sender, path, interface, property, error,
                                                user_data);
         caller = caller_now(installed, sender);
-        if (caller &&
-            (caller->uid == p->owner(skeleton) || holds_manage_any_now(installed, sender, caller)))
+        if (caller && (caller->uid == p->owner(skeleton) ||
+                       holds_now(installed, sender, caller, NLC_ACTION_MANAGE_ANY)))
                 return p->reveal(skeleton);
         return h->parent->get_property(connection, sender, path, interface, property, error,
                                        user_data);
+}
+
+/* Properties.Set (AllowPostcopy) is a change like a method's: manage, and
+ * manage-any-instance on another uid's object. Asked in place. */
+static gboolean
+guarded_set_property(GDBusConnection *connection, const char *sender, const char *path,
+                     const char *interface, const char *property, GVariant *value, GError **error,
+                     gpointer user_data)
+{
+        GDBusInterfaceSkeleton *skeleton = user_data;
+        HookedClass *h = hooked_class_of(skeleton);
+        const NlcPrivateProperty *p = h->private_property;
+        Caller *caller;
+        NlcAction missing;
+
+        if (!installed || !sender)
+                return h->parent->set_property(connection, sender, path, interface, property, value,
+                                               error, user_data);
+        caller = caller_now(installed, sender);
+        if (!caller) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_AUTHORIZED,
+                            "the bus does not say who %s is", sender);
+                return FALSE;
+        }
+        if (!holds_now(installed, sender, caller, NLC_ACTION_MANAGE))
+                missing = NLC_ACTION_MANAGE;
+        else if (p && caller->uid != p->owner(skeleton) &&
+                 !holds_now(installed, sender, caller, NLC_ACTION_MANAGE_ANY))
+                missing = NLC_ACTION_MANAGE_ANY;
+        else
+                return h->parent->set_property(connection, sender, path, interface, property, value,
+                                               error, user_data);
+        g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_AUTHORIZED,
+                    "setting %s.%s: uid %u does not hold %s", interface, property, caller->uid,
+                    nlc_action_id(missing));
+        return FALSE;
 }
 
 static GDBusInterfaceVTable *
@@ -546,6 +582,7 @@ checked_get_vtable(GDBusInterfaceSkeleton *skeleton)
                 h->vtable.method_call = checked_method_call;
                 if (h->private_property)
                         h->vtable.get_property = guarded_get_property;
+                h->vtable.set_property = guarded_set_property;
         }
         return &h->vtable;
 }

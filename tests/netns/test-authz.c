@@ -113,6 +113,10 @@ probe_one(GDBusConnection *conn, const char *command)
                         return result_of(NULL, error);
                 g_variant_get(reply, "(v)", &value);
                 return g_strdup_printf("ok %s", g_variant_get_string(value, NULL));
+        } else if (g_str_equal(w[0], "set")) {
+                path = w[1], iface = "org.freedesktop.DBus.Properties", method = "Set";
+                args = g_variant_new("(ssv)", w[2], w[3],
+                                     g_variant_new_boolean(g_str_equal(w[4], "true")));
         } else if (g_str_equal(w[0], "attach")) {
                 method = "AttachQemu";
                 args = g_variant_new("(ss)", w[1], w[2]);
@@ -370,6 +374,14 @@ run_scenario(World *w)
         /* Its own instance, and reading A's. */
         expect_ok(w, USER_B, "alloc vm-b 52:54:00:0b:00:01 tap-bridge ifname=bz0");
         expect_ok(w, USER_B, "get-instance vm-a");
+        /* Properties.Set is a change like a method's. */
+        expect_refused(
+                w, USER_B,
+                "set /org/netlifecd1/instance/vm_2da org.netlifecd1.Instance AllowPostcopy false",
+                "org.netlifecd1.manage-any-instance");
+        expect_ok(
+                w, USER_A,
+                "set /org/netlifecd1/instance/vm_2da org.netlifecd1.Instance AllowPostcopy false");
         expect_authorized(w, USER_B, "migrate vm-b");
         /* The direct backend: root's only. */
         expect_refused(w, USER_A, "alloc vm-a2 52:54:00:0a:00:02 direct device=dz0",
