@@ -85,6 +85,27 @@ timeline_at(Fixture *f, const char *path, const char *what)
         g_error("no '%s' in the timeline", what);
 }
 
+/* Migrate vm1 from the source with readiness "destination-bus" (the
+ * fixture's daemon), @policy and @more options ("" or ", 'key': <value>"...);
+ * the path. */
+static char *
+migrate_to_destination_bus(Fixture *f, const char *policy, const char *more)
+{
+        g_autofree char *opts = g_strdup_printf("{'postcopy': <'%s'>, 'readiness': "
+                                                "<'destination-bus'>, 'destination-bus': <'%s'>%s}",
+                                                policy, f->dst.address, more);
+        g_autoptr(GVariant) o =
+                g_variant_ref_sink(g_variant_parse(G_VARIANT_TYPE_VARDICT, opts, NULL, NULL, NULL));
+        g_autoptr(GVariant) r = ns_call(
+                &f->src, "/org/netlifecd1", "org.netlifecd1.Manager", "Migrate",
+                g_variant_new("(ss@a{sv})", "vm1", "tcp:198.51.100.2:4444", o), "(o)", NULL);
+        char *path = NULL;
+
+        g_assert_nonnull(r);
+        g_variant_get(r, "(o)", &path);
+        return path;
+}
+
 /* vm1's device on @env's daemon (tap @ifname on @bridge, created: its port
  * counts STP from now), and the daemon following @qemu, whose guest runs
  * (the daemon announces once the port forwards) or waits for a migration. */
@@ -111,8 +132,7 @@ attach_guest(NsEnv *env, NlcFakeQmp *qemu, const char *bridge, const char *ifnam
 static void
 test_switch_waits_for_forwarding(Fixture *f, gconstpointer data)
 {
-        g_autofree char *src_dev = NULL, *dst_dev = NULL, *opts = NULL, *path = NULL;
-        g_autoptr(GVariant) r = NULL, o = NULL;
+        g_autofree char *src_dev = NULL, *dst_dev = NULL, *path = NULL;
         gint64 forwarding_at = 0; /* CLOCK_REALTIME µs, end of the first poll that saw it */
         gint64 not_yet_since = 0; /* start of the last poll that saw it not forwarding */
         guint64 switch_at;
@@ -128,14 +148,7 @@ test_switch_waits_for_forwarding(Fixture *f, gconstpointer data)
         nlc_fake_qmp_expect_migration_start(f->qemu);
         nlc_fake_qmp_expect(f->qemu, "migrate", "{\"uri\": \"tcp:198.51.100.2:4444\"}", NULL);
         nlc_fake_qmp_expect(f->qemu, "migrate-start-postcopy", NULL, NULL);
-        opts = g_strdup_printf("{'postcopy': <'immediate'>, 'readiness': <'destination-bus'>, "
-                               "'destination-bus': <'%s'>}",
-                               f->dst.address);
-        o = g_variant_ref_sink(g_variant_parse(G_VARIANT_TYPE_VARDICT, opts, NULL, NULL, NULL));
-        r = ns_call(&f->src, "/org/netlifecd1", "org.netlifecd1.Manager", "Migrate",
-                    g_variant_new("(ss@a{sv})", "vm1", "tcp:198.51.100.2:4444", o), "(o)", NULL);
-        g_assert_nonnull(r);
-        g_variant_get(r, "(o)", &path);
+        path = migrate_to_destination_bus(f, "immediate", "");
 
         /* Watch the kernel and the daemon until the switch went out. */
         for (int i = 0; i < 2000; i++) {
@@ -373,26 +386,6 @@ test_example_coordinator(Fixture *f, gconstpointer data)
 
 #define MAC2 "52:54:00:00:1f:02"
 
-/* Migrate vm1 from the source with readiness "destination-bus" (the
- * fixture's daemon) and @policy; the path. */
-static char *
-migrate_to_destination_bus(Fixture *f, const char *policy)
-{
-        g_autofree char *opts = g_strdup_printf(
-                "{'postcopy': <'%s'>, 'readiness': <'destination-bus'>, 'destination-bus': <'%s'>}",
-                policy, f->dst.address);
-        g_autoptr(GVariant) o =
-                g_variant_ref_sink(g_variant_parse(G_VARIANT_TYPE_VARDICT, opts, NULL, NULL, NULL));
-        g_autoptr(GVariant) r = ns_call(
-                &f->src, "/org/netlifecd1", "org.netlifecd1.Manager", "Migrate",
-                g_variant_new("(ss@a{sv})", "vm1", "tcp:198.51.100.2:4444", o), "(o)", NULL);
-        char *path = NULL;
-
-        g_assert_nonnull(r);
-        g_variant_get(r, "(o)", &path);
-        return path;
-}
-
 static gboolean
 source_says_ready(Fixture *f, const char *path, gboolean want, guint timeout_ms)
 {
@@ -421,7 +414,7 @@ test_destination_daemon_killed(Fixture *f, gconstpointer data)
         f->fds[1] = ns_create(&f->dst, dst_dev);
         nlc_fake_qmp_expect_migration_start(f->qemu);
         nlc_fake_qmp_expect(f->qemu, "migrate", "{\"uri\": \"tcp:198.51.100.2:4444\"}", NULL);
-        path = migrate_to_destination_bus(f, "after-precopy");
+        path = migrate_to_destination_bus(f, "after-precopy", "");
         g_assert_true(source_says_ready(f, path, TRUE, 15000));
 
         killed_at = g_get_monotonic_time();
@@ -470,7 +463,7 @@ test_second_nic_late(Fixture *f, gconstpointer data)
         f->fds[1] = ns_create(&f->dst, dst1);
         nlc_fake_qmp_expect_migration_start(f->qemu);
         nlc_fake_qmp_expect(f->qemu, "migrate", "{\"uri\": \"tcp:198.51.100.2:4444\"}", NULL);
-        path = migrate_to_destination_bus(f, "immediate");
+        path = migrate_to_destination_bus(f, "immediate", "");
         r = ns_call(&f->dst, "/org/netlifecd1", "org.netlifecd1.Manager", "GetInstance",
                     g_variant_new("(s)", "vm1"), "(o)", NULL);
         g_variant_get(r, "(o)", &inst);
@@ -638,10 +631,9 @@ test_hotplug_refused_while_migrating(Fixture *f, gconstpointer data)
 static void
 test_timeout_names_blocking(Fixture *f, gconstpointer data)
 {
-        g_autofree char *src1 = NULL, *dst0 = NULL, *dst1 = NULL, *path = NULL, *opts = NULL;
+        g_autofree char *src1 = NULL, *dst0 = NULL, *dst1 = NULL, *path = NULL;
         g_autofree char *phase = NULL, *error = NULL;
         g_autoptr(GUnixFDList) src1_fds = NULL, dst1_fds = NULL;
-        g_autoptr(GVariant) o = NULL, r = NULL;
         NlcQueueRelay *relay;
 
         f->fds[0] = attach_guest(&f->src, f->qemu, "bsrc", "src0", TRUE);
@@ -659,15 +651,8 @@ test_timeout_names_blocking(Fixture *f, gconstpointer data)
         nlc_fake_qmp_expect_migration_start(f->qemu);
         nlc_fake_qmp_expect(f->qemu, "migrate", "{\"uri\": \"tcp:198.51.100.2:4444\"}", NULL);
         nlc_fake_qmp_expect(f->qemu, "migrate_cancel", NULL, NULL);
-        opts = g_strdup_printf("{'postcopy': <'immediate'>, 'readiness': <'destination-bus'>, "
-                               "'destination-bus': <'%s'>, 'readiness-timeout': <uint32 8000>, "
-                               "'fallback': <'fail'>}",
-                               f->dst.address);
-        o = g_variant_ref_sink(g_variant_parse(G_VARIANT_TYPE_VARDICT, opts, NULL, NULL, NULL));
-        r = ns_call(&f->src, "/org/netlifecd1", "org.netlifecd1.Manager", "Migrate",
-                    g_variant_new("(ss@a{sv})", "vm1", "tcp:198.51.100.2:4444", o), "(o)", NULL);
-        g_assert_nonnull(r);
-        g_variant_get(r, "(o)", &path);
+        path = migrate_to_destination_bus(
+                f, "immediate", ", 'readiness-timeout': <uint32 8000>, 'fallback': <'fail'>");
         for (int i = 0; i < 3000; i++) {
                 g_free(phase);
                 phase = migration_phase(f, path);
