@@ -34,7 +34,8 @@
 #define USER_A "nlc-az-a"
 #define USER_B "nlc-az-b"
 #define ADMIN  "nlc-az-admin"
-#define NOMIG  "nlc-az-nomig"
+#define NOMIG  "nlc-az-nomig"  /* refused migrate and read by rule */
+#define READER "nlc-az-reader" /* refused manage by rule */
 #define MAC_A  "52:54:00:0a:00:01"
 /* What the host lets callers use, the same with either backend. */
 #define ALLOW                                                                           \
@@ -230,7 +231,7 @@ make_socket(const char *path, const char *user)
 static void
 ensure_accounts(void)
 {
-        const char *members[] = { USER_A, USER_B, ADMIN, NOMIG };
+        const char *members[] = { USER_A, USER_B, ADMIN, NOMIG, READER };
 
         ns_sh("getent group " GROUP " >/dev/null || groupadd --system " GROUP);
         for (guint i = 0; i < G_N_ELEMENTS(members); i++)
@@ -263,7 +264,9 @@ start_polkitd(World *w)
                 "polkit.addRule(function(action, subject) {\n"
                 "  if (action.id == 'org.netlifecd1.manage-any-instance' && subject.user == '" ADMIN
                 "') return polkit.Result.YES;\n"
-                "  if (action.id == 'org.netlifecd1.migrate' && subject.user == '" NOMIG
+                "  if ((action.id == 'org.netlifecd1.migrate' || action.id == "
+                "'org.netlifecd1.read') && subject.user == '" NOMIG "') return polkit.Result.NO;\n"
+                "  if (action.id == 'org.netlifecd1.manage' && subject.user == '" READER
                 "') return polkit.Result.NO;\n"
                 "});\n",
                 -1, NULL));
@@ -327,13 +330,15 @@ set_up(World *w, gboolean polkit)
                         w->config, "[authorization]\nbackend = polkit\n" ALLOW, -1, NULL));
         } else {
                 /* The same decisions through the daemon's own rules. */
-                g_assert_true(g_file_set_contents(w->config,
-                                                  "[authorization]\nbackend = config\n"
-                                                  "manage = root;@" GROUP "\n"
-                                                  "migrate = root;" USER_A ";" USER_B ";" ADMIN "\n"
-                                                  "manage-any-instance = root;" ADMIN "\n"
-                                                  "direct = root\n" ALLOW,
-                                                  -1, NULL));
+                g_assert_true(g_file_set_contents(
+                        w->config,
+                        "[authorization]\nbackend = config\n"
+                        "read = root;" USER_A ";" USER_B ";" ADMIN ";" READER "\n"
+                        "manage = root;" USER_A ";" USER_B ";" ADMIN ";" NOMIG "\n"
+                        "migrate = root;" USER_A ";" USER_B ";" ADMIN "\n"
+                        "manage-any-instance = root;" ADMIN "\n"
+                        "direct = root\n" ALLOW,
+                        -1, NULL));
         }
         nlc_test_start_daemon(w);
 }
@@ -389,6 +394,11 @@ run_scenario(World *w)
         /* A member a rule refuses migrate. */
         expect_ok(w, NOMIG, "alloc vm-n 52:54:00:0c:00:01 tap-bridge ifname=nz0");
         expect_refused(w, NOMIG, "migrate vm-n", "org.netlifecd1.migrate");
+        /* Every action is refused to someone: read and manage too. */
+        expect_refused(w, NOMIG, "get-instance vm-a", "org.netlifecd1.read");
+        expect_refused(w, READER, "alloc vm-x 52:54:00:0e:00:01 tap-bridge ifname=xz0",
+                       "org.netlifecd1.manage");
+        expect_ok(w, READER, "get-instance vm-a");
         /* The administrator and root may. */
         expect_ok(w, ADMIN, deactivate);
         expect_ok(w, NULL, "destroy-instances vm-b");
