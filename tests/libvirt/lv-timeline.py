@@ -1,0 +1,125 @@
+#!/usr/bin/python3
+# Merges what lv-migrate.sh recorded into one timeline, in seconds from the
+# `virsh migrate` call (marker "migrate-start"):
+#   RUNDIR/markers                 the driver's own steps
+#   RUNDIR/H/log/hooks.log         hook-log.sh: BEGIN/END of every hook call
+#   RUNDIR/H/events.log            virsh event --all --loop --timestamp
+#   RUNDIR/H/bridge-monitor.log    bridge -t monitor all (tap ports, guest MAC)
+#   RUNDIR/H/log/libvirtd.log      QMP commands and events, tap creation,
+#                                  QEMU start, incoming migration set-up
+#   RUNDIR/ping.txt                lv-ping.py: echo gaps
+#
+#   lv-timeline.py RUNDIR
+import calendar
+import os
+import re
+import sys
+import time
+
+run = sys.argv[1]
+GUEST_MAC = "52:54:00:12:34:56"
+rows = []
+
+
+def add(t, who, what):
+    rows.append((t, who, what))
+
+
+def utc(stamp):  # "2026-12-06 18:34:03.140+0000"
+    m = re.match(r"(\d+-\d+-\d+ \d+:\d+:\d+)\.(\d+)", stamp)
+    base = calendar.timegm(time.strptime(m.group(1), "%Y-%m-%d %H:%M:%S"))
+    return base + float("0." + m.group(2))
+
+
+def read(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read().splitlines()
+    except OSError:
+        return []
+
+
+t0 = None
+for line in read(os.path.join(run, "markers")):
+    t, what = line.split(" ", 1)
+    if what.startswith("migrate-start") and t0 is None:
+        t0 = float(t)
+    add(float(t), "driver", what)
+
+for h in "AB":
+    for line in read(os.path.join(run, h, "log", "hooks.log")):
+        parts = line.split(" ")
+        if parts[1] == "BEGIN":
+            rest = " ".join(parts[2:])
+            m = re.match(r"(\S+ \S+ \S+ \S+) xml=(\d+) targets=(\S+) taps=\[(.*)\] qemu=\[(.*)\]", rest)
+            if m:
+                add(float(parts[0]), h, "hook %s BEGIN (xml %s B; taps: %s; qemu: %s)" % (
+                    m.group(1), m.group(2), m.group(4) or "none", m.group(5) or "none"))
+            else:
+                add(float(parts[0]), h, "hook " + rest)
+        elif parts[1] == "END":
+            add(float(parts[0]), h, "hook %s END" % " ".join(parts[2:]))
+
+    for line in read(os.path.join(run, h, "events.log")):
+        m = re.match(r"(\S+ \S+): event '([^']+)' for domain '[^']+':? ?(.*)", line)
+        if m:
+            add(utc(m.group(1)), h, "event %s %s" % (m.group(2), m.group(3)))
+        m2 = re.match(r"\s+(downtime|time_elapsed|setup_time|memory_iteration|memory_postcopy_requests): (\d+)", line)
+        if m2:
+            rows[-1] = (rows[-1][0], rows[-1][1], rows[-1][2] + " %s=%s" % m2.groups())
+
+    stamp = None
+    for line in read(os.path.join(run, h, "bridge-monitor.log")):
+        m = re.match(r"Timestamp: \w+ (\w+ +\d+ \d+:\d+:\d+ \d+) (\d+) usec", line)
+        if m:
+            stamp = time.mktime(time.strptime(m.group(1), "%b %d %H:%M:%S %Y")) + int(m.group(2)) / 1e6
+            continue
+        if stamp is None:
+            continue
+        if ("vnet" in line and line.startswith("[LINK]")) or (GUEST_MAC in line and "[NEIGH]" in line):
+            line = re.sub(r" mtu 1500| priority 32 cost \d+", "", line)
+            add(stamp, h, "bridge " + line)
+
+    for line in read(os.path.join(run, h, "log", "libvirtd.log")):
+        m = re.match(r"^(\S+ \S+): \d+: \w+ : (\w+):\d+ : (.*)", line)
+        if not m:
+            continue
+        stamp, fn, rest = m.groups()
+        if "QEMU_MONITOR_SEND_MSG" in rest:
+            c = re.search(r'"execute":"([^"]+)"', rest)
+            if c and c.group(1) in ("migrate", "migrate-incoming", "migrate-start-postcopy", "cont", "stop",
+                                    "migrate-continue", "migrate_cancel", "quit"):
+                a = re.search(r'"arguments":(\{.*?\})(,"id"|\})', rest)
+                add(utc(stamp), h, "qmp> %s %s" % (c.group(1), a.group(1)[:90] if a else ""))
+        elif "QEMU_MONITOR_RECV_EVENT" in rest:
+            e = re.search(r'"event": ?"([^"]+)"', rest)
+            d = re.search(r'"data": ?(\{[^}]*\})', rest)
+            if e and e.group(1) in ("MIGRATION", "RESUME", "STOP", "MIGRATION_PASS", "SHUTDOWN", "NIC_RX_FILTER_CHANGED"):
+                add(utc(stamp), h, "qmp< %s %s" % (e.group(1), d.group(1) if d else ""))
+        elif fn == "virNetDevTapCreate" and "created device" in rest:
+            add(utc(stamp), h, "libvirt " + rest)
+        elif fn == "qemuProcessLaunch" and "running with pid" in rest:
+            add(utc(stamp), h, "libvirt QEMU " + rest.split(" ", 2)[-1])
+        elif fn == "qemuMigrationDstRun" and "Setting up incoming" in rest:
+            add(utc(stamp), h, "libvirt " + rest)
+
+ping = read(os.path.join(run, "ping.txt"))
+for line in ping:
+    p = line.split()
+    if p[0] == "gap":
+        add(float(p[1]), "peer", "echo gap starts (%s ms, until +%.3f)" % (p[3], float(p[2]) - (t0 or 0)))
+        add(float(p[2]), "peer", "echo answered again")
+    elif p[0] == "unanswered-at-end":
+        add(float(p[1]), "peer", "echo unanswered from here to the end (%s requests)" % p[2])
+
+rows.sort(key=lambda r: r[0])
+if t0 is None:
+    t0 = rows[0][0] if rows else 0
+print("t=0 is the `virsh migrate` call (%s UTC)" % time.strftime("%H:%M:%S", time.gmtime(t0)))
+for line in ping:
+    if not line.startswith("gap"):
+        print("peer:", line)
+for t, who, what in rows:
+    if t < t0 - 5:
+        continue
+    print("%+9.3f %-6s %s" % (t - t0, who, what))
