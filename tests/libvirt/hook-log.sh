@@ -11,6 +11,9 @@
 # /etc/libvirt/hooks, which the test writes through DIR/H/etc/hooks):
 #   sleep-<op>  contains seconds: the call sleeps that long before returning
 #   fail-<op>   exists: the call exits 1 (libvirt aborts what it was doing)
+#   waitfwd-<op> contains seconds: the call waits (at most that long) until
+#               every tap the XML names (<target dev=...>) is a bridge port
+#               in STP state forwarding -- a prototype of the destination gate
 set -u
 t0=$(date +%s.%N)
 dir=/var/log/libvirt
@@ -41,6 +44,19 @@ echo "$t0 BEGIN $* xml=$size targets=${targets:-none} taps=[${tapinfo# }] qemu=[
 rc=0
 if [[ -f /etc/libvirt/hooks/sleep-$2 ]]; then
     sleep "$(cat "/etc/libvirt/hooks/sleep-$2")"
+fi
+if [[ -f /etc/libvirt/hooks/waitfwd-$2 ]]; then
+    limit=$(cat "/etc/libvirt/hooks/waitfwd-$2")
+    deadline=$(($(date +%s) + ${limit%.*}))
+    while (($(date +%s) < deadline)); do
+        all=1
+        for t in ${targets//,/ }; do
+            bridge link show dev "$t" 2>/dev/null | grep -q "state forwarding" || all=0
+        done
+        ((all)) && break
+        sleep 0.05
+    done
+    echo "$(date +%s.%N) WAITFWD $* forwarding=$all" >>"$log"
 fi
 if [[ -f /etc/libvirt/hooks/fail-$2 ]]; then
     echo "hook-log: refusing $2 (fail-$2 is set)" >&2

@@ -20,6 +20,8 @@
 #   LV_HOOK_SLEEP_B     "op=seconds ..." sleeps in B's hook, e.g. "started=5"
 #   LV_HOOK_SLEEP_A     the same on A
 #   LV_HOOK_FAIL_B      "op ..." B's hook fails these calls (exit 1)
+#   LV_HOOK_WAITFWD_B   "op=seconds ..." B's hook waits in these calls until
+#                       the domain's taps forward (at most that long)
 #   LV_NO_HOOK          1: no hook installed at all
 #   LV_MIGRATE_FLAGS    extra `virsh migrate` flags
 #   LV_SETTLE           seconds to keep pinging after the migration   [15]
@@ -73,8 +75,8 @@ trap cleanup EXIT
 hook_files() {
     local h=$1 spec=$2 kind=$3 item
     for item in $spec; do
-        if [[ $kind == sleep ]]; then
-            echo "${item#*=}" >"$RUN/$h/etc/hooks/sleep-${item%%=*}"
+        if [[ $kind == sleep || $kind == waitfwd ]]; then
+            echo "${item#*=}" >"$RUN/$h/etc/hooks/$kind-${item%%=*}"
         else
             : >"$RUN/$h/etc/hooks/fail-$item"
         fi
@@ -142,6 +144,7 @@ say "guest up on A, answers the peer ($(head -n1 "$RUN/ping-before.txt"))"
 hook_files B "${LV_HOOK_SLEEP_B:-}" sleep
 hook_files A "${LV_HOOK_SLEEP_A:-}" sleep
 hook_files B "${LV_HOOK_FAIL_B:-}" fail
+hook_files B "${LV_HOOK_WAITFWD_B:-}" waitfwd
 
 setsid "$L" peer "$RUN" /usr/bin/python3 "$here/lv-ping.py" 192.0.2.10 "$RUN/stop" "$RUN/ping.txt" 10 240 </dev/null &
 sleep 1

@@ -57,6 +57,8 @@ for h in "AB":
                     m.group(1), m.group(2), m.group(4) or "none", m.group(5) or "none"))
             else:
                 add(float(parts[0]), h, "hook " + rest)
+        elif parts[1] == "WAITFWD":
+            add(float(parts[0]), h, "hook " + " ".join(parts[1:]))
         elif parts[1] == "END":
             add(float(parts[0]), h, "hook %s END" % " ".join(parts[2:]))
 
@@ -116,8 +118,45 @@ rows.sort(key=lambda r: r[0])
 if t0 is None:
     t0 = rows[0][0] if rows else 0
 print("t=0 is the `virsh migrate` call (%s UTC)" % time.strftime("%H:%M:%S", time.gmtime(t0)))
+
+
+def first(who, pattern, after=None):
+    for t, w, what in rows:
+        if w == who and re.search(pattern, what) and (after is None or t >= after):
+            return t
+    return None
+
+
+tap_b = first("B", r"created device: 'vnet")
+summary = [
+    ("B tap created (up, on br0)", tap_b),
+    ("B QEMU started", first("B", r"^libvirt QEMU")),
+    ("B migrate-incoming", first("B", r"qmp> migrate-incoming")),
+    ("B started hook begins", first("B", r"hook \S+ started begin - BEGIN")),
+    ("B started hook ends", first("B", r"hook \S+ started begin - rc=\d+ END")),
+    ("A qmp migrate (data starts)", first("A", r"qmp> migrate ")),
+    ("A first iteration event", first("A", r"event migration-iteration iteration: '1'")),
+    ("A migrate-start-postcopy", first("A", r"qmp> migrate-start-postcopy")),
+    ("A guest stopped (STOP)", first("A", r"qmp< STOP", t0)),
+    ("B guest resumed (RESUME)", first("B", r"qmp< RESUME")),
+    ("B port learning", first("B", r"vnet\d+: .* state learning")),
+    ("B port forwarding", first("B", r"vnet\d+: .* state forwarding")),
+    ("B migration completed", first("B", r"qmp< MIGRATION .*completed")),
+    ("A tap deleted", first("A", r"\[LINK\]Deleted \d+: vnet", t0)),
+    ("virsh migrate returned", first("driver", r"^migrate-end")),
+]
+for name, t in summary:
+    if t is None:
+        print("summary: %-30s -" % name)
+    else:
+        print("summary: %-30s %+8.3f%s" % (name, t - t0,
+              "  (tap +%.3f)" % (t - tap_b) if tap_b and name.startswith("B port") else ""))
 for line in ping:
-    if not line.startswith("gap"):
+    p = line.split()
+    if p[0] == "largest-gap-ms" and len(p) > 3:
+        print("peer: largest echo gap %s ms, from %+.3f to %+.3f" % (p[1], float(p[3]) - t0,
+                                                                    float(p[3]) - t0 + float(p[1]) / 1000))
+    elif not line.startswith("gap"):
         print("peer:", line)
 for t, who, what in rows:
     if t < t0 - 5:
