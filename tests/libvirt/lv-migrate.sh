@@ -70,6 +70,7 @@ cleanup() {
     exit $rc
 }
 trap cleanup EXIT
+trap "exit 143" TERM INT HUP
 
 # Hook sleeps and failures are files in the host's private /etc/libvirt/hooks.
 hook_files() {
