@@ -19,9 +19,16 @@ declare -A CASES=(
     [pc-fd15]="LV_MODE=postcopy LV_FORWARD_DELAY=15"
     [pre-fd15]="LV_MODE=precopy LV_FORWARD_DELAY=15"
     [pc-fd15-waitfwd]="LV_MODE=postcopy LV_FORWARD_DELAY=15 LV_HOOK_WAITFWD_B=started=60"
+    # Bandwidth capped at 16 MiB/s: pre-copy cannot finish before migrate-postcopy.
+    [pcbw-fd4]="LV_MODE=postcopy LV_MIGRATE_FLAGS='--bandwidth 16'"
+    [pcbw-fd4-nohook]="LV_MODE=postcopy LV_NO_HOOK=1 LV_MIGRATE_FLAGS='--bandwidth 16'"
+    [pcbw-fd15]="LV_MODE=postcopy LV_FORWARD_DELAY=15 LV_MIGRATE_FLAGS='--bandwidth 16'"
+    [pcbw-fd15-waitfwd]="LV_MODE=postcopy LV_FORWARD_DELAY=15 LV_HOOK_WAITFWD_B=started=60 LV_MIGRATE_FLAGS='--bandwidth 16'"
+    [pcbw-fd4-asap]="LV_MODE=postcopy LV_POSTCOPY_AFTER=asap LV_MIGRATE_FLAGS='--bandwidth 16'"
 )
 order=(pc-fd4 pc-fd4-nohook pc-fd4-asap pre-fd4 pc-fd4-sleep-started pc-fd4-sleep-prep
-    pc-fd4-fail-started pc-fd15 pre-fd15 pc-fd15-waitfwd)
+    pc-fd4-fail-started pc-fd15 pre-fd15 pc-fd15-waitfwd
+    pcbw-fd4 pcbw-fd4-nohook pcbw-fd15 pcbw-fd15-waitfwd pcbw-fd4-asap)
 (($#)) && order=("$@")
 for c in "${order[@]}"; do
     [[ -n ${CASES[$c]:-} ]] || {

@@ -24,7 +24,8 @@
 #                       the domain's taps forward (at most that long)
 #   LV_NO_HOOK          1: no hook installed at all
 #   LV_MIGRATE_FLAGS    extra `virsh migrate` flags
-#   LV_SETTLE           seconds to keep pinging after the migration   [15]
+#   LV_SETTLE           seconds to keep pinging after the migration
+#                       [2 x forward delay + 15]
 #   LV_GUEST_DIR        the guest kernel and initramfs   [/work/main/build/guest,
 #                       or NLC_GUEST_DIR]
 set -euo pipefail
@@ -40,7 +41,7 @@ mkdir -p "$RUN"
 RUN=$(cd "$RUN" && pwd)
 MODE=${LV_MODE:-postcopy}
 PC_AFTER=${LV_POSTCOPY_AFTER:-iteration}
-SETTLE=${LV_SETTLE:-15}
+SETTLE=${LV_SETTLE:-$((${LV_FORWARD_DELAY:-4} * 2 + 15))}
 GUEST_DIR=${LV_GUEST_DIR:-${NLC_GUEST_DIR:-/work/main/build/guest}}
 DOM=vm1
 MAC=52:54:00:12:34:56
@@ -60,7 +61,7 @@ fail() {
 
 [[ -f $GUEST_DIR/bzImage && -f $GUEST_DIR/initrd.img ]] ||
     fail "no guest in $GUEST_DIR: run tests/migration/build-guest.sh"
-rm -rf "${RUN:?}"/{A,B,markers,ping.txt,stop,timeline.txt,migrate.out,guest}
+rm -rf "${RUN:?}"/{A,B,markers,ping.txt,sniff.txt,stop,timeline.txt,migrate.out,guest}
 cleanup() {
     local rc=$?
     touch "$RUN/stop"
@@ -148,6 +149,9 @@ hook_files B "${LV_HOOK_FAIL_B:-}" fail
 hook_files B "${LV_HOOK_WAITFWD_B:-}" waitfwd
 
 setsid "$L" peer "$RUN" /usr/bin/python3 "$here/lv-ping.py" 192.0.2.10 "$RUN/stop" "$RUN/ping.txt" 10 240 </dev/null &
+# What the switch gets from and sends to each host for the guest's MAC.
+setsid "$L" switch "$RUN" /usr/bin/python3 "$here/lv-sniff.py" "$MAC" "$RUN/stop" "$RUN/sniff.txt" 240 up-A up-B \
+    </dev/null >"$RUN/sniff.err" 2>&1 &
 sleep 1
 flags=(--live --p2p --verbose)
 [[ $MODE == postcopy ]] && flags+=(--postcopy)

@@ -105,6 +105,12 @@ for h in "AB":
         elif fn == "qemuMigrationDstRun" and "Setting up incoming" in rest:
             add(utc(stamp), h, "libvirt " + rest)
 
+for line in read(os.path.join(run, "sniff.txt")):
+    p = line.split(" ", 3)
+    if len(p) == 4:
+        # in: the host's uplink delivered it to the switch; out: the switch sent it to the host
+        add(float(p[0]), "switch", "%s %s %s" % (p[1], "from host" if p[2] == "in" else "to host", p[3]))
+
 ping = read(os.path.join(run, "ping.txt"))
 for line in ping:
     p = line.split()
@@ -142,6 +148,9 @@ summary = [
     ("B port learning", first("B", r"vnet\d+: .* state learning")),
     ("B port forwarding", first("B", r"vnet\d+: .* state forwarding")),
     ("B migration completed", first("B", r"qmp< MIGRATION .*completed")),
+    ("switch: 1st guest frame via B", first("switch", r"^up-B from host", t0)),
+    ("switch: 1st frame to guest via B", first("switch", r"^up-B to host", t0)),
+    ("switch: 1st echo-reply via B", first("switch", r"^up-B from host echo-reply", t0)),
     ("A tap deleted", first("A", r"\[LINK\]Deleted \d+: vnet", t0)),
     ("virsh migrate returned", first("driver", r"^migrate-end")),
 ]
