@@ -52,13 +52,17 @@ die() {
 }
 log() { echo "lv-host: $*" >&2; }
 
-# The holder of namespace NAME (world, peer, A, B): a sleep whose pid is in
-# DIR/NAME.pid.
+# The holder of namespace NAME (world, peer, A, B): a `sleep infinity` whose
+# pid is in DIR/NAME.pid and whose network namespace, noted when it started,
+# in DIR/NAME.ns. Only a holder that still runs in that namespace counts: a
+# pid or a namespace inode number can be reused once ours are gone, and
+# `down` must never signal anything it did not start.
 holder() {
-    local f=$DIR/$1.pid pid
-    [[ -f $f ]] || return 1
-    pid=$(cat "$f")
-    [[ -n $pid ]] && alive "$pid" || return 1
+    local pid ns
+    pid=$(cat "$DIR/$1.pid" 2>/dev/null) || return 1
+    ns=$(cat "$DIR/$1.ns" 2>/dev/null) || return 1
+    [[ -n $pid && -n $ns ]] && alive "$pid" || return 1
+    [[ $(readlink "/proc/$pid/ns/net" 2>/dev/null) == "$ns" ]] || return 1
     echo "$pid"
 }
 
@@ -77,10 +81,11 @@ in_ns() {
 start_holder() {
     local name=$1 i
     shift
-    rm -f "$DIR/$name.pid"
-    # setsid: not in the caller's session (no SIGHUP, no job control).
-    setsid unshare "$@" -- /bin/sh -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1" && exec sleep "$2"' \
-        sh "$DIR/$name.pid" "$LV_TTL" </dev/null >/dev/null 2>&1 &
+    rm -f "$DIR/$name.pid" "$DIR/$name.ns"
+    # setsid: not in the caller's session (no SIGHUP, no job control). It
+    # writes its pid once it is in the new namespaces.
+    setsid unshare "$@" -- /bin/sh -c 'readlink /proc/self/ns/net >"$1.ns" && echo $$ >"$1.pid" && exec sleep infinity' \
+        sh "$DIR/$name" </dev/null >/dev/null 2>&1 &
     for ((i = 0; i < 200; i++)); do
         holder "$name" >/dev/null && return 0
         sleep 0.05
@@ -90,9 +95,8 @@ start_holder() {
 
 # NAME's network namespace ("net:[inode]"), while its holder lives.
 ns_id() {
-    local pid
-    pid=$(holder "$1") || return 0
-    readlink "/proc/$pid/ns/net" || true
+    holder "$1" >/dev/null || return 0
+    cat "$DIR/$1.ns"
 }
 
 # Every process in network namespace NSID (from ns_id).
@@ -237,9 +241,13 @@ stop_pids() { # SIGNAL PID...: signal, then wait up to 5 s
     return 1
 }
 
+# Stops everything in host H; the pids it signalled are added to TRIED.
 host_down() {
     local h=$1 pid doms d pids lvpid
-    pid=$(holder "$h") || return 0
+    if ! pid=$(holder "$h"); then
+        [[ -f $DIR/$h.pid ]] && log "down: host $h's holder is gone: nothing signalled there"
+        return 0
+    fi
     # Guests first (libvirtd leaves QEMU running when it exits).
     if doms=$(timeout 10 nsenter -t "$pid" -n -m -u -- virsh -q list --name 2>/dev/null); then
         for d in $doms; do
@@ -247,35 +255,42 @@ host_down() {
         done
     fi
     lvpid=$(cat "/proc/$pid/root/run/libvirtd.pid" 2>/dev/null || true)
-    if [[ -n $lvpid ]]; then
+    # Only a libvirtd in this host's namespace.
+    if [[ -n $lvpid && $(readlink "/proc/$lvpid/ns/net" 2>/dev/null) == "$(cat "$DIR/$h.ns")" ]]; then
+        TRIED+=("$lvpid")
         stop_pids TERM "$lvpid" || stop_pids KILL "$lvpid" || true
     fi
     # Everything else in the host: QEMU, monitors, event listeners, the holder.
     mapfile -t pids < <(ns_pids "$h")
+    TRIED+=("${pids[@]}")
     stop_pids TERM "${pids[@]}" || stop_pids KILL "${pids[@]}" || true
 }
 
 cmd_down() {
-    local wd name pids
-    declare -A ids
-    for name in A B peer world; do ids[$name]=$(ns_id "$name"); done
+    local wd name pids p left=""
+    TRIED=()
     host_down A
     host_down B
     for name in peer world; do
+        if ! holder "$name" >/dev/null; then
+            [[ -f $DIR/$name.pid ]] && log "down: $name's holder is gone: nothing signalled there"
+            continue
+        fi
         mapfile -t pids < <(ns_pids "$name")
+        TRIED+=("${pids[@]}")
         stop_pids TERM "${pids[@]}" || stop_pids KILL "${pids[@]}" || true
     done
     # The namespaces (and their links) went with their last process.
     wd=$(cat "$DIR/watchdog.pid" 2>/dev/null || true)
-    if [[ -n $wd && $wd != "$$" ]] && alive "$wd"; then
+    if [[ -n $wd && $wd != "$$" ]] && alive "$wd" && grep -q lv-host.sh "/proc/$wd/cmdline" 2>/dev/null; then
         # The watchdog's sleep is its child: its process group goes.
         kill -- "-$wd" 2>/dev/null || kill "$wd" 2>/dev/null || true
     fi
-    for name in A B peer world; do
-        pids=$(pids_in "${ids[$name]}" | tr '\n' ' ')
-        [[ -z $pids ]] || log "down: processes left in $name: $pids"
+    for p in "${TRIED[@]}"; do
+        alive "$p" && left="$left $p"
     done
-    rm -f "$DIR"/{world,peer,A,B,watchdog}.pid
+    [[ -z $left ]] || log "down: still running after SIGKILL:$left"
+    rm -f "$DIR"/{world,peer,A,B,watchdog}.{pid,ns}
     return 0
 }
 

@@ -24,11 +24,12 @@ declare -A CASES=(
     [pcbw-fd4-nohook]="LV_MODE=postcopy LV_NO_HOOK=1 LV_MIGRATE_FLAGS='--bandwidth 16'"
     [pcbw-fd15]="LV_MODE=postcopy LV_FORWARD_DELAY=15 LV_MIGRATE_FLAGS='--bandwidth 16'"
     [pcbw-fd15-waitfwd]="LV_MODE=postcopy LV_FORWARD_DELAY=15 LV_HOOK_WAITFWD_B=started=60 LV_MIGRATE_FLAGS='--bandwidth 16'"
+    [pcbw-fd15-waitfwd-probe]="LV_MODE=postcopy LV_FORWARD_DELAY=15 LV_HOOK_WAITFWD_B=started=60 LV_PROBE_IN_HOOK=1 LV_MIGRATE_FLAGS='--bandwidth 16'"
     [pcbw-fd4-asap]="LV_MODE=postcopy LV_POSTCOPY_AFTER=asap LV_MIGRATE_FLAGS='--bandwidth 16'"
 )
 order=(pc-fd4 pc-fd4-nohook pc-fd4-asap pre-fd4 pc-fd4-sleep-started pc-fd4-sleep-prep
     pc-fd4-fail-started pc-fd15 pre-fd15 pc-fd15-waitfwd
-    pcbw-fd4 pcbw-fd4-nohook pcbw-fd15 pcbw-fd15-waitfwd pcbw-fd4-asap)
+    pcbw-fd4 pcbw-fd4-nohook pcbw-fd15 pcbw-fd15-waitfwd pcbw-fd15-waitfwd-probe pcbw-fd4-asap)
 (($#)) && order=("$@")
 for c in "${order[@]}"; do
     [[ -n ${CASES[$c]:-} ]] || {

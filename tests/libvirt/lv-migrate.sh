@@ -23,6 +23,9 @@
 #   LV_HOOK_WAITFWD_B   "op=seconds ..." B's hook waits in these calls until
 #                       the domain's taps forward (at most that long)
 #   LV_NO_HOOK          1: no hook installed at all
+#   LV_PROBE_IN_HOOK    1: while B's `started` hook runs, time a few read-only
+#                       virsh calls on B and A (can an agent ask libvirt
+#                       about the incoming domain while the hook holds it?)
 #   LV_MIGRATE_FLAGS    extra `virsh migrate` flags
 #   LV_SETTLE           seconds to keep pinging after the migration
 #                       [2 x forward delay + 15]
@@ -160,6 +163,21 @@ flags+=(${LV_MIGRATE_FLAGS:-})
 mark "migrate-start virsh migrate ${flags[*]} $DOM $DEST"
 setsid "$L" virsh "$RUN" A migrate "${flags[@]}" "$DOM" "$DEST" >"$RUN/migrate.out" 2>&1 </dev/null &
 mig=$!
+
+if [[ ${LV_PROBE_IN_HOOK:-0} == 1 ]]; then
+    for ((i = 0; i < 600; i++)); do
+        grep -q " BEGIN $DOM started begin" "$RUN/B/log/hooks.log" 2>/dev/null && break
+        sleep 0.1
+    done
+    mark "probe: B's started hook is running"
+    for probe in "B domstate --reason $DOM" "B domjobinfo $DOM" "B dumpxml $DOM" "B domiflist $DOM" \
+        "A domjobinfo $DOM" "A domstate --reason $DOM"; do
+        t=$(now)
+        # shellcheck disable=SC2086
+        out=$(timeout 20 "$L" virsh "$RUN" $probe 2>&1 | tr '\n' ' ' | cut -c1-160) && r=0 || r=$?
+        mark "probe: virsh $probe: rc=$r in $(echo "$(now) - $t" | bc) s: $out"
+    done
+fi
 
 if [[ $MODE == postcopy ]]; then
     deadline=$((SECONDS + 120))

@@ -2,12 +2,13 @@
 # The network plane as the switch sees it (run in the switch's namespace):
 # every frame from or to MAC on the given switch ports, with its direction
 # ("in": the host sent it to the switch, "out": the switch sent it to the
-# host), in wall-clock seconds, until the file STOP exists or MAX seconds:
-#   <time> <port> in|out <what>
+# host) and whether MAC is its source or its destination, in wall-clock
+# seconds, until the file STOP exists or MAX seconds:
+#   <time> <port> in|out src|dst <what>
 # where <what> is rarp, arp-request/arp-reply <ip>, echo-request/echo-reply,
-# ipv6-<icmpv6 type> or the ethertype. Runs of echo frames are written as
-# their first frame only, with the count when the run ends
-# ("echo-reply x57 until <time>").
+# ipv6-<icmpv6 type> or the ethertype. A run of echo frames (no pause over
+# 50 ms) is one line, written when the run ends, stamped with its first
+# frame: "<time> <port> <dir> echo-reply x57 until <time of the last>".
 #
 #   lv-sniff.py MAC STOP OUT MAX_S PORT...
 import os
@@ -68,8 +69,7 @@ def main():
     with open(out, "w", buffering=1) as f:
         def flush_run(key):
             first, last, n = runs.pop(key)
-            if n > 1:
-                f.write("%.6f %s %s %s x%d until %.6f\n" % (first, key[0], key[1], key[2], n, last))
+            f.write("%.6f %s %s %s x%d until %.6f\n" % (first, key[0], key[1], key[2], n, last))
 
         while time.time() - start < max_s and not os.path.exists(stop):
             r, _, _ = select.select(list(socks), [], [], 0.2)
@@ -80,6 +80,7 @@ def main():
                 if frame[6:12] != guest and frame[0:6] != guest:
                     continue
                 direction = "out" if addr[2] == PACKET_OUTGOING else "in"
+                direction += " src" if frame[6:12] == guest else " dst"
                 what = describe(frame)
                 if what.startswith("echo-"):
                     key = (port, direction, what)
@@ -91,6 +92,7 @@ def main():
                     if run:
                         flush_run(key)
                     runs[key] = [now, now, 1]
+                    continue
                 f.write("%.6f %s %s %s\n" % (now, port, direction, what))
         for key in list(runs):
             flush_run(key)

@@ -106,10 +106,12 @@ for h in "AB":
             add(utc(stamp), h, "libvirt " + rest)
 
 for line in read(os.path.join(run, "sniff.txt")):
-    p = line.split(" ", 3)
-    if len(p) == 4:
+    p = line.split(" ", 4)
+    if len(p) == 5:
         # in: the host's uplink delivered it to the switch; out: the switch sent it to the host
-        add(float(p[0]), "switch", "%s %s %s" % (p[1], "from host" if p[2] == "in" else "to host", p[3]))
+        what = re.sub(r"until (\d+\.\d+)", lambda m: "until %+.3f" % (float(m.group(1)) - (t0 or 0)), p[4])
+        add(float(p[0]), "switch", "%s %s %s %s" % (p[1], "from host" if p[2] == "in" else "to host",
+                                                   "guest's" if p[3] == "src" else "for guest", what))
 
 ping = read(os.path.join(run, "ping.txt"))
 for line in ping:
@@ -148,9 +150,9 @@ summary = [
     ("B port learning", first("B", r"vnet\d+: .* state learning")),
     ("B port forwarding", first("B", r"vnet\d+: .* state forwarding")),
     ("B migration completed", first("B", r"qmp< MIGRATION .*completed")),
-    ("switch: 1st guest frame via B", first("switch", r"^up-B from host", t0)),
-    ("switch: 1st frame to guest via B", first("switch", r"^up-B to host", t0)),
-    ("switch: 1st echo-reply via B", first("switch", r"^up-B from host echo-reply", t0)),
+    ("switch: 1st guest frame via B", first("switch", r"^up-B from host guest's", t0)),
+    ("switch: 1st frame for guest to B", first("switch", r"^up-B to host for guest", t0)),
+    ("switch: 1st echo-reply via B", first("switch", r"^up-B from host guest's echo-reply", t0)),
     ("A tap deleted", first("A", r"\[LINK\]Deleted \d+: vnet", t0)),
     ("virsh migrate returned", first("driver", r"^migrate-end")),
 ]
