@@ -30,6 +30,8 @@
 #   LV_FORWARD_DELAY  br0 forward delay in s (default 4; kernel range 2..30)
 #   LV_HOOK           a script installed as /etc/libvirt/hooks/qemu on both
 #                     hosts (libvirtd looks for hooks when it starts)
+#   LV_HOOK_D         a script installed as /etc/libvirt/hooks/qemu.d/50-<its
+#                     name> on both hosts
 #   LV_TTL            seconds after which a watchdog runs `down` (default 1800)
 #   LV_GUEST_MAC      the peer's static neighbour entry (default 52:54:00:12:34:56)
 #   LV_LOG_FILTERS    libvirtd log_filters (default: qemu, hooks, tap, bridge at debug)
@@ -112,7 +114,7 @@ ns_pids() { pids_in "$(ns_id "$1")"; }
 
 write_config() {
     local h=$1 etc=$DIR/$1/etc
-    mkdir -p "$etc"/{hooks,qemu/networks/autostart,nwfilter,storage} "$DIR/$h/log/qemu"
+    mkdir -p "$etc"/{hooks/qemu.d,qemu/networks/autostart,nwfilter,storage} "$DIR/$h/log/qemu"
     cat >"$etc/libvirtd.conf" <<EOF
 # tests/libvirt/lv-host.sh: host $h
 listen_tls = 0
@@ -144,6 +146,9 @@ EOF
     echo 'uri_default = "qemu:///system"' >"$etc/libvirt.conf"
     if [[ -n ${LV_HOOK:-} ]]; then
         install -m 0755 "$LV_HOOK" "$etc/hooks/qemu"
+    fi
+    if [[ -n ${LV_HOOK_D:-} ]]; then
+        install -m 0755 "$LV_HOOK_D" "$etc/hooks/qemu.d/50-$(basename "$LV_HOOK_D")"
     fi
 }
 
