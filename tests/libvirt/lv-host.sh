@@ -86,6 +86,7 @@ start_holder() {
     rm -f "$DIR/$name.pid" "$DIR/$name.ns"
     # setsid: not in the caller's session (no SIGHUP, no job control). It
     # writes its pid once it is in the new namespaces.
+    # shellcheck disable=SC2016 # expanded by that sh
     setsid unshare "$@" -- /bin/sh -c 'readlink /proc/self/ns/net >"$1.ns" && echo $$ >"$1.pid" && exec sleep infinity' \
         sh "$DIR/$name" </dev/null >/dev/null 2>&1 &
     for ((i = 0; i < 200; i++)); do

@@ -65,13 +65,16 @@ fail() {
 [[ -f $GUEST_DIR/bzImage && -f $GUEST_DIR/initrd.img ]] ||
     fail "no guest in $GUEST_DIR: run tests/migration/build-guest.sh"
 rm -rf "${RUN:?}"/{A,B,markers,ping.txt,sniff.txt,stop,timeline.txt,migrate.out,guest}
+# shellcheck disable=SC2317 # run by the traps
 cleanup() {
     local rc=$?
     touch "$RUN/stop"
     sleep 0.5
     "$L" down "$RUN" || true
-    [[ -f $RUN/markers ]] && /usr/bin/python3 "$here/lv-timeline.py" "$RUN" >"$RUN/timeline.txt" 2>&1 || true
-    exit $rc
+    if [[ -f $RUN/markers ]]; then
+        /usr/bin/python3 "$here/lv-timeline.py" "$RUN" >"$RUN/timeline.txt" 2>&1 || true
+    fi
+    exit "$rc"
 }
 trap cleanup EXIT
 trap "exit 143" TERM INT HUP
