@@ -1,0 +1,819 @@
+#!/bin/bash
+# A real 802.1Qbg VDP association on one machine: two network namespaces
+# joined by a veth pair (st0 <-> sw0), a station-role lldpad on st0 (the
+# "host", with macvtaps mvt0/mvt1 on st0 as the guests' NICs) and a
+# bridge-role lldpad on sw0 (the "switch"). Each lldpad has its own state:
+#
+#   network namespace   its netlink port (= its pid), its control socket
+#                       (abstract unix "/com/intel/lldpad" is per netns)
+#   mount namespace     private /run (the pid file /var/run/lldpad.pid),
+#                       /dev/shm (POSIX shm "/lldpad.state", which holds the
+#                       "already running" pid: an IPC namespace does NOT
+#                       separate it in Debian 12's lldpad) and /var/lib/lldpad,
+#                       all bind mounts of directories under the work dir
+#   -f FILE             its configuration file
+#
+# Then it runs scenarios against the pair with tests/lldpad/vdp-request (built
+# here with gcc) sending what libvirt sends, vdptool and lldptool, and shows
+# the LLDP/ECP exchange captured on sw0 (tcpdump, decoded by ecp-dump.py).
+# Every scenario builds a fresh pair and removes it, also on failure; every
+# wait is bounded. Needs root, lldpad, tcpdump, gcc, python3
+# (scripts/install-lldpad.sh).
+#
+#   sudo tests/lldpad/lldpad-pair.sh                 # all scenarios
+#   sudo tests/lldpad/lldpad-pair.sh associate early # some of them
+#   sudo tests/lldpad/lldpad-pair.sh -l              # list them
+#   sudo tests/lldpad/lldpad-pair.sh -k ...          # keep the work dir (logs, pcaps)
+#   sudo tests/lldpad/lldpad-pair.sh -x ...          # hex dumps of the netlink messages
+#
+# Environment: VDPRWD, VDPRKA (exponents, lldpad default 20: 10 us * 2^20 =
+# 10.5 s), ECPRTE (default 8), ECPRETRIES (default 3) for both lldpads.
+#
+# Each scenario checks what was observed here (Debian 12, lldpad
+# 1.1+git20221028.aa18720-1) and prints "ok" or "UNEXPECTED"; the exit status
+# is the number of unexpected observations. README.md has the findings.
+set -uo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SCENARIOS=(isolation negotiate associate vdptool lldpad-errors early lldptool-config bridge-down
+    bridge-gone station-down refuse unsolicited bridge-restart)
+
+KEEP=0
+HEX=()
+while getopts "klxh" o; do
+    case $o in
+    k) KEEP=1 ;;
+    x) HEX=(-x) ;;
+    l) printf '%s\n' "${SCENARIOS[@]}"; exit 0 ;;
+    *) sed -n '2,/^set -uo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 64 ;;
+    esac
+done
+shift $((OPTIND - 1))
+RUN=("$@")
+((${#RUN[@]})) || RUN=("${SCENARIOS[@]}")
+for s in "${RUN[@]}"; do
+    [[ " ${SCENARIOS[*]} " == *" $s "* ]] || { echo "unknown scenario $s (-l lists them)" >&2; exit 64; }
+done
+
+[[ $(id -u) == 0 ]] || { echo "lldpad-pair: needs root" >&2; exit 64; }
+for t in lldpad lldptool vdptool tcpdump gcc python3 ip unshare; do
+    command -v "$t" >/dev/null || { echo "lldpad-pair: $t missing (scripts/install-lldpad.sh)" >&2; exit 64; }
+done
+
+VDPRWD=${VDPRWD:-20}
+VDPRKA=${VDPRKA:-20}
+ECPRTE=${ECPRTE:-8}
+ECPRETRIES=${ECPRETRIES:-3}
+
+WORK=$(mktemp -d /tmp/lldpad-pair.XXXXXX)
+SUFFIX=$$
+NS_ST=lqst$SUFFIX
+NS_BR=lqbr$SUFFIX
+VDPREQ=$WORK/vdp-request
+UNEXPECTED=0
+SUMMARY=()
+
+MAC0=52:54:00:00:20:01
+MAC1=52:54:00:00:20:02
+UUID0=a1412857-60f7-4ce1-e95a-2164943f53aa
+UUID1=b1412857-60f7-4ce1-e95a-2164943f53bb
+VSI0=(--mgr 1 --type 1 --typever 1 --uuid "$UUID0")
+VSI1=(--mgr 1 --type 2 --typever 3 --uuid "$UUID1")
+
+gcc -O2 -Wall -Wextra -o "$VDPREQ" "$HERE/vdp-request.c" || { echo "lldpad-pair: vdp-request does not build" >&2; exit 64; }
+
+# ---- bookkeeping --------------------------------------------------------
+
+T0=0
+now() { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.3f", b - a }'; }
+say() { printf '  [%7s s] %s\n' "$(since "$T0")" "$*"; }
+step() { printf '\n  -- %s\n' "$*"; }
+expect() { # expect DESCRIPTION COMMAND...: records ok/UNEXPECTED
+    local what=$1
+    shift
+    if "$@"; then
+        printf '  ok          %s\n' "$what"
+    else
+        printf '  UNEXPECTED  %s\n' "$what"
+        UNEXPECTED=$((UNEXPECTED + 1))
+        SUMMARY+=("UNEXPECTED $SCEN: $what")
+    fi
+}
+
+declare -A PID=()   # lldpad pids by side
+TCPDUMP_PID=
+BG_PIDS=()
+SDIR=
+
+side_dir() { echo "$SDIR/$1"; }
+side_ns() { [[ $1 == st ]] && echo "$NS_ST" || echo "$NS_BR"; }
+side_if() { [[ $1 == st ]] && echo st0 || echo sw0; }
+
+# side_cmd SIDE: sets CMD to the prefix that runs a command in the side's
+# network namespace and a private mount namespace where /run, /dev/shm and
+# /var/lib/lldpad are the side's own directories. ip, unshare and sh all exec,
+# so a background "${CMD[@]}" lldpad ... & leaves lldpad's pid in $!.
+side_cmd() {
+    local d
+    d=$(side_dir "$1")
+    CMD=(ip netns exec "$(side_ns "$1")" unshare --mount --propagation private -- sh -c '
+        d=$1; shift
+        mount --bind "$d/run" /run && mount --bind "$d/shm" /dev/shm &&
+            mount --bind "$d/lib" /var/lib/lldpad && exec "$@"' sh "$d")
+}
+in_side() {
+    local CMD
+    side_cmd "$1"
+    shift
+    "${CMD[@]}" "$@"
+}
+
+write_config() { # SIDE MODE
+    local side=$1 mode=$2 ifname
+    ifname=$(side_if "$side")
+    cat >"$(side_dir "$side")/lldpad.conf" <<EOF
+nearest_customer_bridge :
+{
+  $ifname :
+  {
+    adminStatus = 3;
+    tlvid0080c20d :
+    {
+      enableTx = true;
+      evbmode = "$mode";
+      evbrrreq = $([[ $mode == station ]] && echo true || echo false);
+      evbrrcap = $([[ $mode == bridge ]] && echo true || echo false);
+      evbgpid = false;
+      ecpretries = $ECPRETRIES;
+      ecprte = $ECPRTE;
+      vdprwd = $VDPRWD;
+      vdprka = $VDPRKA;
+    };
+  };
+};
+EOF
+}
+
+start_lldpad() { # SIDE
+    local side=$1 d CMD
+    d=$(side_dir "$side")
+    side_cmd "$side"
+    "${CMD[@]}" lldpad -V 7 -f "$d/lldpad.conf" >>"$d/lldpad.log" 2>&1 &
+    PID[$side]=$!
+    for _ in $(seq 100); do
+        if ! kill -0 "${PID[$side]}" 2>/dev/null; then
+            say "lldpad ($side) exited at start:"; tail -3 "$d/lldpad.log" | sed 's/^/      /'
+            return 1
+        fi
+        in_side "$side" lldptool -p >/dev/null 2>&1 && break
+        sleep 0.05
+    done
+    say "lldpad ($side) running, pid ${PID[$side]}, pid file says $(cat "$d/run/lldpad.pid" 2>/dev/null | tr -d '\0\n' || echo none)"
+}
+
+stop_lldpad() { # SIDE [SIGNAL]
+    local side=$1 sig=${2:-TERM} p=${PID[$1]:-}
+    [[ -n $p ]] || return 0
+    kill -"$sig" "$p" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$p" 2>/dev/null
+    wait "$p" 2>/dev/null
+    unset "PID[$side]"
+}
+
+pair_up() { # [--no-bridge] [--bridge-config-by-lldptool]
+    local nobridge=0 lldptoolcfg=0 s
+    for a in "$@"; do
+        [[ $a == --no-bridge ]] && nobridge=1
+        [[ $a == --bridge-config-by-lldptool ]] && lldptoolcfg=1
+    done
+    for s in st br; do mkdir -p "$SDIR/$s/run" "$SDIR/$s/shm" "$SDIR/$s/lib"; done
+    write_config st station
+    if ((lldptoolcfg)); then : >"$SDIR/br/lldpad.conf"; else write_config br bridge; fi
+    ip netns add "$NS_ST" && ip netns add "$NS_BR" || return 1
+    ip link add st0 netns "$NS_ST" type veth peer name sw0 netns "$NS_BR" || return 1
+    ip -n "$NS_ST" link set lo up
+    ip -n "$NS_BR" link set lo up
+    ip -n "$NS_ST" link add link st0 name mvt0 address $MAC0 type macvtap mode vepa
+    ip -n "$NS_ST" link add link st0 name mvt1 address $MAC1 type macvtap mode vepa
+    ip -n "$NS_ST" link set st0 up
+    ip -n "$NS_BR" link set sw0 up
+    ip -n "$NS_ST" link set mvt0 up
+    ip -n "$NS_ST" link set mvt1 up
+    ip netns exec "$NS_BR" timeout 900 tcpdump -Z root -i sw0 -U -s 0 -w "$SDIR/sw0.pcap" \
+        'ether proto 0x88cc or ether proto 0x8940 or ether proto 0x88b7' 2>"$SDIR/tcpdump.log" &
+    TCPDUMP_PID=$!
+    for _ in $(seq 100); do grep -q listening "$SDIR/tcpdump.log" 2>/dev/null && break; sleep 0.05; done
+    grep -q listening "$SDIR/tcpdump.log" || { say "tcpdump: $(cat "$SDIR/tcpdump.log")"; return 1; }
+    T_UP=$(now)
+    start_lldpad st || return 1
+    ((nobridge)) || start_lldpad br || return 1
+}
+
+pair_down() {
+    local p
+    for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+    BG_PIDS=()
+    stop_lldpad st
+    stop_lldpad br
+    if [[ -n $TCPDUMP_PID ]]; then
+        kill -INT "$TCPDUMP_PID" 2>/dev/null
+        wait "$TCPDUMP_PID" 2>/dev/null
+        TCPDUMP_PID=
+    fi
+    ip netns del "$NS_ST" 2>/dev/null
+    ip netns del "$NS_BR" 2>/dev/null
+    return 0
+}
+
+cleanup() {
+    pair_down
+    if ((KEEP)); then echo "work dir kept: $WORK"; else rm -rf "$WORK"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# vdp_probe: is the station's VDP ready? A DISASSOCIATE for a VSI nobody
+# associated changes nothing and sends nothing; lldpad answers it with
+# EPROTONOSUPPORT while EVB is not negotiated, ENXIO before its VDP22 instance
+# for st0 exists, EINVAL (unknown VSI) once it accepts requests. Prints the errno.
+PROBE=(--mgr 0 --type 0 --typever 0 --uuid 00000000-0000-0000-0000-00000000beef)
+vdp_probe() {
+    ip netns exec "$NS_ST" "$VDPREQ" -P "$SDIR/st/run/lldpad.pid" -l mvt0 "${PROBE[@]}" disassociate 2>&1 |
+        sed -n 's/.*errno=\([A-Z]*\).*/\1/p;s/.*reason=\([^ ]*\).*/\1/p' | head -1
+}
+
+# wait_evb [LIMIT_S]: until both sides run EVB with the agreed values:
+#  - the station's VDP accepts requests (vdp_probe says EINVAL). lldptool's
+#    neighbour view of the bridge's EVB TLV comes earlier than that, so it is
+#    not the signal;
+#  - lldpad's bridge has the station's confirming LLDPDU (R/L bits set). The
+#    bridge's VDP gets its timers only from that one, up to a fast-tx interval
+#    after the station's VDP is ready; a VSI associated in between is dropped
+#    by the bridge within microseconds (its keep-alive timer is then 30 us).
+wait_evb() {
+    local limit=${1:-20} t st=0 r
+    t=$(now)
+    while :; do
+        if ((!st)); then
+            r=$(vdp_probe)
+            if [[ $r == EINVAL ]]; then
+                st=1
+                say "the station's VDP accepts requests (probe: EINVAL for an unknown VSI)"
+            fi
+        fi
+        if ((st)) && in_side br lldptool -t -n -i sw0 -g ncb -V evb 2>/dev/null | grep -q 'mode:station r/l:1'; then
+            say "the bridge has the station's confirming EVB TLV: EVB negotiated ($(since "$t") s of waiting)"
+            return 0
+        fi
+        if awk -v a="$t" -v b="$(now)" -v l="$limit" 'BEGIN { exit !(b - a > l) }'; then
+            say "EVB not negotiated within $limit s (last probe: ${r:-?})"
+            return 1
+        fi
+        sleep 0.05
+    done
+}
+
+# vdpreq NAME ARGS...: vdp-request in the station's network namespace, with
+# the station lldpad's pid file (read from the host's view of its /run).
+# Output in $SDIR/NAME.out, shown without hex; sets RESULT, OUTCOME, AFTER.
+vdpreq() {
+    local name=$1
+    shift
+    ip netns exec "$NS_ST" "$VDPREQ" "${HEX[@]}" -P "$SDIR/st/run/lldpad.pid" "$@" >"$SDIR/$name.out" 2>&1
+    if ((${#HEX[@]})); then
+        sed 's/^/      /' "$SDIR/$name.out"
+    else
+        grep -v -E 'event socket bound|link mvt|lower st0|uplink st0|request socket|^ +[0-9a-f]{4} ' "$SDIR/$name.out" | sed 's/^/      /'
+    fi
+    RESULT=$(grep RESULT "$SDIR/$name.out" | tail -1)
+    OUTCOME=$(sed -n 's/.*outcome=\([^ ]*\).*/\1/p' <<<"$RESULT")
+    AFTER=$(sed -n 's/.*after_ms=\([0-9.]*\).*/\1/p' <<<"$RESULT")
+    return 0
+}
+
+# vdpreq_bg NAME ARGS...: the same in the background (pid in BG_PIDS, LAST_BG)
+vdpreq_bg() {
+    local name=$1
+    shift
+    ip netns exec "$NS_ST" "$VDPREQ" "${HEX[@]}" -P "$SDIR/st/run/lldpad.pid" "$@" >"$SDIR/$name.out" 2>&1 &
+    LAST_BG=$!
+    BG_PIDS+=("$LAST_BG")
+}
+
+show_wire() { # [FILTER-REGEX]: the decoded capture, times from the pair's start
+    local macs st_mac br_mac
+    st_mac=$(ip -n "$NS_ST" -br link show st0 2>/dev/null | awk '{print $3}')
+    br_mac=$(ip -n "$NS_BR" -br link show sw0 2>/dev/null | awk '{print $3}')
+    macs=(--name "$st_mac=station" --name "$br_mac=bridge")
+    sleep 0.2
+    echo "      wire (sw0, seconds since the pair came up):"
+    python3 "$HERE/ecp-dump.py" "$SDIR/sw0.pcap" --epoch "$T_UP" "${macs[@]}" |
+        grep -E "${1:-.}" | sed 's/^/        /'
+}
+
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'; }
+between() { awk -v x="$1" -v a="$2" -v b="$3" 'BEGIN { exit !(x >= a && x <= b) }'; }
+has() { grep -q -E "$2" "$SDIR/$1.out"; }
+
+# ecp_drop on|off: drop the station's ECP frames (ethertype 0x8940) on st0's
+# egress. This kernel has no tc drop action and no netem: an htb class whose
+# leaf is a pfifo of limit 0, chosen by a u32 filter on the protocol, drops them.
+ecp_drop() {
+    local tcn=(ip netns exec "$NS_ST" tc)
+    if [[ $1 == on ]]; then
+        "${tcn[@]}" qdisc add dev st0 root handle 1: htb default 1 2>/dev/null &&
+            "${tcn[@]}" class add dev st0 parent 1: classid 1:1 htb rate 1gbit 2>/dev/null &&
+            "${tcn[@]}" class add dev st0 parent 1: classid 1:2 htb rate 1gbit 2>/dev/null &&
+            "${tcn[@]}" qdisc add dev st0 parent 1:2 handle 20: pfifo limit 0 &&
+            "${tcn[@]}" filter add dev st0 parent 1: protocol 0x8940 prio 1 u32 match u32 0 0 flowid 1:2
+    else
+        "${tcn[@]}" -s qdisc show dev st0 | grep -A1 'pfifo 20' | tr -s ' \n' ' ' | sed 's/^/      tc: /'
+        echo
+        "${tcn[@]}" qdisc del dev st0 root
+    fi
+}
+
+# poll_status SECONDS UUID: the station's status once a second, printing changes;
+# LAST_STATUS is the last one.
+poll_status() {
+    local secs=$1 uuid=$2 tp r
+    tp=$(now)
+    LAST_STATUS=
+    for _ in $(seq "$secs"); do
+        ip netns exec "$NS_ST" "$VDPREQ" -P "$SDIR/st/run/lldpad.pid" -l mvt0 --uuid "$uuid" status >"$SDIR/poll.out" 2>&1
+        r=$(sed -n 's/.*RESULT op=status outcome=\([^ ]*\) response=\([0-9]*\) entries=\([0-9]*\).*/\1 response=\2 entries=\3/p' "$SDIR/poll.out")
+        [[ -n $r ]] || r=$(grep -o 'RESULT.*' "$SDIR/poll.out" | head -1)
+        [[ $r != "$LAST_STATUS" ]] && say "status: $r (poll at +$(since "$tp") s)"
+        LAST_STATUS=$r
+        sleep 1
+    done
+}
+
+# ---- scenarios -----------------------------------------------------------
+
+scen_isolation() {
+    step "the bridge lldpad in its own network and IPC namespace (unshare --ipc), but sharing the station's /dev/shm"
+    mkdir -p "$SDIR/st/shm" "$SDIR/br"
+    ln -s ../st/shm "$SDIR/br/shm"
+    pair_up --no-bridge || return 1
+    local CMD p
+    side_cmd br
+    "${CMD[@]}" unshare --ipc lldpad -V 7 -f "$SDIR/br/lldpad.conf" >"$SDIR/br/shared-shm.log" 2>&1 &
+    p=$!
+    for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+    if kill -0 "$p" 2>/dev/null; then kill "$p"; fi
+    wait "$p" 2>/dev/null
+    say "it says: $(tail -1 "$SDIR/br/shared-shm.log")"
+    expect "it refuses to start: the 'already running' pid is in POSIX shm /dev/shm/lldpad.state, not in the IPC namespace" \
+        grep -q 'lldpad already running' "$SDIR/br/shared-shm.log"
+    step "with its own /dev/shm (and /run, /var/lib/lldpad) it starts"
+    rm "$SDIR/br/shm"
+    mkdir -p "$SDIR/br/shm"
+    start_lldpad br || return 1
+    say "lldptool -p in the station's netns: $(in_side st lldptool -p 2>&1), in the bridge's: $(in_side br lldptool -p 2>&1)"
+    expect "each lldptool reaches its own lldpad (the control socket is abstract, per network namespace)" \
+        bash -c "[[ '$(in_side st lldptool -p 2>&1)' == ${PID[st]} && '$(in_side br lldptool -p 2>&1)' == ${PID[br]} ]]"
+    say "state files: $(cd "$SDIR" && ls st/run st/shm br/run br/shm | tr '\n' ' ')"
+    expect "the host's /run/lldpad.pid and /dev/shm/lldpad.state are untouched" \
+        bash -c "[[ ! -e /run/lldpad.pid && ! -e /dev/shm/lldpad.state ]]"
+}
+
+scen_negotiate() {
+    step "both lldpads started together; LLDP with the EVB TLV, then EVB is on"
+    pair_up || return 1
+    wait_evb 20
+    expect "EVB negotiated within 5 s of the start" lt "$(since "$T_UP")" 5
+    in_side st lldptool -t -i st0 -g ncb -V evb | sed 's/^/      station local: /'
+    in_side st lldptool -t -n -i st0 -g ncb -V evb | sed 's/^/      station sees:  /'
+    in_side br lldptool -t -i sw0 -g ncb -V evb -c | tr '\n' ' ' | sed 's/^/      bridge config: /'
+    echo
+    sleep 2
+    show_wire
+    expect "both sides sent LLDP with an EVB TLV" \
+        bash -c "python3 '$HERE/ecp-dump.py' '$SDIR/sw0.pcap' | grep -q 'EVB mode=station' &&
+                 python3 '$HERE/ecp-dump.py' '$SDIR/sw0.pcap' | grep -q 'EVB mode=bridge'"
+    expect "no ECP frame without a VDP request" \
+        bash -c "! python3 '$HERE/ecp-dump.py' '$SDIR/sw0.pcap' | grep -q ECP"
+}
+
+scen_associate() {
+    pair_up || return 1
+    wait_evb 20 || return 1
+
+    step "PREASSOCIATE mvt0 (libvirt's migrate-in start), libvirt's polling (125 ms)"
+    vdpreq pre -l mvt0 "${VSI0[@]}" preassociate
+    expect "preassociate succeeds (response 0)" [ "$OUTCOME" = success ]
+
+    step "ASSOCIATE mvt0 (the preassociated VSI)"
+    vdpreq assoc -l mvt0 "${VSI0[@]}" associate
+    expect "associate succeeds (response 0)" [ "$OUTCOME" = success ]
+    expect "... at the first poll, before the bridge can have answered: the status is the preassociation's (stale)" \
+        has assoc 'status poll 1: success'
+
+    step "status (GETLINK) of mvt0's VSI"
+    vdpreq status1 -l mvt0 --uuid "$UUID0" status
+    expect "status: one entry, response 0" has status1 'outcome=success response=0 entries=1'
+
+    step "ASSOCIATE mvt1 with a 1 ms poll interval: how long the association really takes"
+    vdpreq assoc1 -l mvt1 "${VSI1[@]}" -i 1 associate
+    expect "associate mvt1 succeeds" [ "$OUTCOME" = success ]
+    expect "it completes in under 50 ms (measured: $AFTER ms)" lt "${AFTER:-1e9}" 50
+
+    step "status lists every VSI on the uplink (GETLINK is per uplink)"
+    vdpreq status2 -l mvt0 --uuid "$UUID0" status
+    expect "status: two entries" has status2 'entries=2'
+
+    step "ASSOCIATE again an associated VSI (what libvirt does on restart / after an unsolicited deassoc)"
+    vdpreq reassoc -l mvt0 "${VSI0[@]}" associate
+    expect "re-associate is accepted and reports success" [ "$OUTCOME" = success ]
+
+    step "PREASSOCIATE an associated VSI (a downgrade)"
+    vdpreq downgrade -l mvt0 "${VSI0[@]}" preassociate
+    expect "refused by lldpad with EINVAL" has downgrade 'rejected-by-lldpad errno=EINVAL'
+
+    step "DISASSOCIATE mvt0 (libvirt polls as for associate)"
+    vdpreq disassoc -l mvt0 "${VSI0[@]}" disassociate
+    expect "the first poll already says success (the status of the association, stale)" \
+        has disassoc 'status poll 1: success'
+    sleep 0.1
+    vdpreq status3 -l mvt0 --uuid "$UUID0" status
+    expect "after it, mvt0's VSI is gone from the status (one entry left)" has status3 'outcome=no-entry.*entries=1'
+
+    step "DISASSOCIATE mvt1 with a 1 ms poll; then the status has no IFLA_VF_PORTS at all"
+    vdpreq disassoc1 -l mvt1 "${VSI1[@]}" -i 1 disassociate
+    sleep 0.1
+    vdpreq status4 -l mvt1 --uuid "$UUID1" status
+    expect "no IFLA_VF_PORTS when no VSI is left (libvirt: \"IFLA_VF_PORTS is missing\")" \
+        has status4 'no IFLA_VF_PORTS'
+
+    step "PREASSOCIATE_RR, then DISASSOCIATE, of a third VSI on mvt1"
+    vdpreq prerr -l mvt1 --mgr 2 --type 7 --typever 0 --uuid c1412857-60f7-4ce1-e95a-2164943f53cc -i 1 preassociate-rr
+    expect "preassociate-rr succeeds" [ "$OUTCOME" = success ]
+    vdpreq prerr2 -l mvt1 --mgr 2 --type 7 --typever 0 --uuid c1412857-60f7-4ce1-e95a-2164943f53cc disassociate
+
+    step "DISASSOCIATE a VSI lldpad does not know"
+    vdpreq disassoc2 -l mvt1 "${VSI1[@]}" disassociate
+    expect "refused with EINVAL" has disassoc2 'rejected-by-lldpad errno=EINVAL'
+
+    show_wire 'ECP'
+}
+
+scen_vdptool() {
+    pair_up || return 1
+    wait_evb 20 || return 1
+    local t out rc
+    step "vdptool (lldpad's own VDP22 client, over its control socket): assoc with -W"
+    t=$(now)
+    out=$(in_side st vdptool -i st0 -T -W -V assoc -c mode=assoc -c mgrid2=1 -c typeid=1 \
+        -c typeidver=1 -c uuid=$UUID0 -c hints=none -c filter=0-$MAC0 2>&1)
+    rc=$?
+    say "vdptool assoc rc=$rc after $(since "$t") s"
+    sed 's/^/      /' <<<"$out"
+    expect "vdptool assoc works (rc 0, 'Response from VDP')" bash -c "[[ $rc == 0 ]] && grep -q 'Response from VDP' <<<'$out'"
+    step "its VSI as the netlink status (GETLINK) shows it"
+    vdpreq status -l mvt0 --uuid "$UUID0" status
+    expect "the netlink status lists it with response 0" has status 'outcome=success'
+    step "vdptool -t (query)"
+    in_side st vdptool -i st0 -t -V assoc -c uuid=$UUID0 2>&1 | sed 's/^/      /'
+    step "vdptool deassoc"
+    t=$(now)
+    in_side st vdptool -i st0 -T -W -V deassoc -c mode=deassoc -c mgrid2=1 -c typeid=1 \
+        -c typeidver=1 -c uuid=$UUID0 -c hints=none -c filter=0-$MAC0 >/dev/null 2>&1
+    rc=$?
+    say "vdptool deassoc rc=$rc after $(since "$t") s"
+    step "lldptool -V vdp (the draft 0.2 VDP module) on this EVB22 link"
+    out=$(in_side st lldptool -T -i st0 -V vdp -c mode=2,1,1,1,$UUID1,2,$MAC1,0 2>&1)
+    say "lldptool -T -V vdp: $out"
+    out2=$(in_side st lldptool -T -i st0 -g ncb -V vdp -c mode=2,1,1,1,$UUID1,2,$MAC1,0 2>&1)
+    say "lldptool -T -g ncb -V vdp: $out2"
+    expect "lldptool -V vdp sent no VDP frame for that VSI" \
+        bash -c "! python3 '$HERE/ecp-dump.py' '$SDIR/sw0.pcap' | grep -q '$UUID1'"
+    show_wire 'ECP'
+}
+
+scen_lldpad_errors() {
+    pair_up || return 1
+    wait_evb 20 || return 1
+    step "an all-zero instance UUID"
+    vdpreq zero -l mvt0 --mgr 1 --type 1 --typever 1 --uuid 00000000-0000-0000-0000-000000000000 associate
+    expect "EINVAL" has zero 'errno=EINVAL'
+    step "a SETLINK without IFLA_VFINFO_LIST (no MAC/VLAN filter)"
+    vdpreq novf -l mvt0 "${VSI0[@]}" --no-vfinfo associate
+    expect "EINVAL" has novf 'errno=EINVAL'
+    step "the same request from an unprivileged process (nobody, no capabilities)"
+    ip netns exec "$NS_ST" setpriv --reuid=nobody --regid=nogroup --clear-groups --inh-caps=-all \
+        "$VDPREQ" -p "${PID[st]}" -l mvt0 "${VSI0[@]}" associate >"$SDIR/unpriv.out" 2>&1
+    grep -E 'SETLINK|RESULT' "$SDIR/unpriv.out" | sed 's/^/      /'
+    expect "sendto to lldpad's port is refused: EPERM (unicast to a user port needs CAP_NET_ADMIN)" \
+        has unpriv 'send:EPERM'
+    step "a request naming the macvtap itself as the uplink (lldpad runs EVB on st0 only)"
+    vdpreq onmvt -d mvt0 --mac $MAC0 "${VSI0[@]}" associate
+    expect "refused by lldpad" has onmvt 'rejected-by-lldpad'
+    step "a request to the bridge-role lldpad (sent from the bridge's namespace: netlink stays in one netns)"
+    ip netns exec "$NS_BR" "$VDPREQ" -p "${PID[br]}" -d sw0 --mac $MAC0 "${VSI0[@]}" associate >"$SDIR/tobridge.out" 2>&1
+    grep -E 'SETLINK reply|RESULT' "$SDIR/tobridge.out" | sed 's/^/      /'
+    expect "the bridge role refuses: EOPNOTSUPP" has tobridge 'errno=EOPNOTSUPP'
+    step "a second request while the first is in flight (the station's ECP frames dropped, so it stays in flight)"
+    ecp_drop on || return 1
+    vdpreq busy1 -l mvt0 "${VSI0[@]}" --no-poll associate
+    vdpreq busy2 -l mvt0 "${VSI0[@]}" --no-poll associate
+    expect "the second one: EBUSY" has busy2 'errno=EBUSY'
+    vdpreq busy3 -l mvt0 "${VSI0[@]}" --no-poll disassociate
+    expect "a DISASSOCIATE meanwhile: EBUSY too" has busy3 'errno=EBUSY'
+    ecp_drop off
+}
+
+scen_early() {
+    step "station lldpad only, request at once (before its EVB modules started)"
+    pair_up --no-bridge || return 1
+    vdpreq early0 -l mvt0 "${VSI0[@]}" associate
+    local e0
+    e0=$(sed -n 's/.*errno=\([A-Z]*\).*/\1/p' "$SDIR/early0.out")
+    say "at $(since "$T_UP") s after the station start: ${e0:-$OUTCOME}"
+    sleep 2
+    step "2 s later, still no bridge (no EVB peer)"
+    vdpreq early1 -l mvt0 "${VSI0[@]}" associate
+    expect "refused by lldpad: EPROTONOSUPPORT (EVB not negotiated)" has early1 'errno=EPROTONOSUPPORT'
+    step "start the bridge lldpad; retry every 100 ms (bounded 20 s) until accepted"
+    local tb n=0
+    tb=$(now)
+    start_lldpad br || return 1
+    while ((n < 200)); do
+        n=$((n + 1))
+        ip netns exec "$NS_ST" "$VDPREQ" -P "$SDIR/st/run/lldpad.pid" -l mvt0 "${VSI0[@]}" associate >"$SDIR/early2.out" 2>&1
+        grep -q 'errno=EPROTONOSUPPORT' "$SDIR/early2.out" || break
+        sleep 0.1
+    done
+    sed 's/^/      /' <(grep -E 'SETLINK reply|RESULT' "$SDIR/early2.out")
+    say "accepted at attempt $n, $(since "$tb") s after the bridge lldpad was started"
+    expect "the first accepted request is dropped by the bridge at once (its VDP timers are still 0)" \
+        has early2 'outcome=no-entry'
+    step "associate once a second until the association holds (still there 1 s later), bounded 40 s"
+    n=0
+    while ((n < 40)); do
+        n=$((n + 1))
+        ip netns exec "$NS_ST" "$VDPREQ" -P "$SDIR/st/run/lldpad.pid" -l mvt0 "${VSI0[@]}" associate >"$SDIR/early3.out" 2>&1
+        sleep 1
+        ip netns exec "$NS_ST" "$VDPREQ" -P "$SDIR/st/run/lldpad.pid" -l mvt0 --uuid "$UUID0" status >"$SDIR/early4.out" 2>&1
+        say "attempt $n: $(grep -o 'outcome=[a-z-]*' "$SDIR/early3.out" | head -1), 1 s later $(grep -o 'outcome=[a-z-]*' "$SDIR/early4.out")"
+        grep -q 'outcome=success' "$SDIR/early4.out" && break
+    done
+    say "held from attempt $n, $(since "$tb") s after the bridge lldpad was started"
+    expect "an association holds once the bridge has the station's next LLDPDU" has early4 'outcome=success'
+    show_wire
+}
+
+scen_lldptool_config() {
+    step "bridge lldpad started without EVB config, then configured with lldptool (as lldptool-evb22(8) shows)"
+    pair_up --bridge-config-by-lldptool || return 1
+    sleep 2 # lldpad starts its EVB22/VDP22 modules about 1 s after the start, as a station by default
+    in_side br lldptool -L -i sw0 -g ncb adminStatus=rxtx >/dev/null
+    in_side br lldptool -T -i sw0 -g ncb -V evb -c evbmode=bridge >/dev/null
+    in_side br lldptool -T -i sw0 -g ncb -V evb -c evbrrcap=yes >/dev/null
+    in_side br lldptool -T -i sw0 -g ncb -V evb -c enabletx=yes >/dev/null
+    wait_evb 20 || return 1
+    in_side br lldptool -t -i sw0 -g ncb -V evb -c | tr '\n' ' ' | sed 's/^/      bridge says: /'
+    echo
+    grep -h -E 'vdp22_create' "$SDIR/br/lldpad.log" | sed 's/^/      bridge log: /'
+    vdpreq assoc -l mvt0 "${VSI0[@]}" -t 3000 associate
+    expect "the association does not complete (the bridge's VDP22 kept the station role)" [ "$OUTCOME" = timeout ]
+    grep -h 'TLV ignored' "$SDIR/br/lldpad.log" | head -1 | sed 's/^/      bridge log: /'
+    step "restart the bridge lldpad: lldptool saved evbmode=bridge into its config file"
+    stop_lldpad br
+    start_lldpad br || return 1
+    grep -h -E 'vdp22_create' "$SDIR/br/lldpad.log" | tail -1 | sed 's/^/      bridge log: /'
+    wait_evb 20
+    step "a new VSI (mvt0's stays busy until the station's ack timer, ~16 s after its request)"
+    vdpreq assoc2 -l mvt1 "${VSI1[@]}" associate
+    expect "a new VSI associates with the restarted bridge" [ "$OUTCOME" = success ]
+}
+
+# the bridge lldpad gone before the request
+scen_bridge_down() {
+    local sig base=$SDIR
+    for sig in KILL TERM; do
+        step "bridge lldpad stopped with SIG$sig before the request"
+        SDIR=$base/$sig
+        mkdir -p "$SDIR"
+        pair_up || return 1
+        wait_evb 20 || return 1
+        stop_lldpad br "$sig"
+        say "bridge lldpad stopped (SIG$sig)"
+        sleep 0.5
+        vdpreq assoc -l mvt0 "${VSI0[@]}" associate
+        if [[ $sig == KILL ]]; then
+            expect "libvirt's 10 s poll ends in a timeout" [ "$OUTCOME" = timeout ]
+            step "keep polling the status until ~25 s after the request (the station's ack timer: ~15.8 s with rwd 20)"
+            poll_status 15 "$UUID0"
+            expect "the VSI never gets a response (no IFLA_PORT_RESPONSE: 'in progress' for good)" \
+                bash -c "grep -q 'in-progress' <<<'$LAST_STATUS'"
+            grep -h -E 'vdp22st_(handle_ackto|end)' "$SDIR/st/lldpad.log" | head -2 | sed 's/^/      station log: /'
+            step "the VSI is now stuck: new requests for it"
+            vdpreq again -l mvt0 "${VSI0[@]}" associate
+            expect "ASSOCIATE refused with ENODEV" has again 'errno=ENODEV'
+            vdpreq again2 -l mvt0 "${VSI0[@]}" disassociate
+            expect "DISASSOCIATE refused with ENODEV" has again2 'errno=ENODEV'
+            vdpreq stat -l mvt0 --uuid "$UUID0" status
+            expect "status still lists it without a response" has stat 'outcome=in-progress'
+            vdpreq again4 -l mvt0 "${VSI0[@]}" associate
+            expect "reading the status does not release it: ENODEV again" has again4 'errno=ENODEV'
+            step "only a restart of the station lldpad clears it"
+            start_lldpad br || return 1
+            stop_lldpad st
+            rm -f "$SDIR/st/shm/lldpad.state"
+            start_lldpad st || return 1
+            wait_evb 20
+            vdpreq again3 -l mvt0 "${VSI0[@]}" associate
+            expect "after the station lldpad's restart the VSI associates" [ "$OUTCOME" = success ]
+        else
+            expect "SIGTERM: the bridge's LLDP shutdown (TTL 0) does not turn VDP off: the same timeout" \
+                [ "$OUTCOME" = timeout ]
+            say "the station's probe now: $(vdp_probe); its neighbour view: $(in_side st lldptool -t -n -i st0 -g ncb -V evb 2>&1 | tr '\n\t' '  ' | cut -c1-80)"
+        fi
+        show_wire 'ECP|TTL=0'
+        pair_down
+    done
+    SDIR=$base
+}
+
+# the bridge lldpad dies while the VSI is associated
+scen_bridge_gone() {
+    pair_up || return 1
+    wait_evb 20 || return 1
+    step "associate, holding the event socket open for unsolicited messages"
+    vdpreq_bg holder -l mvt0 "${VSI0[@]}" -w 45000 associate
+    local holder=$LAST_BG
+    sleep 1
+    grep RESULT "$SDIR/holder.out" | sed 's/^/      /'
+    stop_lldpad br KILL
+    say "bridge lldpad killed (SIGKILL): status polled once a second for 40 s"
+    poll_status 40 "$UUID0"
+    local last=$LAST_STATUS
+    grep -h -E 'vdp22st_handle_(kato|ackto)|vdp22st_end' "$SDIR/st/lldpad.log" | sed 's/^/      station log: /'
+    kill "$holder" 2>/dev/null
+    wait "$holder" 2>/dev/null
+    expect "no unsolicited message reached the requester" bash -c "! grep -q UNSOLICITED '$SDIR/holder.out'"
+    expect "the entry ends up gone (no-entry)" bash -c "grep -q 'no-entry' <<<'$last'"
+    show_wire 'ECP'
+}
+
+scen_station_down() {
+    pair_up || return 1
+    wait_evb 20 || return 1
+    vdpreq assoc -l mvt0 "${VSI0[@]}" associate
+    step "station lldpad killed (SIGKILL): its pid file stays, nobody at its netlink port"
+    stop_lldpad st KILL
+    vdpreq dead -l mvt0 "${VSI0[@]}" associate
+    expect "sendto fails with ECONNREFUSED at once" has dead 'send:ECONNREFUSED'
+    vdpreq dead2 -l mvt0 --uuid "$UUID0" status
+    expect "status: ECONNREFUSED too" has dead2 'Connection refused'
+    step "restart it: the VSI is forgotten"
+    rm -f "$SDIR/st/shm/lldpad.state"
+    start_lldpad st || return 1
+    wait_evb 20
+    vdpreq after -l mvt0 --uuid "$UUID0" status
+    expect "status after the restart: no entry" has after 'outcome=no-entry'
+    step "associate again: the restarted station's first ECPDU has seqno 1, which the bridge last received too"
+    local ta
+    ta=$(now)
+    vdpreq again -l mvt0 "${VSI0[@]}" associate
+    expect "lost as an ECP duplicate (acked, not delivered): timeout" [ "$OUTCOME" = timeout ]
+    vdpreq other -l mvt1 "${VSI1[@]}" associate
+    expect "the next VSI (ECP seqno 2) associates" [ "$OUTCOME" = success ]
+    step "17 s later: the bridge's keep-alive timer for the old association sent a DEASSOC, which ended mvt0's pending VSI"
+    sleep "$(awk -v a="$ta" -v b="$(now)" 'BEGIN { w = 17 - (b - a); print (w > 0 ? w : 0) }')"
+    grep -h 'vdp22st_end' "$SDIR/st/lldpad.log" | tail -1 | sed 's/^/      station log: /'
+    vdpreq again2 -l mvt0 "${VSI0[@]}" associate
+    expect "a request for it: ENODEV (ended, result not yet read)" has again2 'errno=ENODEV'
+    vdpreq again3 -l mvt0 --uuid "$UUID0" status
+    expect "a status read reports it as response 0 (for a VSI that never associated) and removes it" \
+        has again3 'outcome=success response=0'
+    vdpreq again4 -l mvt0 "${VSI0[@]}" associate
+    expect "then it associates" [ "$OUTCOME" = success ]
+    step "station lldpad stopped with SIGTERM: it removes its pid file"
+    stop_lldpad st TERM
+    vdpreq gone -l mvt0 "${VSI0[@]}" associate
+    expect "no pid file (libvirt: \"Error opening file /var/run/lldpad.pid\")" has gone 'no-lldpad-pid'
+    show_wire 'ECP'
+}
+
+scen_refuse() {
+    pair_up || return 1
+    wait_evb 20 || return 1
+    step "type ids that lldpad's bridge simulator refuses in --enable-debug builds (vdp22br.c)"
+    local t
+    for t in 199 201 202 203; do
+        vdpreq refuse$t -l mvt0 --mgr 1 --type $t --typever 1 --uuid "$UUID0" associate
+        say "typeid $t: $OUTCOME"
+        expect "typeid $t is accepted by Debian's build (no refusal configurable)" [ "$OUTCOME" = success ]
+        vdpreq undo$t -l mvt0 --mgr 1 --type $t --typever 1 --uuid "$UUID0" disassociate >/dev/null
+        sleep 0.1
+    done
+    expect "Debian's lldpad is built without BUILD_DEBUG (no trigger_deassoc in the binary)" \
+        bash -c "! grep -q trigger_deassoc \"\$(command -v lldpad)\""
+}
+
+scen_unsolicited() {
+    pair_up || return 1
+    wait_evb 20 || return 1
+    step "associate from event port 4242 (that process exits), re-associate from port 4343 (exits)"
+    vdpreq a -l mvt0 "${VSI0[@]}" --event-port 4242 associate
+    vdpreq b -l mvt0 "${VSI0[@]}" --event-port 4343 associate
+    step "listeners on both ports; then the station's ECP frames are dropped on st0's egress (tc htb + u32 + pfifo limit 0)"
+    vdpreq_bg la listen --event-port 4242 -w 30000
+    local la=$LAST_BG
+    vdpreq_bg lb listen --event-port 4343 -w 30000
+    local lb=$LAST_BG
+    sleep 0.3
+    ecp_drop on || { say "tc setup failed"; return 1; }
+    say "dropping the station's ECP frames; the bridge's keep-alive timer (~15.8 s) should drop the VSI"
+    wait "$la" "$lb"
+    BG_PIDS=()
+    step "what port 4242 (the first requester) received"
+    grep -v -E '^ +[0-9a-f]{4} ' "$SDIR/la.out" | sed 's/^/      /'
+    step "what port 4343 (the re-associating requester) received"
+    grep -v -E '^ +[0-9a-f]{4} ' "$SDIR/lb.out" | sed 's/^/      /'
+    expect "the DISASSOCIATE notification went to the first requester's port" has la 'request 3 \(DISASSOCIATE\)'
+    expect "nothing went to the later requester's port" bash -c "! grep -q UNSOLICITED '$SDIR/lb.out'"
+    step "status now; then the ECP path restored and the VSI re-associated (libvirt's reaction)"
+    vdpreq st -l mvt0 --uuid "$UUID0" status
+    ecp_drop off
+    vdpreq re -l mvt0 "${VSI0[@]}" --event-port 4242 associate
+    expect "re-association succeeds" [ "$OUTCOME" = success ]
+    step "a DISASSOCIATE by another process: the requester's port gets the same notification"
+    vdpreq_bg lc listen --event-port 4242 -w 2000
+    local lc=$LAST_BG
+    sleep 0.3
+    vdpreq d -l mvt0 "${VSI0[@]}" disassociate
+    wait "$lc"
+    BG_PIDS=()
+    grep -E 'UNSOLICITED|port vf' "$SDIR/lc.out" | sed 's/^/      /'
+    expect "the own disassociate also arrives as an unsolicited DISASSOCIATE" has lc 'request 3 \(DISASSOCIATE\)'
+    show_wire 'ECP'
+}
+
+# bridge_restart_variant N: associate N VSIs (the bridge sends N ECPDUs), then
+# restart the bridge lldpad and follow mvt0's status for 30 s.
+bridge_restart_variant() {
+    local n=$1
+    pair_up || return 1
+    wait_evb 20 || return 1
+    vdpreq_bg holder -l mvt0 "${VSI0[@]}" -w 34000 associate
+    local holder=$LAST_BG
+    sleep 0.5
+    grep RESULT "$SDIR/holder.out" | sed 's/^/      /'
+    ((n > 1)) && vdpreq assoc1 -l mvt1 "${VSI1[@]}" associate
+    step "bridge lldpad restarted (SIGTERM, started again at once); the bridge had sent $n ECPDU(s)"
+    stop_lldpad br TERM
+    start_lldpad br || return 1
+    poll_status 30 "$UUID0"
+    wait "$holder" 2>/dev/null
+    BG_PIDS=()
+    grep -E 'UNSOLICITED|port vf' "$SDIR/holder.out" | sed 's/^/      holder: /'
+    show_wire 'ECP|TTL=0'
+}
+
+scen_bridge_restart() {
+    local base=$SDIR
+    step "variant 1: one VSI, so the new bridge's first ECPDU (seqno 1) equals the last one the station got"
+    SDIR=$base/one
+    mkdir -p "$SDIR"
+    bridge_restart_variant 1
+    expect "the station drops the new bridge's answer to its keep-alive (ECP duplicate); the VSI is gone ~27 s later" \
+        bash -c "grep -q 'no-entry' <<<'$LAST_STATUS'"
+    expect "... without a notification to the requester" bash -c "! grep -q UNSOLICITED '$SDIR/holder.out'"
+    pair_down
+    step "variant 2: two VSIs, the old bridge's last seqno was 2: no collision"
+    SDIR=$base/two
+    mkdir -p "$SDIR"
+    bridge_restart_variant 2
+    expect "the keep-alive re-creates the VSI on the new bridge; still associated 30 s later" \
+        bash -c "grep -q 'success response=0 entries=2' <<<'$LAST_STATUS'"
+    SDIR=$base
+}
+
+# ---- main ---------------------------------------------------------------------
+
+echo "lldpad-pair: $(lldpad -v 2>&1 | head -1) ($(dpkg-query -W -f='${Version}' lldpad 2>/dev/null)), kernel $(uname -r), $(nproc) cores"
+echo "timers: vdprwd=$VDPRWD vdprka=$VDPRKA ecprte=$ECPRTE ecpretries=$ECPRETRIES; work dir $WORK"
+for SCEN in "${RUN[@]}"; do
+    SDIR=$WORK/$SCEN
+    mkdir -p "$SDIR"
+    printf '\n==== %s\n' "$SCEN"
+    T0=$(now)
+    T_UP=$T0
+    before=$UNEXPECTED
+    "scen_${SCEN//-/_}" || { printf '  UNEXPECTED  scenario %s could not run\n' "$SCEN"; UNEXPECTED=$((UNEXPECTED + 1)); SUMMARY+=("UNEXPECTED $SCEN: could not run"); }
+    pair_down
+    printf '  (%s: %s s, %d unexpected)\n' "$SCEN" "$(since "$T0")" $((UNEXPECTED - before))
+done
+echo
+if ((UNEXPECTED)); then
+    printf '%s\n' "${SUMMARY[@]}"
+    echo "lldpad-pair: $UNEXPECTED unexpected observation(s)"
+else
+    echo "lldpad-pair: everything as recorded in tests/lldpad/README.md"
+fi
+exit "$UNEXPECTED"
