@@ -1,4 +1,5 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <glib/gstdio.h>
 #include <json-glib/json-glib.h>
 #include <unistd.h>
 
@@ -40,6 +41,13 @@ ns_env_tear_down(NsEnv *env)
         nlc_test_daemon_finish(env, TRUE);
 }
 
+static void
+remove_file(gpointer path)
+{
+        g_unlink(path);
+        g_free(path);
+}
+
 char *
 ns_config_arg(const char *text)
 {
@@ -50,6 +58,8 @@ ns_config_arg(const char *text)
         g_assert_no_error(error);
         close(fd);
         g_assert_true(g_file_set_contents(path, text, -1, NULL));
+        /* Read by each (re)start of the daemon during the case; gone with it. */
+        g_test_queue_destroy(remove_file, g_strdup(path));
         return g_strconcat("--config=", path, NULL);
 }
 
