@@ -100,6 +100,10 @@ static const Command commands[] = {
         { "destination-ready", "MIGRATION", "say the destination is ready (coordinated)", 1, 1, 0,
           cmd_destination_ready },
         { "recover", "MIGRATION URI", "resume a paused post-copy migration", 2, 2, 0, cmd_recover },
+        { "libvirt-hook", "DOMAIN OPERATION SUB-OPERATION EXTRA",
+          "libvirt's qemu hook, the domain XML on stdin (installed in "
+          "/etc/libvirt/hooks/qemu.d/)",
+          4, 4, 0, nlctl_cmd_libvirt_hook },
 };
 
 static void

@@ -161,6 +161,7 @@ int nlctl_cmd_allow_postcopy(NlctlContext *ctx);
 int nlctl_cmd_migrate(NlctlContext *ctx);
 int nlctl_cmd_prepare_incoming(NlctlContext *ctx);
 int nlctl_cmd_migration_call(NlctlContext *ctx, const char *method);
+int nlctl_cmd_libvirt_hook(NlctlContext *ctx);
 
 /* create --exec (nlctl-exec.c): runs the command with @fds as {0}, {1}, ... */
 int nlctl_exec_with_fds(NlctlContext *ctx, GUnixFDList *fds);

@@ -35,6 +35,16 @@
 #   LV_TTL            seconds after which a watchdog runs `down` (default 1800)
 #   LV_GUEST_MAC      the peer's static neighbour entry (default 52:54:00:12:34:56)
 #   LV_LOG_FILTERS    libvirtd log_filters (default: qemu, hooks, tap, bridge at debug)
+#   LV_NETLIFECD      a netlifecd build directory: each host also runs a
+#                     private dbus-daemon (DIR/H/bus, reachable from the other
+#                     host by path) with netlifecd on it (state DIR/H/nlc-state,
+#                     log DIR/H/netlifecd.log), and netlifecd's libvirt hook
+#                     (netlifectl libvirt-hook; its log DIR/H/log/netlifecd-hook.log)
+#                     is installed before libvirtd starts
+#   LV_AGENT          with LV_NETLIFECD: each host runs netlifecd-libvirt-agent
+#                     from that build (log DIR/H/agent.log), the other host's
+#                     netlifecd as its --destination-bus; LV_AGENT's value is
+#                     passed as extra agent options ("1": none)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -148,9 +158,58 @@ EOF
     if [[ -n ${LV_HOOK:-} ]]; then
         install -m 0755 "$LV_HOOK" "$etc/hooks/qemu"
     fi
+    if [[ -n ${LV_NETLIFECD:-} ]]; then
+        # What an install with -Dlibvirt_hook=enabled puts there, aimed at
+        # this host's private bus.
+        cat >"$etc/hooks/qemu.d/netlifecd" <<EOF
+#!/bin/sh
+NETLIFECD_HOOK_LOG=/var/log/libvirt/netlifecd-hook.log
+export NETLIFECD_HOOK_LOG
+exec $LV_NETLIFECD/netlifectl/netlifectl --address=unix:path=$DIR/$h/bus libvirt-hook -- "\$@"
+EOF
+        chmod 0755 "$etc/hooks/qemu.d/netlifecd"
+    fi
     if [[ -n ${LV_HOOK_D:-} ]]; then
         install -m 0755 "$LV_HOOK_D" "$etc/hooks/qemu.d/50-$(basename "$LV_HOOK_D")"
     fi
+}
+
+# A private bus and netlifecd on it, in host H (its /run is the host's).
+netlifecd_up() {
+    local h=$1 i
+    rm -f "$DIR/$h/bus"
+    in_ns "$h" setsid dbus-daemon --session --nofork --address="unix:path=$DIR/$h/bus" \
+        >"$DIR/$h/dbus.log" 2>&1 </dev/null &
+    for ((i = 0; i < 100; i++)); do
+        [[ -S $DIR/$h/bus ]] && break
+        sleep 0.05
+    done
+    [[ -S $DIR/$h/bus ]] || die "host $h: no dbus-daemon at $DIR/$h/bus"
+    in_ns "$h" setsid "$LV_NETLIFECD/netlifecd/netlifecd" --address="unix:path=$DIR/$h/bus" \
+        --state-dir="$DIR/$h/nlc-state" --runtime-dir=/run/netlifecd \
+        >"$DIR/$h/netlifecd.log" 2>&1 </dev/null &
+    for ((i = 0; i < 100; i++)); do
+        in_ns "$h" "$LV_NETLIFECD/netlifectl/netlifectl" --address="unix:path=$DIR/$h/bus" \
+            backends >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    die "host $h: netlifecd does not answer (see $DIR/$h/netlifecd.log)"
+}
+
+# netlifecd-libvirt-agent in host H, the other host's netlifecd its
+# destination; returns once it follows libvirt.
+agent_up() {
+    local h=$1 other=A i extra=()
+    [[ $h == A ]] && other=B
+    [[ $LV_AGENT == 1 ]] || read -ra extra <<<"$LV_AGENT"
+    in_ns "$h" setsid "$LV_NETLIFECD/libvirt/netlifecd-libvirt-agent" --connect qemu:///system \
+        --address="unix:path=$DIR/$h/bus" --destination-bus="unix:path=$DIR/$other/bus" \
+        "${extra[@]}" >"$DIR/$h/agent.log" 2>&1 </dev/null &
+    for ((i = 0; i < 100; i++)); do
+        grep -q "ready: following libvirt" "$DIR/$h/agent.log" 2>/dev/null && return 0
+        sleep 0.1
+    done
+    die "host $h: the agent is not ready after 10 s (see $DIR/$h/agent.log)"
 }
 
 host_up() {
@@ -182,10 +241,12 @@ host_up() {
     # Logs of what happens on the host's links, with wall-clock stamps.
     in_ns "$h" setsid ip -ts monitor link >"$DIR/$h/ip-monitor.log" 2>&1 </dev/null &
     in_ns "$h" setsid bridge -t monitor all >"$DIR/$h/bridge-monitor.log" 2>&1 </dev/null &
+    [[ -z ${LV_NETLIFECD:-} ]] || netlifecd_up "$h"
     in_ns "$h" setsid libvirtd -d --listen -f /etc/libvirt/libvirtd.conf \
         >"$DIR/$h/libvirtd.out" 2>&1 </dev/null
     for ((i = 0; i < 300; i++)); do
         if in_ns "$h" virsh -q -c qemu:///system uri >/dev/null 2>&1; then
+            [[ -z ${LV_NETLIFECD:-} || -z ${LV_AGENT:-} ]] || agent_up "$h"
             return 0
         fi
         sleep 0.1

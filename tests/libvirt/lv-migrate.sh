@@ -15,7 +15,8 @@
 #                       "iteration" (A's first MIGRATION_ITERATION event),
 #                       "asap" (retried every 100 ms from the migration's
 #                       start until libvirt accepts it), or N seconds after
-#                       the first iteration                        [iteration]
+#                       the first iteration, or "agent" (nobody here:
+#                       netlifecd-libvirt-agent does it)           [iteration]
 #   LV_FORWARD_DELAY    br0's forward delay, s                     [4]
 #   LV_HOOK_SLEEP_B     "op=seconds ..." sleeps in B's hook, e.g. "started=5"
 #   LV_HOOK_SLEEP_A     the same on A
@@ -182,7 +183,7 @@ if [[ ${LV_PROBE_IN_HOOK:-0} == 1 ]]; then
     done
 fi
 
-if [[ $MODE == postcopy ]]; then
+if [[ $MODE == postcopy && $PC_AFTER != agent ]]; then
     deadline=$((SECONDS + 120))
     if [[ $PC_AFTER != asap ]]; then
         until grep -q "migration-iteration" "$RUN/A/events.log"; do
