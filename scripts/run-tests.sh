@@ -1,7 +1,8 @@
 #!/bin/bash
 # The whole test suite: installs what is missing, builds, runs every tier
-# (unit, style, the real-kernel tests in network namespaces, and post-copy
-# migrations of a real guest under real QEMU 10), then the
+# (unit, style, the real-kernel tests in network namespaces, post-copy
+# migrations of a real guest under real QEMU 10, and the same guest under two
+# real libvirtd 11 with netlifecd's hook and agent), then the
 # unit and namespace tiers again on an ASan+UBSan build (the daemon the
 # namespace tests start is the sanitized one), then the QMP reader under
 # libFuzzer for 60 s. Ends with one line
@@ -15,11 +16,14 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/install-deps.sh || exit 1
-bash scripts/build.sh || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 # The real-QEMU migration suite needs QEMU 10 and the guest (about a minute
-# the first time, cached after). When either step fails the suite itself
-# fails, saying what is missing: it never skips.
-bash scripts/install-qemu.sh || echo "install-qemu.sh failed: the migration suite will fail"
+# the first time, cached after); the libvirt suite libvirt 11 too, and the
+# build needs libvirt-dev for the agent, so this comes first
+# (install-libvirt.sh installs QEMU 10 before it). When a step fails, the
+# suites that need it fail, saying what is missing: they never skip.
+bash scripts/install-libvirt.sh ||
+    echo "install-libvirt.sh failed: the migration and libvirt suites will fail"
+bash scripts/build.sh || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 bash tests/migration/build-guest.sh build/guest ||
     echo "build-guest.sh failed: the migration suite will fail"
 

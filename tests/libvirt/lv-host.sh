@@ -41,6 +41,8 @@
 #                     log DIR/H/netlifecd.log), and netlifecd's libvirt hook
 #                     (netlifectl libvirt-hook; its log DIR/H/log/netlifecd-hook.log)
 #                     is installed before libvirtd starts
+#   LV_HOOK_READY_TIMEOUT_MS  with LV_NETLIFECD: how long B's hook waits for
+#                     its ports (default 120000)
 #   LV_AGENT          with LV_NETLIFECD: each host runs netlifecd-libvirt-agent
 #                     from that build (log DIR/H/agent.log), the other host's
 #                     netlifecd as its --destination-bus; LV_AGENT's value is
@@ -164,7 +166,8 @@ EOF
         cat >"$etc/hooks/qemu.d/netlifecd" <<EOF
 #!/bin/sh
 NETLIFECD_HOOK_LOG=/var/log/libvirt/netlifecd-hook.log
-export NETLIFECD_HOOK_LOG
+NETLIFECD_HOOK_READY_TIMEOUT_MS=${LV_HOOK_READY_TIMEOUT_MS:-120000}
+export NETLIFECD_HOOK_LOG NETLIFECD_HOOK_READY_TIMEOUT_MS
 exec $LV_NETLIFECD/netlifectl/netlifectl --address=unix:path=$DIR/$h/bus libvirt-hook -- "\$@"
 EOF
         chmod 0755 "$etc/hooks/qemu.d/netlifecd"

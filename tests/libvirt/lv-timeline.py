@@ -8,6 +8,8 @@
 #   RUNDIR/H/log/libvirtd.log      QMP commands and events, tap creation,
 #                                  QEMU start, incoming migration set-up
 #   RUNDIR/ping.txt                lv-ping.py: echo gaps
+#   RUNDIR/H/log/netlifecd-hook.log  netlifecd's hook (LV_NETLIFECD)
+#   RUNDIR/H/agent.log             netlifecd-libvirt-agent (LV_AGENT)
 #
 #   lv-timeline.py RUNDIR
 import calendar
@@ -61,6 +63,20 @@ for h in "AB":
             add(float(parts[0]), h, "hook " + " ".join(parts[1:]))
         elif parts[1] == "END":
             add(float(parts[0]), h, "hook %s END" % " ".join(parts[2:]))
+
+    for line in read(os.path.join(run, h, "log", "netlifecd-hook.log")):
+        parts = line.split(" ", 1)
+        if len(parts) == 2:
+            add(float(parts[0]), h, "nlc-hook " + parts[1])
+
+    # GLib's log lines carry the local time of day only: the day is t0's.
+    for line in read(os.path.join(run, h, "agent.log")):
+        m = re.search(r"(\d\d):(\d\d):(\d\d\.\d+): (.*)", line)
+        if m and t0 is not None:
+            day = time.localtime(t0)
+            base = time.mktime((day.tm_year, day.tm_mon, day.tm_mday, int(m.group(1)), int(m.group(2)), 0,
+                                0, 0, -1))
+            add(base + float(m.group(3)), h, "agent " + m.group(4))
 
     for line in read(os.path.join(run, h, "events.log")):
         m = re.match(r"(\S+ \S+): event '([^']+)' for domain '[^']+':? ?(.*)", line)
@@ -154,13 +170,16 @@ summary = [
     ("switch: 1st frame for guest to B", first("switch", r"^up-B to host for guest", t0)),
     ("switch: 1st echo-reply via B", first("switch", r"^up-B from host guest's echo-reply", t0)),
     ("A tap deleted", first("A", r"\[LINK\]Deleted \d+: vnet", t0)),
+    ("A guest MAC static entry removed", first("A", r"\[NEIGH\]Deleted %s .*static" % GUEST_MAC, t0)),
+    ("B guest MAC static entry added", first("B", r"\[NEIGH\]%s .*static" % GUEST_MAC, t0)),
+    ("B hook: hold ends (ready)", first("B", r"nlc-hook .*ready after")),
     ("virsh migrate returned", first("driver", r"^migrate-end")),
 ]
 for name, t in summary:
     if t is None:
-        print("summary: %-30s -" % name)
+        print("summary: %-34s -" % name)
     else:
-        print("summary: %-30s %+8.3f%s" % (name, t - t0,
+        print("summary: %-34s %+8.3f%s" % (name, t - t0,
               "  (tap +%.3f)" % (t - tap_b) if tap_b and name.startswith("B port") else ""))
 for line in ping:
     p = line.split()
