@@ -3,7 +3,7 @@
 # Fix with: clang-format -i $(scripts/check-format.sh --list)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-files=$(find netlifecd netlifectl plugins include tests bench examples -name '*.[ch]' | sort)
+files=$(find netlifecd netlifectl libvirt plugins include tests bench examples -name '*.[ch]' | sort)
 if [[ ${1:-} == --list ]]; then echo "$files"; exit 0; fi
 # shellcheck disable=SC2086
 clang-format --dry-run --Werror $files
