@@ -30,8 +30,10 @@
 #include <linux/if_bridge.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "bench-env.h"
+#include "blackout-libvirt.h"
 #include "mig-run.h"
 
 typedef struct {
@@ -46,17 +48,27 @@ typedef struct {
 } Result;
 
 /* The rows of the table: one driver and its settings each. */
+typedef enum {
+        NO_LIBVIRT,
+        LIBVIRT_ALONE,    /* unmodified libvirt, no netlifecd */
+        LIBVIRT_WITH_NLC, /* the same with netlifecd's hook and agent */
+} LibvirtMode;
+
 typedef struct {
         const char *name;
         MigDriver driver;
         const char *options; /* Migrate() and PrepareIncoming() options */
+        LibvirtMode libvirt;
 } Variant;
 
 static const Variant variants[] = {
-        { "naive", MIG_DRIVER_NAIVE, NULL },
-        { "netlifecd", MIG_DRIVER_NETLIFECD, NULL },
+        { "naive", MIG_DRIVER_NAIVE, NULL, NO_LIBVIRT },
+        { "netlifecd", MIG_DRIVER_NETLIFECD, NULL, NO_LIBVIRT },
         /* Page faults on the bulk stream's channel instead of their own. */
-        { "nlc-nopreempt", MIG_DRIVER_NETLIFECD, "{'preempt': <false>}" },
+        { "nlc-nopreempt", MIG_DRIVER_NETLIFECD, "{'preempt': <false>}", NO_LIBVIRT },
+        /* The third driver: libvirt 11 doing the migration (tests/libvirt). */
+        { "libvirt", 0, NULL, LIBVIRT_ALONE },
+        { "libvirt+nlc", 0, NULL, LIBVIRT_WITH_NLC },
 };
 
 /* When the kernel first showed B's tap forwarding, from the sampler. */
@@ -70,6 +82,46 @@ b_forwarding_at(const MigRun *run)
                         return s->end;
         }
         return 0;
+}
+
+/* libvirt's rows: lv-migrate.sh in a run directory of its own under
+ * $NLC_LV_RUNS (default /tmp). Pre-copy is capped at 16 MiB/s unless
+ * --bandwidth says otherwise: uncapped, the first pass can converge before
+ * post-copy is asked for, and the row would not be post-copy. */
+static Result
+libvirt_run(const Variant *v, guint forward_delay_s, guint64 bandwidth)
+{
+        static guint n;
+        g_autofree char *dir =
+                g_strdup_printf("%s/blackout-%s-fd%u-%u-%d", g_getenv("NLC_LV_RUNS") ?: "/tmp",
+                                v->name, forward_delay_s, ++n, (int) getpid());
+        g_autoptr(GError) error = NULL;
+        NlcLibvirtBlackout b;
+        Result r = { FALSE };
+
+        if (!nlc_libvirt_blackout_run(dir, v->libvirt == LIBVIRT_WITH_NLC, forward_delay_s,
+                                      bandwidth ? (guint) (bandwidth >> 20) : 16, &b, &error)) {
+                fprintf(stderr, "  run failed: %s\n", error->message);
+                return r;
+        }
+        r.ok = TRUE;
+        r.blackout_ms = b.network_ms;
+        r.lower_bound = b.network_lower_bound;
+        r.guest_gap_ms = b.guest_gap_ms;
+        r.guest_lower_bound = b.guest_lower_bound;
+        r.guest_broken = b.guest_broken;
+        r.downtime_ms = b.downtime_ms;
+        r.total_s = b.total_s;
+        r.switch_after_ready_ms = b.switch_after_ready_ms;
+        r.blocktime_ms = -1;
+        fprintf(stderr,
+                "  %-13s fd %2u s: network %s%.1f ms, guest replies gap %s%.1f ms%s, downtime "
+                "%.0f ms, total %.1f s, switch %+.0f ms from B's port forwarding (%s)\n",
+                v->name, forward_delay_s, r.lower_bound ? ">=" : "", r.blackout_ms,
+                r.guest_lower_bound ? ">=" : "", r.guest_gap_ms,
+                r.guest_broken ? " (EMULATOR BROKE THE GUEST)" : "", r.downtime_ms, r.total_s,
+                r.switch_after_ready_ms, dir);
+        return r;
 }
 
 static Result
@@ -88,6 +140,8 @@ one_run(const Variant *v, guint forward_delay_s, guint64 bandwidth)
         Result r = { FALSE };
         gint64 fwd, gap, gap_start = 0;
 
+        if (v->libvirt != NO_LIBVIRT)
+                return libvirt_run(v, forward_delay_s, bandwidth);
         /* The naive blackout can outlast the migration by B's two forward
          * delays and then some: watch that long for requests reaching B. */
         if (v->driver == MIG_DRIVER_NAIVE)
@@ -155,15 +209,48 @@ add(Series *s, Result r)
         s->guest[s->n_guest++] = r.guest_gap_ms;
 }
 
+static guint
+variant_index(const char *name)
+{
+        for (guint k = 0; k < G_N_ELEMENTS(variants); k++)
+                if (g_str_equal(variants[k].name, name))
+                        return k;
+        return G_MAXUINT;
+}
+
+/* "fd 15 s: libvirt/libvirt+nlc ..." when both rows have runs. */
+static void
+print_ratios(guint fd_s, Series *s, const double *med, const double *guest_med,
+             const char *base_name, const char *nlc_name)
+{
+        guint b = variant_index(base_name), n = variant_index(nlc_name);
+
+        if (s[b].n && s[n].n && med[n] > 0)
+                printf("fd %u s: %s/%s network blackout %s%.0fx (medians); %s blackout - "
+                       "downtime %.1f ms\n",
+                       fd_s, base_name, nlc_name, s[b].lower_bound ? ">=" : "", med[b] / med[n],
+                       nlc_name, med[n] - bench_median(s[n].downtime, s[n].n));
+        if (s[b].n_guest && s[n].n_guest && guest_med[n] > 0)
+                printf("fd %u s: %s/%s guest-visible blackout %s%.0fx (medians)\n", fd_s, base_name,
+                       nlc_name, s[b].guest_lower_bound ? ">=" : "", guest_med[b] / guest_med[n]);
+}
+
 int
 main(int argc, char **argv)
 {
         g_autofree char *delays_arg = g_strdup("4,15");
+        g_autofree char *drivers_arg = g_strdup("naive,netlifecd,nlc-nopreempt");
         g_auto(GStrv) delays = NULL;
+        g_auto(GStrv) drivers = NULL;
+        gboolean chosen[G_N_ELEMENTS(variants)] = { FALSE };
         int runs = 3;
         gint64 bandwidth_mib = 0;
         GOptionEntry entries[] = { { "forward-delay", 0, 0, G_OPTION_ARG_STRING, &delays_arg,
                                      "STP forward delays to try, seconds (4,15)", "S,S" },
+                                   { "drivers", 0, 0, G_OPTION_ARG_STRING, &drivers_arg,
+                                     "rows: naive, netlifecd, nlc-nopreempt, libvirt, libvirt+nlc "
+                                     "(the first three)",
+                                     "D,D" },
                                    { "runs", 0, 0, G_OPTION_ARG_INT, &runs,
                                      "runs per driver and delay (3)", "N" },
                                    { "bandwidth", 0, 0, G_OPTION_ARG_INT64, &bandwidth_mib,
@@ -183,6 +270,16 @@ main(int argc, char **argv)
         if (!g_getenv("NLC_DAEMON"))
                 g_setenv("NLC_DAEMON", "build/netlifecd/netlifecd", FALSE);
         delays = g_strsplit(delays_arg, ",", -1);
+        drivers = g_strsplit(drivers_arg, ",", -1);
+        for (guint i = 0; drivers[i]; i++) {
+                guint k = variant_index(drivers[i]);
+
+                if (k == G_MAXUINT) {
+                        fprintf(stderr, "--drivers: no driver '%s'\n", drivers[i]);
+                        return 2;
+                }
+                chosen[k] = TRUE;
+        }
 
         printf("%-6s %-14s %5s %14s %14s %12s %10s %14s %13s\n", "fd", "driver", "runs",
                "blackout ms", "guest gap ms", "downtime ms", "total s", "switch-fwd ms",
@@ -202,10 +299,14 @@ main(int argc, char **argv)
                 /* Alternating, so drift in the machine's load hits all. */
                 for (int i = 0; i < runs; i++)
                         for (guint k = 0; k < G_N_ELEMENTS(variants); k++)
-                                add(&s[k],
-                                    one_run(&variants[k], fd_s, (guint64) bandwidth_mib << 20));
+                                if (chosen[k])
+                                        add(&s[k], one_run(&variants[k], fd_s,
+                                                           (guint64) bandwidth_mib << 20));
                 for (guint k = 0; k < G_N_ELEMENTS(variants); k++) {
                         med[k] = 0;
+                        guest_med[k] = 0;
+                        if (!chosen[k])
+                                continue;
                         if (!s[k].n) {
                                 printf("%-6u %-14s %5u %14s\n", fd_s, variants[k].name, 0,
                                        "(no run completed)");
@@ -231,16 +332,8 @@ main(int argc, char **argv)
                                        "(console); not in the guest gap\n",
                                        s[k].broken, variants[k].name);
                 }
-                if (s[0].n && s[1].n && med[1] > 0)
-                        printf("fd %u s: naive/netlifecd blackout %s%.0fx (medians); netlifecd "
-                               "blackout - downtime %.1f ms\n",
-                               fd_s, s[0].lower_bound ? ">=" : "", med[0] / med[1],
-                               med[1] - bench_median(s[1].downtime, s[1].n));
-                if (s[0].n_guest && s[1].n_guest && guest_med[1] > 0)
-                        printf("fd %u s: naive/netlifecd guest-visible blackout %s%.0fx "
-                               "(medians)\n",
-                               fd_s, s[0].guest_lower_bound ? ">=" : "",
-                               guest_med[0] / guest_med[1]);
+                print_ratios(fd_s, s, med, guest_med, "naive", "netlifecd");
+                print_ratios(fd_s, s, med, guest_med, "libvirt", "libvirt+nlc");
         }
         return 0;
 }
