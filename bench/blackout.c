@@ -92,9 +92,11 @@ static Result
 libvirt_run(const Variant *v, guint forward_delay_s, guint64 bandwidth)
 {
         static guint n;
+        /* "+" is no character of a D-Bus address (the hosts' buses live there). */
+        g_autofree char *name = g_strdelimit(g_strdup(v->name), "+", '-');
         g_autofree char *dir =
                 g_strdup_printf("%s/blackout-%s-fd%u-%u-%d", g_getenv("NLC_LV_RUNS") ?: "/tmp",
-                                v->name, forward_delay_s, ++n, (int) getpid());
+                                name, forward_delay_s, ++n, (int) getpid());
         g_autoptr(GError) error = NULL;
         NlcLibvirtBlackout b;
         Result r = { FALSE };
