@@ -146,3 +146,62 @@ nlc_tap_take_queues_of(int pid, const char *ifname, GArray *fds)
         close(pidfd);
         return e && !taken ? -e : taken;
 }
+
+/* Another process's fd @fd_name, when it is an attached queue of @ifname
+ * now; -1 otherwise. */
+static int
+copy_attached_queue(int pid, const char *fd_name, const char *ifname)
+{
+        int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
+        char named[IFNAMSIZ];
+        int fd;
+
+        if (pidfd < 0)
+                return -1;
+        fd = (int) syscall(SYS_pidfd_getfd, pidfd, atoi(fd_name), 0);
+        close(pidfd);
+        if (fd < 0)
+                return -1;
+        if (!nlc_tap_fd_is_tap(fd, named) || !g_str_equal(named, ifname) ||
+            nlc_tap_queue_is_attached(fd) != 1) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
+
+int
+nlc_tap_borrow_queue(const char *ifname)
+{
+        g_autoptr(GDir) proc = g_dir_open("/proc", 0, NULL);
+        const char *pid_name;
+        int self = getpid();
+
+        if (!proc)
+                return -errno;
+        while ((pid_name = g_dir_read_name(proc))) {
+                g_autofree char *fd_dir = NULL;
+                g_autoptr(GDir) fds = NULL;
+                const char *fd_name;
+                int pid = atoi(pid_name);
+
+                if (pid <= 0 || pid == self)
+                        continue;
+                fd_dir = g_strdup_printf("/proc/%d/fd", pid);
+                fds = g_dir_open(fd_dir, 0, NULL);
+                while (fds && (fd_name = g_dir_read_name(fds))) {
+                        g_autofree char *fd_path = g_build_filename(fd_dir, fd_name, NULL);
+                        g_autofree char *target = g_file_read_link(fd_path, NULL);
+                        int fd;
+
+                        /* The cheap test first: most fds are no tun file. */
+                        if (!target || !g_str_has_suffix(target, "net/tun") ||
+                            !fd_is_queue_of(pid, fd_name, ifname))
+                                continue;
+                        fd = copy_attached_queue(pid, fd_name, ifname);
+                        if (fd >= 0)
+                                return fd;
+                }
+        }
+        return -ENOENT;
+}

@@ -38,4 +38,14 @@ int nlc_tap_queue_is_multi(int fd);
  */
 int nlc_tap_take_queues_of(int pid, const char *ifname, GArray *fds);
 
+/*
+ * A duplicate of an attached queue of tap @ifname held by any process (the
+ * hypervisor's, or libvirtd's while it starts QEMU), for a frame written on
+ * the guest's behalf; the caller closes it at once, so the tap still goes
+ * away with its owner. Scans /proc: for the rare device whose queues the
+ * daemon never held (a tap libvirt made). Needs CAP_SYS_PTRACE over the
+ * holder. A negative errno (-ENOENT: nobody holds one) otherwise.
+ */
+int nlc_tap_borrow_queue(const char *ifname);
+
 G_END_DECLS

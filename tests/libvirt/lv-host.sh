@@ -11,6 +11,8 @@
 #   lv-host.sh peer DIR CMD...     CMD in the peer's network namespace
 #   lv-host.sh switch DIR CMD...   CMD in the switch's network namespace
 #   lv-host.sh pids DIR H          the pids of every process in H's netns
+#   lv-host.sh agent DIR H kill|start   SIGKILL host H's agent / start it again
+#                                  (LV_NETLIFECD, LV_AGENT)
 #
 # World (all namespaces made here, nothing in the machine's own netns):
 #   switch netns: sw0 (bridge, STP off), up-A, up-B, up-peer
@@ -180,6 +182,8 @@ EOF
 # A private bus and netlifecd on it, in host H (its /run is the host's).
 netlifecd_up() {
     local h=$1 i
+    # The bus's socket path goes into a D-Bus address unescaped.
+    [[ $DIR =~ ^[-0-9A-Za-z_/.]+$ ]] || die "$DIR: a D-Bus address takes only [-0-9A-Za-z_/.] unescaped"
     rm -f "$DIR/$h/bus"
     in_ns "$h" setsid dbus-daemon --session --nofork --address="unix:path=$DIR/$h/bus" \
         >"$DIR/$h/dbus.log" 2>&1 </dev/null &
@@ -199,17 +203,25 @@ netlifecd_up() {
     die "host $h: netlifecd does not answer (see $DIR/$h/netlifecd.log)"
 }
 
+# How many times host H's agent said it follows libvirt.
+agent_readies() {
+    local n
+    n=$(grep -s -c "ready: following libvirt" "$DIR/$1/agent.log") || true
+    echo "${n:-0}"
+}
+
 # netlifecd-libvirt-agent in host H, the other host's netlifecd its
 # destination; returns once it follows libvirt.
 agent_up() {
-    local h=$1 other=A i extra=()
+    local h=$1 other=A i extra=() readies
     [[ $h == A ]] && other=B
+    readies=$(agent_readies "$h")
     [[ $LV_AGENT == 1 ]] || read -ra extra <<<"$LV_AGENT"
     in_ns "$h" setsid "$LV_NETLIFECD/libvirt/netlifecd-libvirt-agent" --connect qemu:///system \
         --address="unix:path=$DIR/$h/bus" --destination-bus="unix:path=$DIR/$other/bus" \
-        "${extra[@]}" >"$DIR/$h/agent.log" 2>&1 </dev/null &
+        "${extra[@]}" >>"$DIR/$h/agent.log" 2>&1 </dev/null &
     for ((i = 0; i < 100; i++)); do
-        grep -q "ready: following libvirt" "$DIR/$h/agent.log" 2>/dev/null && return 0
+        (($(agent_readies "$h") > readies)) && return 0
         sleep 0.1
     done
     die "host $h: the agent is not ready after 10 s (see $DIR/$h/agent.log)"
@@ -390,5 +402,19 @@ virsh)
 peer) in_ns peer "$@" ;;
 switch) in_ns world "$@" ;;
 pids) ns_pids "$1" ;;
+agent)
+    (($# == 2)) || die "usage: $0 agent DIR A|B kill|start"
+    case $2 in
+    kill)
+        for p in $(ns_pids "$1"); do
+            if grep -q netlifecd-libvirt-agent "/proc/$p/cmdline" 2>/dev/null; then
+                kill -KILL "$p" || true
+            fi
+        done
+        ;;
+    start) agent_up "$1" ;;
+    *) die "agent: kill or start, not $2" ;;
+    esac
+    ;;
 *) die "unknown command $cmd" ;;
 esac

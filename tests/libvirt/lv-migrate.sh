@@ -27,6 +27,10 @@
 #   LV_PROBE_IN_HOOK    1: while B's `started` hook runs, time a few read-only
 #                       virsh calls on B and A (can an agent ask libvirt
 #                       about the incoming domain while the hook holds it?)
+#   LV_AGENT_B_AWAY     1: B's agent is killed (SIGKILL) before the migration
+#                       and started again after `virsh migrate` returned: it
+#                       misses B's resume and must catch up from the domain's
+#                       state
 #   LV_MIGRATE_FLAGS    extra `virsh migrate` flags
 #   LV_SETTLE           seconds to keep pinging after the migration
 #                       [2 x forward delay + 15]
@@ -164,6 +168,10 @@ flags=(--live --p2p --verbose)
 [[ $MODE == postcopy ]] && flags+=(--postcopy)
 # shellcheck disable=SC2206
 flags+=(${LV_MIGRATE_FLAGS:-})
+if [[ ${LV_AGENT_B_AWAY:-0} == 1 ]]; then
+    "$L" agent "$RUN" B kill
+    mark "B-agent-killed"
+fi
 mark "migrate-start virsh migrate ${flags[*]} $DOM $DEST"
 setsid "$L" virsh "$RUN" A migrate "${flags[@]}" "$DOM" "$DEST" >"$RUN/migrate.out" 2>&1 </dev/null &
 mig=$!
@@ -216,6 +224,10 @@ fi
 rc=0
 wait "$mig" || rc=$?
 mark "migrate-end rc=$rc"
+if [[ ${LV_AGENT_B_AWAY:-0} == 1 ]]; then
+    "$L" agent "$RUN" B start
+    mark "B-agent-started"
+fi
 say "virsh migrate rc=$rc: $(tr '\r' '\n' <"$RUN/migrate.out" | tail -n2 | tr '\n' ' ')"
 sleep "$SETTLE"
 touch "$RUN/stop"

@@ -93,6 +93,28 @@ def postcopy_with_netlifecd():
        detail)
     ok(s.get("switch: 1st echo-reply via B") is not None and gap is not None and gap < 3000,
        "postcopy: the guest answers the peer through B, largest echo gap %s ms (< 3000)" % gap, detail)
+    # The daemon holds no queue of libvirt's tap: it borrows QEMU's for its
+    # RARP at activation.
+    ok("active without announce" not in read(os.path.join(rundir, "B", "netlifecd.log"))
+       and rarp_via_b_after(rundir, s.get("B guest MAC static entry added")),
+       "postcopy: B's daemon announced the guest (RARP through a borrowed queue) at activation", detail)
+
+
+def rarp_via_b_after(rundir, t_rel):
+    """A RARP of the guest's reached the switch from B within 50 ms of t_rel."""
+    t0 = None
+    for line in read(os.path.join(rundir, "markers")).splitlines():
+        if " migrate-start" in line:
+            t0 = float(line.split()[0])
+            break
+    if t0 is None or t_rel is None:
+        return False
+    for line in read(os.path.join(rundir, "sniff.txt")).splitlines():
+        p = line.split()
+        if len(p) >= 5 and p[1] == "up-B" and p[2] == "in" and p[4] == "rarp":
+            if 0 <= float(p[0]) - (t0 + t_rel) <= 0.05:
+                return True
+    return False
 
 
 def refused_when_not_forwarding():
@@ -112,8 +134,29 @@ def refused_when_not_forwarding():
        "refused: the guest kept answering on A, largest echo gap %s ms (< 1000)" % gap, detail)
 
 
+def agent_away_catches_up():
+    # B's agent is killed before the migration and started after virsh
+    # migrate returned: it missed B's resume, and reads the domain's state
+    # when it comes back (running: activate).
+    rundir, rc = run_case("agent-away", {"LV_MODE": "postcopy", "LV_POSTCOPY_AFTER": "agent",
+                                         "LV_MIGRATE_FLAGS": "--bandwidth 16", "LV_SETTLE": "6",
+                                         "LV_AGENT_B_AWAY": "1"})
+    s = summary(rundir)
+    log_b = read(os.path.join(rundir, "B", "agent.log"))
+    detail = "see %s/timeline.txt" % rundir
+    ok(rc == 0 and "Suspended Post-copy" in read(os.path.join(rundir, "A", "events.log")),
+       "agent-away: the post-copy migration succeeds without B's agent", detail)
+    ok(log_b.count("ready: following libvirt") == 2
+       and re.search(r"vm1: reconcile: running.* -> Activate: ok", log_b),
+       "agent-away: B's agent, started again, activated the running guest from its state", detail)
+    ok(before(s, "virsh migrate returned", "B guest MAC static entry added")
+       and s.get("switch: 1st echo-reply via B") is not None,
+       "agent-away: B held the MAC only once its agent was back, then the guest answered through B",
+       detail)
+
+
 os.makedirs(work, exist_ok=True)
-for case in (postcopy_with_netlifecd, refused_when_not_forwarding):
+for case in (postcopy_with_netlifecd, refused_when_not_forwarding, agent_away_catches_up):
     try:
         case()
     except Exception as e:  # a broken run fails its case, not the suite

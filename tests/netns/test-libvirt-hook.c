@@ -7,7 +7,8 @@
  * it (TUNSETIFF, enslaved, up, before the `start` call), the domain XML on
  * stdin, the exit code deciding whether libvirt goes on. The whole libvirt
  * stack runs in tests/libvirt (suite libvirt); this is the hook's contract
- * on its own: fresh start, the destination's hold until forwarding, a
+ * on its own: fresh start (with the RARP the daemon writes through a
+ * borrowed queue), the destination's hold until forwarding, a
  * refusal that leaves the guest on the source, release, bad input.
  */
 #include <fcntl.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "nlc-test-kernel.h"
+#include "nlc-test-packet.h"
 #include "ns-env.h"
 
 #define DOM  "vm1"
@@ -213,9 +215,13 @@ test_fresh_start(Fixture *f, gconstpointer data)
         g_autofree char *fdb = NULL;
         g_autofree char *path = NULL;
         g_autofree char *state = NULL;
+        guint8 guest[6], frame[128];
+        int sock;
 
         make_bridge("br0", FALSE);
         make_bridge("br1", TRUE);
+        nlc_mac_parse(MAC1, guest);
+        sock = nlc_packet_open("br0");
         hook_ok(f, "prepare", "begin", "-", xml);
         g_assert_null(instance_path(f));
         f->taps[0] = libvirt_tap("vnet0", "br0");
@@ -224,6 +230,12 @@ test_fresh_start(Fixture *f, gconstpointer data)
         state = device_state(f, MAC1);
         g_assert_cmpstr(state, ==, "active");
         g_free(state);
+        /* The daemon holds no queue of libvirt's tap: its RARP went through
+         * a borrowed copy of the holder's (here, this process's) queue, into
+         * the bridge from the guest's port, after the static entry let the
+         * locked port pass it. */
+        g_assert_cmpint(nlc_packet_wait(sock, guest, 0x8035, 2000, frame, sizeof frame), >, 0);
+        close(sock);
         state = device_state(f, MAC2);
         g_assert_cmpstr(state, ==, "active");
         fdb = ns_kernel_fdb_static(MAC1);
