@@ -21,7 +21,13 @@
  * off (page faults then queue behind the bulk stream), and B's QEMU reports
  * its post-copy blocktime (capability postcopy-blocktime; -1 for naive).
  *
+ * The third driver is libvirt (--drivers libvirt,libvirt+nlc; not in the
+ * default set: it needs scripts/install-libvirt.sh): tests/libvirt's guest
+ * under two real libvirtd, libvirt alone against libvirt with netlifecd's
+ * hook and agent (blackout-libvirt.c).
+ *
  *   build/bench/blackout [--forward-delay 4,15] [--runs 3] [--bandwidth 0]
+ *                        [--drivers naive,netlifecd,nlc-nopreempt,libvirt,libvirt+nlc]
  *
  * Needs root, QEMU 10 (scripts/install-qemu.sh) and the guest
  * (tests/migration/build-guest.sh build/guest; NLC_GUEST_DIR, default

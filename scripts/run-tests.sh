@@ -2,7 +2,8 @@
 # The whole test suite: installs what is missing, builds, runs every tier
 # (unit, style, the real-kernel tests in network namespaces, post-copy
 # migrations of a real guest under real QEMU 10, and the same guest under two
-# real libvirtd 11 with netlifecd's hook and agent), then the
+# real libvirtd 11 with netlifecd's hook and agent, netlifecd's VDP client
+# against two real lldpads), then the
 # unit and namespace tiers again on an ASan+UBSan build (the daemon the
 # namespace tests start is the sanitized one), then the QMP reader under
 # libFuzzer for 60 s. Ends with one line
@@ -23,6 +24,8 @@ bash scripts/install-deps.sh || exit 1
 # suites that need it fail, saying what is missing: they never skip.
 bash scripts/install-libvirt.sh ||
     echo "install-libvirt.sh failed: the migration and libvirt suites will fail"
+# lldpad (and tcpdump) for the port-profile suite (lldpad).
+bash scripts/install-lldpad.sh || echo "install-lldpad.sh failed: the lldpad suite will fail"
 bash scripts/build.sh || { echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 bash tests/migration/build-guest.sh build/guest ||
     echo "build-guest.sh failed: the migration suite will fail"

@@ -26,6 +26,11 @@
 #   sudo tests/lldpad/lldpad-pair.sh -k ...          # keep the work dir (logs, pcaps)
 #   sudo tests/lldpad/lldpad-pair.sh -x ...          # hex dumps of the netlink messages
 #
+# Scenario nlc-client runs netlifecd's own VDP client (netlifecd/nlc-vdp.c,
+# through tests/lldpad/nlc-vdp-client: $NLC_VDP_CLIENT, default
+# build/tests/lldpad/nlc-vdp-client) against the pair; meson's test
+# lldpad-vdp runs it.
+#
 # Environment: VDPRWD, VDPRKA (exponents, lldpad default 20: 10 us * 2^20 =
 # 10.5 s), ECPRTE (default 8), ECPRETRIES (default 3) for both lldpads.
 #
@@ -36,7 +41,7 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCENARIOS=(isolation negotiate associate vdptool lldpad-errors early lldptool-config bridge-down
-    bridge-gone station-down refuse unsolicited bridge-restart)
+    bridge-gone station-down refuse unsolicited bridge-restart nlc-client)
 
 KEEP=0
 HEX=()
@@ -70,6 +75,7 @@ SUFFIX=$$
 NS_ST=lqst$SUFFIX
 NS_BR=lqbr$SUFFIX
 VDPREQ=$WORK/vdp-request
+NLC_CLIENT=${NLC_VDP_CLIENT:-$HERE/../../build/tests/lldpad/nlc-vdp-client}
 UNEXPECTED=0
 SUMMARY=()
 
@@ -201,7 +207,9 @@ pair_up() { # [--no-bridge] [--bridge-config-by-lldptool]
     ip -n "$NS_BR" link set sw0 up
     ip -n "$NS_ST" link set mvt0 up
     ip -n "$NS_ST" link set mvt1 up
-    ip netns exec "$NS_BR" timeout 900 tcpdump -Z root -i sw0 -U -s 0 -w "$SDIR/sw0.pcap" \
+    # --immediate-mode: without it tcpdump gets frames from the kernel in
+    # blocks (TPACKET_V3), seconds late, and show_wire can read an empty file.
+    ip netns exec "$NS_BR" timeout 900 tcpdump -Z root -i sw0 -U --immediate-mode -s 0 -w "$SDIR/sw0.pcap" \
         'ether proto 0x88cc or ether proto 0x8940 or ether proto 0x88b7' 2>"$SDIR/tcpdump.log" &
     TCPDUMP_PID=$!
     for _ in $(seq 100); do grep -q listening "$SDIR/tcpdump.log" 2>/dev/null && break; sleep 0.05; done
@@ -523,6 +531,74 @@ scen_lldpad_errors() {
     vdpreq busy3 -l mvt0 "${VSI0[@]}" --no-poll disassociate
     expect "a DISASSOCIATE meanwhile: EBUSY too" has busy3 'errno=EBUSY'
     ecp_drop off
+}
+
+# nlcreq NAME ARGS...: netlifecd's client in the station's namespace with the
+# station lldpad's pid file; sets RESULT, OUTCOME, CODE, AFTER.
+nlcreq() {
+    local name=$1
+    shift
+    ip netns exec "$NS_ST" "$NLC_CLIENT" -P "$SDIR/st/run/lldpad.pid" -u st0 "$@" >"$SDIR/$name.out" 2>&1
+    sed 's/^/      /' "$SDIR/$name.out"
+    RESULT=$(grep RESULT "$SDIR/$name.out" | tail -1)
+    OUTCOME=$(sed -n 's/.*outcome=\([^ ]*\).*/\1/p' <<<"$RESULT")
+    CODE=$(sed -n 's/.*code=\([^ ]*\).*/\1/p' <<<"$RESULT")
+    AFTER=$(sed -n 's/.*after_ms=\([0-9.]*\).*/\1/p' <<<"$RESULT")
+    return 0
+}
+
+# netlifecd's client (not vdp-request) through every path it must tell apart.
+scen_nlc_client() {
+    local NLC0=(--mac $MAC0 --mgr 1 --type 1 --typever 1 --uuid "$UUID0")
+    local NLC1=(--mac $MAC1 --mgr 1 --type 2 --typever 3 --uuid "$UUID1")
+    if [[ ! -x $NLC_CLIENT ]]; then
+        expect "netlifecd's client is built ($NLC_CLIENT)" false
+        return 1
+    fi
+    step "station lldpad only, 2 s after its start: no EVB peer"
+    pair_up --no-bridge || return 1
+    sleep 2
+    nlcreq noevb "${NLC0[@]}" associate
+    expect "refused by lldpad, named: EVB not negotiated" \
+        has noevb 'code=rejected .*EVB is not negotiated on the uplink'
+    start_lldpad br || return 1
+    wait_evb 20 || return 1
+    # The bridge drops what it gets before the station's confirming LLDPDU
+    # (README 2); wait_evb waited for it.
+    step "PREASSOCIATE, ASSOCIATE, DISASSOCIATE mvt0's VSI"
+    nlcreq pre "${NLC0[@]}" preassociate
+    expect "preassociate succeeds (response 0)" has pre 'outcome=success response=0'
+    nlcreq assoc "${NLC0[@]}" associate
+    expect "associate succeeds (response 0)" has assoc 'outcome=success response=0'
+    expect "... after the first status read, 20 ms on: past the switch's answer (2-6 ms), not the stale one ($AFTER ms)" \
+        between "${AFTER:-0}" 20 1000
+    nlcreq assoc1 "${NLC1[@]}" associate
+    expect "a second VSI (type 2, version 3) on mvt1 associates" has assoc1 'outcome=success response=0'
+    nlcreq disassoc "${NLC0[@]}" disassociate
+    expect "disassociate succeeds" has disassoc 'outcome=success'
+    nlcreq unknown "${NLC0[@]}" disassociate
+    expect "disassociating it again: lldpad does not know it (rejected, EINVAL)" \
+        has unknown 'code=rejected .*Invalid argument'
+    show_wire 'ECP' >"$SDIR/wire.txt"
+    cat "$SDIR/wire.txt"
+    expect "the wire shows the switch's ASSOC answer for both VSIs" \
+        [ "$(grep -c ' ASSOC\[ACK' "$SDIR/wire.txt")" -ge 2 ]
+
+    step "the switch goes silent (bridge lldpad stopped): a new association times out"
+    stop_lldpad br
+    nlcreq silent --timeout 3000 --mac $MAC0 --mgr 1 --type 1 --typever 1 \
+        --uuid c1412857-60f7-4ce1-e95a-2164943f53cc associate
+    expect "timed out, named, after the 3000 ms asked for ($AFTER ms)" has silent 'code=timed-out .*no answer from the switch within 3000 ms'
+    expect "... and not much later" between "${AFTER:-0}" 2990 3500
+
+    step "the station's lldpad killed: the transport error, at once"
+    stop_lldpad st KILL
+    nlcreq dead "${NLC1[@]}" associate
+    expect "no lldpad, named (nobody listens at its port)" has dead 'code=no-lldpad .*nobody listens'
+    expect "... at once ($AFTER ms)" lt "${AFTER:-1e9}" 100
+    ip netns exec "$NS_ST" "$NLC_CLIENT" -P "$SDIR/none.pid" -u st0 "${NLC1[@]}" associate >"$SDIR/nopid.out" 2>&1
+    sed 's/^/      /' "$SDIR/nopid.out"
+    expect "no pid file: no lldpad, named" has nopid "code=no-lldpad .*cannot read lldpad's pid"
 }
 
 scen_early() {

@@ -29,7 +29,7 @@
 
 typedef struct {
         NsEnv env;
-        int taps[2]; /* the queues "libvirt" holds, -1: none */
+        int taps[3]; /* the queues "libvirt" holds, -1: none */
         char *state_dir;
 } Fixture;
 
@@ -37,7 +37,8 @@ static void
 set_up(Fixture *f, gconstpointer data)
 {
         ns_env_set_up(&f->env, NULL);
-        f->taps[0] = f->taps[1] = -1;
+        for (guint i = 0; i < G_N_ELEMENTS(f->taps); i++)
+                f->taps[i] = -1;
         f->state_dir = g_build_filename(f->env.dir, "hook-state", NULL);
 }
 
@@ -55,17 +56,34 @@ tear_down(Fixture *f, gconstpointer data)
  * long as the fd (not persistent), enslaved and up; libvirt keeps the fd
  * for QEMU, so the carrier is on and STP counts from here. */
 static int
-libvirt_tap(const char *ifname, const char *bridge)
+open_queue(const char *ifname, gboolean multi_queue)
 {
         struct ifreq ifr = { 0 };
         int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
 
         g_assert_cmpint(fd, >=, 0);
-        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (multi_queue ? IFF_MULTI_QUEUE : 0);
         g_strlcpy(ifr.ifr_name, ifname, IFNAMSIZ);
         g_assert_cmpint(ioctl(fd, TUNSETIFF, &ifr), ==, 0);
+        return fd;
+}
+
+static int
+libvirt_tap(const char *ifname, const char *bridge)
+{
+        int fd = open_queue(ifname, FALSE);
+
         ns_sh("ip link set %s master %s && ip link set %s up", ifname, bridge, ifname);
         return fd;
+}
+
+/* <driver queues='2'/>: libvirt opens a multiqueue tap, one fd per queue. */
+static void
+libvirt_tap_multiqueue(const char *ifname, const char *bridge, int *fds, guint n)
+{
+        for (guint i = 0; i < n; i++)
+                fds[i] = open_queue(ifname, TRUE);
+        ns_sh("ip link set %s master %s && ip link set %s up", ifname, bridge, ifname);
 }
 
 static void
@@ -251,7 +269,8 @@ test_fresh_start(Fixture *f, gconstpointer data)
         /* Shut down: QEMU exits (the taps go), then stopped and release. */
         close(f->taps[0]);
         close(f->taps[1]);
-        f->taps[0] = f->taps[1] = -1;
+        for (guint i = 0; i < G_N_ELEMENTS(f->taps); i++)
+                f->taps[i] = -1;
         hook_ok(f, "stopped", "end", "-", xml);
         hook_ok(f, "release", "end", "shutdown", xml);
         path = instance_path(f);
@@ -336,6 +355,43 @@ test_incoming_not_ready_refuses(Fixture *f, gconstpointer data)
         g_assert_cmpstr(state, ==, "active");
 }
 
+/* A multiqueue NIC (<driver queues='2'/>): libvirt's tap has two queues,
+ * both held by "QEMU"; adopted and activated the same way, the RARP written
+ * through one of them. */
+static void
+test_multiqueue(Fixture *f, gconstpointer data)
+{
+        g_autofree char *xml = domain_xml("    <interface type='bridge'>\n"
+                                          "      <mac address='" MAC1 "'/>\n"
+                                          "      <source bridge='br0'/>\n"
+                                          "      <target dev='vnet0'/>\n"
+                                          "      <model type='virtio'/>\n"
+                                          "      <driver name='vhost' queues='2'/>\n"
+                                          "    </interface>\n");
+        g_autofree char *state = NULL;
+        g_autofree char *fdb = NULL;
+        guint8 guest[6], frame[128];
+        int sock;
+
+        make_bridge("br0", FALSE);
+        nlc_mac_parse(MAC1, guest);
+        sock = nlc_packet_open("br0");
+        libvirt_tap_multiqueue("vnet0", "br0", f->taps, 2);
+        hook_ok(f, "start", "begin", "-", xml);
+        state = device_state(f, MAC1);
+        g_assert_cmpstr(state, ==, "active");
+        fdb = ns_kernel_fdb_static(MAC1);
+        g_assert_cmpstr(fdb, ==, "vnet0@br0");
+        g_assert_cmpint(nlc_packet_wait(sock, guest, 0x8035, 2000, frame, sizeof frame), >, 0);
+        close(sock);
+        /* The daemon kept no queue: with QEMU's gone, so is the tap. */
+        close(f->taps[0]);
+        close(f->taps[1]);
+        f->taps[0] = f->taps[1] = -1;
+        g_assert_false(nlc_kernel_link_exists("vnet0"));
+        hook_ok(f, "release", "end", "shutdown", xml);
+}
+
 /* What must stop a start: XML that is not XML, a bridge that is not there
  * (the daemon's named error reaches libvirt's message), no daemon. */
 static void
@@ -374,6 +430,7 @@ main(int argc, char **argv)
                    test_incoming_holds_until_forwarding, tear_down);
         g_test_add("/libvirt-hook/incoming-not-ready-refuses", Fixture, NULL, set_up,
                    test_incoming_not_ready_refuses, tear_down);
+        g_test_add("/libvirt-hook/multiqueue", Fixture, NULL, set_up, test_multiqueue, tear_down);
         g_test_add("/libvirt-hook/refusals", Fixture, NULL, set_up, test_refusals, tear_down);
         return g_test_run();
 }

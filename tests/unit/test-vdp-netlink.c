@@ -1,0 +1,338 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The 802.1Qbg VDP messages against the bytes verified with a real lldpad
+ * (tests/lldpad/README.md 3.2-3.4): the ASSOCIATE request and the status
+ * request as libvirt sends them (libnl 3.7 sets NLA_F_NESTED on nests, as
+ * libmnl does here), lldpad's answers parsed (accepted, refused with an
+ * errno, a VSI with a response, without one, none listed).
+ */
+#include <errno.h>
+#include <string.h>
+
+#include "nlc-vdp-netlink.h"
+
+static const guint8 uuid_b[16] = { 0xb1, 0x41, 0x28, 0x57, 0x60, 0xf7, 0x4c, 0xe1,
+                                   0xe9, 0x5a, 0x21, 0x64, 0x94, 0x3f, 0x53, 0xbb };
+static const guint8 uuid_a[16] = { 0xa1, 0x41, 0x28, 0x57, 0x60, 0xf7, 0x4c, 0xe1,
+                                   0xe9, 0x5a, 0x21, 0x64, 0x94, 0x3f, 0x53, 0xaa };
+
+static void
+assert_bytes(const guint8 *got, gsize got_len, const guint8 *want, gsize want_len)
+{
+        if (got_len != want_len || memcmp(got, want, want_len) != 0) {
+                g_autoptr(GString) s = g_string_new(NULL);
+
+                for (gsize i = 0; i < MAX(got_len, want_len); i++)
+                        g_string_append_printf(
+                                s, "%04zx got %02x want %02x%s\n", i, i < got_len ? got[i] : 0,
+                                i < want_len ? want[i] : 0,
+                                i < got_len && i < want_len && got[i] == want[i] ? "" : "  <--");
+                g_test_message("%s", s->str);
+                g_assert_cmpmem(got, got_len, want, want_len);
+        }
+}
+
+/* README 3.2: ASSOCIATE for mvt1 (MAC 52:54:00:00:20:02) on st0 (index 2),
+ * manager 1, type 2, version 3, event port 22868, seq 1: 152 bytes. */
+static void
+test_setlink_associate(void)
+{
+        static const guint8 want[152] = {
+                0x98,
+                0x00,
+                0x00,
+                0x00,
+                0x13,
+                0x00,
+                0x01,
+                0x00,
+                0x01,
+                0x00,
+                0x00,
+                0x00,
+                0x54,
+                0x59,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x02,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                /* IFLA_IFNAME "st0" */
+                0x08,
+                0x00,
+                0x03,
+                0x00,
+                0x73,
+                0x74,
+                0x30,
+                0x00,
+                /* IFLA_VFINFO_LIST, IFLA_VF_INFO (nested) */
+                0x40,
+                0x00,
+                0x16,
+                0x80,
+                0x3c,
+                0x00,
+                0x01,
+                0x80,
+                /* IFLA_VF_MAC: vf 0xffffffff, mac[32] */
+                0x28,
+                0x00,
+                0x01,
+                0x00,
+                0xff,
+                0xff,
+                0xff,
+                0xff,
+                0x52,
+                0x54,
+                0x00,
+                0x00,
+                0x20,
+                0x02,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                /* IFLA_VF_VLAN: vf, vlan 0, qos 0 */
+                0x10,
+                0x00,
+                0x02,
+                0x00,
+                0xff,
+                0xff,
+                0xff,
+                0xff,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                /* IFLA_VF_PORTS, IFLA_VF_PORT (nested) */
+                0x30,
+                0x00,
+                0x18,
+                0x80,
+                0x2c,
+                0x00,
+                0x01,
+                0x80,
+                /* IFLA_PORT_VSI_TYPE: manager 1, type 02 00 00, version 3 */
+                0x0c,
+                0x00,
+                0x03,
+                0x00,
+                0x01,
+                0x02,
+                0x00,
+                0x00,
+                0x03,
+                0x00,
+                0x00,
+                0x00,
+                /* IFLA_PORT_INSTANCE_UUID */
+                0x14,
+                0x00,
+                0x04,
+                0x00,
+                0xb1,
+                0x41,
+                0x28,
+                0x57,
+                0x60,
+                0xf7,
+                0x4c,
+                0xe1,
+                0xe9,
+                0x5a,
+                0x21,
+                0x64,
+                0x94,
+                0x3f,
+                0x53,
+                0xbb,
+                /* IFLA_PORT_REQUEST 2 (associate) */
+                0x05,
+                0x00,
+                0x06,
+                0x00,
+                0x02,
+                0x00,
+                0x00,
+                0x00,
+        };
+        NlcVdpVsi vsi = { .manager_id = 1,
+                          .type_id = 2,
+                          .type_id_version = 3,
+                          .mac = { 0x52, 0x54, 0x00, 0x00, 0x20, 0x02 },
+                          .uplink = 2,
+                          .uplink_name = "st0" };
+        guint8 buf[NLC_VDP_MSG_MAX];
+        gsize len;
+
+        memcpy(vsi.instance_uuid, uuid_b, 16);
+        len = nlc_vdp_build_setlink(buf, 1, 22868, &vsi, NLC_VDP_ASSOCIATE);
+        assert_bytes(buf, len, want, sizeof want);
+}
+
+/* A 24-bit type id goes least significant byte first; the VLAN in its
+ * field; the request byte is the only other difference. */
+static void
+test_setlink_fields(void)
+{
+        NlcVdpVsi vsi = { .manager_id = 7,
+                          .type_id = 0xabcdef,
+                          .type_id_version = 9,
+                          .vlan = 100,
+                          .uplink = 5,
+                          .uplink_name = "st9" };
+        guint8 a[NLC_VDP_MSG_MAX], d[NLC_VDP_MSG_MAX];
+        gsize la, ld;
+
+        memcpy(vsi.instance_uuid, uuid_a, 16);
+        la = nlc_vdp_build_setlink(a, 9, 1, &vsi, NLC_VDP_PREASSOCIATE_RR);
+        ld = nlc_vdp_build_setlink(d, 9, 1, &vsi, NLC_VDP_DISASSOCIATE);
+        g_assert_cmpuint(la, ==, ld);
+        g_assert_cmpuint(la, ==, 152);
+        /* The VSI type attribute: 7, ef cd ab, 9. */
+        g_assert_cmpmem(a + 0x74, 5, ((const guint8[]){ 0x07, 0xef, 0xcd, 0xab, 0x09 }), 5);
+        /* VLAN 100 in IFLA_VF_VLAN's vlan field. */
+        g_assert_cmpmem(a + 0x60, 4, ((const guint8[]){ 0x64, 0x00, 0x00, 0x00 }), 4);
+        g_assert_cmpuint(a[0x94], ==, 1);
+        g_assert_cmpuint(d[0x94], ==, 3);
+        a[0x94] = d[0x94];
+        g_assert_cmpmem(a, la, d, ld);
+}
+
+/* README 3.4: the status request, 40 bytes. */
+static void
+test_getlink(void)
+{
+        static const guint8 want[40] = {
+                0x28, 0x00, 0x00, 0x00, 0x12, 0x00, 0x01, 0x00, 0x02, 0x00, 0x00, 0x00, 0x54, 0x59,
+                0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                0x00, 0x00, 0x00, 0x00, 0x08, 0x00, 0x1d, 0x00, 0x01, 0x00, 0x00, 0x00,
+        };
+        guint8 buf[NLC_VDP_MSG_MAX];
+        gsize len = nlc_vdp_build_getlink(buf, 2, 22868, 2);
+
+        assert_bytes(buf, len, want, sizeof want);
+}
+
+/* README 3.3: lldpad's NLMSG_ERROR answer, accepted and refused. */
+static void
+test_setlink_reply(void)
+{
+        guint8 reply[36] = {
+                0x24, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+                0x54, 0x59, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x98, 0x00, 0x00, 0x00,
+                0x13, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x54, 0x59, 0x00, 0x00,
+        };
+
+        g_assert_cmpint(nlc_vdp_parse_setlink_reply(reply, sizeof reply, 1), ==, 0);
+        g_assert_cmpint(nlc_vdp_parse_setlink_reply(reply, sizeof reply, 2), ==, -EBADMSG);
+        g_assert_cmpint(nlc_vdp_parse_setlink_reply(reply, 10, 1), ==, -EBADMSG);
+        /* error = -EBUSY (a request for the VSI already in flight) */
+        reply[16] = 0xf0;
+        reply[17] = reply[18] = reply[19] = 0xff;
+        g_assert_cmpint(nlc_vdp_parse_setlink_reply(reply, sizeof reply, 1), ==, -EBUSY);
+}
+
+/* README 3.4: NLMSG_DONE with IFLA_VF_PORTS (nested flags set), one VSI. */
+static const guint8 status_done[76] = {
+        0x4c, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x03, 0x00, 0x00, 0x00, 0x37,
+        0x59, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x18, 0x80, 0x28, 0x00, 0x01,
+        0x80, 0x14, 0x00, 0x04, 0x00, 0xa1, 0x41, 0x28, 0x57, 0x60, 0xf7, 0x4c, 0xe1,
+        0xe9, 0x5a, 0x21, 0x64, 0x94, 0x3f, 0x53, 0xaa, 0x08, 0x00, 0x01, 0x00, 0xff,
+        0xff, 0xff, 0xff, 0x06, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+
+static void
+test_status(void)
+{
+        guint8 buf[76];
+        guint16 response = 0xffff;
+
+        g_assert_cmpint(nlc_vdp_parse_status(status_done, sizeof status_done, 3, uuid_a, &response),
+                        ==, NLC_VDP_STATUS_DONE);
+        g_assert_cmpuint(response, ==, 0);
+        g_assert_true(nlc_vdp_response_is_success(response));
+        /* Another VSI's entry only: ours is not listed. */
+        g_assert_cmpint(nlc_vdp_parse_status(status_done, sizeof status_done, 3, uuid_b, NULL), ==,
+                        NLC_VDP_STATUS_NO_ENTRY);
+        g_assert_cmpint(nlc_vdp_parse_status(status_done, sizeof status_done, 4, uuid_a, NULL), ==,
+                        NLC_VDP_STATUS_BAD_MESSAGE);
+
+        /* A refusal code in the response. */
+        memcpy(buf, status_done, sizeof buf);
+        buf[72] = 0x02;
+        g_assert_cmpint(nlc_vdp_parse_status(buf, sizeof buf, 3, uuid_a, &response), ==,
+                        NLC_VDP_STATUS_DONE);
+        g_assert_cmpuint(response, ==, 2);
+        g_assert_false(nlc_vdp_response_is_success(response));
+        g_assert_cmpstr(nlc_vdp_response_to_string(response), ==, "insufficient resources");
+
+        /* In progress: the entry without IFLA_PORT_RESPONSE (68 bytes). */
+        memcpy(buf, status_done, 68);
+        buf[0] = 0x44;
+        buf[32] = 0x24;
+        buf[36] = 0x20;
+        g_assert_cmpint(nlc_vdp_parse_status(buf, 68, 3, uuid_a, NULL), ==, NLC_VDP_STATUS_PENDING);
+
+        /* No VSI left on the uplink: no IFLA_VF_PORTS at all (32 bytes). */
+        memcpy(buf, status_done, 32);
+        buf[0] = 0x20;
+        g_assert_cmpint(nlc_vdp_parse_status(buf, 32, 3, uuid_a, NULL), ==,
+                        NLC_VDP_STATUS_NO_ENTRY);
+}
+
+int
+main(int argc, char **argv)
+{
+        g_test_init(&argc, &argv, NULL);
+        g_test_add_func("/vdp-netlink/setlink-associate", test_setlink_associate);
+        g_test_add_func("/vdp-netlink/setlink-fields", test_setlink_fields);
+        g_test_add_func("/vdp-netlink/getlink", test_getlink);
+        g_test_add_func("/vdp-netlink/setlink-reply", test_setlink_reply);
+        g_test_add_func("/vdp-netlink/status", test_status);
+        return g_test_run();
+}
