@@ -28,13 +28,32 @@ def ok(cond, name, detail=""):
     results.append((bool(cond), name, detail))
 
 
+notes = []
+
+
+def lost_prepare(rundir):
+    """libvirt's own intermittent hang (tests/libvirt/README.md, "Problems
+    left"): the source's Prepare3 call to the destination never returns, both
+    libvirtds close the connection on keepalive timeout 30 s later, before the
+    source ever told QEMU to migrate. Seen with libvirt alone too."""
+    out = read(os.path.join(rundir, "migrate.out"))
+    return "client socket is closed" in out and "qmp> migrate " not in read(
+        os.path.join(rundir, "timeline.txt"))
+
+
 def run_case(name, env):
-    rundir = os.path.join(work, name)
     full = dict(os.environ, LV_GUEST_DIR=guest, LV_NETLIFECD=build, LV_AGENT="1", LV_NO_HOOK="1",
                 LV_FORWARD_DELAY="4", LV_TTL="400", **env)
-    with open(os.path.join(work, name + ".out"), "w") as out:
-        rc = subprocess.call([os.path.join(here, "lv-migrate.sh"), rundir], env=full, stdout=out,
-                             stderr=subprocess.STDOUT, timeout=600)
+    for attempt in (1, 2):
+        rundir = os.path.join(work, name if attempt == 1 else name + "-retry")
+        with open(os.path.join(work, os.path.basename(rundir) + ".out"), "w") as out:
+            rc = subprocess.call([os.path.join(here, "lv-migrate.sh"), rundir], env=full, stdout=out,
+                                 stderr=subprocess.STDOUT, timeout=600)
+        if attempt == 1 and rc != 0 and lost_prepare(rundir):
+            notes.append("%s: libvirt lost the Prepare3 reply (keepalive timeout, no migrate sent "
+                         "to QEMU); run again once (%s)" % (name, rundir))
+            continue
+        return rundir, rc
     return rundir, rc
 
 
@@ -161,6 +180,8 @@ for case in (postcopy_with_netlifecd, refused_when_not_forwarding, agent_away_ca
         case()
     except Exception as e:  # a broken run fails its case, not the suite
         ok(False, case.__name__, repr(e))
+for note in notes:
+    print("# " + note)
 print("1..%d" % len(results))
 for i, (passed, name, detail) in enumerate(results, 1):
     print("%s %d %s" % ("ok" if passed else "not ok", i, name))
