@@ -24,12 +24,14 @@
 #include "nlc-names.h"
 #include "nlc-netlink.h"
 #include "nlc-plugin.h"
+#include "nlc-port-profile.h"
 
 static const NlcBackendOption options[] = {
         { "device", "s", "The host netdev to assign (this or 'pool')" },
         { "pool", "as", "Candidate netdevs; the first free one that exists is taken" },
         { "pf", "s", "PF of the VF 'device' is, to program the VF through (with 'vf')" },
         { "vf", "u", "Index of that VF on 'pf' (with 'pf')" },
+        NLC_PORT_PROFILE_OPTIONS,
         { NULL },
 };
 
@@ -113,12 +115,19 @@ static gboolean
 direct_allocate(NlcBackendDevice *dev, GVariantDict *opts, const NlcBackendHost *host,
                 GError **error)
 {
+        NlcPortProfile profile;
         const char *device = NULL, *pf = NULL;
         g_autofree const char **pool = NULL;
         gboolean with_pf, with_vf;
         guint32 vf = 0;
         NlcLinkInfo pf_link;
 
+        if (!nlc_port_profile_from_options(opts, &profile, error))
+                return FALSE;
+        if (profile.kind != NLC_PORT_PROFILE_NONE) {
+                nlc_port_profile_set_not_applied(&profile, "direct", error);
+                return FALSE;
+        }
         g_variant_dict_lookup(opts, "device", "&s", &device);
         g_variant_dict_lookup(opts, "pool", "^a&s", &pool);
         if (!device == !pool) {

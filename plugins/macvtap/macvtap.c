@@ -25,6 +25,7 @@
 #include "nlc-names.h"
 #include "nlc-netlink.h"
 #include "nlc-plugin.h"
+#include "nlc-port-profile.h"
 
 #define KIND       "macvtap"
 #define MAX_QUEUES 16
@@ -34,6 +35,7 @@ static const NlcBackendOption options[] = {
         { "mode", "s", "bridge, vepa, private or passthru (default bridge)" },
         { "queues", "u", "Number of macvtap queues, 1-16 (default 1)" },
         { "ifname", "s", "Name of the macvtap (default nlc<id>)" },
+        NLC_PORT_PROFILE_OPTIONS,
         { NULL },
 };
 
@@ -76,11 +78,18 @@ static gboolean
 macvtap_allocate(NlcBackendDevice *dev, GVariantDict *opts, const NlcBackendHost *host,
                  GError **error)
 {
+        NlcPortProfile profile;
         const char *lower = NULL, *mode = "bridge", *ifname = NULL;
         guint32 queues = 1;
         g_autofree char *queues_str = NULL;
         NlcLinkInfo lo;
 
+        if (!nlc_port_profile_from_options(opts, &profile, error))
+                return FALSE;
+        if (profile.kind != NLC_PORT_PROFILE_NONE) {
+                nlc_port_profile_set_not_applied(&profile, "macvtap", error);
+                return FALSE;
+        }
         if (!g_variant_dict_lookup(opts, "link", "&s", &lower)) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
                             "backend macvtap needs option 'link'");

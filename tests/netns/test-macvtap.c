@@ -670,6 +670,22 @@ test_bad_input(Fixture *f, gconstpointer data)
         expect_manager_error(f, "Allocate", "vm1", "01:00:5e:00:00:01", OPTS, invalid);
         expect_manager_error(f, "Allocate", "vm1", "00:00:00:00:00:00", OPTS, invalid);
         expect_manager_error(f, "Allocate", "vm 1", MAC, OPTS, invalid);
+        /* Port profiles: a wrong one is InvalidArgs; a valid one is refused
+         * (NotSupported) until the lifecycle associates them. Neither leaves
+         * a record or a link. */
+        expect_manager_error(f, "Allocate", "vm1", MAC,
+                             "{'link': <'low0'>, 'virtualport': <'802.1Qbg'>, "
+                             "'managerid': <byte 1>, 'typeidversion': <byte 1>}",
+                             invalid);
+        expect_manager_error(f, "Allocate", "vm1", MAC,
+                             "{'link': <'low0'>, 'virtualport': <'802.1Qbg'>, "
+                             "'managerid': <byte 1>, 'typeid': <uint32 2>, "
+                             "'typeidversion': <byte 3>}",
+                             "org.netlifecd1.Error.NotSupported");
+        expect_manager_error(f, "Allocate", "vm1", MAC,
+                             "{'link': <'low0'>, 'virtualport': <'802.1Qbh'>, "
+                             "'profileid': <'finance'>}",
+                             "org.netlifecd1.Error.NotSupported");
         /* Notify: no name, nothing to adopt, not a macvtap. */
         expect_manager_error(f, "Notify", "vm1", MAC, "{'link': <'low0'>}", invalid);
         expect_manager_error(f, "Notify", "vm1", MAC, OPTS, "org.netlifecd1.Error.NotFound");
@@ -1106,8 +1122,12 @@ test_backends(Fixture *f, gconstpointer data)
                 gboolean fd_handover;
                 const char *options; /* name:type, sorted */
         } want[] = {
-                { "direct", FALSE, "device:s pf:s pool:as vf:u" },
-                { "macvtap", TRUE, "ifname:s link:s mode:s queues:u" },
+                { "direct", FALSE,
+                  "device:s instanceid:s managerid:y pf:s pool:as profileid:s typeid:u "
+                  "typeidversion:y vf:u virtualport:s" },
+                { "macvtap", TRUE,
+                  "ifname:s instanceid:s link:s managerid:y mode:s profileid:s queues:u typeid:u "
+                  "typeidversion:y virtualport:s" },
                 { "tap-bridge", TRUE,
                   "bpdu-guard:b bridge:s ifname:s lock-mac:b queues:u shareable:b" },
         };

@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * A NIC's port profile, from the allocate options of the backends libvirt
+ * uses with a <virtualport> (macvtap, direct), named as in libvirt's domain
+ * XML: virtualport (802.1Qbg or 802.1Qbh); for 802.1Qbg managerid, typeid
+ * (24 bits), typeidversion, instanceid (a UUID); for 802.1Qbh profileid and
+ * instanceid. Validated here, for the backends to share.
+ *
+ * The association itself (VDP through lldpad, nlc-vdp.c) is not yet part of
+ * the lifecycle: a backend refuses a device with a port profile (NotSupported)
+ * rather than create one whose profile the switch never got.
+ */
+#pragma once
+
+#include <glib.h>
+
+#include "nlc-plugin.h"
+
+G_BEGIN_DECLS
+
+/* Spliced into a backend's options table, before its { NULL }. */
+#define NLC_PORT_PROFILE_OPTIONS                                                        \
+        { "virtualport", "s",                                                           \
+          "Port profile the switch applies: 802.1Qbg (VDP through lldpad) or 802.1Qbh " \
+          "(not applied yet: refused)" },                                               \
+                { "managerid", "y", "802.1Qbg: VSI manager id" },                       \
+                { "typeid", "u", "802.1Qbg: VSI type id, 24 bits" },                    \
+                { "typeidversion", "y", "802.1Qbg: VSI type version" },                 \
+                { "instanceid", "s", "VSI instance UUID (802.1Qbg, 802.1Qbh)" },        \
+        {                                                                               \
+                "profileid", "s", "802.1Qbh: port profile name, 1-39 characters"        \
+        }
+
+typedef enum {
+        NLC_PORT_PROFILE_NONE,
+        NLC_PORT_PROFILE_8021QBG,
+        NLC_PORT_PROFILE_8021QBH,
+} NlcPortProfileKind;
+
+typedef struct {
+        NlcPortProfileKind kind;
+        guint8 manager_id;
+        guint32 type_id;
+        guint8 type_id_version;
+        gboolean has_instance;
+        guint8 instance[16];
+        char profile_id[40];
+} NlcPortProfile;
+
+/* Reads and checks the port-profile options of @opts into @out (kind NONE
+ * when there are none). InvalidArgs naming the option and the rule when
+ * they are wrong: a field without virtualport, a field of the other
+ * standard, a missing required field, a type id over 24 bits, an instance
+ * id that is not a UUID or is all zeros, a profile id empty or too long. */
+gboolean nlc_port_profile_from_options(GVariantDict *opts, NlcPortProfile *out, GError **error);
+
+/* The refusal a backend returns for a device with a port profile until the
+ * lifecycle applies them (NotSupported, saying which standard and why). */
+void nlc_port_profile_set_not_applied(const NlcPortProfile *profile, const char *backend,
+                                      GError **error);
+
+G_END_DECLS
