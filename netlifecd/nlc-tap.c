@@ -67,6 +67,14 @@ nlc_tap_queue_is_attached(int fd)
 }
 
 int
+nlc_tap_queue_is_persistent(int fd)
+{
+        int flags = queue_flags(fd);
+
+        return flags < 0 ? flags : !!(flags & IFF_PERSIST);
+}
+
+int
 nlc_tap_queue_is_multi(int fd)
 {
         int flags = queue_flags(fd);

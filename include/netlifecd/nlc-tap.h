@@ -26,6 +26,9 @@ gboolean nlc_tap_fd_is_tap(int fd, char ifname_out[16]);
 int nlc_tap_set_queue_attached(int fd, gboolean attached);
 /* 1 attached, 0 detached, or a negative errno. */
 int nlc_tap_queue_is_attached(int fd);
+/* 1 when the queue's tap outlives its last queue (TUNSETPERSIST), 0 when it
+ * goes with it, or a negative errno. */
+int nlc_tap_queue_is_persistent(int fd);
 /* 1 when the queue's tap is multiqueue, 0 when not, or a negative errno. */
 int nlc_tap_queue_is_multi(int fd);
 

@@ -488,6 +488,25 @@ reopen_queues_if_orphaned(NlcBackendDevice *dev)
                           g_strerror(-r));
 }
 
+/* At adoption: a tap whose queues only another process holds and that is
+ * not persistent (libvirt's, made for one QEMU) ends with that process;
+ * noted, so that a restart does not make it again. */
+static void
+note_lifetime(NlcBackendDevice *dev)
+{
+        int fd, persistent;
+
+        if (dev->queue_fds->len > 0)
+                return;
+        fd = nlc_tap_borrow_queue(ifname_of(dev));
+        if (fd < 0)
+                return;
+        persistent = nlc_tap_queue_is_persistent(fd);
+        close(fd);
+        if (persistent == 0)
+                nlc_backend_device_set_prop(dev, "lives-with-holder", "true");
+}
+
 static gboolean
 tap_bridge_notify(NlcBackendDevice *dev, NlcDeviceState *state, GError **error)
 {
@@ -509,6 +528,17 @@ tap_bridge_notify(NlcBackendDevice *dev, NlcDeviceState *state, GError **error)
                                     "there is no tap %s to adopt", ifname);
                         return FALSE;
                 }
+                /* A hypervisor's own tap (libvirt's) went with its QEMU: made
+                 * again, it would be a port nobody uses, on the guest's
+                 * bridge, under a name the hypervisor may give another
+                 * guest. */
+                if (g_strcmp0(nlc_backend_device_get_prop(dev, "lives-with-holder"), "true") == 0) {
+                        g_message("tap-bridge: %s went away with the process that held it (not a "
+                                  "persistent tap); destroyed, not made again",
+                                  ifname);
+                        *state = NLC_DEVICE_STATE_DESTROYED;
+                        return TRUE;
+                }
                 g_message("tap-bridge: %s vanished; creating it again", ifname);
                 if (!tap_bridge_create(dev, error))
                         return FALSE;
@@ -526,6 +556,7 @@ tap_bridge_notify(NlcBackendDevice *dev, NlcDeviceState *state, GError **error)
                 return nlc_error_set_errno(error, has_fdb, "cannot read the FDB of %s", br.name);
         if (*state == NLC_DEVICE_STATE_NONE) {
                 *state = has_fdb ? NLC_DEVICE_STATE_ACTIVE : NLC_DEVICE_STATE_CREATED;
+                note_lifetime(dev);
                 return TRUE;
         }
         if (*state == NLC_DEVICE_STATE_ACTIVE && !has_fdb) {

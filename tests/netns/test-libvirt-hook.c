@@ -278,6 +278,40 @@ test_fresh_start(Fixture *f, gconstpointer data)
         g_assert_false(nlc_kernel_link_exists("vnet0"));
 }
 
+/* The daemon restarts after QEMU (and with it libvirt's tap) is gone, before
+ * libvirt's release: the adopted tap is not made again (it was not
+ * persistent: it lived with its holder); its device is destroyed, and
+ * release frees it. */
+static void
+test_restart_after_qemu_exit(Fixture *f, gconstpointer data)
+{
+        g_autofree char *nic = bridge_nic(MAC1, "br0", "vnet0");
+        g_autofree char *xml = domain_xml(nic);
+        g_autofree char *state = NULL;
+        g_autofree char *path = NULL;
+        g_autofree char *fdb = NULL;
+
+        make_bridge("br0", FALSE);
+        f->taps[0] = libvirt_tap("vnet0", "br0");
+        hook_ok(f, "start", "begin", "-", xml);
+        state = device_state(f, MAC1);
+        g_assert_cmpstr(state, ==, "active");
+        close(f->taps[0]);
+        f->taps[0] = -1;
+        g_assert_false(nlc_kernel_link_exists("vnet0"));
+        nlc_test_kill9_daemon(&f->env);
+        nlc_test_start_daemon(&f->env);
+        g_assert_false(nlc_kernel_link_exists("vnet0"));
+        g_free(state);
+        state = device_state(f, MAC1);
+        g_assert_cmpstr(state, ==, "destroyed");
+        fdb = ns_kernel_fdb_static(MAC1);
+        g_assert_cmpstr(fdb, ==, "");
+        hook_ok(f, "release", "end", "shutdown", xml);
+        path = instance_path(f);
+        g_assert_null(path);
+}
+
 /* The destination of a migration: migrate (remembered), prepare, the tap,
  * start (adopted, not activated: the source holds the MAC), started holds
  * until the port forwards, and only then lets libvirt send the stream. */
@@ -430,6 +464,8 @@ main(int argc, char **argv)
                    test_incoming_holds_until_forwarding, tear_down);
         g_test_add("/libvirt-hook/incoming-not-ready-refuses", Fixture, NULL, set_up,
                    test_incoming_not_ready_refuses, tear_down);
+        g_test_add("/libvirt-hook/restart-after-qemu-exit", Fixture, NULL, set_up,
+                   test_restart_after_qemu_exit, tear_down);
         g_test_add("/libvirt-hook/multiqueue", Fixture, NULL, set_up, test_multiqueue, tear_down);
         g_test_add("/libvirt-hook/refusals", Fixture, NULL, set_up, test_refusals, tear_down);
         return g_test_run();
