@@ -315,53 +315,53 @@ connected_free(gpointer data)
         g_free(c);
 }
 
-static void
-connect_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+/* Opens the connection, registers for the events, then lists the domains
+ * (events first: nothing falls between the two). FALSE with @error at the
+ * first step that fails; @c holds what was made, for connected_free(). */
+static gboolean
+open_and_register(Work *w, Connected *c, GError **error)
 {
-        Work *w = data;
         CloseData close_data = { w->self, w->generation };
-        Connected *c = g_new0(Connected, 1);
-        GError *error = NULL;
 
-        c->lifecycle_id = -1;
-        c->iteration_id = -1;
         c->conn = virConnectOpen(w->self->uri);
         if (c->conn == NULL) {
-                set_error_from_libvirt(&error, "connecting");
-                connected_free(c);
-                g_task_return_error(task, error);
-                return;
+                set_error_from_libvirt(error, "connecting");
+                return FALSE;
         }
         if (virConnectSetKeepAlive(c->conn, KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT) < 0)
                 g_debug("libvirt keepalive not set: %s", virGetLastErrorMessage());
         if (virConnectRegisterCloseCallback(
                     c->conn, on_close, g_memdup2(&close_data, sizeof(close_data)), g_free) < 0) {
-                set_error_from_libvirt(&error, "registering a close callback");
-                connected_free(c);
-                g_task_return_error(task, error);
-                return;
+                set_error_from_libvirt(error, "registering a close callback");
+                return FALSE;
         }
-        /* Events first, then the list: nothing falls between the two. */
         c->lifecycle_id = virConnectDomainEventRegisterAny(
                 c->conn, NULL, VIR_DOMAIN_EVENT_ID_LIFECYCLE,
                 VIR_DOMAIN_EVENT_CALLBACK(on_lifecycle), w->self, NULL);
         if (c->lifecycle_id < 0) {
-                set_error_from_libvirt(&error, "registering for lifecycle events");
-                connected_free(c);
-                g_task_return_error(task, error);
-                return;
+                set_error_from_libvirt(error, "registering for lifecycle events");
+                return FALSE;
         }
         c->iteration_id = virConnectDomainEventRegisterAny(
                 c->conn, NULL, VIR_DOMAIN_EVENT_ID_MIGRATION_ITERATION,
                 VIR_DOMAIN_EVENT_CALLBACK(on_iteration), w->self, NULL);
         if (c->iteration_id < 0) {
-                set_error_from_libvirt(&error, "registering for migration iteration events");
-                connected_free(c);
-                g_task_return_error(task, error);
-                return;
+                set_error_from_libvirt(error, "registering for migration iteration events");
+                return FALSE;
         }
-        c->states = list_domains(w->self, c->conn, &error);
-        if (c->states == NULL) {
+        c->states = list_domains(w->self, c->conn, error);
+        return c->states != NULL;
+}
+
+static void
+connect_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+        Connected *c = g_new0(Connected, 1);
+        GError *error = NULL;
+
+        c->lifecycle_id = -1;
+        c->iteration_id = -1;
+        if (!open_and_register(data, c, &error)) {
                 connected_free(c);
                 g_task_return_error(task, error);
                 return;
