@@ -397,6 +397,14 @@ nlc_vdp_request_async(const NlcVdpVsi *vsi, NlcVdpRequest request, const NlcVdpT
                 return;
         }
         r->fd = fd;
+        /* A stale pid file may name a pid that is now this process's, whose
+         * socket would then get its own request. */
+        if (r->port_id == r->lldpad_port) {
+                fail(task, NLC_VDP_ERROR_NO_LLDPAD,
+                     "%s names pid %u, which is this process now: lldpad is not running",
+                     r->pid_file, r->lldpad_port);
+                return;
+        }
         r->io = g_unix_fd_source_new(fd, G_IO_IN);
         g_source_set_callback(r->io, (GSourceFunc) (void (*)(void)) on_readable, task, NULL);
         g_source_attach(r->io, g_task_get_context(task));
