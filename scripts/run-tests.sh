@@ -4,8 +4,9 @@
 # migrations of a real guest under real QEMU 10, and the same guest under two
 # real libvirtd 11 with netlifecd's hook and agent, netlifecd's VDP client
 # against two real lldpads), then the
-# unit and namespace tiers again on an ASan+UBSan build (the daemon the
-# namespace tests start is the sanitized one), then the QMP reader under
+# unit, namespace, libvirt and lldpad tiers again on an ASan+UBSan build
+# (the daemon, the hook, the agent and the VDP client those tests start are
+# the sanitized ones), then the QMP reader under
 # libFuzzer for 60 s. Ends with one line
 # "N passed, N failed, N skipped" over all the runs. Needs root: the namespace
 # tests create bridges and taps, and fail (never skip) without the privilege.
@@ -39,11 +40,14 @@ if [[ -z ${NLC_NO_ASAN:-} ]]; then
         meson setup build-asan -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
     fi
     if ninja -C build-asan >/dev/null; then
+        # The libvirt suite's guest is the one built above.
+        ln -sfn ../build/guest build-asan/guest
         # Leaks are not judged here (GLib keeps type data until exit); memory
         # errors and undefined behaviour abort the test that meets them.
         ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
         UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-            meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite netns "$@"
+            meson test -C build-asan --print-errorlogs --num-processes 2 --suite unit --suite netns \
+                --suite libvirt --suite lldpad "$@"
         status=$((status || $?))
         logs+=(build-asan/meson-logs/testlog.json)
     else

@@ -163,13 +163,15 @@ EOF
         install -m 0755 "$LV_HOOK" "$etc/hooks/qemu"
     fi
     if [[ -n ${LV_NETLIFECD:-} ]]; then
-        # What an install with -Dlibvirt_hook=enabled puts there, aimed at
-        # this host's private bus.
+        # What an install with -Dlibvirt_hook=true puts there, aimed at this
+        # host's private bus (libvirtd gives hooks a clean environment: a
+        # sanitizer build's options are written in).
         cat >"$etc/hooks/qemu.d/netlifecd" <<EOF
 #!/bin/sh
 NETLIFECD_HOOK_LOG=/var/log/libvirt/netlifecd-hook.log
 NETLIFECD_HOOK_READY_TIMEOUT_MS=${LV_HOOK_READY_TIMEOUT_MS:-120000}
 export NETLIFECD_HOOK_LOG NETLIFECD_HOOK_READY_TIMEOUT_MS
+${ASAN_OPTIONS:+export ASAN_OPTIONS=$ASAN_OPTIONS UBSAN_OPTIONS=${UBSAN_OPTIONS:-}}
 exec $LV_NETLIFECD/netlifectl/netlifectl --address=unix:path=$DIR/$h/bus libvirt-hook -- "\$@"
 EOF
         chmod 0755 "$etc/hooks/qemu.d/netlifecd"
