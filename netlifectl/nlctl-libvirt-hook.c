@@ -329,6 +329,16 @@ nlctl_cmd_libvirt_hook(NlctlContext *ctx)
                 rc = adopt_nics(&h, xml, FALSE);
         else if (g_str_equal(h.op, "release") && g_str_equal(sub, "end"))
                 rc = release(&h);
+        /* A release cannot be refused (the domain is gone either way), and
+         * failing it would only fill libvirt's log while netlifecd is down:
+         * say so and let libvirt go on. The records stay until netlifecd is
+         * back (a restart destroys those whose taps are gone). */
+        if (rc == NLCTL_EXIT_CONNECT && g_str_equal(h.op, "release")) {
+                g_printerr("netlifectl: %s: netlifecd is not running; its records of the "
+                           "domain stay until it frees them\n",
+                           h.domain);
+                rc = NLCTL_EXIT_OK;
+        }
         if (h.log)
                 fclose(h.log);
         g_free(h.state_dir);

@@ -427,7 +427,8 @@ test_multiqueue(Fixture *f, gconstpointer data)
 }
 
 /* What must stop a start: XML that is not XML, a bridge that is not there
- * (the daemon's named error reaches libvirt's message), no daemon. */
+ * (the daemon's named error reaches libvirt's message), no daemon (no
+ * guarantee can be given: the guest does not start). */
 static void
 test_refusals(Fixture *f, gconstpointer data)
 {
@@ -436,6 +437,7 @@ test_refusals(Fixture *f, gconstpointer data)
         g_auto(HookRun) bad = { 0 };
         g_auto(HookRun) nobridge = { 0 };
         g_auto(HookRun) nodaemon = { 0 };
+        g_auto(HookRun) norelease = { 0 };
 
         make_bridge("br0", FALSE);
         hook(f, &bad, "start", "begin", "-", "<domain><devices>", 0);
@@ -452,6 +454,11 @@ test_refusals(Fixture *f, gconstpointer data)
         nlc_test_stop_daemon(&f->env, SIGTERM);
         hook(f, &nodaemon, "start", "begin", "-", xml, 0);
         g_assert_cmpint(nodaemon.status, !=, 0);
+        /* A release cannot be refused: without the daemon it says so and
+         * lets libvirt go on. */
+        hook(f, &norelease, "release", "end", "shutdown", xml, 0);
+        g_assert_cmpint(norelease.status, ==, 0);
+        g_assert_nonnull(strstr(norelease.err, "netlifecd is not running"));
         nlc_test_start_daemon(&f->env);
 }
 
