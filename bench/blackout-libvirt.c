@@ -23,25 +23,6 @@ slurp(const char *dir, const char *name)
         return text;
 }
 
-/* A "summary: NAME  +S.SSS" line of the timeline: seconds from the virsh
- * migrate call, or NAN when the event did not happen. */
-static double
-summary(const char *timeline, const char *name)
-{
-        g_autofree char *needle = g_strconcat("summary: ", name, " ", NULL);
-        const char *at = strstr(timeline, needle);
-        char *end = NULL;
-        double v;
-
-        if (!at)
-                return NAN;
-        at += strlen(needle);
-        while (*at == ' ')
-                at++;
-        v = g_ascii_strtod(at, &end);
-        return end == at ? NAN : v;
-}
-
 /* A number after @key in @text ("downtime=17", "largest-gap-ms 740"). */
 static double
 number_after(const char *text, const char *key)
@@ -68,6 +49,16 @@ marker_time(const char *markers, const char *what)
         while (bol > markers && bol[-1] != '\n')
                 bol--;
         return g_ascii_strtod(bol, NULL);
+}
+
+/* A "summary: NAME  +S.SSS" line of the timeline: seconds from the virsh
+ * migrate call, or NAN when the event did not happen ("-"). */
+static double
+summary(const char *timeline, const char *name)
+{
+        g_autofree char *needle = g_strconcat("summary: ", name, " ", NULL);
+
+        return number_after(timeline, needle);
 }
 
 gboolean

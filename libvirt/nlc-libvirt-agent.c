@@ -132,6 +132,16 @@ call_domain(Call *c)
         return g_hash_table_lookup(c->agent->domains, c->name);
 }
 
+/* The domain of @c while @c's migration is still the domain's and its
+ * post-copy is still @state; NULL when the answer came too late. */
+static Domain *
+call_current(Call *c, PostcopyState state)
+{
+        Domain *d = call_domain(c);
+
+        return d != NULL && d->migration == c->migration && d->postcopy == state ? d : NULL;
+}
+
 static void
 pending_free(Pending *p)
 {
@@ -347,11 +357,11 @@ static void
 job_checked(GObject *source, GAsyncResult *result, gpointer data)
 {
         g_autoptr(Call) c = data;
-        Domain *d = call_domain(c);
+        Domain *d = call_current(c, POSTCOPY_HOLDING);
         g_autoptr(GError) error = NULL;
         gboolean active = nlc_libvirt_events_job_active_finish(result, &error);
 
-        if (d == NULL || d->migration != c->migration || d->postcopy != POSTCOPY_HOLDING)
+        if (d == NULL)
                 return;
         if (!active) {
                 postcopy_reset(d, POSTCOPY_IDLE,
@@ -379,11 +389,11 @@ static void
 destination_checked(GObject *source, GAsyncResult *result, gpointer data)
 {
         g_autoptr(Call) c = data;
-        Domain *d = call_domain(c);
+        Domain *d = call_current(c, POSTCOPY_CHECKING);
         g_autoptr(GError) error = NULL;
         gboolean ready = nlc_libvirt_destination_check_finish(result, &error);
 
-        if (d == NULL || d->migration != c->migration || d->postcopy != POSTCOPY_CHECKING)
+        if (d == NULL)
                 return;
         g_clear_object(&d->check);
         g_clear_handle_id(&d->check_timeout_id, g_source_remove);

@@ -507,27 +507,45 @@ nlc_libvirt_events_reconcile(NlcLibvirtEvents *self)
         list_start(self);
 }
 
-static void
-postcopy_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+/* The domain @w names on @w's connection, or NULL with @error. */
+static virDomainPtr
+lookup_domain(Work *w, GError **error)
 {
-        Work *w = data;
-        GError *error = NULL;
         virDomainPtr dom;
 
         if (w->conn == NULL) {
-                g_task_return_new_error(task, NLC_LIBVIRT_ERROR, VIR_ERR_NO_CONNECT,
-                                        "not connected to libvirt");
-                return;
+                g_set_error(error, NLC_LIBVIRT_ERROR, VIR_ERR_NO_CONNECT,
+                            "not connected to libvirt");
+                return NULL;
         }
         dom = virDomainLookupByUUIDString(w->conn, w->uuid);
-        if (dom == NULL) {
-                set_error_from_libvirt(&error, "looking the domain up");
-                g_task_return_error(task, error);
-                return;
+        if (dom == NULL)
+                set_error_from_libvirt(error, "looking the domain up");
+        return dom;
+}
+
+/* Runs @func (a blocking libvirt call on one domain) in a worker thread. */
+static void
+run_for_domain(NlcLibvirtEvents *self, const char *uuid, GTaskThreadFunc func,
+               GAsyncReadyCallback callback, gpointer user_data)
+{
+        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
+
+        g_task_set_task_data(task, work_new(self, uuid), work_free);
+        g_task_run_in_thread(task, func);
+}
+
+static void
+postcopy_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
+{
+        GError *error = NULL;
+        virDomainPtr dom = lookup_domain(data, &error);
+
+        if (dom != NULL) {
+                if (virDomainMigrateStartPostCopy(dom, 0) < 0)
+                        set_error_from_libvirt(&error, "virDomainMigrateStartPostCopy");
+                virDomainFree(dom);
         }
-        if (virDomainMigrateStartPostCopy(dom, 0) < 0)
-                set_error_from_libvirt(&error, "virDomainMigrateStartPostCopy");
-        virDomainFree(dom);
         if (error != NULL)
                 g_task_return_error(task, error);
         else
@@ -538,10 +556,7 @@ void
 nlc_libvirt_events_start_postcopy(NlcLibvirtEvents *self, const char *uuid,
                                   GAsyncReadyCallback callback, gpointer user_data)
 {
-        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
-
-        g_task_set_task_data(task, work_new(self, uuid), work_free);
-        g_task_run_in_thread(task, postcopy_in_thread);
+        run_for_domain(self, uuid, postcopy_in_thread, callback, user_data);
 }
 
 gboolean
@@ -553,25 +568,15 @@ nlc_libvirt_events_start_postcopy_finish(GAsyncResult *result, GError **error)
 static void
 job_in_thread(GTask *task, gpointer source, gpointer data, GCancellable *cancellable)
 {
-        Work *w = data;
         GError *error = NULL;
         virDomainJobInfo info = { 0 };
-        virDomainPtr dom;
+        virDomainPtr dom = lookup_domain(data, &error);
 
-        if (w->conn == NULL) {
-                g_task_return_new_error(task, NLC_LIBVIRT_ERROR, VIR_ERR_NO_CONNECT,
-                                        "not connected to libvirt");
-                return;
+        if (dom != NULL) {
+                if (virDomainGetJobInfo(dom, &info) < 0)
+                        set_error_from_libvirt(&error, "virDomainGetJobInfo");
+                virDomainFree(dom);
         }
-        dom = virDomainLookupByUUIDString(w->conn, w->uuid);
-        if (dom == NULL) {
-                set_error_from_libvirt(&error, "looking the domain up");
-                g_task_return_error(task, error);
-                return;
-        }
-        if (virDomainGetJobInfo(dom, &info) < 0)
-                set_error_from_libvirt(&error, "virDomainGetJobInfo");
-        virDomainFree(dom);
         if (error != NULL)
                 g_task_return_error(task, error);
         else
@@ -582,10 +587,7 @@ void
 nlc_libvirt_events_job_active(NlcLibvirtEvents *self, const char *uuid,
                               GAsyncReadyCallback callback, gpointer user_data)
 {
-        g_autoptr(GTask) task = g_task_new(NULL, NULL, callback, user_data);
-
-        g_task_set_task_data(task, work_new(self, uuid), work_free);
-        g_task_run_in_thread(task, job_in_thread);
+        run_for_domain(self, uuid, job_in_thread, callback, user_data);
 }
 
 gboolean

@@ -107,6 +107,25 @@ fd_is_queue_of(int pid, const char *fd_name, const char *ifname)
         return g_file_get_contents(info_path, &info, NULL, NULL) && strstr(info, want) != NULL;
 }
 
+/* A duplicate of fd @fd_name of the process behind @pidfd; -ESTALE when it
+ * is not a queue of @ifname (any more: the process may have closed that
+ * number and opened something else under it since fdinfo was read, so the
+ * kernel's name of the copy decides), else a negative errno. */
+static int
+copy_queue(int pidfd, const char *fd_name, const char *ifname)
+{
+        int fd = (int) syscall(SYS_pidfd_getfd, pidfd, atoi(fd_name), 0);
+        char named[IFNAMSIZ];
+
+        if (fd < 0)
+                return -errno;
+        if (!nlc_tap_fd_is_tap(fd, named) || !g_str_equal(named, ifname)) {
+                close(fd);
+                return -ESTALE;
+        }
+        return fd;
+}
+
 static gint
 compare_fd_numbers(gconstpointer a, gconstpointer b)
 {
@@ -134,19 +153,13 @@ nlc_tap_take_queues_of(int pid, const char *ifname, GArray *fds)
         if (pidfd < 0)
                 return -errno;
         for (guint i = 0; i < names->len; i++) {
-                int fd = (int) syscall(SYS_pidfd_getfd, pidfd, atoi(names->pdata[i]), 0);
-                char named[IFNAMSIZ];
+                int fd = copy_queue(pidfd, names->pdata[i], ifname);
 
-                if (fd < 0) {
-                        e = errno;
-                        break;
-                }
-                /* The process may have closed that number and opened
-                 * something else under it since fdinfo was read: keep only
-                 * a tap queue of @ifname, as the kernel names it now. */
-                if (!nlc_tap_fd_is_tap(fd, named) || !g_str_equal(named, ifname)) {
-                        close(fd);
+                if (fd == -ESTALE)
                         continue;
+                if (fd < 0) {
+                        e = -fd;
+                        break;
                 }
                 g_array_append_val(fds, fd);
                 taken++;
@@ -161,21 +174,17 @@ static int
 copy_attached_queue(int pid, const char *fd_name, const char *ifname)
 {
         int pidfd = (int) syscall(SYS_pidfd_open, pid, 0);
-        char named[IFNAMSIZ];
         int fd;
 
         if (pidfd < 0)
                 return -1;
-        fd = (int) syscall(SYS_pidfd_getfd, pidfd, atoi(fd_name), 0);
+        fd = copy_queue(pidfd, fd_name, ifname);
         close(pidfd);
-        if (fd < 0)
-                return -1;
-        if (!nlc_tap_fd_is_tap(fd, named) || !g_str_equal(named, ifname) ||
-            nlc_tap_queue_is_attached(fd) != 1) {
+        if (fd >= 0 && nlc_tap_queue_is_attached(fd) != 1) {
                 close(fd);
                 return -1;
         }
-        return fd;
+        return fd < 0 ? -1 : fd;
 }
 
 int

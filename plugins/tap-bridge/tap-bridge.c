@@ -279,25 +279,21 @@ tap_bridge_create(NlcBackendDevice *dev, GError **error)
 static gboolean
 tap_bridge_announce(NlcBackendDevice *dev, GError **error)
 {
-        int r, borrowed;
-
-        if (dev->queue_fds->len > 0) {
-                r = nlc_announce_rarp_vnet(g_array_index(dev->queue_fds, int, 0), dev->mac);
-                if (r < 0)
-                        return nlc_error_set_errno(error, r, "cannot write a RARP into %s",
-                                                   ifname_of(dev));
-                return TRUE;
-        }
+        gboolean held = dev->queue_fds->len > 0;
         /* A tap the daemon adopted but never held (libvirt's): write through
          * a copy of the holder's queue, closed at once. */
-        borrowed = nlc_tap_borrow_queue(ifname_of(dev));
-        if (borrowed < 0)
-                return nlc_error_set_errno(error, borrowed,
+        int fd =
+                held ? g_array_index(dev->queue_fds, int, 0) : nlc_tap_borrow_queue(ifname_of(dev));
+        int r;
+
+        if (fd < 0)
+                return nlc_error_set_errno(error, fd,
                                            "the daemon holds no queue of %s to announce through "
                                            "and cannot borrow one",
                                            ifname_of(dev));
-        r = nlc_announce_rarp_vnet(borrowed, dev->mac);
-        close(borrowed);
+        r = nlc_announce_rarp_vnet(fd, dev->mac);
+        if (!held)
+                close(fd);
         if (r < 0)
                 return nlc_error_set_errno(error, r, "cannot write a RARP into %s", ifname_of(dev));
         return TRUE;
