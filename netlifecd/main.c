@@ -17,6 +17,7 @@
 #include "nlc-error.h"
 #include "nlc-manager.h"
 #include "nlc-netlink.h"
+#include "nlc-port-association.h"
 #include "nlc-process.h"
 
 typedef struct {
@@ -132,6 +133,7 @@ main(int argc, char **argv)
                 g_printerr("netlifecd: %s\n", error->message);
                 return 2;
         }
+        nlc_port_association_configure(host.lldpad_pid_file, host.port_profile_timeout_ms);
         if (!state_dir)
                 state_dir = g_strdup(NLC_DEFAULT_STATE_DIR);
         if (!runtime_dir)
@@ -157,6 +159,8 @@ main(int argc, char **argv)
         }
         nlc_error_quark(); /* register org.netlifecd1.Error.* before any call */
         nlc_backends_init();
+        /* Before the restore: its re-associations name the event port. */
+        nlc_port_association_listen(host.port_profile_event_port);
 
         if (monitor_rcvbuf < 0) {
                 g_printerr("netlifecd: --monitor-rcvbuf must not be negative\n");

@@ -21,6 +21,7 @@ typedef enum {
         T_AUTHZ_BACKEND,
         T_PRINCIPALS,
         T_ALLOW,
+        T_PATH,
 } Type;
 
 typedef struct {
@@ -61,6 +62,9 @@ static const Key keys[] = {
           NLC_ALLOW_MACVTAP_LINKS, 0 },
         { "allow", "direct-devices", T_ALLOW, OFF(allow[NLC_ALLOW_DIRECT_DEVICES]),
           NLC_ALLOW_DIRECT_DEVICES, 0 },
+        { "port-profile", "lldpad-pid-file", T_PATH, OFF(lldpad_pid_file), 0, 0 },
+        { "port-profile", "timeout-ms", T_UINT, OFF(port_profile_timeout_ms), 100, 600000 },
+        { "port-profile", "event-port", T_UINT, OFF(port_profile_event_port), 1, G_MAXUINT32 },
         { "allow", "qmp-dirs", T_ALLOW, OFF(allow[NLC_ALLOW_QMP_DIRS]), NLC_ALLOW_QMP_DIRS, 0 },
 };
 
@@ -80,6 +84,12 @@ nlc_config_init_defaults(NlcConfig *c)
         c->announce_max_ms = 550;
         c->announce_step_ms = 100;
         c->journal_fsync = TRUE;
+        /* lldpad's own pid file, and libvirt's limit for one VDP request. */
+        g_strlcpy(c->lldpad_pid_file, "/var/run/lldpad.pid", sizeof c->lldpad_pid_file);
+        c->port_profile_timeout_ms = 10000;
+        /* "nlcd": above any pid (pid_max is at most 2^22) and below the
+         * kernel's own choices for unbound sockets (from 2^32-4096 down). */
+        c->port_profile_event_port = 0x6e6c6364;
         /* The daemon's own rules: root by rule, not by a bypass; the bus
          * policy's group may manage and migrate its own instances. */
         g_strlcpy(c->authz_rules[NLC_ACTION_READ], "*", NLC_CONFIG_RULE_MAX);
@@ -176,6 +186,13 @@ set_value(NlcConfig *c, const Key *k, const char *value, const char *path, const
                 }
                 return bad(error, path, text, k->group, k->key,
                            g_strdup_printf("'%s' is not a D-Bus address", value));
+        case T_PATH:
+                if (strlen(value) < NLC_CONFIG_ADDRESS_MAX && g_path_is_absolute(value)) {
+                        g_strlcpy(field, value, NLC_CONFIG_ADDRESS_MAX);
+                        return TRUE;
+                }
+                return bad(error, path, text, k->group, k->key,
+                           g_strdup_printf("'%s' is not an absolute path", value));
         case T_AUTHZ_BACKEND:
                 if (g_str_equal(value, "polkit") || g_str_equal(value, "config")) {
                         *(int *) field =

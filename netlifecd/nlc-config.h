@@ -37,6 +37,15 @@ typedef struct {
         NlcReadinessSource readiness;
         char destination_bus[NLC_CONFIG_ADDRESS_MAX];
         gboolean journal_fsync; /* [journal] fsync */
+        /* [port-profile] lldpad-pid-file: where lldpad's pid (its netlink
+         * port) is read for each VDP request; timeout-ms: how long one
+         * request may take before it counts as timed out. */
+        char lldpad_pid_file[NLC_CONFIG_ADDRESS_MAX];
+        guint port_profile_timeout_ms;
+        /* [port-profile] event-port: the netlink port lldpad's
+         * notifications come to; the same after a restart, since lldpad
+         * sends them to the port of the request that created the VSI. */
+        guint port_profile_event_port;
         /* [authorization] backend: polkit or config; unset, polkit on the
          * system bus and the daemon's own rules on any other bus. */
         gboolean has_authz_backend;

@@ -8,6 +8,7 @@
 #include "nlc-error.h"
 #include "nlc-lifecycle.h"
 #include "nlc-log.h"
+#include "nlc-port-association.h"
 
 struct _NlcDevice {
         NlcDbusDeviceSkeleton parent;
@@ -17,10 +18,21 @@ struct _NlcDevice {
         NlcJournal *journal;
         char *object_path;
         NlcDeviceOwnership ownership;
+        /* The port as the kernel last showed it... */
         NlcPortState port_state;
+        NlcPortReason kernel_reason;
+        guint64 kernel_ready_in_usec;
+        /* ... and as published (a port profile may hold Ready back). */
+        NlcPortState published_state;
         NlcPortReason port_reason;
+        gboolean published_ready;
         guint64 ready_in_usec; /* at ready_at_usec */
         gint64 ready_at_usec;
+        /* The switch's association of the device's port profile; NULL
+         * without one (made when first needed: the uplink is a prop). */
+        NlcPortAssociation *association;
+        gboolean has_profile;
+        NlcPortProfile profile;
         /* Destroy calls go through the manager's batch when set. */
         gboolean destroy_queued;
         /* The other device on the same tap (ShareQueues), borrowed: the
@@ -37,6 +49,9 @@ static guint signals[N_SIGNALS];
 
 static void nlc_device_iface_init(NlcDbusDeviceIface *iface);
 static gboolean persist_props(NlcBackendDevice *bdev, GError **error);
+static void profile_follow_state(NlcDevice *self, NlcDeviceState old_state,
+                                 NlcDeviceState new_state);
+static gboolean profile_allows_activation(NlcDevice *self, GError **error);
 
 G_DEFINE_TYPE_WITH_CODE(NlcDevice, nlc_device, NLC_DBUS_TYPE_DEVICE_SKELETON,
                         G_IMPLEMENT_INTERFACE(NLC_DBUS_TYPE_DEVICE, nlc_device_iface_init))
@@ -143,6 +158,7 @@ set_state(NlcDevice *self, NlcDeviceState new_state, NlcOp op, const char *reaso
         g_dbus_interface_skeleton_flush(G_DBUS_INTERFACE_SKELETON(self));
         /* Also the GObject signal "state-changed" the manager and instances follow. */
         nlc_dbus_device_emit_state_changed(NLC_DBUS_DEVICE(self), old_name, new_name, reason);
+        profile_follow_state(self, old_state, new_state);
         if (local) {
                 g_propagate_error(error, g_steal_pointer(&local));
                 return FALSE;
@@ -215,6 +231,8 @@ op_begin(NlcDevice *self, NlcOp op, gboolean *run, GError **error)
         default:
                 break;
         }
+        if (op == NLC_OP_ACTIVATE && !profile_allows_activation(self, error))
+                return FALSE;
         /* Write-ahead: a crash from here on is rolled forward at restart. */
         self->rec->has_pending = TRUE;
         self->rec->pending = op;
@@ -334,33 +352,46 @@ ready_in_usec_now(NlcDevice *self)
                                                         : self->ready_in_usec - (guint64) elapsed;
 }
 
-void
-nlc_device_set_port_state(NlcDevice *self, NlcPortState state, NlcPortReason reason,
-                          guint64 ready_in_usec, gint64 now_usec)
+/* An active device with a port profile carries the guest's traffic only
+ * once the switch applies the profile. */
+static gboolean
+profile_holds_back(NlcDevice *self)
+{
+        return self->association && self->rec->state == NLC_DEVICE_STATE_ACTIVE &&
+               nlc_port_association_get_state(self->association) != NLC_ASSOCIATION_ASSOCIATED;
+}
+
+/* Ready, PortState, PortReason and ReadyInUsec from the kernel's view and
+ * the port profile; signals what changed since the last publication. */
+static void
+publish_readiness(NlcDevice *self)
 {
         NlcDbusDevice *skel = NLC_DBUS_DEVICE(self);
-        NlcPortState was = self->port_state;
-        gboolean was_ready = was == NLC_PORT_STATE_FORWARDING;
-        gboolean ready = state == NLC_PORT_STATE_FORWARDING;
-        gboolean changed;
+        NlcPortState was = self->published_state, state = self->port_state;
+        gboolean was_ready = self->published_ready;
+        gboolean forwarding = state == NLC_PORT_STATE_FORWARDING;
+        gboolean held = forwarding && profile_holds_back(self);
+        gboolean ready = forwarding && !held;
+        NlcPortReason reason =
+                forwarding ? (held ? NLC_PORT_REASON_PORT_PROFILE : NLC_PORT_REASON_NONE)
+                           : self->kernel_reason;
+        gboolean changed = state != was || reason != self->port_reason;
 
-        if (ready)
-                reason = NLC_PORT_REASON_NONE;
-        changed = state != was || reason != self->port_reason;
         /* The kernel's own protection is news for an operator, not debug. */
         if (changed &&
             (reason == NLC_PORT_REASON_BPDU_GUARD || reason == NLC_PORT_REASON_STP_BLOCKING ||
-             reason == NLC_PORT_REASON_BRIDGE_GONE))
+             reason == NLC_PORT_REASON_BRIDGE_GONE || reason == NLC_PORT_REASON_PORT_PROFILE))
                 nlc_dev_message(self, "port %s -> %s (%s)", nlc_port_state_to_string(was),
                                 nlc_port_state_to_string(state), nlc_port_reason_to_string(reason));
         else if (changed)
                 nlc_dev_debug(self, "port %s -> %s (%s)", nlc_port_state_to_string(was),
                               nlc_port_state_to_string(state), nlc_port_reason_to_string(reason));
-        self->port_state = state;
+        self->published_state = state;
         self->port_reason = reason;
+        self->published_ready = ready;
+        /* Held back by the profile: no timer says when the switch answers. */
+        self->ready_in_usec = ready ? 0 : held ? G_MAXUINT64 : self->kernel_ready_in_usec;
         nlc_dbus_device_set_port_reason(skel, nlc_port_reason_to_string(reason));
-        self->ready_in_usec = ready ? 0 : ready_in_usec;
-        self->ready_at_usec = now_usec;
         nlc_dbus_device_set_port_state(skel, nlc_port_state_to_string(state));
         nlc_dbus_device_set_ready(skel, ready);
         nlc_dbus_device_set_ready_in_usec(skel, self->ready_in_usec);
@@ -373,6 +404,17 @@ nlc_device_set_port_state(NlcDevice *self, NlcPortState state, NlcPortReason rea
                 g_signal_emit(self, signals[SIGNAL_READY_CHANGED], 0);
 }
 
+void
+nlc_device_set_port_state(NlcDevice *self, NlcPortState state, NlcPortReason reason,
+                          guint64 ready_in_usec, gint64 now_usec)
+{
+        self->port_state = state;
+        self->kernel_reason = reason;
+        self->kernel_ready_in_usec = ready_in_usec;
+        self->ready_at_usec = now_usec;
+        publish_readiness(self);
+}
+
 NlcPortReason
 nlc_device_get_port_reason(NlcDevice *self)
 {
@@ -382,13 +424,135 @@ nlc_device_get_port_reason(NlcDevice *self)
 gboolean
 nlc_device_get_ready(NlcDevice *self)
 {
-        return self->port_state == NLC_PORT_STATE_FORWARDING;
+        return self->published_ready;
 }
 
 NlcPortState
 nlc_device_get_port_state(NlcDevice *self)
 {
         return self->port_state;
+}
+
+/* ---- the port profile (nlc-port-association.h) ------------------------ */
+
+static void
+on_association_changed(NlcDevice *self)
+{
+        nlc_dbus_device_set_port_profile(NLC_DBUS_DEVICE(self),
+                                         nlc_port_association_to_variant(self->association));
+        publish_readiness(self);
+}
+
+static void
+on_association_lost(NlcDevice *self, const char *why)
+{
+        nlc_dev_message(self, "port profile lost: %s", why);
+        nlc_dbus_device_emit_port_profile_lost(NLC_DBUS_DEVICE(self), why);
+}
+
+/* The association, made on first use: its uplink is the backend's "link"
+ * prop, set at allocate. NULL for a device without a profile. */
+static NlcPortAssociation *
+association(NlcDevice *self)
+{
+        const char *uplink = nlc_device_get_lower_link(self);
+
+        if (self->association || !self->has_profile || !uplink)
+                return self->association;
+        self->association =
+                nlc_port_association_new(&self->profile, self->bdev.mac, uplink, self->rec->id,
+                                         G_CALLBACK(on_association_changed), self);
+        nlc_port_association_set_lost_handler(self->association, G_CALLBACK(on_association_lost),
+                                              self);
+        on_association_changed(self);
+        return self->association;
+}
+
+static gboolean
+profile_allows_activation(NlcDevice *self, GError **error)
+{
+        NlcPortAssociation *a = association(self);
+
+        if (!a || nlc_port_association_get_state(a) == NLC_ASSOCIATION_ASSOCIATED)
+                return TRUE;
+        g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
+                    "cannot activate device %s: the switch has not associated its port profile "
+                    "(802.1Qbg, %s); only Device.Activate or Instance.Activate associate it "
+                    "before the device holds the MAC",
+                    self->rec->id,
+                    nlc_association_state_to_string(nlc_port_association_get_state(a)));
+        return FALSE;
+}
+
+/* What the switch is told when the device leaves active or is destroyed:
+ * the profile is dropped (best effort). */
+static void
+profile_follow_state(NlcDevice *self, NlcDeviceState old_state, NlcDeviceState new_state)
+{
+        NlcPortAssociation *a = association(self);
+
+        if (!a)
+                return;
+        if ((old_state == NLC_DEVICE_STATE_ACTIVE && new_state != NLC_DEVICE_STATE_ACTIVE) ||
+            new_state == NLC_DEVICE_STATE_DESTROYED)
+                nlc_port_association_release(a, G_OBJECT(self));
+        /* Whether the profile holds Ready back depends on the state. */
+        publish_readiness(self);
+}
+
+gboolean
+nlc_device_needs_association(NlcDevice *self)
+{
+        return association(self) && !self->destroy_queued &&
+               nlc_lifecycle_check(self->rec->state, NLC_OP_ACTIVATE) == NLC_TRANSITION_RUN;
+}
+
+void
+nlc_device_associate_async(NlcDevice *self, GAsyncReadyCallback callback, gpointer data)
+{
+        nlc_port_association_request_async(association(self), NLC_VDP_ASSOCIATE, G_OBJECT(self),
+                                           callback, data);
+}
+
+gboolean
+nlc_device_associate_finish(GAsyncResult *result, GError **error)
+{
+        return nlc_port_association_request_finish(result, error);
+}
+
+void
+nlc_device_disassociate(NlcDevice *self)
+{
+        if (association(self))
+                nlc_port_association_release(self->association, G_OBJECT(self));
+}
+
+static void
+on_reassociated(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(GError) error = NULL;
+
+        if (!nlc_port_association_request_finish(result, &error))
+                nlc_dev_warning(NLC_DEVICE(source), "port profile not re-established: %s",
+                                error->message);
+}
+
+/* After a restart, as libvirt does at its own: an active device's profile
+ * is associated again, and the device is not Ready until lldpad says so. */
+void
+nlc_device_restore_port_profile(NlcDevice *self)
+{
+        NlcPortAssociation *a = association(self);
+
+        if (a && self->rec->state == NLC_DEVICE_STATE_ACTIVE)
+                nlc_port_association_request_async(a, NLC_VDP_ASSOCIATE, G_OBJECT(self),
+                                                   on_reassociated, NULL);
+}
+
+gboolean
+nlc_device_has_port_profile(NlcDevice *self)
+{
+        return self->has_profile;
 }
 
 static gboolean
@@ -425,9 +589,8 @@ nlc_device_queue_handles(NlcDevice *self, GUnixFDList *fds, GError **error)
 }
 
 static gboolean
-handle_create(NlcDbusDevice *skel, GDBusMethodInvocation *invocation, GUnixFDList *in_fds)
+run_create(NlcDevice *self, GDBusMethodInvocation *invocation)
 {
-        NlcDevice *self = NLC_DEVICE(skel);
         g_autoptr(GError) error = NULL;
         g_autoptr(GUnixFDList) fds = g_unix_fd_list_new();
         GVariant *handles;
@@ -437,22 +600,72 @@ handle_create(NlcDbusDevice *skel, GDBusMethodInvocation *invocation, GUnixFDLis
         handles = nlc_device_queue_handles(self, fds, &error);
         if (!handles)
                 return fail_call(invocation, error);
-        nlc_dbus_device_complete_create(skel, invocation, fds, handles);
+        nlc_dbus_device_complete_create(NLC_DBUS_DEVICE(self), invocation, fds, handles);
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-#define DEFINE_SIMPLE_HANDLER(name, op)                                                       \
-        static gboolean handle_##name(NlcDbusDevice *skel, GDBusMethodInvocation *invocation) \
-        {                                                                                     \
-                g_autoptr(GError) error = NULL;                                               \
-                if (!nlc_device_run(NLC_DEVICE(skel), op, &error))                            \
-                        return fail_call(invocation, error);                                  \
-                nlc_dbus_device_complete_##name(skel, invocation);                            \
-                return G_DBUS_METHOD_INVOCATION_HANDLED;                                      \
-        }
+static gboolean
+run_activate(NlcDevice *self, GDBusMethodInvocation *invocation)
+{
+        g_autoptr(GError) error = NULL;
 
-DEFINE_SIMPLE_HANDLER(activate, NLC_OP_ACTIVATE)
-DEFINE_SIMPLE_HANDLER(deactivate, NLC_OP_DEACTIVATE)
+        if (!nlc_device_run(self, NLC_OP_ACTIVATE, &error)) {
+                /* Associated by this call (the profile allowed it), then
+                 * the activation failed: the switch lets go again. */
+                if (self->association &&
+                    nlc_port_association_get_state(self->association) ==
+                            NLC_ASSOCIATION_ASSOCIATED &&
+                    self->rec->state != NLC_DEVICE_STATE_ACTIVE)
+                        nlc_device_disassociate(self);
+                return fail_call(invocation, error);
+        }
+        nlc_dbus_device_complete_activate(NLC_DBUS_DEVICE(self), invocation);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+/* Activate of a device with a port profile: the switch first (ASSOCIATE),
+ * then the activation itself, which checks the state again (a call may
+ * have come in meanwhile). */
+static void
+on_associated(GObject *source, GAsyncResult *result, gpointer data)
+{
+        GDBusMethodInvocation *invocation = data;
+        g_autoptr(GError) error = NULL;
+
+        if (!nlc_device_associate_finish(result, &error))
+                fail_call(invocation, error);
+        else
+                run_activate(NLC_DEVICE(source), invocation);
+}
+
+static gboolean
+handle_create(NlcDbusDevice *skel, GDBusMethodInvocation *invocation, GUnixFDList *in_fds)
+{
+        return run_create(NLC_DEVICE(skel), invocation);
+}
+
+static gboolean
+handle_activate(NlcDbusDevice *skel, GDBusMethodInvocation *invocation)
+{
+        NlcDevice *self = NLC_DEVICE(skel);
+
+        if (nlc_device_needs_association(self)) {
+                nlc_device_associate_async(self, on_associated, invocation);
+                return G_DBUS_METHOD_INVOCATION_HANDLED;
+        }
+        return run_activate(self, invocation);
+}
+
+static gboolean
+handle_deactivate(NlcDbusDevice *skel, GDBusMethodInvocation *invocation)
+{
+        g_autoptr(GError) error = NULL;
+
+        if (!nlc_device_run(NLC_DEVICE(skel), NLC_OP_DEACTIVATE, &error))
+                return fail_call(invocation, error);
+        nlc_dbus_device_complete_deactivate(skel, invocation);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
 
 static gboolean
 handle_free(NlcDbusDevice *skel, GDBusMethodInvocation *invocation)
@@ -722,6 +935,23 @@ persist_props(NlcBackendDevice *bdev, GError **error)
         return nlc_journal_write(self->journal, self->rec, error);
 }
 
+/* The profile the backend accepted at allocate, from the journalled
+ * options. */
+static void
+read_profile(NlcDevice *self)
+{
+        g_auto(GVariantDict) opts = G_VARIANT_DICT_INIT(self->rec->options);
+        g_autoptr(GError) error = NULL;
+
+        if (!self->rec->options)
+                return;
+        if (!nlc_port_profile_from_options(&opts, &self->profile, &error)) {
+                nlc_dev_warning(self, "journalled port profile unreadable: %s", error->message);
+                return;
+        }
+        self->has_profile = self->profile.kind == NLC_PORT_PROFILE_8021QBG;
+}
+
 NlcDevice *
 nlc_device_new(NlcJournalRecord *record, const NlcBackend *backend, NlcJournal *journal,
                const char *runtime_dir)
@@ -743,6 +973,7 @@ nlc_device_new(NlcJournalRecord *record, const NlcBackend *backend, NlcJournal *
         self->bdev.runtime_dir = runtime_dir;
         self->bdev.persist = persist_props;
         self->bdev.state = record->state;
+        read_profile(self);
         sync_properties(self);
         return self;
 }
@@ -751,9 +982,9 @@ static void
 nlc_device_init(NlcDevice *self)
 {
         self->bdev.queue_fds = g_array_new(FALSE, FALSE, sizeof(int));
-        self->port_state = NLC_PORT_STATE_DISABLED;
-        self->port_reason = NLC_PORT_REASON_NO_PORT;
-        self->ready_in_usec = G_MAXUINT64;
+        self->port_state = self->published_state = NLC_PORT_STATE_DISABLED;
+        self->port_reason = self->kernel_reason = NLC_PORT_REASON_NO_PORT;
+        self->ready_in_usec = self->kernel_ready_in_usec = G_MAXUINT64;
         nlc_dbus_device_set_port_state(NLC_DBUS_DEVICE(self), "disabled");
         nlc_dbus_device_set_port_reason(NLC_DBUS_DEVICE(self),
                                         nlc_port_reason_to_string(NLC_PORT_REASON_NO_PORT));
@@ -767,6 +998,7 @@ nlc_device_finalize(GObject *object)
 
         close_queues(self);
         g_array_unref(self->bdev.queue_fds);
+        nlc_port_association_free(self->association);
         nlc_journal_record_free(self->rec);
         g_free(self->object_path);
         G_OBJECT_CLASS(nlc_device_parent_class)->finalize(object);

@@ -79,6 +79,22 @@ typedef struct {
 
 void nlc_device_set_ownership(NlcDevice *self, const NlcDeviceOwnership *ownership);
 
+/*
+ * The port profile (nlc-port-association.h). A device with one is
+ * associated by the switch before it may activate: needs_association()
+ * says whether an Activate must first go through associate_async()
+ * (NLC_ERROR PortProfile* on failure); disassociate() lets the switch go
+ * (best effort: an activation that failed after its association);
+ * restore_port_profile() associates an active device's profile again after
+ * a restart.
+ */
+gboolean nlc_device_has_port_profile(NlcDevice *self);
+gboolean nlc_device_needs_association(NlcDevice *self);
+void nlc_device_associate_async(NlcDevice *self, GAsyncReadyCallback callback, gpointer data);
+gboolean nlc_device_associate_finish(GAsyncResult *result, GError **error);
+void nlc_device_disassociate(NlcDevice *self);
+void nlc_device_restore_port_profile(NlcDevice *self);
+
 /* Deactivate, destroy and free, as far as the state needs; the object goes
  * away (Migrate's release-source). */
 gboolean nlc_device_release(NlcDevice *self, GError **error);

@@ -36,6 +36,7 @@ static const char *const port_reason_names[] = {
         [NLC_PORT_REASON_BRIDGE_GONE] = "bridge-gone",
         [NLC_PORT_REASON_NOT_ON_BRIDGE] = "not-on-bridge",
         [NLC_PORT_REASON_DISABLED] = "disabled",
+        [NLC_PORT_REASON_PORT_PROFILE] = "port-profile",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(port_reason_names) == NLC_PORT_REASON_LAST + 1);
 
@@ -78,6 +79,9 @@ static const char *const error_names[] = {
         [NLC_ERROR_BUSY] = "Busy",
         [NLC_ERROR_NOT_SUPPORTED] = "NotSupported",
         [NLC_ERROR_NOT_AUTHORIZED] = "NotAuthorized",
+        [NLC_ERROR_PORT_PROFILE_REFUSED] = "PortProfileRefused",
+        [NLC_ERROR_PORT_PROFILE_TIMED_OUT] = "PortProfileTimedOut",
+        [NLC_ERROR_PORT_PROFILE_UNAVAILABLE] = "PortProfileUnavailable",
 };
 G_STATIC_ASSERT(G_N_ELEMENTS(error_names) == NLC_ERROR_LAST + 1);
 

@@ -201,23 +201,32 @@ handle_wait_ready(NlcDbusInstance *skel, GDBusMethodInvocation *invocation, guin
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-/* Runs @op on every device that is not already where it leads; refuses,
- * changing nothing, when one of them cannot take it. */
+/* Every device is created or already active. */
 static gboolean
-run_on_all(NlcInstance *self, NlcOp op, NlcDeviceState ok_from, NlcDeviceState target,
-           GError **error)
+check_activatable(NlcInstance *self, GError **error)
 {
         for (guint i = 0; i < self->devices->len; i++) {
                 NlcDevice *d = self->devices->pdata[i];
                 NlcDeviceState st = nlc_device_get_state(d);
 
-                if (st != ok_from && st != target && op == NLC_OP_ACTIVATE) {
+                if (st != NLC_DEVICE_STATE_CREATED && st != NLC_DEVICE_STATE_ACTIVE) {
                         g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
                                     "cannot activate instance %s: device %s is %s", self->name,
                                     nlc_device_get_id(d), nlc_device_state_to_string(st));
                         return FALSE;
                 }
         }
+        return TRUE;
+}
+
+/* Runs @op on every device that is not already where it leads; refuses,
+ * changing nothing, when one of them cannot take it. */
+static gboolean
+run_on_all(NlcInstance *self, NlcOp op, NlcDeviceState ok_from, NlcDeviceState target,
+           GError **error)
+{
+        if (op == NLC_OP_ACTIVATE && !check_activatable(self, error))
+                return FALSE;
         for (guint i = 0; i < self->devices->len; i++) {
                 NlcDevice *d = self->devices->pdata[i];
 
@@ -377,17 +386,85 @@ static const NlcPrivateProperty private_qemu_socket = {
         .reveal = reveal_qemu_socket,
 };
 
+/* Instance.Activate of an instance with port profiles: every profile
+ * associated at once (in parallel), then the activation; a profile the
+ * switch did not associate fails the call, and those this call associated
+ * are disassociated again. */
+typedef struct {
+        NlcInstance *instance; /* referenced */
+        GDBusMethodInvocation *invocation;
+        GPtrArray *associated; /* NlcDevice, referenced */
+        GError *error;         /* the first failure, with the others appended */
+        guint pending;
+} Activation;
+
+static void
+activation_finish(Activation *a)
+{
+        NlcInstance *self = a->instance;
+
+        if (!a->error)
+                run_on_all(self, NLC_OP_ACTIVATE, NLC_DEVICE_STATE_CREATED, NLC_DEVICE_STATE_ACTIVE,
+                           &a->error);
+        if (a->error) {
+                for (guint i = 0; i < a->associated->len; i++) {
+                        NlcDevice *d = a->associated->pdata[i];
+
+                        if (nlc_device_get_state(d) != NLC_DEVICE_STATE_ACTIVE)
+                                nlc_device_disassociate(d);
+                }
+                g_dbus_method_invocation_return_gerror(a->invocation, a->error);
+                g_error_free(a->error);
+        } else {
+                nlc_dbus_instance_complete_activate(NLC_DBUS_INSTANCE(self), a->invocation);
+        }
+        g_ptr_array_unref(a->associated);
+        g_object_unref(self);
+        g_free(a);
+}
+
+static void
+on_device_associated(GObject *source, GAsyncResult *result, gpointer data)
+{
+        Activation *a = data;
+        g_autoptr(GError) error = NULL;
+
+        if (nlc_device_associate_finish(result, &error))
+                g_ptr_array_add(a->associated, g_object_ref(source));
+        else if (!a->error)
+                a->error = g_steal_pointer(&error);
+        else
+                g_prefix_error(&a->error, "%s; ", error->message);
+        if (--a->pending == 0)
+                activation_finish(a);
+}
+
 static gboolean
 handle_activate(NlcDbusInstance *skel, GDBusMethodInvocation *invocation)
 {
+        NlcInstance *self = NLC_INSTANCE(skel);
         g_autoptr(GError) error = NULL;
+        Activation *a;
 
-        if (!run_on_all(NLC_INSTANCE(skel), NLC_OP_ACTIVATE, NLC_DEVICE_STATE_CREATED,
-                        NLC_DEVICE_STATE_ACTIVE, &error)) {
+        if (!check_activatable(self, &error)) {
                 g_dbus_method_invocation_return_gerror(invocation, error);
                 return G_DBUS_METHOD_INVOCATION_HANDLED;
         }
-        nlc_dbus_instance_complete_activate(skel, invocation);
+        a = g_new0(Activation, 1);
+        a->instance = g_object_ref(self);
+        a->invocation = invocation;
+        a->associated = g_ptr_array_new_with_free_func(g_object_unref);
+        a->pending = 1; /* this function's own, so none finishes early */
+        for (guint i = 0; i < self->devices->len; i++) {
+                NlcDevice *d = self->devices->pdata[i];
+
+                if (!nlc_device_needs_association(d))
+                        continue;
+                a->pending++;
+                nlc_device_associate_async(d, on_device_associated, a);
+        }
+        if (--a->pending == 0)
+                activation_finish(a);
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 

@@ -84,6 +84,7 @@ nlc_manager_restore_devices(NlcManager *self)
 
                 if (!nlc_device_verify(device, "restored", &error))
                         nlc_dev_warning(device, "restored with problems: %s", error->message);
+                nlc_device_restore_port_profile(device);
                 if (nlc_device_get_state(device) != NLC_DEVICE_STATE_FREED)
                         nlc_manager_add_device(self, device);
         }

@@ -113,13 +113,17 @@ nlc_port_profile_from_options(GVariantDict *opts, NlcPortProfile *out, GError **
 void
 nlc_port_profile_set_not_applied(const NlcPortProfile *profile, const char *backend, GError **error)
 {
-        g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_SUPPORTED,
-                    "backend %s: virtualport %s is valid, but netlifecd does not apply port "
-                    "profiles yet (%s); a device the switch never associated would lose its "
-                    "traffic, so none is made: allocate without virtualport, or let libvirt "
-                    "apply the profile",
-                    backend, profile->kind == NLC_PORT_PROFILE_8021QBG ? "802.1Qbg" : "802.1Qbh",
-                    profile->kind == NLC_PORT_PROFILE_8021QBG
-                            ? "the VDP client exists, the lifecycle does not use it yet"
-                            : "802.1Qbh needs Cisco enic hardware, never run here");
+        if (profile->kind == NLC_PORT_PROFILE_8021QBH)
+                g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_SUPPORTED,
+                            "backend %s: virtualport 802.1Qbh is valid, but netlifecd does not "
+                            "send 802.1Qbh requests yet (they need Cisco enic hardware, never "
+                            "run here); a device the switch never associated would lose its "
+                            "traffic, so none is made",
+                            backend);
+        else
+                g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_SUPPORTED,
+                            "backend %s: virtualport 802.1Qbg is associated through lldpad for a "
+                            "macvtap on the uplink; an assigned host device has no macvtap "
+                            "(libvirt applies 802.1Qbg to none either): use backend macvtap",
+                            backend);
 }

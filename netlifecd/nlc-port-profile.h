@@ -6,9 +6,10 @@
  * (24 bits), typeidversion, instanceid (a UUID); for 802.1Qbh profileid and
  * instanceid. Validated here, for the backends to share.
  *
- * The association itself (VDP through lldpad, nlc-vdp.c) is not yet part of
- * the lifecycle: a backend refuses a device with a port profile (NotSupported)
- * rather than create one whose profile the switch never got.
+ * The association with the switch (802.1Qbg VDP through lldpad) is the
+ * daemon's, around Create and Activate (nlc-port-association.h), for a
+ * macvtap; a backend refuses what it cannot have associated: 802.1Qbh
+ * (not sent yet), 802.1Qbg on an assigned device.
  */
 #pragma once
 
@@ -21,8 +22,8 @@ G_BEGIN_DECLS
 /* Spliced into a backend's options table, before its { NULL }. */
 #define NLC_PORT_PROFILE_OPTIONS                                                        \
         { "virtualport", "s",                                                           \
-          "Port profile the switch applies: 802.1Qbg (VDP through lldpad) or 802.1Qbh " \
-          "(not applied yet: refused)" },                                               \
+          "Port profile the switch applies: 802.1Qbg (VDP through lldpad, macvtap) or " \
+          "802.1Qbh (not sent yet: refused)" },                                         \
                 { "managerid", "y", "802.1Qbg: VSI manager id" },                       \
                 { "typeid", "u", "802.1Qbg: VSI type id, 24 bits" },                    \
                 { "typeidversion", "y", "802.1Qbg: VSI type version" },                 \
@@ -54,8 +55,8 @@ typedef struct {
  * id that is not a UUID or is all zeros, a profile id empty or too long. */
 gboolean nlc_port_profile_from_options(GVariantDict *opts, NlcPortProfile *out, GError **error);
 
-/* The refusal a backend returns for a device with a port profile until the
- * lifecycle applies them (NotSupported, saying which standard and why). */
+/* The refusal a backend returns for a profile it cannot have associated
+ * (NotSupported, saying which standard and why). */
 void nlc_port_profile_set_not_applied(const NlcPortProfile *profile, const char *backend,
                                       GError **error);
 

@@ -205,6 +205,61 @@ nlc_vdp_parse_status(const guint8 *buf, gsize len, guint32 seq, const guint8 ins
         return NLC_VDP_STATUS_NO_ENTRY;
 }
 
+/* The VSI in an IFLA_VF_PORT of a notification: its UUID and the request
+ * lldpad reports (a u16 there, a u8 in the kernel's ABI: the first byte
+ * either way, little-endian). */
+static void
+read_notified_port(const struct nlattr *port, NlcVdpNotification *out, gboolean *has_uuid,
+                   gboolean *has_request)
+{
+        const struct nlattr *a;
+
+        mnl_attr_for_each_nested(a, port)
+        {
+                if (mnl_attr_get_type(a) == IFLA_PORT_INSTANCE_UUID &&
+                    mnl_attr_get_payload_len(a) == 16) {
+                        memcpy(out->instance_uuid, mnl_attr_get_payload(a), 16);
+                        *has_uuid = TRUE;
+                } else if (mnl_attr_get_type(a) == IFLA_PORT_REQUEST &&
+                           mnl_attr_get_payload_len(a) >= 1) {
+                        out->request = (NlcVdpRequest) * (const guint8 *) mnl_attr_get_payload(a);
+                        *has_request = TRUE;
+                }
+        }
+}
+
+gboolean
+nlc_vdp_parse_notification(const guint8 *buf, gsize len, NlcVdpNotification *out)
+{
+        const struct nlmsghdr *nlh = (const struct nlmsghdr *) buf;
+        gboolean has_name = FALSE, has_uuid = FALSE, has_request = FALSE;
+        const struct nlattr *a;
+
+        memset(out, 0, sizeof(*out));
+        if (len < sizeof(*nlh) || !mnl_nlmsg_ok(nlh, (int) len) || nlh->nlmsg_type != RTM_SETLINK ||
+            nlh->nlmsg_len < mnl_nlmsg_size(sizeof(struct ifinfomsg)))
+                return FALSE;
+        /* lldpad leaves ifi_index 0: the uplink is only named. */
+        mnl_attr_for_each(a, nlh, sizeof(struct ifinfomsg))
+        {
+                const struct nlattr *port;
+
+                if (mnl_attr_get_type(a) == IFLA_IFNAME &&
+                    mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0) {
+                        g_strlcpy(out->uplink_name, mnl_attr_get_str(a), sizeof out->uplink_name);
+                        has_name = TRUE;
+                }
+                if (mnl_attr_get_type(a) != IFLA_VF_PORTS)
+                        continue;
+                mnl_attr_for_each_nested(port, a)
+                {
+                        if (mnl_attr_get_type(port) == IFLA_VF_PORT)
+                                read_notified_port(port, out, &has_uuid, &has_request);
+                }
+        }
+        return has_name && has_uuid && has_request;
+}
+
 gboolean
 nlc_vdp_response_is_success(guint16 response)
 {
@@ -277,6 +332,23 @@ nlc_vdp_socket_open(guint32 *port_id)
                 return -e;
         }
         *port_id = addr.nl_pid;
+        return fd;
+}
+
+int
+nlc_vdp_socket_open_at(guint32 port_id)
+{
+        struct sockaddr_nl addr = { .nl_family = AF_NETLINK, .nl_pid = port_id };
+        int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
+        int e;
+
+        if (fd < 0)
+                return -errno;
+        if (bind(fd, (struct sockaddr *) &addr, sizeof addr) < 0) {
+                e = errno;
+                close(fd);
+                return -e;
+        }
         return fd;
 }
 

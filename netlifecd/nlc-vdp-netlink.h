@@ -64,6 +64,20 @@ typedef enum {
 NlcVdpStatus nlc_vdp_parse_status(const guint8 *buf, gsize len, guint32 seq,
                                   const guint8 instance_uuid[16], guint16 *response);
 
+/* lldpad's unsolicited message (tests/lldpad/README.md 3.6): an
+ * RTM_SETLINK from lldpad's port to the nlmsg_pid of the request that
+ * created the VSI, when the VSI ended by the switch's doing (a DEASSOC it
+ * sent, a refusal) — and also after a DISASSOCIATE some process on this
+ * host asked for. The uplink is named only (ifi_index 0). */
+typedef struct {
+        char uplink_name[16];
+        guint8 instance_uuid[16];
+        NlcVdpRequest request; /* DISASSOCIATE in every one seen */
+} NlcVdpNotification;
+
+/* TRUE when @buf is such a message (uplink, UUID and request present). */
+gboolean nlc_vdp_parse_notification(const guint8 *buf, gsize len, NlcVdpNotification *out);
+
 /* PORT_VDP_RESPONSE_SUCCESS, and 0x100 which libvirt also counts as success
  * (PORT_PROFILE_RESPONSE_SUCCESS); 0x101 is in progress. */
 gboolean nlc_vdp_response_is_success(guint16 response);
@@ -77,6 +91,10 @@ const char *nlc_vdp_response_to_string(guint16 response);
  * anyone else, -EAGAIN when none is waiting). Negative errno on failure. Netlink unicast stays in the sender's
  * network namespace: lldpad must run in the daemon's. */
 int nlc_vdp_socket_open(guint32 *port_id);
+/* The same, bound to @port_id: the daemon's event port, where lldpad sends
+ * its notifications; -EADDRINUSE when another socket of this network
+ * namespace holds it. */
+int nlc_vdp_socket_open_at(guint32 port_id);
 int nlc_vdp_socket_send(int fd, guint32 to_port, const guint8 *buf, gsize len);
 gssize nlc_vdp_socket_receive(int fd, guint8 *buf, gsize size, guint32 from_port);
 

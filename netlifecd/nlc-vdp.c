@@ -137,7 +137,8 @@ lldpad_errno_words(int e)
                 return "EVB is not negotiated on the uplink (the switch has not answered LLDP's "
                        "EVB TLV)";
         case ENXIO:
-                return "lldpad has no VDP for the uplink yet (it started less than a second ago)";
+                return "lldpad has no VDP on the uplink (its configuration does not name it, or "
+                       "lldpad started less than a second ago)";
         case EBUSY:
                 return "a request for this VSI is still in flight";
         case ENODEV:
@@ -319,8 +320,8 @@ send_message(GTask *task, const guint8 *buf, gsize len)
         return FALSE;
 }
 
-static gboolean
-read_lldpad_pid(const char *path, guint32 *pid, GError **error)
+gboolean
+nlc_vdp_read_lldpad_pid(const char *path, guint32 *pid, GError **error)
 {
         g_autofree char *text = NULL;
         guint64 v;
@@ -386,7 +387,7 @@ nlc_vdp_request_async(const NlcVdpVsi *vsi, NlcVdpRequest request, const NlcVdpT
                 g_source_attach(r->cancel, g_task_get_context(task));
         }
 
-        if (!read_lldpad_pid(r->pid_file, &r->lldpad_port, &error)) {
+        if (!nlc_vdp_read_lldpad_pid(r->pid_file, &r->lldpad_port, &error)) {
                 fail(task, NLC_VDP_ERROR_NO_LLDPAD, "cannot read lldpad's pid: %s", error->message);
                 return;
         }
@@ -409,7 +410,10 @@ nlc_vdp_request_async(const NlcVdpVsi *vsi, NlcVdpRequest request, const NlcVdpT
         g_source_set_callback(r->io, (GSourceFunc) (void (*)(void)) on_readable, task, NULL);
         g_source_attach(r->io, g_task_get_context(task));
         r->seq = (guint32) g_random_int_range(1, G_MAXINT32 / 2);
-        len = nlc_vdp_build_setlink(buf, r->seq, r->port_id, vsi, request);
+        /* lldpad answers the sender's address; the header's pid is only
+         * where its later notifications go. */
+        len = nlc_vdp_build_setlink(buf, r->seq, r->t.event_port ? r->t.event_port : r->port_id,
+                                    vsi, request);
         r->step = STEP_ACCEPTANCE;
         if (send_message(task, buf, len))
                 arm_timer(task, r->t.reply_timeout_ms, on_timeout);

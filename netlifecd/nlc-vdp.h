@@ -38,6 +38,10 @@ typedef struct {
         guint timeout_ms;            /* the whole request; 0: 10000, as libvirt */
         guint first_poll_ms;         /* 0: 20 */
         guint poll_ms;               /* 0: 20 (libvirt: 125) */
+        /* The nlmsg_pid of the SETLINK: where lldpad sends the VSI's
+         * notifications (to the port of the request that created it, even
+         * after a restart). 0: the request's own socket, gone after it. */
+        guint32 event_port;
 } NlcVdpTimings;
 
 /* Sends @request for @vsi and follows it. The result: the switch's response
@@ -48,6 +52,9 @@ void nlc_vdp_request_async(const NlcVdpVsi *vsi, NlcVdpRequest request,
                            const NlcVdpTimings *timings, GCancellable *cancellable,
                            GAsyncReadyCallback callback, gpointer data);
 gboolean nlc_vdp_request_finish(GAsyncResult *result, guint16 *response, GError **error);
+
+/* lldpad's pid (its netlink port) from its pid file. */
+gboolean nlc_vdp_read_lldpad_pid(const char *path, guint32 *pid, GError **error);
 
 /* "a1412857-60f7-4ce1-e95a-2164943f53aa" ↔ 16 bytes; FALSE when not a UUID. */
 gboolean nlc_vdp_uuid_parse(const char *text, guint8 out[16]);

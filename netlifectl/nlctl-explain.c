@@ -81,6 +81,8 @@ reason_words(const char *reason)
                                  "bridge of that name is made again" },
                 { "not-on-bridge", "the link is not a port of its bridge" },
                 { "disabled", "it is disabled, for none of the known reasons" },
+                { "port-profile", "the switch has not associated the device's port profile "
+                                  "(see 'port profile')" },
         };
 
         for (guint i = 0; i < G_N_ELEMENTS(table); i++)
@@ -174,6 +176,35 @@ announce_words(GVariant *inst, const char *name)
                        : g_strdup("not since the daemon follows the guest");
 }
 
+/* The device's PortProfile in words, or NULL without one. */
+static char *
+profile_words(GVariant *d)
+{
+        g_autoptr(GVariant) p =
+                d ? g_variant_lookup_value(d, "PortProfile", G_VARIANT_TYPE_VARDICT) : NULL;
+        const char *kind = NULL, *state = "", *request = "", *error = "", *text = "";
+        guint16 response = 0;
+        gboolean answered;
+        guint64 changed = 0;
+        g_autofree char *when = NULL;
+
+        if (!p || !g_variant_lookup(p, "Kind", "&s", &kind))
+                return NULL;
+        g_variant_lookup(p, "State", "&s", &state);
+        g_variant_lookup(p, "Request", "&s", &request);
+        g_variant_lookup(p, "Error", "&s", &error);
+        g_variant_lookup(p, "ChangedUsec", "t", &changed);
+        answered = g_variant_lookup(p, "Response", "q", &response);
+        g_variant_lookup(p, "ResponseText", "&s", &text);
+        when = changed ? nlctl_format_time(changed) : g_strdup("-");
+        if (*error)
+                return g_strdup_printf("%s %s since %s: %s", kind, state, when, error);
+        if (answered)
+                return g_strdup_printf("%s %s since %s (the switch answered %s: %u, %s)", kind,
+                                       state, when, request, response, text);
+        return g_strdup_printf("%s %s%s%s", kind, state, *request ? ", last asked: " : "", request);
+}
+
 /* Explains one device: text lines (indented by @indent) or a JSON object. */
 static JsonObject *
 explain_device(World *w, const char *path, GVariant *d, GString *out, gboolean brief)
@@ -190,6 +221,7 @@ explain_device(World *w, const char *path, GVariant *d, GString *out, gboolean b
         g_autofree char *mac = mac_words(w, path, d, FALSE, &owner);
         guint64 left = nlctl_dict_u64(d, "ReadyInUsec", NLCTL_NOT_COUNTING);
         guint64 announced = nlctl_last_announced(inst);
+        g_autofree char *profile = profile_words(d);
 
         json_object_set_string_member(o, "path", path);
         json_object_set_string_member(o, "kind", "device");
@@ -211,6 +243,8 @@ explain_device(World *w, const char *path, GVariant *d, GString *out, gboolean b
                 json_object_set_int_member(o, "last-announced-usec", (gint64) announced);
         else
                 json_object_set_null_member(o, "last-announced-usec");
+        if (profile)
+                json_object_set_string_member(o, "port-profile", profile);
         if (brief) {
                 g_string_append_printf(out, "  %s: %s, %s: %s\n", label, nlctl_dict_str(d, "State"),
                                        ready ? "ready" : "not ready", why);
@@ -220,6 +254,8 @@ explain_device(World *w, const char *path, GVariant *d, GString *out, gboolean b
                 g_string_append_printf(out, "%s: %s, %s\n  why: %s\n  mac: %s\n  announced: %s\n",
                                        label, nlctl_dict_str(d, "State"),
                                        ready ? "ready" : "not ready", why, mac, ann);
+                if (profile)
+                        g_string_append_printf(out, "  port profile: %s\n", profile);
         }
         return o;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * watch: the daemon's signals as they come, one time-stamped line each —
- * StateChanged, PortStateChanged, PropertiesChanged (PortState, Ready, Phase and the other
+ * StateChanged, PortStateChanged, PortProfileLost, PropertiesChanged (PortState, Ready, Phase and the other
  * state words), MacConflict, PhaseChanged, InterfacesAdded/Removed, and the
  * daemon joining or leaving the bus. Until SIGINT/SIGTERM (exit 0), or
  * --count lines.
@@ -157,6 +157,10 @@ on_signal(GDBusConnection *c, const char *sender, const char *path, const char *
                    g_variant_is_of_type(args, G_VARIANT_TYPE("(sss)"))) {
                 g_variant_get(args, "(&s&s&s)", &a, &b, &r);
                 text = g_strdup_printf("MacConflict %s: owner port %s, seen at port %s", a, b, r);
+        } else if (g_str_equal(member, "PortProfileLost") &&
+                   g_variant_is_of_type(args, G_VARIANT_TYPE("(s)"))) {
+                g_variant_get(args, "(&s)", &a);
+                text = g_strdup_printf("PortProfileLost: %s", a);
         } else if (g_str_equal(member, "PhaseChanged") &&
                    g_variant_is_of_type(args, G_VARIANT_TYPE("(ss)"))) {
                 g_variant_get(args, "(&s&s)", &a, &b);

@@ -56,7 +56,12 @@ typedef enum {
         NLC_PORT_REASON_BRIDGE_GONE = 9,       /* the bridge does not exist */
         NLC_PORT_REASON_NOT_ON_BRIDGE = 10,    /* the link is not a port of its bridge */
         NLC_PORT_REASON_DISABLED = 11,         /* disabled, for none of the reasons above */
-        NLC_PORT_REASON_LAST = NLC_PORT_REASON_DISABLED,
+        /* The port forwards, but the switch has not (yet, or no longer)
+         * associated the device's port profile (Device.PortProfile says
+         * why): an active device with a profile counts as ready only once
+         * the switch applies it. */
+        NLC_PORT_REASON_PORT_PROFILE = 12,
+        NLC_PORT_REASON_LAST = NLC_PORT_REASON_PORT_PROFILE,
 } NlcPortReason;
 
 typedef enum {
@@ -99,7 +104,13 @@ typedef enum {
         NLC_ERROR_BUSY = 5,
         NLC_ERROR_NOT_SUPPORTED = 6,
         NLC_ERROR_NOT_AUTHORIZED = 7, /* the caller does not hold the action it needs */
-        NLC_ERROR_LAST = NLC_ERROR_NOT_AUTHORIZED,
+        /* A port profile's association (Device.PortProfile): lldpad or the
+         * switch said no (the switch's response code in the message); no
+         * answer within [port-profile] timeout-ms; no lldpad to ask. */
+        NLC_ERROR_PORT_PROFILE_REFUSED = 8,
+        NLC_ERROR_PORT_PROFILE_TIMED_OUT = 9,
+        NLC_ERROR_PORT_PROFILE_UNAVAILABLE = 10,
+        NLC_ERROR_LAST = NLC_ERROR_PORT_PROFILE_UNAVAILABLE,
 } NlcError;
 
 const char *nlc_device_state_to_string(NlcDeviceState state);

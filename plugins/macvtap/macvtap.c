@@ -86,7 +86,9 @@ macvtap_allocate(NlcBackendDevice *dev, GVariantDict *opts, const NlcBackendHost
 
         if (!nlc_port_profile_from_options(opts, &profile, error))
                 return FALSE;
-        if (profile.kind != NLC_PORT_PROFILE_NONE) {
+        /* 802.1Qbg is the daemon's (associated around Create and
+         * Activate); 802.1Qbh is not sent yet. */
+        if (profile.kind == NLC_PORT_PROFILE_8021QBH) {
                 nlc_port_profile_set_not_applied(&profile, "macvtap", error);
                 return FALSE;
         }

@@ -29,7 +29,10 @@
 # Scenario nlc-client runs netlifecd's own VDP client (netlifecd/nlc-vdp.c,
 # through tests/lldpad/nlc-vdp-client: $NLC_VDP_CLIENT, default
 # build/tests/lldpad/nlc-vdp-client) against the pair; meson's test
-# lldpad-vdp runs it.
+# lldpad-vdp runs it. Scenario nlc-daemon runs the daemon itself in the
+# station's namespace on a private bus ($NLC_DAEMON, $NLC_CTL: default
+# build/netlifecd/netlifecd, build/netlifectl/netlifectl), driven with
+# netlifectl and busctl; meson's test lldpad-daemon runs it.
 #
 # Environment: VDPRWD, VDPRKA (exponents, lldpad default 20: 10 us * 2^20 =
 # 10.5 s), ECPRTE (default 8), ECPRETRIES (default 3) for both lldpads.
@@ -41,7 +44,7 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCENARIOS=(isolation negotiate associate vdptool lldpad-errors early lldptool-config bridge-down
-    bridge-gone station-down refuse unsolicited bridge-restart nlc-client)
+    bridge-gone station-down refuse unsolicited bridge-restart nlc-client nlc-daemon nlc-daemon-bench)
 
 KEEP=0
 HEX=()
@@ -76,6 +79,8 @@ NS_ST=lqst$SUFFIX
 NS_BR=lqbr$SUFFIX
 VDPREQ=$WORK/vdp-request
 NLC_CLIENT=${NLC_VDP_CLIENT:-$HERE/../../build/tests/lldpad/nlc-vdp-client}
+NLC_DAEMON=${NLC_DAEMON:-$HERE/../../build/netlifecd/netlifecd}
+NLC_CTL=${NLC_CTL:-$HERE/../../build/netlifectl/netlifectl}
 UNEXPECTED=0
 SUMMARY=()
 
@@ -107,7 +112,7 @@ expect() { # expect DESCRIPTION COMMAND...: records ok/UNEXPECTED
     fi
 }
 
-declare -A PID=()   # lldpad pids by side
+declare -A PID=()   # lldpad pids by side (and "bus", "nlcd": scenario nlc-daemon)
 TCPDUMP_PID=
 BG_PIDS=()
 SDIR=
@@ -599,6 +604,273 @@ scen_nlc_client() {
     ip netns exec "$NS_ST" "$NLC_CLIENT" -P "$SDIR/none.pid" -u st0 "${NLC1[@]}" associate >"$SDIR/nopid.out" 2>&1
     sed 's/^/      /' "$SDIR/nopid.out"
     expect "no pid file: no lldpad, named" has nopid "code=no-lldpad .*cannot read lldpad's pid"
+}
+
+# ---- netlifecd itself in the station's namespace (scenario nlc-daemon) --------
+
+# nlcd_start: a private dbus-daemon (once) and netlifecd in the station's
+# network namespace, reading the station lldpad's pid file; waits until it
+# answers.
+nlcd_start() {
+    local d=$SDIR/nlcd
+    mkdir -p "$d/state" "$d/run"
+    BUS=unix:path=$d/bus
+    cat >"$d/netlifecd.conf" <<EOF
+[port-profile]
+lldpad-pid-file = $SDIR/st/run/lldpad.pid
+timeout-ms = 3000
+EOF
+    if [[ -z ${PID[bus]:-} ]]; then
+        dbus-daemon --session --nofork --nopidfile --address="$BUS" >>"$d/bus.log" 2>&1 &
+        PID[bus]=$!
+        BG_PIDS+=("${PID[bus]}")
+        for _ in $(seq 100); do [[ -S $d/bus ]] && break; sleep 0.05; done
+    fi
+    ip netns exec "$NS_ST" "$NLC_DAEMON" --address "$BUS" --config "$d/netlifecd.conf" \
+        --state-dir "$d/state" --runtime-dir "$d/run" -v >>"$d/daemon.log" 2>&1 &
+    PID[nlcd]=$!
+    BG_PIDS+=("${PID[nlcd]}")
+    for _ in $(seq 100); do
+        "$NLC_CTL" --address "$BUS" status >/dev/null 2>&1 && { say "netlifecd running, pid ${PID[nlcd]}"; return 0; }
+        kill -0 "${PID[nlcd]}" 2>/dev/null || break
+        sleep 0.05
+    done
+    say "netlifecd did not come up:"; tail -5 "$d/daemon.log" | sed 's/^/      /'
+    return 1
+}
+
+# nlctl NAME ARGS...: netlifectl on the daemon's bus; output in
+# $SDIR/NAME.out (shown), its status in RC.
+nlctl() {
+    local name=$1
+    shift
+    "$NLC_CTL" --address "$BUS" "$@" >"$SDIR/$name.out" 2>&1
+    RC=$?
+    sed 's/^/      /' "$SDIR/$name.out"
+}
+
+# profile_of DEVICE: its PortProfile as busctl prints it.
+profile_of() {
+    busctl --address="$BUS" get-property org.netlifecd1 "$1" org.netlifecd1.Device PortProfile 2>&1
+}
+dev_prop() { # DEVICE PROPERTY
+    busctl --address="$BUS" get-property org.netlifecd1 "$1" org.netlifecd1.Device "$2" 2>&1
+}
+profile_state_is() { profile_of "$1" | grep -q "\"State\" s \"$2\""; }
+# wait_profile DEVICE STATE [TENTHS]: until PortProfile says STATE.
+wait_profile() {
+    for _ in $(seq "${3:-50}"); do profile_state_is "$1" "$2" && return 0; sleep 0.1; done
+    say "PortProfile of $1: $(profile_of "$1")"
+    return 1
+}
+# wait_for_file_line FILE REGEX: up to 5 s.
+wait_for_file_line() {
+    for _ in $(seq 50); do grep -q -E "$2" "$1" 2>/dev/null && return 0; sleep 0.1; done
+    return 1
+}
+# The station's link is administratively up / down.
+link_flags_up() { ip -n "$NS_ST" link show "$1" 2>/dev/null | head -1 | grep -q '[<,]UP[,>]'; }
+link_flags_down() { ip -n "$NS_ST" link show "$1" >/dev/null 2>&1 && ! link_flags_up "$1"; }
+dev_prop_has() { dev_prop "$1" "$2" | grep -q -E "$3"; } # DEVICE PROPERTY REGEX
+profile_has() { profile_of "$1" | grep -q -E "$2"; }     # DEVICE REGEX
+out_has() { grep -q -E "$2" "$SDIR/$1.out"; }            # NAME REGEX
+# The switch's answers of kind KIND (PREASSOC, ASSOC, DEASSOC) for the VSI
+# whose instance id starts with PREFIX, on the wire so far.
+switch_answers() { show_wire "$2" | grep -c -E "bridge .*[ ,]$1\[ACK"; }
+
+scen_nlc_daemon() {
+    local MAC2=52:54:00:00:20:03 MAC3=52:54:00:00:20:04
+    local UUID2=d1412857-60f7-4ce1-e95a-2164943f53dd UUID3=e1412857-60f7-4ce1-e95a-2164943f53ee
+    local PROF2=(virtualport=802.1Qbg managerid=1 typeid=5 typeidversion=1 instanceid=$UUID2)
+    local PROF3=(virtualport=802.1Qbg managerid=1 typeid=6 typeidversion=2 instanceid=$UUID3)
+    local dev dev3 n1 n2 t
+    for t in "$NLC_DAEMON" "$NLC_CTL"; do
+        [[ -x $t ]] || { expect "netlifecd is built ($t)" false; return 1; }
+    done
+    command -v busctl >/dev/null && command -v dbus-daemon >/dev/null ||
+        { expect "busctl and dbus-daemon are installed" false; return 1; }
+    pair_up || return 1
+    wait_evb 20 || return 1
+    nlcd_start || return 1
+
+    step "a macvtap with an 802.1Qbg profile on st0: allocate, create (nothing asked of the switch yet)"
+    nlctl alloc allocate g1 macvtap $MAC2 link=st0 mode=vepa ifname=nmv0 "${PROF2[@]}"
+    dev=$(tail -1 "$SDIR/alloc.out")
+    expect "allocated ($dev)" [ "$RC" = 0 ]
+    nlctl backends backends
+    expect "Manager.Backends lists virtualport for macvtap" out_has backends virtualport
+    nlctl create create "$dev"
+    expect "created" [ "$RC" = 0 ]
+    profile_of "$dev" | sed 's/^/      PortProfile: /'
+    expect "PortProfile: state none, on uplink st0, the VSI's instance id" \
+        profile_has "$dev" "\"InstanceId\" s \"$UUID2\" \"Uplink\" s \"st0\" \"State\" s \"none\""
+    expect "the macvtap is down (created)" link_flags_down nmv0
+
+    step "activate: ASSOCIATE first, then the device holds the MAC"
+    nlctl act activate "$dev"
+    expect "activated" [ "$RC" = 0 ]
+    profile_of "$dev" | sed 's/^/      PortProfile: /'
+    expect "PortProfile: associated, response 0" profile_has "$dev" '"State" s "associated".*"Response" q 0'
+    expect "the macvtap is up (active)" link_flags_up nmv0
+    expect "Ready: the port forwards and the profile is associated" dev_prop_has "$dev" Ready true
+    nlctl explain explain "$dev"
+    expect "netlifectl explain shows the association and the switch's answer" \
+        out_has explain "port profile: 802.1Qbg associated since .*the switch answered associate: 0, success"
+    grep -E "device ${dev##*/}\b.*(created -> active|ASSOCIATE|associate)" "$SDIR/nlcd/daemon.log" | sed 's/^/      log: /'
+    n1=$(grep -n -E "device ${dev##*/}: associate of VSI .* succeeded" "$SDIR/nlcd/daemon.log" | head -1 | cut -d: -f1)
+    n2=$(grep -n -E "device ${dev##*/}\b.*created -> active" "$SDIR/nlcd/daemon.log" | head -1 | cut -d: -f1)
+    expect "the switch's answer came before the device became active (log lines ${n1:-?} < ${n2:-?})" \
+        lt "${n1:-1e9}" "${n2:-0}"
+    show_wire "${UUID2:0:8}"
+    expect "the wire shows the switch's ASSOC answer for the VSI" [ "$(switch_answers ASSOC "${UUID2:0:8}")" -ge 1 ]
+
+    step "deactivate: the profile is disassociated (best effort, after the reply)"
+    nlctl deact deactivate "$dev"
+    expect "deactivated" [ "$RC" = 0 ]
+    expect "PortProfile: disassociated" wait_profile "$dev" disassociated
+    expect "the macvtap is down again" link_flags_down nmv0
+    expect "the wire shows the switch's DEASSOC answer" [ "$(switch_answers DEASSOC "${UUID2:0:8}")" -ge 1 ]
+
+    step "activate again, kill -9 the daemon, start it again: it associates the profile again"
+    nlctl act2 activate "$dev"
+    expect "activated again" [ "$RC" = 0 ]
+    n1=$(switch_answers ASSOC "${UUID2:0:8}")
+    kill -KILL "${PID[nlcd]}"
+    wait "${PID[nlcd]}" 2>/dev/null
+    say "netlifecd killed (-9); $n1 ASSOC answers on the wire so far"
+    nlcd_start || return 1
+    expect "after the restart: PortProfile associated" wait_profile "$dev" associated
+    sleep 0.3
+    n2=$(switch_answers ASSOC "${UUID2:0:8}")
+    expect "... by a new ASSOCIATE: the switch's ASSOC answers went from $n1 to $n2" [ "$n2" -gt "$n1" ]
+    expect "the device is still active and Ready" dev_prop_has "$dev" Ready true
+    expect "... Ready only after the new association: held back meanwhile (PortReason port-profile, in the log)" \
+        grep -q "device ${dev##*/} .*forwarding (port-profile)" "$SDIR/nlcd/daemon.log"
+    expect "its macvtap is still up" link_flags_up nmv0
+
+    step "another process on the host disassociates the VSI: lldpad notifies the daemon (its event port), which associates it again"
+    "$NLC_CTL" --address "$BUS" watch >"$SDIR/watch.out" 2>&1 &
+    BG_PIDS+=("$!")
+    sleep 0.3
+    n1=$(switch_answers ASSOC "${UUID2:0:8}")
+    vdpreq disown -l nmv0 --mgr 1 --type 5 --typever 1 --uuid "$UUID2" disassociate
+    expect "the other process's DISASSOCIATE succeeded" [ "$OUTCOME" = success ]
+    expect "the daemon's signal PortProfileLost, with lldpad's words" \
+        wait_for_file_line "$SDIR/watch.out" 'PortProfileLost: .*unsolicited DISASSOCIATE'
+    expect "PortProfile associated again" wait_profile "$dev" associated
+    sleep 0.3
+    n2=$(switch_answers ASSOC "${UUID2:0:8}")
+    expect "... by a new ASSOCIATE on the wire (the switch's ASSOC answers: $n1 -> $n2)" [ "$n2" -gt "$n1" ]
+    grep -E "PortProfileLost|device ${dev##*/}.*Port|Ready" "$SDIR/watch.out" | sed 's/^/      watch: /'
+    expect "meanwhile the device was not Ready (port-profile), then Ready again" \
+        grep -q -E "PortStateChanged forwarding -> forwarding \(port-profile\)" "$SDIR/watch.out"
+
+    step "Instance.Activate, one NIC refused (its uplink st1 has no VDP: lldpad says ENXIO): the other is disassociated again"
+    ip -n "$NS_ST" link add st1 type veth peer name st1p &&
+        ip -n "$NS_ST" link set st1 up && ip -n "$NS_ST" link set st1p up
+    nlctl alloc5 allocate g3 macvtap 52:54:00:00:20:05 link=st0 mode=vepa ifname=nmv5 \
+        virtualport=802.1Qbg managerid=1 typeid=7 typeidversion=1 instanceid=f1412857-60f7-4ce1-e95a-2164943f5305
+    local dev5 dev6
+    dev5=$(tail -1 "$SDIR/alloc5.out")
+    nlctl alloc6 allocate g3 macvtap 52:54:00:00:20:06 link=st1 mode=vepa ifname=nmv6 \
+        virtualport=802.1Qbg managerid=1 typeid=8 typeidversion=1 instanceid=f1412857-60f7-4ce1-e95a-2164943f5306
+    dev6=$(tail -1 "$SDIR/alloc6.out")
+    nlctl create5 create "$dev5"
+    nlctl create6 create "$dev6"
+    nlctl iact5 activate g3
+    expect "Instance.Activate fails with PortProfileRefused naming st1's device and lldpad's reason" \
+        out_has iact5 "PortProfileRefused: device ${dev6##*/}: associate of VSI .* on st1: lldpad .*refused it"
+    both_created() { dev_prop_has "$dev5" State created && dev_prop_has "$dev6" State created; }
+    both_down() { link_flags_down nmv5 && link_flags_down nmv6; }
+    expect "both devices stay created" both_created
+    expect "their macvtaps stay down" both_down
+    expect "the st0 device, which the switch had associated in this call, is disassociated" wait_profile "$dev5" disassociated
+    assoc_then_deassoc() {
+        [ "$(switch_answers ASSOC "$1")" -ge 1 ] && [ "$(switch_answers DEASSOC "$1")" -ge 1 ]
+    }
+    expect "the wire shows the switch's ASSOC answer for it, and its DEASSOC answer" \
+        assoc_then_deassoc f1412857-60f7-4ce1-e95a-2164943f5305
+    profile_of "$dev5" | sed 's/^/      PortProfile: /'
+
+    step "a second device; the switch goes silent (bridge lldpad stopped): Activate fails, named"
+    nlctl alloc3 allocate g2 macvtap $MAC3 link=st0 mode=vepa ifname=nmv1 "${PROF3[@]}"
+    dev3=$(tail -1 "$SDIR/alloc3.out")
+    nlctl create3 create "$dev3"
+    expect "created" [ "$RC" = 0 ]
+    stop_lldpad br
+    t=$(now)
+    nlctl act3 activate "$dev3"
+    expect "Activate fails with org.netlifecd1.Error.PortProfileTimedOut naming the 3000 ms" \
+        out_has act3 'PortProfileTimedOut.*3000 ms'
+    expect "... after about 3 s ($(since "$t") s)" between "$(since "$t")" 2.9 4
+    expect "the device stays created" dev_prop_has "$dev3" State created
+    expect "its macvtap stays down" link_flags_down nmv1
+    expect "PortProfile: failed, with the reason" profile_has "$dev3" '"State" s "failed".*"Error" s ".*3000 ms'
+    nlctl explain3 explain "$dev3"
+    expect "netlifectl explain shows why" out_has explain3 "port profile: 802.1Qbg failed since .*no answer from the switch within 3000 ms"
+    nlctl iact3 activate g2
+    expect "Instance.Activate fails too, named (lldpad still waits for the switch on the first request)" \
+        out_has iact3 'org.netlifecd1.Error.PortProfile'
+    expect "the device is still created" dev_prop_has "$dev3" State created
+
+    step "the station's lldpad killed: Activate fails at once, PortProfileUnavailable"
+    stop_lldpad st KILL
+    t=$(now)
+    nlctl act4 activate "$dev3"
+    expect "PortProfileUnavailable: nobody listens at lldpad's port" out_has act4 'PortProfileUnavailable.*nobody listens'
+    expect "... at once ($(since "$t") s)" lt "$(since "$t")" 1
+    nlctl destroy3 destroy "$dev3"
+    expect "Destroy goes on without lldpad (disassociation is best effort)" [ "$RC" = 0 ]
+    nlctl attach attach-qemu g1 /tmp/none.qmp
+    expect "AttachQemu of an instance with a port profile: NotSupported" out_has attach NotSupported
+}
+
+# ms_of CMD...: runs it, prints its wall time in ms (three decimals).
+ms_of() {
+    local t0 t1
+    t0=$(date +%s%N)
+    "$@" >/dev/null 2>&1 || echo "failed: $*" >&2
+    t1=$(date +%s%N)
+    awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f\n", (b - a) / 1e6 }'
+}
+median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# What a port profile costs an Activate (bench/port-profile.sh runs this):
+# N activations of a macvtap with an 802.1Qbg profile against N of the
+# same macvtap without one, alternating, through netlifectl (its start-up
+# is in both). Medians and their ratio.
+scen_nlc_daemon_bench() {
+    local n=${NLC_BENCH_N:-21} plain prof i
+    pair_up || return 1
+    wait_evb 20 || return 1
+    nlcd_start || return 1
+    nlctl bp allocate b1 macvtap 52:54:00:00:20:11 link=st0 mode=vepa ifname=nmb0
+    plain=$(tail -1 "$SDIR/bp.out")
+    nlctl bq allocate b2 macvtap 52:54:00:00:20:12 link=st0 mode=vepa ifname=nmb1 \
+        virtualport=802.1Qbg managerid=1 typeid=9 typeidversion=1 instanceid=91412857-60f7-4ce1-e95a-2164943f5312
+    prof=$(tail -1 "$SDIR/bq.out")
+    "$NLC_CTL" --address "$BUS" create "$plain" >/dev/null && "$NLC_CTL" --address "$BUS" create "$prof" >/dev/null ||
+        { expect "both devices created" false; return 1; }
+    : >"$SDIR/plain.ms"
+    : >"$SDIR/prof.ms"
+    for i in $(seq "$n"); do
+        ms_of "$NLC_CTL" --address "$BUS" activate "$plain" >>"$SDIR/plain.ms"
+        ms_of "$NLC_CTL" --address "$BUS" activate "$prof" >>"$SDIR/prof.ms"
+        "$NLC_CTL" --address "$BUS" deactivate "$plain" >/dev/null
+        "$NLC_CTL" --address "$BUS" deactivate "$prof" >/dev/null
+        sleep 0.1 # the DISASSOCIATE goes out after the reply
+    done
+    local mp mq
+    mp=$(median <"$SDIR/plain.ms")
+    mq=$(median <"$SDIR/prof.ms")
+    printf '\n  Activate through netlifectl, median of %d (ms):\n' "$n"
+    printf '    %-44s %8.2f\n' "macvtap without a port profile" "$mp"
+    printf '    %-44s %8.2f\n' "macvtap with 802.1Qbg (ASSOCIATE first)" "$mq"
+    awk -v a="$mq" -v b="$mp" 'BEGIN { printf "    %-44s %8.2f  (%.2fx)\n", "cost of the association", a - b, a / b }'
+    printf '    (min/max without: %s/%s, with: %s/%s)\n' "$(sort -n "$SDIR/plain.ms" | head -1)" \
+        "$(sort -n "$SDIR/plain.ms" | tail -1)" "$(sort -n "$SDIR/prof.ms" | head -1)" "$(sort -n "$SDIR/prof.ms" | tail -1)"
+    expect "every activation with the profile succeeded ($(wc -l <"$SDIR/prof.ms") timed)" \
+        [ "$(grep -c . "$SDIR/prof.ms")" = "$n" ]
 }
 
 scen_early() {

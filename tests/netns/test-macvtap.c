@@ -670,18 +670,12 @@ test_bad_input(Fixture *f, gconstpointer data)
         expect_manager_error(f, "Allocate", "vm1", "01:00:5e:00:00:01", OPTS, invalid);
         expect_manager_error(f, "Allocate", "vm1", "00:00:00:00:00:00", OPTS, invalid);
         expect_manager_error(f, "Allocate", "vm 1", MAC, OPTS, invalid);
-        /* Port profiles: a wrong one is InvalidArgs; a valid one is refused
-         * (NotSupported) until the lifecycle associates them. Neither leaves
-         * a record or a link. */
+        /* Port profiles: a wrong one is InvalidArgs; 802.1Qbh is refused
+         * (NotSupported: not sent yet). Neither leaves a record or a link. */
         expect_manager_error(f, "Allocate", "vm1", MAC,
                              "{'link': <'low0'>, 'virtualport': <'802.1Qbg'>, "
                              "'managerid': <byte 1>, 'typeidversion': <byte 1>}",
                              invalid);
-        expect_manager_error(f, "Allocate", "vm1", MAC,
-                             "{'link': <'low0'>, 'virtualport': <'802.1Qbg'>, "
-                             "'managerid': <byte 1>, 'typeid': <uint32 2>, "
-                             "'typeidversion': <byte 3>}",
-                             "org.netlifecd1.Error.NotSupported");
         expect_manager_error(f, "Allocate", "vm1", MAC,
                              "{'link': <'low0'>, 'virtualport': <'802.1Qbh'>, "
                              "'profileid': <'finance'>}",
@@ -692,6 +686,24 @@ test_bad_input(Fixture *f, gconstpointer data)
         expect_manager_error(f, "Notify", "vm1", MAC, "{'link': <'low0'>, 'ifname': <'low1'>}",
                              conflict);
         g_assert_false(bt_device_exported(&f->env, NULL)); /* none of them left a record */
+
+        /* A valid 802.1Qbg profile is accepted; with no lldpad in the
+         * namespace its Activate (ASSOCIATE first) fails, named, and the
+         * macvtap stays down. */
+        f->path = allocate(f, "vm1", MAC,
+                           "{'link': <'low0'>, 'ifname': <'mt0'>, 'virtualport': <'802.1Qbg'>, "
+                           "'managerid': <byte 1>, 'typeid': <uint32 2>, "
+                           "'typeidversion': <byte 3>, "
+                           "'instanceid': <'a1412857-60f7-4ce1-e95a-2164943f53aa'>}");
+        f->fds = ns_create(&f->env, f->path);
+        ns_call_expect_error(&f->env, f->path, DEV, "Activate", NULL,
+                             "org.netlifecd1.Error.PortProfileUnavailable");
+        assert_state(f, "created");
+        assert_macvtap("mt0", "bridge", FALSE);
+        ns_device_call(&f->env, f->path, "Destroy");
+        ns_device_call(&f->env, f->path, "Free");
+        g_clear_pointer(&f->path, g_free);
+        g_clear_object(&f->fds);
 
         /* A name another record holds: the device is already assigned. */
         f->path = allocate(f, "vm1", MAC, OPTS);

@@ -34,6 +34,8 @@ test_defaults(void)
         /* No readiness default: a Migrate naming none is refused. */
         g_assert_false(c.has_readiness);
         g_assert_cmpstr(c.destination_bus, ==, "");
+        g_assert_cmpstr(c.lldpad_pid_file, ==, "/var/run/lldpad.pid");
+        g_assert_cmpuint(c.port_profile_timeout_ms, ==, 10000);
 }
 
 static void
@@ -57,7 +59,10 @@ test_every_key(void)
                                            "[migration]\n"
                                            "max-bandwidth = 16777216\n"
                                            "readiness = destination-bus\n"
-                                           "destination-bus = tcp:host=192.0.2.2,port=7000\n");
+                                           "destination-bus = tcp:host=192.0.2.2,port=7000\n"
+                                           "[port-profile]\n"
+                                           "lldpad-pid-file = /run/st/lldpad.pid\n"
+                                           "timeout-ms = 3000\n");
         NlcConfig c;
         g_autoptr(GError) error = NULL;
 
@@ -78,6 +83,8 @@ test_every_key(void)
         g_assert_true(c.has_readiness);
         g_assert_cmpuint(c.readiness, ==, NLC_READINESS_DESTINATION_BUS);
         g_assert_cmpstr(c.destination_bus, ==, "tcp:host=192.0.2.2,port=7000");
+        g_assert_cmpstr(c.lldpad_pid_file, ==, "/run/st/lldpad.pid");
+        g_assert_cmpuint(c.port_profile_timeout_ms, ==, 3000);
 }
 
 static void
@@ -113,6 +120,9 @@ test_refusals(void)
         expect_refusal("[migration]\nreadiness = guess\n", "2: [migration] readiness: 'guess'");
         expect_refusal("[migration]\ndestination-bus = nowhere\n",
                        "2: [migration] destination-bus: 'nowhere' is not a D-Bus address");
+        expect_refusal("[port-profile]\nlldpad-pid-file = lldpad.pid\n",
+                       "2: [port-profile] lldpad-pid-file: 'lldpad.pid' is not an absolute path");
+        expect_refusal("[port-profile]\ntimeout-ms = 5\n", "2: [port-profile] timeout-ms: '5'");
         expect_refusal("[migration]\nreadiness = destination-bus\n",
                        "2: [migration] readiness destination-bus needs");
         /* An explicit --config that is missing is an error; the default is not. */

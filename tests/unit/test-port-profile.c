@@ -114,16 +114,22 @@ test_refusals(void)
         assert_invalid(long_profile, "1 to 39");
 }
 
-/* What a backend says for a valid profile it cannot apply yet. */
+/* What a backend says for a valid profile it cannot have associated:
+ * 802.1Qbh anywhere, 802.1Qbg on an assigned device. */
 static void
 test_not_applied(void)
 {
-        NlcPortProfile p = { .kind = NLC_PORT_PROFILE_8021QBG };
-        g_autoptr(GError) error = NULL;
+        NlcPortProfile qbh = { .kind = NLC_PORT_PROFILE_8021QBH };
+        NlcPortProfile qbg_profile = { .kind = NLC_PORT_PROFILE_8021QBG };
+        g_autoptr(GError) error = NULL, direct_error = NULL;
 
-        nlc_port_profile_set_not_applied(&p, "macvtap", &error);
+        nlc_port_profile_set_not_applied(&qbh, "macvtap", &error);
         g_assert_error(error, NLC_ERROR, NLC_ERROR_NOT_SUPPORTED);
-        g_assert_nonnull(strstr(error->message, "backend macvtap: virtualport 802.1Qbg"));
+        g_assert_nonnull(strstr(error->message, "backend macvtap: virtualport 802.1Qbh"));
+        nlc_port_profile_set_not_applied(&qbg_profile, "direct", &direct_error);
+        g_assert_error(direct_error, NLC_ERROR, NLC_ERROR_NOT_SUPPORTED);
+        g_assert_nonnull(strstr(direct_error->message, "backend direct: virtualport 802.1Qbg"));
+        g_assert_nonnull(strstr(direct_error->message, "use backend macvtap"));
 }
 
 int

@@ -102,10 +102,17 @@ static void
 test_dbus_error_names(void)
 {
         static const char *const expected[] = {
-                "org.netlifecd1.Error.Failed",       "org.netlifecd1.Error.InvalidArgs",
-                "org.netlifecd1.Error.InvalidState", "org.netlifecd1.Error.NotFound",
-                "org.netlifecd1.Error.Conflict",     "org.netlifecd1.Error.Busy",
-                "org.netlifecd1.Error.NotSupported", "org.netlifecd1.Error.NotAuthorized",
+                "org.netlifecd1.Error.Failed",
+                "org.netlifecd1.Error.InvalidArgs",
+                "org.netlifecd1.Error.InvalidState",
+                "org.netlifecd1.Error.NotFound",
+                "org.netlifecd1.Error.Conflict",
+                "org.netlifecd1.Error.Busy",
+                "org.netlifecd1.Error.NotSupported",
+                "org.netlifecd1.Error.NotAuthorized",
+                "org.netlifecd1.Error.PortProfileRefused",
+                "org.netlifecd1.Error.PortProfileTimedOut",
+                "org.netlifecd1.Error.PortProfileUnavailable",
         };
 
         G_STATIC_ASSERT(G_N_ELEMENTS(expected) == NLC_ERROR_LAST + 1);

@@ -8,7 +8,9 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "nlc-fake-lldpad.h"
 #include "nlc-vdp-netlink.h"
 
 static const guint8 uuid_b[16] = { 0xb1, 0x41, 0x28, 0x57, 0x60, 0xf7, 0x4c, 0xe1,
@@ -325,6 +327,36 @@ test_status(void)
                         NLC_VDP_STATUS_NO_ENTRY);
 }
 
+/* lldpad's notification (README 3.6, 160 bytes), as the scripted lldpad
+ * sends it, read from a socket at the daemon's event port. */
+static void
+test_notification(void)
+{
+        Fake f;
+        guint8 buf[512];
+        gssize n;
+        NlcVdpNotification note;
+        int fd = nlc_vdp_socket_open_at(0x6e6c6300);
+        static const guint8 not_one[] = { 0x24, 0, 0, 0, 2, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                                          0,    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
+
+        g_assert_cmpint(fd, >=, 0);
+        g_assert_cmpint(nlc_vdp_socket_open_at(0x6e6c6300), ==, -EADDRINUSE);
+        fake_start(&f, SCRIPT_SUCCESS);
+        fake_notify(&f, 0x6e6c6300, "st0", FALSE);
+        n = nlc_vdp_socket_receive(fd, buf, sizeof buf, f.port);
+        g_assert_cmpint(n, ==, 160);
+        g_assert_true(nlc_vdp_parse_notification(buf, (gsize) n, &note));
+        g_assert_cmpstr(note.uplink_name, ==, "st0");
+        g_assert_cmpmem(note.instance_uuid, 16, nlc_fake_lldpad_uuid, 16);
+        g_assert_cmpint(note.request, ==, NLC_VDP_DISASSOCIATE);
+        /* Cut short, or another message (an NLMSG_ERROR): not one. */
+        g_assert_false(nlc_vdp_parse_notification(buf, 100, &note));
+        g_assert_false(nlc_vdp_parse_notification(not_one, sizeof not_one, &note));
+        fake_stop(&f);
+        close(fd);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -334,5 +366,6 @@ main(int argc, char **argv)
         g_test_add_func("/vdp-netlink/getlink", test_getlink);
         g_test_add_func("/vdp-netlink/setlink-reply", test_setlink_reply);
         g_test_add_func("/vdp-netlink/status", test_status);
+        g_test_add_func("/vdp-netlink/notification", test_notification);
         return g_test_run();
 }
