@@ -133,7 +133,8 @@ main(int argc, char **argv)
                 g_printerr("netlifecd: %s\n", error->message);
                 return 2;
         }
-        nlc_port_association_configure(host.lldpad_pid_file, host.port_profile_timeout_ms);
+        nlc_port_association_configure(host.lldpad_pid_file, host.port_profile_timeout_ms,
+                                       host.port_profile_host_uuid);
         if (!state_dir)
                 state_dir = g_strdup(NLC_DEFAULT_STATE_DIR);
         if (!runtime_dir)

@@ -9,6 +9,7 @@
 #include "nlc-authz.h"
 #include "nlc-config.h"
 #include "nlc-error.h"
+#include "nlc-vdp.h"
 
 typedef enum {
         T_BOOL,
@@ -22,6 +23,7 @@ typedef enum {
         T_PRINCIPALS,
         T_ALLOW,
         T_PATH,
+        T_UUID,
 } Type;
 
 typedef struct {
@@ -65,6 +67,7 @@ static const Key keys[] = {
         { "port-profile", "lldpad-pid-file", T_PATH, OFF(lldpad_pid_file), 0, 0 },
         { "port-profile", "timeout-ms", T_UINT, OFF(port_profile_timeout_ms), 100, 600000 },
         { "port-profile", "event-port", T_UINT, OFF(port_profile_event_port), 1, G_MAXUINT32 },
+        { "port-profile", "host-uuid", T_UUID, OFF(port_profile_host_uuid), 0, 0 },
         { "allow", "qmp-dirs", T_ALLOW, OFF(allow[NLC_ALLOW_QMP_DIRS]), NLC_ALLOW_QMP_DIRS, 0 },
 };
 
@@ -193,6 +196,16 @@ set_value(NlcConfig *c, const Key *k, const char *value, const char *path, const
                 }
                 return bad(error, path, text, k->group, k->key,
                            g_strdup_printf("'%s' is not an absolute path", value));
+        case T_UUID: {
+                guint8 bytes[16];
+
+                if (nlc_vdp_uuid_parse(value, bytes)) {
+                        g_strlcpy(field, value, 37);
+                        return TRUE;
+                }
+                return bad(error, path, text, k->group, k->key,
+                           g_strdup_printf("'%s' is not a UUID", value));
+        }
         case T_AUTHZ_BACKEND:
                 if (g_str_equal(value, "polkit") || g_str_equal(value, "config")) {
                         *(int *) field =

@@ -46,6 +46,9 @@ typedef struct {
          * notifications come to; the same after a restart, since lldpad
          * sends them to the port of the request that created the VSI. */
         guint port_profile_event_port;
+        /* [port-profile] host-uuid: 802.1Qbh's host UUID; "" takes
+         * /etc/machine-id's. */
+        char port_profile_host_uuid[37];
         /* [authorization] backend: polkit or config; unset, polkit on the
          * system bus and the daemon's own rules on any other bus. */
         gboolean has_authz_backend;

@@ -949,7 +949,7 @@ read_profile(NlcDevice *self)
                 nlc_dev_warning(self, "journalled port profile unreadable: %s", error->message);
                 return;
         }
-        self->has_profile = self->profile.kind == NLC_PORT_PROFILE_8021QBG;
+        self->has_profile = self->profile.kind != NLC_PORT_PROFILE_NONE;
 }
 
 NlcDevice *

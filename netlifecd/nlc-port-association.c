@@ -11,7 +11,10 @@
 
 struct _NlcPortAssociation {
         NlcPortProfile profile;
-        NlcVdpVsi vsi; /* the uplink's ifindex is looked up for every request */
+        /* 802.1Qbg: the VSI, to lldpad; 802.1Qbh: the port, to the kernel.
+         * The uplink's ifindex is looked up for every request. */
+        NlcVdpVsi vsi;
+        NlcQbhPort port;
         char *uplink, *device_id;
         GCallback changed;
         gpointer changed_data;
@@ -38,6 +41,12 @@ static GList *all_associations;
 
 static char config_pid_file[4096] = "/var/run/lldpad.pid";
 static guint config_timeout_ms = 10000;
+/* 802.1Qbh's IFLA_PORT_HOST_UUID: [port-profile] host-uuid, else from
+ * /etc/machine-id (libvirt: SMBIOS or its host_uuid). */
+static gboolean have_host_uuid;
+static guint8 config_host_uuid[16];
+/* A test's responder in the kernel's place (nlc_port_association_set_qbh_port). */
+static guint32 qbh_port;
 /* The port of the socket lldpad's notifications come to
  * (nlc_port_association_listen): every request names it. 0: none. */
 static guint32 event_port;
@@ -63,13 +72,43 @@ nlc_association_state_to_string(NlcAssociationState state)
         return (guint) state < G_N_ELEMENTS(state_names) ? state_names[state] : "?";
 }
 
+/* /etc/machine-id's 32 hex digits as 16 bytes. */
+static gboolean
+machine_id_uuid(guint8 out[16])
+{
+        g_autofree char *text = NULL;
+
+        if (!g_file_get_contents("/etc/machine-id", &text, NULL, NULL))
+                return FALSE;
+        g_strstrip(text);
+        if (strlen(text) != 32)
+                return FALSE;
+        for (guint i = 0; i < 16; i++) {
+                int hi = g_ascii_xdigit_value(text[2 * i]),
+                    lo = g_ascii_xdigit_value(text[2 * i + 1]);
+
+                if (hi < 0 || lo < 0)
+                        return FALSE;
+                out[i] = (guint8) (hi << 4 | lo);
+        }
+        return TRUE;
+}
+
 void
-nlc_port_association_configure(const char *lldpad_pid_file, guint timeout_ms)
+nlc_port_association_configure(const char *lldpad_pid_file, guint timeout_ms, const char *host_uuid)
 {
         if (lldpad_pid_file && *lldpad_pid_file)
                 g_strlcpy(config_pid_file, lldpad_pid_file, sizeof config_pid_file);
         if (timeout_ms)
                 config_timeout_ms = timeout_ms;
+        have_host_uuid = host_uuid && *host_uuid ? nlc_vdp_uuid_parse(host_uuid, config_host_uuid)
+                                                 : machine_id_uuid(config_host_uuid);
+}
+
+void
+nlc_port_association_set_qbh_port(guint32 port)
+{
+        qbh_port = port;
 }
 
 NlcPortAssociation *
@@ -85,6 +124,13 @@ nlc_port_association_new(const NlcPortProfile *profile, const guint8 mac[6], con
         memcpy(a->vsi.instance_uuid, profile->instance, 16);
         memcpy(a->vsi.mac, mac, 6);
         g_strlcpy(a->vsi.uplink_name, uplink, sizeof a->vsi.uplink_name);
+        /* 802.1Qbh on the device itself (a macvtap's lower); VFs are not
+         * reached from here. */
+        a->port.vf = NLC_QBH_SELF_VF;
+        memcpy(a->port.mac, mac, 6);
+        g_strlcpy(a->port.profile, profile->profile_id, sizeof a->port.profile);
+        memcpy(a->port.instance_uuid, profile->instance, 16);
+        g_strlcpy(a->port.ifname, uplink, sizeof a->port.ifname);
         a->uplink = g_strdup(uplink);
         a->device_id = g_strdup(device_id);
         a->changed = changed;
@@ -179,6 +225,11 @@ finish(GTask *task, NlcPortAssociation *a, GError *error)
         a->error = error ? g_strdup(error->message) : NULL;
         a->in_flight = FALSE;
         set_state(a, error ? NLC_ASSOCIATION_FAILED : state_after(request));
+        /* As libvirt: an 802.1Qbh association that timed out is withdrawn
+         * (the adapter may still apply it). */
+        if (error && a->profile.kind == NLC_PORT_PROFILE_8021QBH && request == NLC_VDP_ASSOCIATE &&
+            g_error_matches(error, NLC_ERROR, NLC_ERROR_PORT_PROFILE_TIMED_OUT))
+                nlc_port_association_release(a, keep);
         if (error)
                 g_task_return_error(task, error);
         else
@@ -236,6 +287,21 @@ run_next(NlcPortAssociation *a)
                        g_error_new(NLC_ERROR, r == -ENODEV ? NLC_ERROR_NOT_FOUND : NLC_ERROR_FAILED,
                                    "device %s: %s: cannot look up the uplink %s: %s", a->device_id,
                                    nlc_vdp_request_to_string(request), a->uplink, g_strerror(-r)));
+                return;
+        }
+        if (a->profile.kind == NLC_PORT_PROFILE_8021QBH) {
+                if (!have_host_uuid && request != NLC_VDP_DISASSOCIATE) {
+                        finish(task, a,
+                               g_error_new(NLC_ERROR, NLC_ERROR_FAILED,
+                                           "device %s: 802.1Qbh needs the host's UUID: set "
+                                           "[port-profile] host-uuid (no /etc/machine-id here)",
+                                           a->device_id));
+                        return;
+                }
+                a->port.ifindex = uplink.ifindex;
+                memcpy(a->port.host_uuid, config_host_uuid, 16);
+                timings.qbh_port = qbh_port;
+                nlc_qbh_request_async(&a->port, request, &timings, NULL, on_vdp_done, task);
                 return;
         }
         a->vsi.uplink = uplink.ifindex;
@@ -426,7 +492,13 @@ nlc_port_association_to_variant(NlcPortAssociation *a)
         GVariantBuilder b;
 
         g_variant_builder_init(&b, G_VARIANT_TYPE("a{sv}"));
-        g_variant_builder_add(&b, "{sv}", "Kind", g_variant_new_string("802.1Qbg"));
+        g_variant_builder_add(&b, "{sv}", "Kind",
+                              g_variant_new_string(a->profile.kind == NLC_PORT_PROFILE_8021QBH
+                                                           ? "802.1Qbh"
+                                                           : "802.1Qbg"));
+        if (a->profile.kind == NLC_PORT_PROFILE_8021QBH)
+                g_variant_builder_add(&b, "{sv}", "ProfileId",
+                                      g_variant_new_string(a->profile.profile_id));
         g_variant_builder_add(&b, "{sv}", "InstanceId", g_variant_new_string(uuid));
         g_variant_builder_add(&b, "{sv}", "Uplink", g_variant_new_string(a->uplink));
         g_variant_builder_add(&b, "{sv}", "State",

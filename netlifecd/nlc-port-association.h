@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * One device's port profile and the switch's association of it: the
- * 802.1Qbg VDP requests the lifecycle makes (PREASSOCIATE at Create,
- * ASSOCIATE before Activate, DISASSOCIATE after Deactivate and Destroy)
- * through nlc-vdp.c, and what came of the last one (Device.PortProfile).
+ * requests the lifecycle makes (ASSOCIATE before Activate, DISASSOCIATE
+ * after Deactivate and Destroy) through nlc-vdp.c — 802.1Qbg VDP to
+ * lldpad, 802.1Qbh to the kernel's driver — and what came of the last one
+ * (Device.PortProfile).
  *
  * Requests of one device go out one at a time, in the order asked: lldpad
  * answers a status read right after a new request with the previous one's
@@ -35,9 +36,14 @@ const char *nlc_association_state_to_string(NlcAssociationState state);
 
 typedef struct _NlcPortAssociation NlcPortAssociation;
 
-/* Host-wide, from the configuration: lldpad's pid file and the time one
- * request may take. Read by every association made afterwards. */
-void nlc_port_association_configure(const char *lldpad_pid_file, guint timeout_ms);
+/* Host-wide, from the configuration: lldpad's pid file, the time one
+ * request may take, 802.1Qbh's host UUID (NULL: from /etc/machine-id).
+ * Read by every association made afterwards. */
+void nlc_port_association_configure(const char *lldpad_pid_file, guint timeout_ms,
+                                    const char *host_uuid);
+/* Tests: 802.1Qbh requests go to netlink port @port (a responder) instead
+ * of the kernel (0). */
+void nlc_port_association_set_qbh_port(guint32 port);
 
 /* The association of the device @device_id (for messages) with @profile
  * (802.1Qbg), guest MAC @mac, on the uplink @uplink (a macvtap's lower

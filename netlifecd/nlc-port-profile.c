@@ -28,8 +28,13 @@ read_instance(GVariantDict *opts, NlcPortProfile *out, GError **error)
         const char *s = NULL;
         static const guint8 zero[16] = { 0 };
 
+        /* libvirt makes one up when the domain XML has none; netlifecd has
+         * no domain to keep it with. */
         if (!g_variant_dict_lookup(opts, "instanceid", "&s", &s))
-                return TRUE;
+                return invalid(error, "virtualport %s needs option 'instanceid' (%s, a UUID)",
+                               out->kind == NLC_PORT_PROFILE_8021QBG ? "802.1Qbg" : "802.1Qbh",
+                               out->kind == NLC_PORT_PROFILE_8021QBG ? "the VSI's instance"
+                                                                     : "the VM's");
         if (!nlc_vdp_uuid_parse(s, out->instance))
                 return invalid(error,
                                "option 'instanceid' is '%s'; it must be a UUID "
@@ -115,10 +120,9 @@ nlc_port_profile_set_not_applied(const NlcPortProfile *profile, const char *back
 {
         if (profile->kind == NLC_PORT_PROFILE_8021QBH)
                 g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_SUPPORTED,
-                            "backend %s: virtualport 802.1Qbh is valid, but netlifecd does not "
-                            "send 802.1Qbh requests yet (they need Cisco enic hardware, never "
-                            "run here); a device the switch never associated would lose its "
-                            "traffic, so none is made",
+                            "backend %s: virtualport 802.1Qbh is applied to a macvtap's lower "
+                            "device; an assigned device's VF (through its PF) is not reached "
+                            "yet: use backend macvtap",
                             backend);
         else
                 g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_SUPPORTED,

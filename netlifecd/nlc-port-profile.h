@@ -6,10 +6,10 @@
  * (24 bits), typeidversion, instanceid (a UUID); for 802.1Qbh profileid and
  * instanceid. Validated here, for the backends to share.
  *
- * The association with the switch (802.1Qbg VDP through lldpad) is the
- * daemon's, around Create and Activate (nlc-port-association.h), for a
- * macvtap; a backend refuses what it cannot have associated: 802.1Qbh
- * (not sent yet), 802.1Qbg on an assigned device.
+ * The association with the switch (802.1Qbg VDP through lldpad, 802.1Qbh
+ * through the kernel's driver) is the daemon's, before Activate
+ * (nlc-port-association.h), for a macvtap; a backend refuses what it
+ * cannot have associated (direct: both, for now).
  */
 #pragma once
 
@@ -20,16 +20,16 @@
 G_BEGIN_DECLS
 
 /* Spliced into a backend's options table, before its { NULL }. */
-#define NLC_PORT_PROFILE_OPTIONS                                                        \
-        { "virtualport", "s",                                                           \
-          "Port profile the switch applies: 802.1Qbg (VDP through lldpad, macvtap) or " \
-          "802.1Qbh (not sent yet: refused)" },                                         \
-                { "managerid", "y", "802.1Qbg: VSI manager id" },                       \
-                { "typeid", "u", "802.1Qbg: VSI type id, 24 bits" },                    \
-                { "typeidversion", "y", "802.1Qbg: VSI type version" },                 \
-                { "instanceid", "s", "VSI instance UUID (802.1Qbg, 802.1Qbh)" },        \
-        {                                                                               \
-                "profileid", "s", "802.1Qbh: port profile name, 1-39 characters"        \
+#define NLC_PORT_PROFILE_OPTIONS                                                      \
+        { "virtualport", "s",                                                         \
+          "Port profile the switch applies (macvtap): 802.1Qbg (VDP through lldpad) " \
+          "or 802.1Qbh (the kernel's driver: Cisco enic)" },                          \
+                { "managerid", "y", "802.1Qbg: VSI manager id" },                     \
+                { "typeid", "u", "802.1Qbg: VSI type id, 24 bits" },                  \
+                { "typeidversion", "y", "802.1Qbg: VSI type version" },               \
+                { "instanceid", "s", "UUID: 802.1Qbg the VSI's, 802.1Qbh the VM's" }, \
+        {                                                                             \
+                "profileid", "s", "802.1Qbh: port profile name, 1-39 characters"      \
         }
 
 typedef enum {

@@ -35,8 +35,8 @@ nlc_vdp_request_to_string(NlcVdpRequest request)
         return "unknown";
 }
 
-static struct nlmsghdr *
-put_header(guint8 *buf, guint16 type, guint32 seq, guint32 port_pid, int ifindex)
+struct nlmsghdr *
+nlc_vdp_put_link_header(guint8 *buf, guint16 type, guint32 seq, guint32 port_pid, int ifindex)
 {
         struct nlmsghdr *nlh;
         struct ifinfomsg *ifi;
@@ -57,7 +57,8 @@ gsize
 nlc_vdp_build_setlink(guint8 buf[NLC_VDP_MSG_MAX], guint32 seq, guint32 port_pid,
                       const NlcVdpVsi *vsi, NlcVdpRequest request)
 {
-        struct nlmsghdr *nlh = put_header(buf, RTM_SETLINK, seq, port_pid, vsi->uplink);
+        struct nlmsghdr *nlh =
+                nlc_vdp_put_link_header(buf, RTM_SETLINK, seq, port_pid, vsi->uplink);
         struct ifla_vf_mac vf_mac = { .vf = SELF_VF };
         struct ifla_vf_vlan vf_vlan = { .vf = SELF_VF, .vlan = vsi->vlan };
         struct ifla_port_vsi port_vsi = {
@@ -94,7 +95,7 @@ nlc_vdp_build_setlink(guint8 buf[NLC_VDP_MSG_MAX], guint32 seq, guint32 port_pid
 gsize
 nlc_vdp_build_getlink(guint8 buf[NLC_VDP_MSG_MAX], guint32 seq, guint32 port_pid, int uplink)
 {
-        struct nlmsghdr *nlh = put_header(buf, RTM_GETLINK, seq, port_pid, uplink);
+        struct nlmsghdr *nlh = nlc_vdp_put_link_header(buf, RTM_GETLINK, seq, port_pid, uplink);
 
         mnl_attr_put_u32(nlh, IFLA_EXT_MASK, RTEXT_FILTER_VF);
         return nlh->nlmsg_len;

@@ -39,6 +39,12 @@ typedef struct {
 /* Largest message built here. */
 #define NLC_VDP_MSG_MAX 256
 
+/* An empty NLM_F_REQUEST link message (ifinfomsg, AF_UNSPEC, @ifindex) in
+ * @buf, cleared first, for the builders here and in nlc-qbh-netlink.c
+ * (struct nlmsghdr *, returned as a pointer to keep netlink headers out). */
+struct nlmsghdr *nlc_vdp_put_link_header(guint8 *buf, guint16 type, guint32 seq, guint32 port_pid,
+                                         int ifindex);
+
 /* RTM_SETLINK for lldpad: @port_pid goes in nlmsg_pid (lldpad sends its
  * unsolicited notifications for the VSI there). Returns the length. */
 gsize nlc_vdp_build_setlink(guint8 buf[NLC_VDP_MSG_MAX], guint32 seq, guint32 port_pid,

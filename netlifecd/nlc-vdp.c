@@ -2,7 +2,9 @@
 /*
  * A VDP request as a GTask with steps: SETLINK sent → lldpad's acceptance
  * awaited → status polled until the switch's answer. One socket per
- * request; every wait is a main-loop source, bounded by the timeouts.
+ * request; every wait is a main-loop source, bounded by the timeouts. An
+ * 802.1Qbh request takes the same steps with the kernel (its driver) in
+ * lldpad's place.
  */
 #include <errno.h>
 #include <glib-unix.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "nlc-qbh-netlink.h"
 #include "nlc-vdp.h"
 
 #define DEFAULT_PID_FILE "/var/run/lldpad.pid"
@@ -24,6 +27,8 @@ typedef enum {
 
 typedef struct {
         NlcVdpVsi vsi;
+        gboolean qbh; /* an 802.1Qbh request to the kernel: @port, not @vsi */
+        NlcQbhPort port;
         NlcVdpRequest request;
         NlcVdpTimings t;
         char *pid_file;
@@ -164,7 +169,8 @@ on_poll_due(gpointer data)
         GTask *task = data;
         Request *r = g_task_get_task_data(task);
         guint8 buf[NLC_VDP_MSG_MAX];
-        gsize len = nlc_vdp_build_getlink(buf, ++r->seq, r->port_id, r->vsi.uplink);
+        gsize len = nlc_vdp_build_getlink(buf, ++r->seq, r->port_id,
+                                          r->qbh ? r->port.ifindex : r->vsi.uplink);
 
         drop_source(&r->timer);
         r->step = STEP_STATUS;
@@ -199,6 +205,14 @@ on_acceptance(GTask *task, const guint8 *buf, gsize len)
 
         if (e == -EBADMSG)
                 return; /* not the answer to our SETLINK: read on */
+        if (e < 0 && r->qbh) {
+                fail(task, NLC_VDP_ERROR_REJECTED, "the kernel refused it: %s%s", g_strerror(-e),
+                     e == -EOPNOTSUPP || e == -EINVAL
+                             ? " (the device's driver takes no 802.1Qbh port profile: that needs "
+                               "a Cisco enic)"
+                             : "");
+                return;
+        }
         if (e < 0) {
                 fail(task, NLC_VDP_ERROR_REJECTED, "lldpad (pid %u) refused it: %s (%s)",
                      r->lldpad_port, lldpad_errno_words(-e), g_strerror(-e));
@@ -214,7 +228,8 @@ on_status(GTask *task, const guint8 *buf, gsize len)
         guint16 response = 0;
         g_autofree char *uuid = NULL;
 
-        switch (nlc_vdp_parse_status(buf, len, r->seq, r->vsi.instance_uuid, &response)) {
+        switch (r->qbh ? nlc_qbh_parse_status(buf, len, r->seq, &r->port, &response)
+                       : nlc_vdp_parse_status(buf, len, r->seq, r->vsi.instance_uuid, &response)) {
         case NLC_VDP_STATUS_BAD_MESSAGE:
                 return; /* a stale answer or a notification: read on */
         case NLC_VDP_STATUS_PENDING:
@@ -223,6 +238,12 @@ on_status(GTask *task, const guint8 *buf, gsize len)
                 /* A disassociated VSI leaves lldpad's list once reported: done. */
                 if (r->request == NLC_VDP_DISASSOCIATE) {
                         succeed(task, 0);
+                        return;
+                }
+                if (r->qbh) {
+                        fail(task, NLC_VDP_ERROR_LOST,
+                             "the driver of %s reports no port profile (no 802.1Qbh port)",
+                             r->port.ifname);
                         return;
                 }
                 uuid = nlc_vdp_uuid_to_string(r->vsi.instance_uuid);
@@ -280,7 +301,10 @@ on_timeout(gpointer data)
         GTask *task = data;
         Request *r = g_task_get_task_data(task);
 
-        if (r->step == STEP_ACCEPTANCE)
+        if (r->qbh)
+                fail(task, NLC_VDP_ERROR_TIMED_OUT, "the kernel did not answer in %u ms",
+                     r->t.reply_timeout_ms);
+        else if (r->step == STEP_ACCEPTANCE)
                 fail(task, NLC_VDP_ERROR_TIMED_OUT, "lldpad (pid %u) did not answer in %u ms",
                      r->lldpad_port, r->t.reply_timeout_ms);
         else
@@ -309,7 +333,10 @@ send_message(GTask *task, const guint8 *buf, gsize len)
 
         if (e == 0)
                 return TRUE;
-        if (e == -ECONNREFUSED)
+        if (r->qbh)
+                fail(task, NLC_VDP_ERROR_NO_LLDPAD, "cannot send to the kernel: %s",
+                     g_strerror(-e));
+        else if (e == -ECONNREFUSED)
                 fail(task, NLC_VDP_ERROR_NO_LLDPAD,
                      "nobody listens at lldpad's netlink port %u (from %s): lldpad is not running "
                      "in this network namespace",
@@ -350,21 +377,16 @@ on_cancelled(GCancellable *cancellable, gpointer data)
         return G_SOURCE_REMOVE;
 }
 
-void
-nlc_vdp_request_async(const NlcVdpVsi *vsi, NlcVdpRequest request, const NlcVdpTimings *timings,
-                      GCancellable *cancellable, GAsyncReadyCallback callback, gpointer data)
+/* The task and its request, everything but the target and the message. */
+static GTask *
+request_new(NlcVdpRequest request, const NlcVdpTimings *timings, GCancellable *cancellable,
+            GAsyncReadyCallback callback, gpointer data, char *what)
 {
         GTask *task = g_task_new(NULL, cancellable, callback, data);
         Request *r = g_new0(Request, 1);
-        g_autoptr(GError) error = NULL;
-        g_autofree char *uuid = nlc_vdp_uuid_to_string(vsi->instance_uuid);
-        guint8 buf[NLC_VDP_MSG_MAX];
-        gsize len;
-        int fd;
 
         g_task_set_source_tag(task, nlc_vdp_request_async);
         r->fd = -1;
-        r->vsi = *vsi;
         r->request = request;
         r->t = timings ? *timings : (NlcVdpTimings){ 0 };
         r->t.reply_timeout_ms = r->t.reply_timeout_ms ? r->t.reply_timeout_ms : 2000;
@@ -373,8 +395,7 @@ nlc_vdp_request_async(const NlcVdpVsi *vsi, NlcVdpRequest request, const NlcVdpT
         r->t.poll_ms = r->t.poll_ms ? r->t.poll_ms : 20;
         r->pid_file = g_strdup(r->t.lldpad_pid_file ? r->t.lldpad_pid_file : DEFAULT_PID_FILE);
         r->t.lldpad_pid_file = NULL; /* r->pid_file owns it */
-        r->what = g_strdup_printf("%s of VSI %s on %s", nlc_vdp_request_to_string(request), uuid,
-                                  vsi->uplink_name);
+        r->what = what;
         r->started = g_get_monotonic_time();
         r->deadline = r->started + (gint64) r->t.timeout_ms * 1000;
         g_task_set_task_data(task, r, (GDestroyNotify) request_free);
@@ -386,37 +407,100 @@ nlc_vdp_request_async(const NlcVdpVsi *vsi, NlcVdpRequest request, const NlcVdpT
                                       NULL);
                 g_source_attach(r->cancel, g_task_get_context(task));
         }
+        return task;
+}
 
-        if (!nlc_vdp_read_lldpad_pid(r->pid_file, &r->lldpad_port, &error)) {
-                fail(task, NLC_VDP_ERROR_NO_LLDPAD, "cannot read lldpad's pid: %s", error->message);
-                return;
-        }
-        fd = nlc_vdp_socket_open(&r->port_id);
+/* The request's socket, read from the main loop, and its first sequence
+ * number. FALSE: the task has failed. */
+static gboolean
+open_socket(GTask *task)
+{
+        Request *r = g_task_get_task_data(task);
+        int fd = nlc_vdp_socket_open(&r->port_id);
+
         if (fd < 0) {
                 fail(task, NLC_VDP_ERROR_NO_LLDPAD, "cannot open a netlink socket: %s",
                      g_strerror(-fd));
-                return;
+                return FALSE;
         }
         r->fd = fd;
         /* A stale pid file may name a pid that is now this process's, whose
          * socket would then get its own request. */
-        if (r->port_id == r->lldpad_port) {
+        if (!r->qbh && r->port_id == r->lldpad_port) {
                 fail(task, NLC_VDP_ERROR_NO_LLDPAD,
                      "%s names pid %u, which is this process now: lldpad is not running",
                      r->pid_file, r->lldpad_port);
-                return;
+                return FALSE;
         }
         r->io = g_unix_fd_source_new(fd, G_IO_IN);
         g_source_set_callback(r->io, (GSourceFunc) (void (*)(void)) on_readable, task, NULL);
         g_source_attach(r->io, g_task_get_context(task));
         r->seq = (guint32) g_random_int_range(1, G_MAXINT32 / 2);
-        /* lldpad answers the sender's address; the header's pid is only
-         * where its later notifications go. */
-        len = nlc_vdp_build_setlink(buf, r->seq, r->t.event_port ? r->t.event_port : r->port_id,
-                                    vsi, request);
+        return TRUE;
+}
+
+static void
+send_request(GTask *task, const guint8 *buf, gsize len)
+{
+        Request *r = g_task_get_task_data(task);
+
         r->step = STEP_ACCEPTANCE;
         if (send_message(task, buf, len))
                 arm_timer(task, r->t.reply_timeout_ms, on_timeout);
+}
+
+void
+nlc_vdp_request_async(const NlcVdpVsi *vsi, NlcVdpRequest request, const NlcVdpTimings *timings,
+                      GCancellable *cancellable, GAsyncReadyCallback callback, gpointer data)
+{
+        g_autofree char *uuid = nlc_vdp_uuid_to_string(vsi->instance_uuid);
+        GTask *task = request_new(request, timings, cancellable, callback, data,
+                                  g_strdup_printf("%s of VSI %s on %s",
+                                                  nlc_vdp_request_to_string(request), uuid,
+                                                  vsi->uplink_name));
+        Request *r = g_task_get_task_data(task);
+        g_autoptr(GError) error = NULL;
+        guint8 buf[NLC_VDP_MSG_MAX];
+
+        r->vsi = *vsi;
+        if (!nlc_vdp_read_lldpad_pid(r->pid_file, &r->lldpad_port, &error)) {
+                fail(task, NLC_VDP_ERROR_NO_LLDPAD, "cannot read lldpad's pid: %s", error->message);
+                return;
+        }
+        if (!open_socket(task))
+                return;
+        /* lldpad answers the sender's address; the header's pid is only
+         * where its later notifications go. */
+        send_request(task, buf,
+                     nlc_vdp_build_setlink(buf, r->seq,
+                                           r->t.event_port ? r->t.event_port : r->port_id, vsi,
+                                           request));
+}
+
+void
+nlc_qbh_request_async(const NlcQbhPort *port, NlcVdpRequest request, const NlcVdpTimings *timings,
+                      GCancellable *cancellable, GAsyncReadyCallback callback, gpointer data)
+{
+        g_autofree char *uuid = nlc_vdp_uuid_to_string(port->instance_uuid);
+        GTask *task = request_new(
+                request, timings, cancellable, callback, data,
+                port->vf == NLC_QBH_SELF_VF
+                        ? g_strdup_printf("802.1Qbh %s of profile '%s' (instance %s) on %s",
+                                          nlc_vdp_request_to_string(request), port->profile, uuid,
+                                          port->ifname)
+                        : g_strdup_printf("802.1Qbh %s of profile '%s' (instance %s) on VF %d of "
+                                          "%s",
+                                          nlc_vdp_request_to_string(request), port->profile, uuid,
+                                          port->vf, port->ifname));
+        Request *r = g_task_get_task_data(task);
+        guint8 buf[NLC_VDP_MSG_MAX];
+
+        r->qbh = TRUE;
+        r->port = *port;
+        /* The kernel; a test's responder in its place. */
+        r->lldpad_port = r->t.qbh_port;
+        if (open_socket(task))
+                send_request(task, buf, nlc_qbh_build_setlink(buf, r->seq, port, request));
 }
 
 gboolean

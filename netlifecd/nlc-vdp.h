@@ -17,6 +17,7 @@
 
 #include <gio/gio.h>
 
+#include "nlc-qbh-netlink.h"
 #include "nlc-vdp-netlink.h"
 
 G_BEGIN_DECLS
@@ -42,6 +43,9 @@ typedef struct {
          * notifications (to the port of the request that created it, even
          * after a restart). 0: the request's own socket, gone after it. */
         guint32 event_port;
+        /* Where an 802.1Qbh request goes: 0, the kernel; a test's
+         * responder's port otherwise. */
+        guint32 qbh_port;
 } NlcVdpTimings;
 
 /* Sends @request for @vsi and follows it. The result: the switch's response
@@ -52,6 +56,14 @@ void nlc_vdp_request_async(const NlcVdpVsi *vsi, NlcVdpRequest request,
                            const NlcVdpTimings *timings, GCancellable *cancellable,
                            GAsyncReadyCallback callback, gpointer data);
 gboolean nlc_vdp_request_finish(GAsyncResult *result, guint16 *response, GError **error);
+
+/* The same for an 802.1Qbh request to the kernel (its driver answers in
+ * lldpad's place: the acceptance, then IFLA_PORT_RESPONSE polled); finish
+ * with nlc_vdp_request_finish. The kernel refusing (a driver without port
+ * profiles: all but Cisco's enic) is NLC_VDP_ERROR_REJECTED. */
+void nlc_qbh_request_async(const NlcQbhPort *port, NlcVdpRequest request,
+                           const NlcVdpTimings *timings, GCancellable *cancellable,
+                           GAsyncReadyCallback callback, gpointer data);
 
 /* lldpad's pid (its netlink port) from its pid file. */
 gboolean nlc_vdp_read_lldpad_pid(const char *path, guint32 *pid, GError **error);

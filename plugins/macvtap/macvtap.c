@@ -86,12 +86,8 @@ macvtap_allocate(NlcBackendDevice *dev, GVariantDict *opts, const NlcBackendHost
 
         if (!nlc_port_profile_from_options(opts, &profile, error))
                 return FALSE;
-        /* 802.1Qbg is the daemon's (associated around Create and
-         * Activate); 802.1Qbh is not sent yet. */
-        if (profile.kind == NLC_PORT_PROFILE_8021QBH) {
-                nlc_port_profile_set_not_applied(&profile, "macvtap", error);
-                return FALSE;
-        }
+        /* A profile is the daemon's (associated before Activate, on the
+         * lower device). */
         if (!g_variant_dict_lookup(opts, "link", "&s", &lower)) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
                             "backend macvtap needs option 'link'");

@@ -65,9 +65,18 @@ answer_status(Fake *f, const struct sockaddr_nl *to, const struct nlmsghdr *req,
         guint32 vf = 0xffffffffu;
         guint16 r = (guint16) response;
 
+        if (f->kernel) {
+                /* The kernel: RTM_NEWLINK with the driver's IFLA_PORT_SELF,
+                 * PORT_PROFILE_RESPONSE_* (0x100 + the VDP-like code). */
+                h.nlmsg_type = RTM_NEWLINK;
+                r = (guint16) (response < 0 ? 0x101 : 0x100 + response);
+        }
         g_byte_array_append(m, (const guint8 *) &h, sizeof h);
         g_byte_array_append(m, (const guint8 *) &ifi, sizeof ifi);
-        if (entry) {
+        if (entry && f->kernel) {
+                put_attr(port, IFLA_PORT_RESPONSE, &r, 2);
+                put_attr(m, IFLA_PORT_SELF | NLA_F_NESTED, port->data, port->len);
+        } else if (entry) {
                 put_attr(port, IFLA_PORT_INSTANCE_UUID, nlc_fake_lldpad_uuid, 16);
                 put_attr(port, IFLA_PORT_VF, &vf, 4);
                 if (response >= 0)

@@ -30,6 +30,10 @@ typedef struct {
         guint setlinks;
         guint8 last_request;
         guint32 last_pid; /* the nlmsg_pid of the last SETLINK */
+        /* Play the kernel (an 802.1Qbh driver) instead: RTM_NEWLINK with
+         * IFLA_PORT_SELF, responses 0x100 (success), 0x101 (in progress),
+         * 0x102 for SCRIPT_REFUSE (invalid). */
+        gboolean kernel;
         char *pid_file;
         char *dir;
         GMainLoop *loop;

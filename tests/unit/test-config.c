@@ -36,6 +36,8 @@ test_defaults(void)
         g_assert_cmpstr(c.destination_bus, ==, "");
         g_assert_cmpstr(c.lldpad_pid_file, ==, "/var/run/lldpad.pid");
         g_assert_cmpuint(c.port_profile_timeout_ms, ==, 10000);
+        g_assert_cmpuint(c.port_profile_event_port, ==, 0x6e6c6364);
+        g_assert_cmpstr(c.port_profile_host_uuid, ==, "");
 }
 
 static void
@@ -62,7 +64,9 @@ test_every_key(void)
                                            "destination-bus = tcp:host=192.0.2.2,port=7000\n"
                                            "[port-profile]\n"
                                            "lldpad-pid-file = /run/st/lldpad.pid\n"
-                                           "timeout-ms = 3000\n");
+                                           "timeout-ms = 3000\n"
+                                           "event-port = 4242\n"
+                                           "host-uuid = 11223344-5566-7788-99aa-bbccddeeff00\n");
         NlcConfig c;
         g_autoptr(GError) error = NULL;
 
@@ -85,6 +89,8 @@ test_every_key(void)
         g_assert_cmpstr(c.destination_bus, ==, "tcp:host=192.0.2.2,port=7000");
         g_assert_cmpstr(c.lldpad_pid_file, ==, "/run/st/lldpad.pid");
         g_assert_cmpuint(c.port_profile_timeout_ms, ==, 3000);
+        g_assert_cmpuint(c.port_profile_event_port, ==, 4242);
+        g_assert_cmpstr(c.port_profile_host_uuid, ==, "11223344-5566-7788-99aa-bbccddeeff00");
 }
 
 static void
@@ -123,6 +129,9 @@ test_refusals(void)
         expect_refusal("[port-profile]\nlldpad-pid-file = lldpad.pid\n",
                        "2: [port-profile] lldpad-pid-file: 'lldpad.pid' is not an absolute path");
         expect_refusal("[port-profile]\ntimeout-ms = 5\n", "2: [port-profile] timeout-ms: '5'");
+        expect_refusal("[port-profile]\nhost-uuid = host1\n",
+                       "2: [port-profile] host-uuid: 'host1' is not a UUID");
+        expect_refusal("[port-profile]\nevent-port = 0\n", "2: [port-profile] event-port: '0'");
         expect_refusal("[migration]\nreadiness = destination-bus\n",
                        "2: [migration] readiness destination-bus needs");
         /* An explicit --config that is missing is an error; the default is not. */

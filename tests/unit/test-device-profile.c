@@ -44,7 +44,7 @@ setup(Fixture *f, Script script, NlcDeviceState state, guint timeout_ms)
         memset(f, 0, sizeof(*f));
         nlc_fake_backend_reset();
         fake_start(&f->fake, script);
-        nlc_port_association_configure(f->fake.pid_file, timeout_ms);
+        nlc_port_association_configure(f->fake.pid_file, timeout_ms, NULL);
         f->dir = g_dir_make_tmp("test-device-profile-XXXXXX", NULL);
         f->journal = nlc_journal_open(f->dir, NULL);
         rec->id = g_strdup("1");

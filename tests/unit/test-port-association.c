@@ -58,7 +58,7 @@ setup(Fixture *f, Script script, const char *uplink, guint timeout_ms)
 {
         memset(f, 0, sizeof(*f));
         fake_start(&f->fake, script);
-        nlc_port_association_configure(f->fake.pid_file, timeout_ms);
+        nlc_port_association_configure(f->fake.pid_file, timeout_ms, NULL);
         f->owner = g_object_new(G_TYPE_OBJECT, NULL);
         f->a = new_association(f, uplink, "7");
 }
@@ -216,7 +216,7 @@ test_unavailable(void)
         Fixture f;
 
         setup(&f, SCRIPT_SUCCESS, "lo", 2000);
-        nlc_port_association_configure("/nonexistent/lldpad.pid", 2000);
+        nlc_port_association_configure("/nonexistent/lldpad.pid", 2000, NULL);
         ask(&f, NLC_VDP_ASSOCIATE);
         g_assert_error(f.error, NLC_ERROR, NLC_ERROR_PORT_PROFILE_UNAVAILABLE);
         g_assert_cmpuint(f.fake.setlinks, ==, 0);
@@ -396,6 +396,79 @@ test_notified_again(void)
         teardown(&f);
 }
 
+/* 802.1Qbh, with the scripted lldpad playing the kernel (its driver):
+ * IFLA_PORT_SELF with the profile, instance and host UUID; success
+ * 0x100; a refusal 0x102 as PortProfileRefused; a timed-out ASSOCIATE
+ * withdrawn with a DISASSOCIATE, as libvirt does. */
+static NlcPortAssociation *
+qbh_association(Fixture *f)
+{
+        NlcPortProfile p = { .kind = NLC_PORT_PROFILE_8021QBH,
+                             .has_instance = TRUE,
+                             .profile_id = "finance" };
+        static const guint8 mac[6] = { 0x52, 0x54, 0x00, 0x00, 0x20, 0x01 };
+
+        memcpy(p.instance, nlc_fake_lldpad_uuid, 16);
+        return nlc_port_association_new(&p, mac, "lo", "9", G_CALLBACK(on_changed), f);
+}
+
+static void
+qbh_setup(Fixture *f, Script script, guint timeout_ms)
+{
+        setup(f, script, "lo", timeout_ms);
+        f->fake.kernel = TRUE;
+        nlc_port_association_configure(f->fake.pid_file, timeout_ms,
+                                       "11223344-5566-7788-99aa-bbccddeeff00");
+        nlc_port_association_set_qbh_port(f->fake.port);
+        nlc_port_association_free(f->a);
+        f->a = qbh_association(f);
+}
+
+static void
+qbh_teardown(Fixture *f)
+{
+        nlc_port_association_set_qbh_port(0);
+        teardown(f);
+}
+
+static void
+test_qbh(void)
+{
+        Fixture f;
+        guint16 response = 0;
+        g_autoptr(GVariant) v = NULL;
+
+        qbh_setup(&f, SCRIPT_SUCCESS, 2000);
+        ask(&f, NLC_VDP_ASSOCIATE);
+        g_assert_true(f.ok);
+        g_assert_cmpint(nlc_port_association_get_state(f.a), ==, NLC_ASSOCIATION_ASSOCIATED);
+        g_assert_cmpuint(f.fake.last_request, ==, NLC_VDP_ASSOCIATE);
+        v = nlc_port_association_to_variant(f.a);
+        g_assert_true(g_variant_lookup(v, "Response", "q", &response));
+        g_assert_cmpuint(response, ==, 0x100);
+        g_assert_cmpstr(variant_string(f.a, "Kind"), ==, "802.1Qbh");
+        g_assert_cmpstr(variant_string(f.a, "ProfileId"), ==, "finance");
+        qbh_teardown(&f);
+
+        qbh_setup(&f, SCRIPT_REFUSE, 2000);
+        ask(&f, NLC_VDP_ASSOCIATE);
+        g_assert_error(f.error, NLC_ERROR, NLC_ERROR_PORT_PROFILE_REFUSED);
+        g_assert_nonnull(strstr(f.error->message, "802.1Qbh associate of profile 'finance'"));
+        g_assert_nonnull(strstr(f.error->message, "answered 258 (invalid)"));
+        qbh_teardown(&f);
+
+        qbh_setup(&f, SCRIPT_SILENT, 300);
+        ask(&f, NLC_VDP_ASSOCIATE);
+        g_assert_error(f.error, NLC_ERROR, NLC_ERROR_PORT_PROFILE_TIMED_OUT);
+        /* The withdrawal went out at once; this silent adapter leaves it
+         * unanswered too. */
+        g_assert_cmpint(nlc_port_association_get_state(f.a), ==, NLC_ASSOCIATION_DISASSOCIATING);
+        wait_state(&f, NLC_ASSOCIATION_FAILED);
+        g_assert_cmpuint(f.fake.setlinks, ==, 2);
+        g_assert_cmpuint(f.fake.last_request, ==, NLC_VDP_DISASSOCIATE);
+        qbh_teardown(&f);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -412,5 +485,6 @@ main(int argc, char **argv)
         g_test_add_func("/port-association/notified-reassociates", test_notified_reassociates);
         g_test_add_func("/port-association/notified-ignored", test_notified_ignored);
         g_test_add_func("/port-association/notified-again", test_notified_again);
+        g_test_add_func("/port-association/802.1Qbh", test_qbh);
         return g_test_run();
 }

@@ -56,13 +56,14 @@ static void
 test_qbh(void)
 {
         g_autoptr(GVariantDict) o =
-                options("{'virtualport': <'802.1Qbh'>, 'profileid': <'finance'>}");
+                options("{'virtualport': <'802.1Qbh'>, 'profileid': <'finance'>, "
+                        "'instanceid': <'a1412857-60f7-4ce1-e95a-2164943f53aa'>}");
         NlcPortProfile p;
 
         g_assert_true(nlc_port_profile_from_options(o, &p, NULL));
         g_assert_cmpint(p.kind, ==, NLC_PORT_PROFILE_8021QBH);
         g_assert_cmpstr(p.profile_id, ==, "finance");
-        g_assert_false(p.has_instance);
+        g_assert_true(p.has_instance);
 }
 
 /* Each wrong combination: InvalidArgs whose message holds @needle. */
@@ -86,6 +87,7 @@ test_refusals(void)
                 g_strdup_printf("{%s}", "'virtualport': <'802.1Qbg'>, 'managerid': <byte 1>, "
                                         "'typeid': <uint32 16777216>, 'typeidversion': <byte 3>");
         g_autofree char *with_profile = g_strdup_printf("{%s, 'profileid': <'x'>}", qbg);
+        g_autofree char *no_instance = g_strdup_printf("{%s}", qbg);
         g_autofree char *bad_uuid = g_strdup_printf("{%s, 'instanceid': <'not-a-uuid'>}", qbg);
         g_autofree char *zero_uuid = g_strdup_printf(
                 "{%s, 'instanceid': <'00000000-0000-0000-0000-000000000000'>}", qbg);
@@ -112,10 +114,14 @@ test_refusals(void)
                        "'managerid' is 802.1Qbg's");
         assert_invalid("{'virtualport': <'802.1Qbh'>, 'profileid': <''>}", "1 to 39");
         assert_invalid(long_profile, "1 to 39");
+        /* The instance is required (libvirt would make one up). */
+        assert_invalid(no_instance, "virtualport 802.1Qbg needs option 'instanceid' (the VSI's");
+        assert_invalid("{'virtualport': <'802.1Qbh'>, 'profileid': <'p'>}",
+                       "virtualport 802.1Qbh needs option 'instanceid' (the VM's");
 }
 
-/* What a backend says for a valid profile it cannot have associated:
- * 802.1Qbh anywhere, 802.1Qbg on an assigned device. */
+/* What a backend says for a valid profile it cannot have associated (an
+ * assigned device, either standard). */
 static void
 test_not_applied(void)
 {
@@ -123,9 +129,9 @@ test_not_applied(void)
         NlcPortProfile qbg_profile = { .kind = NLC_PORT_PROFILE_8021QBG };
         g_autoptr(GError) error = NULL, direct_error = NULL;
 
-        nlc_port_profile_set_not_applied(&qbh, "macvtap", &error);
+        nlc_port_profile_set_not_applied(&qbh, "direct", &error);
         g_assert_error(error, NLC_ERROR, NLC_ERROR_NOT_SUPPORTED);
-        g_assert_nonnull(strstr(error->message, "backend macvtap: virtualport 802.1Qbh"));
+        g_assert_nonnull(strstr(error->message, "backend direct: virtualport 802.1Qbh"));
         nlc_port_profile_set_not_applied(&qbg_profile, "direct", &direct_error);
         g_assert_error(direct_error, NLC_ERROR, NLC_ERROR_NOT_SUPPORTED);
         g_assert_nonnull(strstr(direct_error->message, "backend direct: virtualport 802.1Qbg"));

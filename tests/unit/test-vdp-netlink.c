@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "nlc-fake-lldpad.h"
+#include "nlc-qbh-netlink.h"
 #include "nlc-vdp-netlink.h"
 
 static const guint8 uuid_b[16] = { 0xb1, 0x41, 0x28, 0x57, 0x60, 0xf7, 0x4c, 0xe1,
@@ -357,6 +358,142 @@ test_notification(void)
         close(fd);
 }
 
+/* "0a 1b ..." (spaces and newlines ignored) into @out; the byte count. */
+static gsize
+hex_bytes(const char *hex, guint8 *out, gsize size)
+{
+        gsize n = 0;
+
+        for (const char *p = hex; *p; p++) {
+                if (!g_ascii_isxdigit(p[0]))
+                        continue;
+                g_assert_true(g_ascii_isxdigit(p[1]) && n < size);
+                out[n++] = (guint8) (g_ascii_xdigit_value(p[0]) << 4 | g_ascii_xdigit_value(p[1]));
+                p++;
+        }
+        return n;
+}
+
+static const NlcQbhPort qbh_port = {
+        .ifindex = 5,
+        .ifname = "enic0",
+        .vf = NLC_QBH_SELF_VF,
+        .mac = { 0x52, 0x54, 0x00, 0x00, 0x20, 0x01 },
+        .profile = "finance",
+        .instance_uuid = { 0xa1, 0x41, 0x28, 0x57, 0x60, 0xf7, 0x4c, 0xe1, 0xe9, 0x5a, 0x21, 0x64,
+                           0x94, 0x3f, 0x53, 0xaa },
+        .host_uuid = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd,
+                       0xee, 0xff, 0x00 },
+};
+
+/* 802.1Qbh ASSOCIATE for the device itself, in the order libvirt's
+ * virNetDevVPortProfileOpSetLink puts it (read from its source): the MAC
+ * in IFLA_VFINFO_LIST (no VLAN: libvirt passes none for 802.1Qbh), then
+ * IFLA_PORT_SELF with the profile, instance, host UUID and request; to
+ * the kernel (pid 0), NLM_F_ACK so that the kernel answers. */
+static void
+test_qbh_associate(void)
+{
+        static const char want_hex[] =
+                "90 00 00 00 13 00 05 00 07 00 00 00 00 00 00 00" /* len 144, SETLINK, REQUEST|ACK */
+                "00 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00" /* ifinfomsg, ifindex 5 */
+                "30 00 16 80 2c 00 01 80 28 00 01 00" /* VFINFO_LIST, VF_INFO (NLA_F_NESTED), VF_MAC */
+                "ff ff ff ff 52 54 00 00 20 01 00 00 00 00 00 00" /* vf -1, the MAC ... */
+                "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00"
+                "00 00 00 00" /* ... mac[32] */
+                "40 00 19 80" /* IFLA_PORT_SELF (25), 64, NLA_F_NESTED (libnl sets it too) */
+                "0c 00 02 00 66 69 6e 61 6e 63 65 00" /* IFLA_PORT_PROFILE "finance" */
+                "14 00 04 00 a1 41 28 57 60 f7 4c e1 e9 5a 21 64 94 3f 53 aa" /* INSTANCE_UUID */
+                "14 00 05 00 11 22 33 44 55 66 77 88 99 aa bb cc dd ee ff 00" /* HOST_UUID */
+                "05 00 06 00 02 00 00 00"; /* IFLA_PORT_REQUEST 2 (ASSOCIATE) */
+        guint8 want[256], buf[NLC_VDP_MSG_MAX];
+        gsize n = hex_bytes(want_hex, want, sizeof want);
+        gsize len = nlc_qbh_build_setlink(buf, 7, &qbh_port, NLC_VDP_ASSOCIATE);
+
+        g_assert_cmpmem(buf, len, want, n);
+}
+
+/* DISASSOCIATE carries the request alone; a VF's goes in IFLA_VF_PORTS
+ * with IFLA_PORT_VF after the UUIDs. */
+static void
+test_qbh_disassociate_and_vf(void)
+{
+        static const char disassoc_hex[] = "2c 00 00 00 13 00 05 00 08 00 00 00 00 00 00 00"
+                                           "00 00 00 00 05 00 00 00 00 00 00 00 00 00 00 00"
+                                           "0c 00 19 80 05 00 06 00 03 00 00 00";
+        NlcQbhPort vf = qbh_port;
+        guint8 want[64], buf[NLC_VDP_MSG_MAX];
+        gsize n = hex_bytes(disassoc_hex, want, sizeof want);
+        gsize len = nlc_qbh_build_setlink(buf, 8, &qbh_port, NLC_VDP_DISASSOCIATE);
+
+        g_assert_cmpmem(buf, len, want, n);
+        vf.vf = 3;
+        len = nlc_qbh_build_setlink(buf, 9, &vf, NLC_VDP_ASSOCIATE);
+        g_assert_cmpuint(len, ==, 156); /* + VF_PORTS/VF_PORT nests and IFLA_PORT_VF */
+        /* IFLA_VF_MAC's vf is 3; then VF_PORTS (24, 76) { VF_PORT (1, 72) { profile,
+         * instance, host, VF 3, request } }. */
+        g_assert_cmpuint(buf[44], ==, 3);
+        g_assert_cmpmem(buf + 80, 8, ((const guint8[]){ 0x4c, 0, 24, 0x80, 0x48, 0, 1, 0x80 }), 8);
+        g_assert_cmpmem(buf + 140, 8, ((const guint8[]){ 8, 0, 1, 0, 3, 0, 0, 0 }), 8);
+        g_assert_cmpuint(buf[len - 4], ==, NLC_VDP_ASSOCIATE);
+}
+
+/* The driver's status as the kernel reports it (RTM_NEWLINK with
+ * IFLA_PORT_SELF), built here as a responder would. */
+static gsize
+qbh_status(guint8 *buf, guint32 seq, gboolean with_port, int response)
+{
+        g_autoptr(GByteArray) m = g_byte_array_new();
+        guint8 hdr[32] = { 0 };
+        guint16 r = (guint16) response;
+        guint8 attr[12] = { 0 };
+
+        hdr[4] = 16; /* RTM_NEWLINK */
+        memcpy(hdr + 8, &seq, 4);
+        hdr[20] = 5;
+        g_byte_array_append(m, hdr, 32);
+        if (with_port) {
+                guint16 nest_len = response >= 0 ? 12 : 4, resp_len = 6;
+
+                memcpy(attr, &nest_len, 2);
+                attr[2] = 25; /* IFLA_PORT_SELF */
+                memcpy(attr + 4, &resp_len, 2);
+                attr[6] = 7; /* IFLA_PORT_RESPONSE */
+                memcpy(attr + 8, &r, 2);
+                g_byte_array_append(m, attr, nest_len);
+        }
+        memcpy(m->data, &m->len, 4);
+        memcpy(buf, m->data, m->len);
+        return m->len;
+}
+
+static void
+test_qbh_status(void)
+{
+        guint8 buf[128];
+        guint16 response = 0;
+        gsize n;
+
+        n = qbh_status(buf, 4, TRUE, 0x100);
+        g_assert_cmpint(nlc_qbh_parse_status(buf, n, 4, &qbh_port, &response), ==,
+                        NLC_VDP_STATUS_DONE);
+        g_assert_cmpuint(response, ==, 0x100);
+        g_assert_true(nlc_vdp_response_is_success(response));
+        n = qbh_status(buf, 4, TRUE, 0x101);
+        g_assert_cmpint(nlc_qbh_parse_status(buf, n, 4, &qbh_port, &response), ==,
+                        NLC_VDP_STATUS_DONE);
+        g_assert_true(nlc_vdp_response_is_pending(response));
+        n = qbh_status(buf, 4, TRUE, -1);
+        g_assert_cmpint(nlc_qbh_parse_status(buf, n, 4, &qbh_port, &response), ==,
+                        NLC_VDP_STATUS_PENDING);
+        /* A driver without port profiles reports none. */
+        n = qbh_status(buf, 4, FALSE, 0);
+        g_assert_cmpint(nlc_qbh_parse_status(buf, n, 4, &qbh_port, &response), ==,
+                        NLC_VDP_STATUS_NO_ENTRY);
+        g_assert_cmpint(nlc_qbh_parse_status(buf, n, 5, &qbh_port, &response), ==,
+                        NLC_VDP_STATUS_BAD_MESSAGE);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -367,5 +504,8 @@ main(int argc, char **argv)
         g_test_add_func("/vdp-netlink/setlink-reply", test_setlink_reply);
         g_test_add_func("/vdp-netlink/status", test_status);
         g_test_add_func("/vdp-netlink/notification", test_notification);
+        g_test_add_func("/vdp-netlink/qbh-associate", test_qbh_associate);
+        g_test_add_func("/vdp-netlink/qbh-disassociate-and-vf", test_qbh_disassociate_and_vf);
+        g_test_add_func("/vdp-netlink/qbh-status", test_qbh_status);
         return g_test_run();
 }
