@@ -477,15 +477,15 @@ profile_allows_activation(NlcDevice *self, GError **error)
                 return TRUE;
         g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,
                     "cannot activate device %s: the switch has not associated its port profile "
-                    "(802.1Qbg, %s); only Device.Activate or Instance.Activate associate it "
-                    "before the device holds the MAC",
+                    "(%s); Device.Activate, Instance.Activate and a followed guest's RESUME "
+                    "associate it before the device holds the MAC",
                     self->rec->id,
                     nlc_association_state_to_string(nlc_port_association_get_state(a)));
         return FALSE;
 }
 
-/* What the switch is told when the device leaves active or is destroyed:
- * the profile is dropped (best effort). */
+/* What the switch is told when the device is destroyed: the profile is
+ * dropped (best effort). */
 static void
 profile_follow_state(NlcDevice *self, NlcDeviceState old_state, NlcDeviceState new_state)
 {
@@ -493,8 +493,10 @@ profile_follow_state(NlcDevice *self, NlcDeviceState old_state, NlcDeviceState n
 
         if (!a)
                 return;
-        if ((old_state == NLC_DEVICE_STATE_ACTIVE && new_state != NLC_DEVICE_STATE_ACTIVE) ||
-            new_state == NLC_DEVICE_STATE_DESTROYED)
+        /* As libvirt: the profile stays while the NIC exists (a paused
+         * guest, a migration's source until it is released), and goes
+         * with it. */
+        if (new_state == NLC_DEVICE_STATE_DESTROYED)
                 nlc_port_association_release(a, G_OBJECT(self));
         /* Whether the profile holds Ready back depends on the state. */
         publish_readiness(self);
@@ -503,7 +505,9 @@ profile_follow_state(NlcDevice *self, NlcDeviceState old_state, NlcDeviceState n
 gboolean
 nlc_device_needs_association(NlcDevice *self)
 {
-        return association(self) && !self->destroy_queued &&
+        return association(self) &&
+               nlc_port_association_get_state(self->association) != NLC_ASSOCIATION_ASSOCIATED &&
+               !self->destroy_queued &&
                nlc_lifecycle_check(self->rec->state, NLC_OP_ACTIVATE) == NLC_TRANSITION_RUN;
 }
 

@@ -23,6 +23,10 @@ struct _NlcInstance {
         NlcLazyProperties lazy; /* Devices, ReadyMacs, NotReady */
         guint32 owner_uid;      /* who allocated its first device */
         char *qemu_socket;      /* AttachQemu's, or NULL */
+        /* Moves at every activation for a running guest and every
+         * deactivation: an association that ends after the guest stopped
+         * again does not activate its device. */
+        guint run_generation;
 };
 
 enum { SIGNAL_READY_MACS_CHANGED, N_SIGNALS };
@@ -243,11 +247,41 @@ nlc_instance_activate(NlcInstance *self, GError **error)
                           error);
 }
 
+/* A device of a running guest whose port profile the switch had not
+ * associated: associated first, then activated — unless the guest stopped
+ * in the meantime. */
+typedef struct {
+        NlcInstance *instance; /* referenced */
+        guint generation;
+} PendingActivation;
+
+static void
+on_running_associated(GObject *source, GAsyncResult *result, gpointer data)
+{
+        PendingActivation *p = data;
+        NlcDevice *d = NLC_DEVICE(source);
+        g_autoptr(GError) error = NULL;
+
+        if (!nlc_device_associate_finish(result, &error))
+                g_message("instance %s: device %s not activated for the running guest: %s",
+                          p->instance->name, nlc_device_get_id(d), error->message);
+        else if (p->generation != p->instance->run_generation)
+                g_message("instance %s: device %s associated, but the guest stopped meanwhile",
+                          p->instance->name, nlc_device_get_id(d));
+        else if (nlc_device_get_state(d) == NLC_DEVICE_STATE_CREATED &&
+                 !nlc_device_run(d, NLC_OP_ACTIVATE, &error))
+                g_message("instance %s: device %s not activated for the running guest: %s",
+                          p->instance->name, nlc_device_get_id(d), error->message);
+        g_object_unref(p->instance);
+        g_free(p);
+}
+
 guint
 nlc_instance_activate_available(NlcInstance *self, GString *skipped)
 {
         guint activated = 0;
 
+        self->run_generation++;
         for (guint i = 0; i < self->devices->len; i++) {
                 NlcDevice *d = self->devices->pdata[i];
                 NlcDeviceState st = nlc_device_get_state(d);
@@ -255,6 +289,14 @@ nlc_instance_activate_available(NlcInstance *self, GString *skipped)
 
                 if (st == NLC_DEVICE_STATE_ACTIVE)
                         continue;
+                if (nlc_device_needs_association(d)) {
+                        PendingActivation *p = g_new(PendingActivation, 1);
+
+                        p->instance = g_object_ref(self);
+                        p->generation = self->run_generation;
+                        nlc_device_associate_async(d, on_running_associated, p);
+                        continue;
+                }
                 if (st == NLC_DEVICE_STATE_CREATED && nlc_device_run(d, NLC_OP_ACTIVATE, &error)) {
                         activated++;
                         continue;
@@ -286,6 +328,7 @@ nlc_instance_get_active_ready(NlcInstance *self)
 gboolean
 nlc_instance_deactivate(NlcInstance *self, GError **error)
 {
+        self->run_generation++;
         return run_on_all(self, NLC_OP_DEACTIVATE, NLC_DEVICE_STATE_ACTIVE,
                           NLC_DEVICE_STATE_CREATED, error);
 }

@@ -31,7 +31,10 @@ gboolean nlc_instance_activate(NlcInstance *self, GError **error);
 /* The guest runs: every created device activates (each through the MAC
  * registry). One that cannot (a stray record never created or already
  * destroyed, a refused claim) is named in @skipped and the others still
- * go, unlike Activate(). The number activated. */
+ * go, unlike Activate(). One whose port profile the switch has not
+ * associated is associated first and activated when that succeeds (and
+ * the guest has not stopped again): not counted, not skipped. The number
+ * activated now. */
 guint nlc_instance_activate_available(NlcInstance *self, GString *skipped);
 /* There is an active device and every active one forwards: what the
  * guest's announcements need (a stray record does not hold them back). */

@@ -142,15 +142,6 @@ new_device(NlcManager *self, const char *instance, const ValidArgs *args, GVaria
                             instance, nlc_migration_get_object_path(migrating));
                 return NULL;
         }
-        if (g_variant_dict_contains(&dict, "virtualport") &&
-            g_hash_table_contains(self->guests, instance)) {
-                g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_SUPPORTED,
-                            "instance %s: its guest is followed (AttachQemu), whose RESUME "
-                            "would activate a device with a port profile before the switch "
-                            "associated it; netlifecd does not do that yet",
-                            instance);
-                return NULL;
-        }
         rec->id = nlc_journal_next_id(self->journal, error);
         if (!rec->id)
                 return NULL;
@@ -432,31 +423,6 @@ handle_get_device(NlcDbusManager *skel, GDBusMethodInvocation *invocation, const
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-/* The guest's STOP and RESUME (de)activate its devices from the main loop,
- * and a migration's switch with them; the association of a port profile
- * is not yet part of those moments, so an instance with one is not
- * followed rather than left without its profile after a RESUME. */
-static gboolean
-refuse_port_profiles(NlcInstance *instance, GError **error)
-{
-        GPtrArray *devices = nlc_instance_get_devices(instance);
-
-        for (guint i = 0; i < devices->len; i++) {
-                NlcDevice *d = devices->pdata[i];
-
-                if (!nlc_device_has_port_profile(d))
-                        continue;
-                g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_SUPPORTED,
-                            "instance %s: device %s has a port profile (802.1Qbg), which "
-                            "netlifecd associates only in Device.Activate and Instance.Activate "
-                            "so far, not at the guest's RESUME nor with a migration; activate "
-                            "it with those instead of AttachQemu",
-                            nlc_instance_get_name(instance), nlc_device_get_id(d));
-                return FALSE;
-        }
-        return TRUE;
-}
-
 gboolean
 nlc_manager_attach_qemu(NlcManager *self, const char *name, const char *qmp_socket, GError **error)
 {
@@ -480,8 +446,6 @@ nlc_manager_attach_qemu(NlcManager *self, const char *name, const char *qmp_sock
         guest = g_hash_table_lookup(self->guests, name);
         if (guest && g_str_equal(nlc_guest_get_qmp_path(guest), qmp_socket))
                 return TRUE;
-        if (!refuse_port_profiles(instance, error))
-                return FALSE;
         if (!nlc_journal_set_attachment(self->journal, name, qmp_socket, error))
                 return FALSE;
         g_message("instance %s: following the guest through %s", name, qmp_socket);
@@ -506,6 +470,30 @@ handle_attach_qemu(NlcDbusManager *skel, GDBusMethodInvocation *invocation, cons
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
+/* A migration switches the guest to the destination at a moment the
+ * destination's association is not yet tied to (the next slice: ASSOCIATE
+ * while the source waits at pre-switchover); until then an instance with
+ * a port profile does not migrate, rather than lose its profile for the
+ * switch. */
+static gboolean
+refuse_port_profiles(NlcInstance *instance, GError **error)
+{
+        GPtrArray *devices = nlc_instance_get_devices(instance);
+
+        for (guint i = 0; i < devices->len; i++) {
+                NlcDevice *d = devices->pdata[i];
+
+                if (!nlc_device_has_port_profile(d))
+                        continue;
+                g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_SUPPORTED,
+                            "instance %s: device %s has a port profile, which netlifecd does not "
+                            "move with a migration yet",
+                            nlc_instance_get_name(instance), nlc_device_get_id(d));
+                return FALSE;
+        }
+        return TRUE;
+}
+
 /* The guest and instance a migration needs, or an error saying why not. */
 static gboolean
 migration_preconditions(NlcManager *self, const char *name, NlcInstance **instance,
@@ -528,6 +516,8 @@ migration_preconditions(NlcManager *self, const char *name, NlcInstance **instan
                             name);
                 return FALSE;
         }
+        if (!refuse_port_profiles(*instance, error))
+                return FALSE;
         migrating = nlc_manager_unfinished_migration(self, name);
         if (migrating) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_BUSY,

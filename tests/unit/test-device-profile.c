@@ -5,7 +5,7 @@
  * are refused until the switch associated the profile; after a restart an
  * active device is not Ready until its profile is associated again
  * (PortReason port-profile), and stays not Ready when the switch does not
- * answer; leaving active disassociates.
+ * answer; the profile stays across Deactivate and goes with Destroy.
  */
 #include <glib/gstdio.h>
 #include <string.h>
@@ -14,6 +14,7 @@
 #include "nlc-error.h"
 #include "nlc-fake-backend.h"
 #include "nlc-fake-lldpad.h"
+#include "nlc-instance.h"
 #include "nlc-port-association.h"
 
 #define PROFILE                                                                       \
@@ -131,8 +132,16 @@ test_activation_needs_association(void)
         g_assert_true(nlc_device_get_ready(f.device));
         g_assert_false(nlc_device_needs_association(f.device)); /* active now */
 
-        /* Leaving active lets the switch go. */
+        /* A paused guest keeps its profile: Deactivate asks nothing, and
+         * the next activation needs no new association. */
         g_assert_true(nlc_device_run(f.device, NLC_OP_DEACTIVATE, NULL));
+        g_assert_cmpstr(profile_state(&f), ==, "associated");
+        g_assert_false(nlc_device_needs_association(f.device));
+        g_assert_true(nlc_device_run(f.device, NLC_OP_ACTIVATE, NULL));
+        g_assert_true(nlc_device_run(f.device, NLC_OP_DEACTIVATE, NULL));
+        g_assert_cmpuint(f.fake.setlinks, ==, 1);
+        /* The NIC going lets the switch go. */
+        g_assert_true(nlc_device_run(f.device, NLC_OP_DESTROY, NULL));
         wait_profile(&f, "disassociated");
         g_assert_cmpuint(f.fake.setlinks, ==, 2);
         g_assert_cmpuint(f.fake.last_request, ==, NLC_VDP_DISASSOCIATE);
@@ -177,6 +186,33 @@ test_restart_switch_silent(void)
         teardown(&f);
 }
 
+/* A followed guest's RESUME: the device with a profile is associated, then
+ * activated; if the guest stops again before the switch answers, it stays
+ * created (its profile associated for the next RESUME). */
+static void
+test_running_guest(void)
+{
+        Fixture f;
+        g_autoptr(NlcInstance) instance = nlc_instance_new("vm1");
+        g_autoptr(GString) skipped = g_string_new(NULL);
+        g_autoptr(GError) error = NULL;
+
+        setup(&f, SCRIPT_SUCCESS, NLC_DEVICE_STATE_CREATED, 2000);
+        nlc_instance_add_device(instance, f.device);
+        g_assert_cmpuint(nlc_instance_activate_available(instance, skipped), ==, 0);
+        g_assert_cmpstr(skipped->str, ==, "");                    /* pending, not skipped */
+        g_assert_true(nlc_instance_deactivate(instance, &error)); /* STOP before the answer */
+        wait_profile(&f, "associated");
+        g_main_context_iteration(NULL, FALSE);
+        g_assert_cmpint(nlc_device_get_state(f.device), ==, NLC_DEVICE_STATE_CREATED);
+        /* The next RESUME activates at once: the profile is associated. */
+        g_assert_cmpuint(nlc_instance_activate_available(instance, skipped), ==, 1);
+        g_assert_cmpint(nlc_device_get_state(f.device), ==, NLC_DEVICE_STATE_ACTIVE);
+        g_assert_cmpuint(f.fake.setlinks, ==, 1);
+        nlc_instance_remove_device(instance, f.device);
+        teardown(&f);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -186,5 +222,6 @@ main(int argc, char **argv)
                         test_activation_needs_association);
         g_test_add_func("/device-profile/restart-reassociates", test_restart_reassociates);
         g_test_add_func("/device-profile/restart-switch-silent", test_restart_switch_silent);
+        g_test_add_func("/device-profile/running-guest", test_running_guest);
         return g_test_run();
 }
