@@ -135,6 +135,7 @@ main(int argc, char **argv)
         }
         nlc_port_association_configure(host.lldpad_pid_file, host.port_profile_timeout_ms,
                                        host.port_profile_host_uuid);
+        nlc_port_association_set_watch(host.port_profile_watch_ms);
         if (!state_dir)
                 state_dir = g_strdup(NLC_DEFAULT_STATE_DIR);
         if (!runtime_dir)

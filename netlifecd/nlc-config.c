@@ -68,6 +68,7 @@ static const Key keys[] = {
         { "port-profile", "timeout-ms", T_UINT, OFF(port_profile_timeout_ms), 100, 600000 },
         { "port-profile", "event-port", T_UINT, OFF(port_profile_event_port), 1, G_MAXUINT32 },
         { "port-profile", "host-uuid", T_UUID, OFF(port_profile_host_uuid), 0, 0 },
+        { "port-profile", "watch-ms", T_UINT, OFF(port_profile_watch_ms), 0, 3600000 },
         { "allow", "qmp-dirs", T_ALLOW, OFF(allow[NLC_ALLOW_QMP_DIRS]), NLC_ALLOW_QMP_DIRS, 0 },
 };
 
@@ -93,6 +94,7 @@ nlc_config_init_defaults(NlcConfig *c)
         /* "nlcd": above any pid (pid_max is at most 2^22) and below the
          * kernel's own choices for unbound sockets (from 2^32-4096 down). */
         c->port_profile_event_port = 0x6e6c6364;
+        c->port_profile_watch_ms = 10000;
         /* The daemon's own rules: root by rule, not by a bypass; the bus
          * policy's group may manage and migrate its own instances. */
         g_strlcpy(c->authz_rules[NLC_ACTION_READ], "*", NLC_CONFIG_RULE_MAX);

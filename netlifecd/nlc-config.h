@@ -49,6 +49,10 @@ typedef struct {
         /* [port-profile] host-uuid: 802.1Qbh's host UUID; "" takes
          * /etc/machine-id's. */
         char port_profile_host_uuid[37];
+        /* [port-profile] watch-ms: how often an associated VSI's status is
+         * read (lldpad ends one silently when the switch stops answering);
+         * 0: never. */
+        guint port_profile_watch_ms;
         /* [authorization] backend: polkit or config; unset, polkit on the
          * system bus and the daemon's own rules on any other bus. */
         gboolean has_authz_backend;

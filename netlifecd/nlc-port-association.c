@@ -34,6 +34,7 @@ struct _NlcPortAssociation {
 
         GQueue waiting; /* GTask: queued behind the one in flight */
         gboolean in_flight;
+        guint watch_id; /* the periodic status read of an associated VSI */
 };
 
 /* Every association, for release(): see there. */
@@ -50,6 +51,10 @@ static guint32 qbh_port;
 /* The port of the socket lldpad's notifications come to
  * (nlc_port_association_listen): every request names it. 0: none. */
 static guint32 event_port;
+
+/* How often an associated 802.1Qbg VSI's status is read: lldpad sends
+ * nothing when it gives up on a silent switch itself (README 6.4). */
+static guint config_watch_ms = 10000;
 
 /* A VSI the switch drops again this soon after a re-association is left
  * failed: a switch that refuses it would otherwise be asked for ever. */
@@ -149,19 +154,41 @@ nlc_port_association_free(NlcPortAssociation *a)
          * can be left here. */
         g_warn_if_fail(g_queue_is_empty(&a->waiting) && !a->in_flight);
         all_associations = g_list_remove(all_associations, a);
+        if (a->watch_id)
+                g_source_remove(a->watch_id);
         g_free(a->uplink);
         g_free(a->device_id);
         g_free(a->error);
         g_free(a);
 }
 
+static void follow_watch(NlcPortAssociation *a);
+
 static void
 set_state(NlcPortAssociation *a, NlcAssociationState state)
 {
         a->state = state;
         a->changed_usec = g_get_real_time();
+        follow_watch(a);
         if (a->changed)
                 ((void (*)(gpointer)) a->changed)(a->changed_data);
+}
+
+static gboolean on_watch(gpointer data);
+
+/* The watch runs while lldpad says the VSI is associated. */
+static void
+follow_watch(NlcPortAssociation *a)
+{
+        gboolean want = a->state == NLC_ASSOCIATION_ASSOCIATED && config_watch_ms &&
+                        a->profile.kind == NLC_PORT_PROFILE_8021QBG;
+
+        if (want && !a->watch_id)
+                a->watch_id = g_timeout_add(config_watch_ms, on_watch, a);
+        else if (!want && a->watch_id) {
+                g_source_remove(a->watch_id);
+                a->watch_id = 0;
+        }
 }
 
 static NlcAssociationState
@@ -376,6 +403,54 @@ nlc_port_association_release(NlcPortAssociation *a, GObject *source_object)
                                            NULL);
 }
 
+static void association_lost(NlcPortAssociation *a, const char *why);
+
+static void
+on_watched(GObject *unused, GAsyncResult *result, gpointer data)
+{
+        NlcPortAssociation *a = data;
+        /* The owner kept @a alive through the read. */
+        g_autoptr(GObject) owner = a->owner;
+        g_autoptr(GError) error = NULL;
+        NlcVdpStatus st = nlc_vdp_status_finish(result, NULL, &error);
+
+        a->in_flight = FALSE;
+        if (st == NLC_VDP_STATUS_NO_ENTRY && a->state == NLC_ASSOCIATION_ASSOCIATED)
+                association_lost(a, "lldpad no longer lists the VSI: it ended it (no answer from "
+                                    "the switch to its keep-alives)");
+        else if (error)
+                g_debug("device %s: status read: %s", a->device_id, error->message);
+        run_next(a);
+}
+
+/* An associated VSI's periodic status read, between the device's
+ * requests (lldpad answers one at a time per VSI). */
+static gboolean
+on_watch(gpointer data)
+{
+        NlcPortAssociation *a = data;
+        NlcVdpTimings timings = {
+                .lldpad_pid_file = config_pid_file,
+                .timeout_ms = config_timeout_ms,
+        };
+        NlcLinkInfo uplink;
+
+        if (a->in_flight || !g_queue_is_empty(&a->waiting) || !a->owner ||
+            nlc_link_get(a->uplink, &uplink) < 0)
+                return G_SOURCE_CONTINUE;
+        a->vsi.uplink = uplink.ifindex;
+        a->in_flight = TRUE;
+        g_object_ref(a->owner);
+        nlc_vdp_status_async(&a->vsi, &timings, NULL, on_watched, a);
+        return G_SOURCE_CONTINUE;
+}
+
+void
+nlc_port_association_set_watch(guint interval_ms)
+{
+        config_watch_ms = interval_ms;
+}
+
 void
 nlc_port_association_set_lost_handler(NlcPortAssociation *a, GCallback lost, gpointer data)
 {
@@ -396,7 +471,7 @@ on_reassociated(GObject *source, GAsyncResult *result, gpointer data)
  * disassociated it: lldpad does not tell which), and a device that wants
  * it associated asks again, as libvirt does — once per RELOST_USEC. */
 static void
-association_lost(NlcPortAssociation *a)
+association_lost(NlcPortAssociation *a, const char *why)
 {
         gint64 now = g_get_monotonic_time();
         gboolean again = a->lost_usec && now - a->lost_usec < RELOST_USEC;
@@ -406,8 +481,7 @@ association_lost(NlcPortAssociation *a)
         a->lost_usec = now;
         g_free(a->error);
         a->error = g_strdup_printf(
-                "lldpad reported the association ended (an unsolicited DISASSOCIATE: the switch "
-                "dropped the VSI, or a process on this host disassociated it)%s",
+                "%s%s", why,
                 again ? "; dropped again within 2 s of the last re-association, so not asked "
                         "again"
                       : "");
@@ -431,7 +505,9 @@ dispatch(const NlcVdpNotification *n)
 
                 if (g_list_find(all_associations, a) && g_str_equal(a->uplink, n->uplink_name) &&
                     memcmp(a->vsi.instance_uuid, n->instance_uuid, 16) == 0)
-                        association_lost(a);
+                        association_lost(a, "lldpad reported the association ended (an "
+                                            "unsolicited DISASSOCIATE: the switch dropped the "
+                                            "VSI, or a process on this host disassociated it)");
         }
 }
 

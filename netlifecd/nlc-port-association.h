@@ -77,6 +77,11 @@ void nlc_port_association_release(NlcPortAssociation *a, GObject *source_object)
  * const char *why)) and asks ASSOCIATE again, once per 2 s at most.
  * FALSE (logged) when the port is taken: notifications are then lost. */
 gboolean nlc_port_association_listen(guint32 port);
+/* lldpad tells nothing when it gives up on a silent switch itself: an
+ * associated 802.1Qbg VSI's status is read every @interval_ms ([port-
+ * profile] watch-ms; 0: never) and one lldpad no longer lists is lost as
+ * above. For associations made afterwards. */
+void nlc_port_association_set_watch(guint interval_ms);
 void nlc_port_association_set_lost_handler(NlcPortAssociation *a, GCallback lost, gpointer data);
 
 NlcAssociationState nlc_port_association_get_state(NlcPortAssociation *a);

@@ -27,7 +27,8 @@ typedef enum {
 
 typedef struct {
         NlcVdpVsi vsi;
-        gboolean qbh; /* an 802.1Qbh request to the kernel: @port, not @vsi */
+        gboolean qbh;         /* an 802.1Qbh request to the kernel: @port, not @vsi */
+        gboolean status_only; /* no SETLINK: one status read (nlc_vdp_status_async) */
         NlcQbhPort port;
         NlcVdpRequest request;
         NlcVdpTimings t;
@@ -125,11 +126,12 @@ fail(GTask *task, NlcVdpError code, const char *fmt, ...)
         g_object_unref(task);
 }
 
+/* @value: the response, or for a status read status << 16 | response. */
 static void
-succeed(GTask *task, guint16 response)
+succeed(GTask *task, guint32 value)
 {
         stop_waits(g_task_get_task_data(task));
-        g_task_return_int(task, response);
+        g_task_return_int(task, value);
         g_object_unref(task);
 }
 
@@ -228,6 +230,14 @@ on_status(GTask *task, const guint8 *buf, gsize len)
         guint16 response = 0;
         g_autofree char *uuid = NULL;
 
+        if (r->status_only) {
+                NlcVdpStatus st =
+                        nlc_vdp_parse_status(buf, len, r->seq, r->vsi.instance_uuid, &response);
+
+                if (st != NLC_VDP_STATUS_BAD_MESSAGE)
+                        succeed(task, (guint32) st << 16 | response);
+                return;
+        }
         switch (r->qbh ? nlc_qbh_parse_status(buf, len, r->seq, &r->port, &response)
                        : nlc_vdp_parse_status(buf, len, r->seq, r->vsi.instance_uuid, &response)) {
         case NLC_VDP_STATUS_BAD_MESSAGE:
@@ -439,6 +449,20 @@ open_socket(GTask *task)
         return TRUE;
 }
 
+/* lldpad's port from its pid file, and the socket to it. */
+static gboolean
+open_lldpad_socket(GTask *task)
+{
+        Request *r = g_task_get_task_data(task);
+        g_autoptr(GError) error = NULL;
+
+        if (!nlc_vdp_read_lldpad_pid(r->pid_file, &r->lldpad_port, &error)) {
+                fail(task, NLC_VDP_ERROR_NO_LLDPAD, "cannot read lldpad's pid: %s", error->message);
+                return FALSE;
+        }
+        return open_socket(task);
+}
+
 static void
 send_request(GTask *task, const guint8 *buf, gsize len)
 {
@@ -459,15 +483,10 @@ nlc_vdp_request_async(const NlcVdpVsi *vsi, NlcVdpRequest request, const NlcVdpT
                                                   nlc_vdp_request_to_string(request), uuid,
                                                   vsi->uplink_name));
         Request *r = g_task_get_task_data(task);
-        g_autoptr(GError) error = NULL;
         guint8 buf[NLC_VDP_MSG_MAX];
 
         r->vsi = *vsi;
-        if (!nlc_vdp_read_lldpad_pid(r->pid_file, &r->lldpad_port, &error)) {
-                fail(task, NLC_VDP_ERROR_NO_LLDPAD, "cannot read lldpad's pid: %s", error->message);
-                return;
-        }
-        if (!open_socket(task))
+        if (!open_lldpad_socket(task))
                 return;
         /* lldpad answers the sender's address; the header's pid is only
          * where its later notifications go. */
@@ -501,6 +520,34 @@ nlc_qbh_request_async(const NlcQbhPort *port, NlcVdpRequest request, const NlcVd
         r->lldpad_port = r->t.qbh_port;
         if (open_socket(task))
                 send_request(task, buf, nlc_qbh_build_setlink(buf, r->seq, port, request));
+}
+
+void
+nlc_vdp_status_async(const NlcVdpVsi *vsi, const NlcVdpTimings *timings, GCancellable *cancellable,
+                     GAsyncReadyCallback callback, gpointer data)
+{
+        g_autofree char *uuid = nlc_vdp_uuid_to_string(vsi->instance_uuid);
+        GTask *task =
+                request_new(NLC_VDP_ASSOCIATE, timings, cancellable, callback, data,
+                            g_strdup_printf("status of VSI %s on %s", uuid, vsi->uplink_name));
+        Request *r = g_task_get_task_data(task);
+
+        r->vsi = *vsi;
+        r->status_only = TRUE;
+        if (open_lldpad_socket(task))
+                on_poll_due(task);
+}
+
+NlcVdpStatus
+nlc_vdp_status_finish(GAsyncResult *result, guint16 *response, GError **error)
+{
+        gssize v = g_task_propagate_int(G_TASK(result), error);
+
+        if (v < 0)
+                return NLC_VDP_STATUS_BAD_MESSAGE;
+        if (response)
+                *response = (guint16) (v & 0xffff);
+        return (NlcVdpStatus) (v >> 16);
 }
 
 gboolean

@@ -65,6 +65,15 @@ void nlc_qbh_request_async(const NlcQbhPort *port, NlcVdpRequest request,
                            const NlcVdpTimings *timings, GCancellable *cancellable,
                            GAsyncReadyCallback callback, gpointer data);
 
+/* One status read of @vsi, no request sent: what lldpad lists for it now
+ * (NO_ENTRY, PENDING, or DONE with *response); BAD_MESSAGE with @error
+ * set when lldpad cannot be asked or does not answer. Reading consumes an
+ * ended VSI's state in lldpad: one reader per VSI (tests/lldpad/README.md
+ * 6.2). */
+void nlc_vdp_status_async(const NlcVdpVsi *vsi, const NlcVdpTimings *timings,
+                          GCancellable *cancellable, GAsyncReadyCallback callback, gpointer data);
+NlcVdpStatus nlc_vdp_status_finish(GAsyncResult *result, guint16 *response, GError **error);
+
 /* lldpad's pid (its netlink port) from its pid file. */
 gboolean nlc_vdp_read_lldpad_pid(const char *path, guint32 *pid, GError **error);
 

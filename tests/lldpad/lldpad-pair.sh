@@ -44,7 +44,8 @@ set -uo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCENARIOS=(isolation negotiate associate vdptool lldpad-errors early lldptool-config bridge-down
-    bridge-gone station-down refuse unsolicited bridge-restart nlc-client nlc-daemon nlc-daemon-bench)
+    bridge-gone station-down refuse unsolicited bridge-restart nlc-client nlc-daemon nlc-daemon-bench
+    nlc-daemon-watch)
 
 KEEP=0
 HEX=()
@@ -619,6 +620,7 @@ nlcd_start() {
 [port-profile]
 lldpad-pid-file = $SDIR/st/run/lldpad.pid
 timeout-ms = 3000
+watch-ms = ${NLC_WATCH_MS:-10000}
 EOF
     if [[ -z ${PID[bus]:-} ]]; then
         dbus-daemon --session --nofork --nopidfile --address="$BUS" >>"$d/bus.log" 2>&1 &
@@ -901,6 +903,39 @@ scen_nlc_daemon() {
     expect "Migrate of an instance with a port profile: NotSupported (not moved with a migration yet)" \
         out_has migrate 'NotSupported.*does not move with a migration yet'
     pkill -f "$SDIR/g4.qmp" 2>/dev/null
+}
+
+# lldpad gives up on a silent switch without telling anyone (README 6.4):
+# the daemon's periodic status read ([port-profile] watch-ms) finds the VSI
+# gone, says so (PortProfileLost), tries again, and leaves the device not
+# Ready when that fails. Run with short lldpad timers (meson's
+# lldpad-daemon-watch: VDPRKA=16 VDPRWD=16, NLC_WATCH_MS=500), or the
+# station takes ~26 s to give up.
+scen_nlc_daemon_watch() {
+    local MAC8=52:54:00:00:20:08 UUID8=a8412857-60f7-4ce1-e95a-2164943f5308 dev8 t
+    pair_up || return 1
+    wait_evb 20 || return 1
+    nlcd_start || return 1
+    nlctl alloc8 allocate g8 macvtap $MAC8 link=st0 mode=vepa ifname=nmv8 \
+        virtualport=802.1Qbg managerid=1 typeid=12 typeidversion=1 instanceid=$UUID8
+    dev8=$(tail -1 "$SDIR/alloc8.out")
+    nlctl create8 create "$dev8"
+    nlctl act8 activate "$dev8"
+    expect "associated and active" profile_state_is "$dev8" associated
+    "$NLC_CTL" --address "$BUS" watch >"$SDIR/watch.out" 2>&1 &
+    BG_PIDS+=("$!")
+    sleep 2
+    expect "still associated after 2 s of status reads (watch-ms ${NLC_WATCH_MS:-10000})" profile_state_is "$dev8" associated
+    step "the bridge lldpad killed: no notification comes; the status read finds the VSI gone"
+    t=$(now)
+    stop_lldpad br KILL
+    for _ in $(seq 300); do grep -q PortProfileLost "$SDIR/watch.out" && break; sleep 0.1; done
+    expect "PortProfileLost: lldpad no longer lists the VSI ($(since "$t") s after the kill)" \
+        grep -q "PortProfileLost: lldpad no longer lists the VSI" "$SDIR/watch.out"
+    expect "the new association fails against the dead switch: PortProfile failed" wait_profile "$dev8" failed 60
+    expect "the device stays active (its guest runs) but is not Ready" dev_prop_has "$dev8" Ready false
+    expect "... PortReason port-profile" dev_prop_has "$dev8" PortReason port-profile
+    grep -E "PortProfileLost|Ready|PortState" "$SDIR/watch.out" | sed 's/^/      watch: /'
 }
 
 # ms_of CMD...: runs it, prints its wall time in ms (three decimals).

@@ -38,6 +38,7 @@ test_defaults(void)
         g_assert_cmpuint(c.port_profile_timeout_ms, ==, 10000);
         g_assert_cmpuint(c.port_profile_event_port, ==, 0x6e6c6364);
         g_assert_cmpstr(c.port_profile_host_uuid, ==, "");
+        g_assert_cmpuint(c.port_profile_watch_ms, ==, 10000);
 }
 
 static void
@@ -66,7 +67,8 @@ test_every_key(void)
                                            "lldpad-pid-file = /run/st/lldpad.pid\n"
                                            "timeout-ms = 3000\n"
                                            "event-port = 4242\n"
-                                           "host-uuid = 11223344-5566-7788-99aa-bbccddeeff00\n");
+                                           "host-uuid = 11223344-5566-7788-99aa-bbccddeeff00\n"
+                                           "watch-ms = 0\n");
         NlcConfig c;
         g_autoptr(GError) error = NULL;
 
@@ -91,6 +93,7 @@ test_every_key(void)
         g_assert_cmpuint(c.port_profile_timeout_ms, ==, 3000);
         g_assert_cmpuint(c.port_profile_event_port, ==, 4242);
         g_assert_cmpstr(c.port_profile_host_uuid, ==, "11223344-5566-7788-99aa-bbccddeeff00");
+        g_assert_cmpuint(c.port_profile_watch_ms, ==, 0);
 }
 
 static void

@@ -469,6 +469,33 @@ test_qbh(void)
         qbh_teardown(&f);
 }
 
+/* lldpad gave up on the switch by itself (no notification): the periodic
+ * status read finds the VSI gone, and the device associates again. */
+static void
+test_watch(void)
+{
+        Fixture f;
+
+        nlc_port_association_set_watch(100);
+        setup(&f, SCRIPT_SUCCESS, "lo", 2000);
+        nlc_port_association_set_lost_handler(f.a, G_CALLBACK(on_lost), &f);
+        ask(&f, NLC_VDP_ASSOCIATE);
+        g_assert_true(f.ok);
+        spin(250); /* two reads: still listed */
+        g_assert_cmpuint(f.lost, ==, 0);
+        g_assert_cmpint(nlc_port_association_get_state(f.a), ==, NLC_ASSOCIATION_ASSOCIATED);
+        f.fake.script = SCRIPT_DROP; /* lldpad lists it no more */
+        while (f.lost == 0)
+                g_main_context_iteration(NULL, TRUE);
+        g_assert_nonnull(strstr(f.lost_why, "no longer lists the VSI"));
+        /* The new ASSOCIATE went out (and this lldpad drops it again). */
+        wait_state(&f, NLC_ASSOCIATION_FAILED);
+        g_assert_cmpuint(f.fake.setlinks, ==, 2);
+        g_assert_cmpuint(f.fake.last_request, ==, NLC_VDP_ASSOCIATE);
+        nlc_port_association_set_watch(0);
+        teardown(&f);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -486,5 +513,6 @@ main(int argc, char **argv)
         g_test_add_func("/port-association/notified-ignored", test_notified_ignored);
         g_test_add_func("/port-association/notified-again", test_notified_again);
         g_test_add_func("/port-association/802.1Qbh", test_qbh);
+        g_test_add_func("/port-association/watch", test_watch);
         return g_test_run();
 }
