@@ -63,6 +63,7 @@ static const struct {
         { "org.netlifecd1.Instance", "WaitReady", NLC_ACTION_READ },
         { "org.netlifecd1.Instance", "Activate", NLC_ACTION_MANAGE },
         { "org.netlifecd1.Instance", "Deactivate", NLC_ACTION_MANAGE },
+        { "org.netlifecd1.Instance", "AssociatePortProfiles", NLC_ACTION_MANAGE },
         { "org.netlifecd1.Migration", "StartPostcopy", NLC_ACTION_MIGRATE },
         { "org.netlifecd1.Migration", "DestinationReady", NLC_ACTION_MIGRATE },
         { "org.netlifecd1.Migration", "Cancel", NLC_ACTION_MIGRATE },

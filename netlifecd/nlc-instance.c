@@ -435,7 +435,8 @@ static const NlcPrivateProperty private_qemu_socket = {
  * are disassociated again. */
 typedef struct {
         NlcInstance *instance; /* referenced */
-        GDBusMethodInvocation *invocation;
+        GTask *task;           /* answered with the outcome */
+        gboolean activate;     /* Activate; else the association alone */
         GPtrArray *associated; /* NlcDevice, referenced */
         GError *error;         /* the first failure, with the others appended */
         guint pending;
@@ -446,7 +447,7 @@ activation_finish(Activation *a)
 {
         NlcInstance *self = a->instance;
 
-        if (!a->error)
+        if (!a->error && a->activate)
                 run_on_all(self, NLC_OP_ACTIVATE, NLC_DEVICE_STATE_CREATED, NLC_DEVICE_STATE_ACTIVE,
                            &a->error);
         if (a->error) {
@@ -456,11 +457,11 @@ activation_finish(Activation *a)
                         if (nlc_device_get_state(d) != NLC_DEVICE_STATE_ACTIVE)
                                 nlc_device_disassociate(d);
                 }
-                g_dbus_method_invocation_return_gerror(a->invocation, a->error);
-                g_error_free(a->error);
+                g_task_return_error(a->task, a->error);
         } else {
-                nlc_dbus_instance_complete_activate(NLC_DBUS_INSTANCE(self), a->invocation);
+                g_task_return_boolean(a->task, TRUE);
         }
+        g_object_unref(a->task);
         g_ptr_array_unref(a->associated);
         g_object_unref(self);
         g_free(a);
@@ -482,20 +483,18 @@ on_device_associated(GObject *source, GAsyncResult *result, gpointer data)
                 activation_finish(a);
 }
 
-static gboolean
-handle_activate(NlcDbusInstance *skel, GDBusMethodInvocation *invocation)
+/* Every device's profile associated (in parallel), then, with @activate,
+ * every device activated; on a failure those associated here are
+ * disassociated again. */
+static void
+associate_all_async(NlcInstance *self, gboolean activate, GAsyncReadyCallback callback,
+                    gpointer data)
 {
-        NlcInstance *self = NLC_INSTANCE(skel);
-        g_autoptr(GError) error = NULL;
-        Activation *a;
+        Activation *a = g_new0(Activation, 1);
 
-        if (!check_activatable(self, &error)) {
-                g_dbus_method_invocation_return_gerror(invocation, error);
-                return G_DBUS_METHOD_INVOCATION_HANDLED;
-        }
-        a = g_new0(Activation, 1);
         a->instance = g_object_ref(self);
-        a->invocation = invocation;
+        a->task = g_task_new(self, NULL, callback, data);
+        a->activate = activate;
         a->associated = g_ptr_array_new_with_free_func(g_object_unref);
         a->pending = 1; /* this function's own, so none finishes early */
         for (guint i = 0; i < self->devices->len; i++) {
@@ -508,6 +507,62 @@ handle_activate(NlcDbusInstance *skel, GDBusMethodInvocation *invocation)
         }
         if (--a->pending == 0)
                 activation_finish(a);
+}
+
+gboolean
+nlc_instance_has_port_profile(NlcInstance *self)
+{
+        for (guint i = 0; i < self->devices->len; i++)
+                if (nlc_device_has_port_profile(self->devices->pdata[i]))
+                        return TRUE;
+        return FALSE;
+}
+
+void
+nlc_instance_associate_async(NlcInstance *self, GAsyncReadyCallback callback, gpointer data)
+{
+        associate_all_async(self, FALSE, callback, data);
+}
+
+gboolean
+nlc_instance_associate_finish(NlcInstance *self, GAsyncResult *result, GError **error)
+{
+        return g_task_propagate_boolean(G_TASK(result), error);
+}
+
+static void
+on_activated(GObject *source, GAsyncResult *result, gpointer data)
+{
+        GDBusMethodInvocation *invocation = data;
+        g_autoptr(GError) error = NULL;
+
+        if (!g_task_propagate_boolean(G_TASK(result), &error))
+                g_dbus_method_invocation_return_gerror(invocation, error);
+        else if (g_str_equal(g_dbus_method_invocation_get_method_name(invocation), "Activate"))
+                nlc_dbus_instance_complete_activate(NLC_DBUS_INSTANCE(source), invocation);
+        else
+                nlc_dbus_instance_complete_associate_port_profiles(NLC_DBUS_INSTANCE(source),
+                                                                   invocation);
+}
+
+static gboolean
+handle_activate(NlcDbusInstance *skel, GDBusMethodInvocation *invocation)
+{
+        NlcInstance *self = NLC_INSTANCE(skel);
+        g_autoptr(GError) error = NULL;
+
+        if (!check_activatable(self, &error)) {
+                g_dbus_method_invocation_return_gerror(invocation, error);
+                return G_DBUS_METHOD_INVOCATION_HANDLED;
+        }
+        associate_all_async(self, TRUE, on_activated, invocation);
+        return G_DBUS_METHOD_INVOCATION_HANDLED;
+}
+
+static gboolean
+handle_associate_port_profiles(NlcDbusInstance *skel, GDBusMethodInvocation *invocation)
+{
+        associate_all_async(NLC_INSTANCE(skel), FALSE, on_activated, invocation);
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
@@ -530,6 +585,7 @@ nlc_instance_iface_init(NlcDbusInstanceIface *iface)
 {
         iface->handle_wait_ready = handle_wait_ready;
         iface->handle_activate = handle_activate;
+        iface->handle_associate_port_profiles = handle_associate_port_profiles;
         iface->handle_deactivate = handle_deactivate;
 }
 

@@ -40,6 +40,11 @@ guint nlc_instance_activate_available(NlcInstance *self, GString *skipped);
  * guest's announcements need (a stray record does not hold them back). */
 gboolean nlc_instance_get_active_ready(NlcInstance *self);
 gboolean nlc_instance_deactivate(NlcInstance *self, GError **error);
+/* Instance.AssociatePortProfiles() for the daemon's own use. */
+void nlc_instance_associate_async(NlcInstance *self, GAsyncReadyCallback callback, gpointer data);
+gboolean nlc_instance_associate_finish(NlcInstance *self, GAsyncResult *result, GError **error);
+/* Whether a device of the instance has a port profile. */
+gboolean nlc_instance_has_port_profile(NlcInstance *self);
 /* The guest stopped: every active device whose tap a created peer shares
  * (ShareQueues) hands it to the peer, which activates on the same port; the
  * number handed over. Deactivate the rest afterwards. */

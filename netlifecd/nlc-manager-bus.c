@@ -470,25 +470,29 @@ handle_attach_qemu(NlcDbusManager *skel, GDBusMethodInvocation *invocation, cons
         return G_DBUS_METHOD_INVOCATION_HANDLED;
 }
 
-/* A migration switches the guest to the destination at a moment the
- * destination's association is not yet tied to (the next slice: ASSOCIATE
- * while the source waits at pre-switchover); until then an instance with
- * a port profile does not migrate, rather than lose its profile for the
- * switch. */
+/* The destination's port profiles are associated while QEMU holds the
+ * source at pre-switchover (nlc-migration.c): a migration of an instance
+ * with one needs that hold, and a destination this daemon can ask (the
+ * other readiness sources: the next step). */
 static gboolean
-refuse_port_profiles(NlcInstance *instance, GError **error)
+port_profiles_can_move(NlcInstance *instance, const NlcMigrationOptions *opt, GError **error)
 {
-        GPtrArray *devices = nlc_instance_get_devices(instance);
-
-        for (guint i = 0; i < devices->len; i++) {
-                NlcDevice *d = devices->pdata[i];
-
-                if (!nlc_device_has_port_profile(d))
-                        continue;
+        if (!nlc_instance_has_port_profile(instance))
+                return TRUE;
+        if (!opt->pause_before_switchover) {
+                g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_ARGS,
+                            "instance %s has a port profile: migrate it with "
+                            "pause-before-switchover=true (the destination's profile is "
+                            "associated while QEMU holds the source there)",
+                            nlc_instance_get_name(instance));
+                return FALSE;
+        }
+        if (!opt->has_readiness || opt->readiness != NLC_READINESS_LOCAL) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_SUPPORTED,
-                            "instance %s: device %s has a port profile, which netlifecd does not "
-                            "move with a migration yet",
-                            nlc_instance_get_name(instance), nlc_device_get_id(d));
+                            "instance %s has a port profile: netlifecd moves it with readiness "
+                            "'local' only so far (a destination on another host is not asked "
+                            "to associate yet)",
+                            nlc_instance_get_name(instance));
                 return FALSE;
         }
         return TRUE;
@@ -516,8 +520,6 @@ migration_preconditions(NlcManager *self, const char *name, NlcInstance **instan
                             name);
                 return FALSE;
         }
-        if (!refuse_port_profiles(*instance, error))
-                return FALSE;
         migrating = nlc_manager_unfinished_migration(self, name);
         if (migrating) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_BUSY,
@@ -550,6 +552,8 @@ nlc_manager_start_migration(NlcManager *self, const char *name, const char *uri,
 
         if (!migration_preconditions(self, name, &instance, &guest, error) ||
             !nlc_migration_options_parse(options, source, name, &self->host, &opt, error))
+                return NULL;
+        if (source && !port_profiles_can_move(instance, &opt, error))
                 return NULL;
         if (opt.policy != NLC_POSTCOPY_NEVER && source && !self->host.postcopy_allowed) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_INVALID_STATE,

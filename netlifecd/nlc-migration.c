@@ -50,7 +50,20 @@ struct _NlcMigration {
         GStrv source_devices;
         /* PrepareIncoming's call, answered once QEMU listens (or fails). */
         GDBusMethodInvocation *listening_reply;
+        /* The guest has a port profile: at pre-switchover the destination
+         * associates it (Instance.AssociatePortProfiles) and only its
+         * success lets QEMU go on; the switch itself waits for the ports
+         * alone (the hold comes after migrate-start-postcopy). */
+        gboolean profile_hold;
+        gboolean associating, associated;
+        char *association_error;
+        /* Migrate or PrepareIncoming right after AttachQemu: the monitor's
+         * connection may still be coming; the start waits for it. */
+        guint connect_wait_id;
 };
+
+/* How long a new migration waits for the QEMU monitor's connection. */
+#define CONNECT_WAIT_MS 5000
 
 static void nlc_migration_iface_init(NlcDbusMigrationIface *iface);
 
@@ -284,6 +297,8 @@ destination_why(NlcMigration *self)
         g_auto(GStrv) ready = NULL;
         g_autoptr(GVariant) not_ready = NULL;
 
+        if (self->association_error)
+                return g_strdup(self->association_error);
         if (self->remote)
                 return nlc_remote_instance_why_not_ready(self->remote, guest);
         if (!self->local_destination)
@@ -355,15 +370,28 @@ give_up_at_pre_switchover(NlcMigration *self)
  * state is in place before the action runs, so the journal write the action
  * makes (record) already says, e.g., that the switch went out.
  */
+static void associate_destination(NlcMigration *self);
+
+static gboolean
+is_held(NlcGateState gate)
+{
+        return gate == NLC_GATE_HELD || gate == NLC_GATE_HELD_SWITCHING;
+}
+
 static NlcGateAction
 gate_event(NlcMigration *self, NlcGateEvent event)
 {
         NlcGateState old = self->gate;
         NlcGateAction action;
+        gboolean ready = self->destination_ready;
 
         if (self->role != NLC_MIGRATION_SOURCE || nlc_phase_is_final(self->phase))
                 return NLC_GATE_DO_NOTHING;
-        action = nlc_gate_next(old, event, self->destination_ready, &self->gate);
+        /* Letting QEMU go on from the hold also needs the destination's
+         * port profiles associated. */
+        if (self->profile_hold && (is_held(old) || event == NLC_GATE_EV_PRE_SWITCHOVER))
+                ready = ready && self->associated;
+        action = nlc_gate_next(old, event, ready, &self->gate);
         if (action != NLC_GATE_DO_NOTHING || self->gate != old)
                 g_debug("migration %s: gate %s + %s -> %s, %s", self->object_path,
                         nlc_gate_state_to_string(old), nlc_gate_event_to_string(event),
@@ -409,7 +437,46 @@ gate_event(NlcMigration *self, NlcGateEvent event)
                         persist(self);
                 break;
         }
+        if (self->profile_hold && is_held(self->gate) && self->destination_ready &&
+            !self->associated && !self->associating)
+                associate_destination(self);
         return action;
+}
+
+static void
+on_destination_associated(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(NlcMigration) self = data;
+        g_autoptr(GError) error = NULL;
+
+        self->associating = FALSE;
+        if (nlc_instance_associate_finish(NLC_INSTANCE(source), result, &error)) {
+                self->associated = TRUE;
+                record(self, "destination-associated");
+                gate_event(self, NLC_GATE_EV_READY);
+                return;
+        }
+        g_free(self->association_error);
+        self->association_error =
+                g_strdup_printf("its port profile was not associated: %s", error->message);
+        record(self, "destination-association-failed");
+        g_message("migration %s: %s", self->object_path, self->association_error);
+        /* At the hold: cancel, the guest runs on the source again. */
+        gate_event(self, NLC_GATE_EV_TIMEOUT);
+}
+
+/* QEMU holds the source at pre-switchover and the destination's ports are
+ * ready: now, and not before, the destination's profile may take the VSI
+ * from the source's port (tests/lldpad/README.md 9.1). */
+static void
+associate_destination(NlcMigration *self)
+{
+        if (!self->local_destination)
+                return; /* only readiness "local" gets here (nlc-manager-bus.c) */
+        self->associating = TRUE;
+        record(self, "destination-associating");
+        nlc_instance_associate_async(self->local_destination, on_destination_associated,
+                                     g_object_ref(self));
 }
 
 static gboolean
@@ -679,6 +746,9 @@ stop_following(NlcMigration *self)
         disarm_readiness_timeout(self);
         unwatch_local_destination(self);
         g_clear_pointer(&self->remote, nlc_remote_instance_free);
+        if (self->connect_wait_id)
+                g_source_remove(self->connect_wait_id);
+        self->connect_wait_id = 0;
 }
 
 /* ---- start: probe, capabilities, parameters, migrate ------------------ */
@@ -781,14 +851,32 @@ on_probed(GObject *source, GAsyncResult *result, gpointer data)
         /* A separate channel for page faults, so they do not queue behind the
          * bulk stream (QEMU 8.0+). Both sides must agree: each daemon enables
          * it where its QEMU offers it, which holds when both run one version. */
-        if (wants_postcopy(self) && self->opt.preempt &&
-            nlc_qmp_probe_has(probe, "postcopy-preempt")) {
-                caps[n++] = (NlcQmpCapability){ "postcopy-preempt", TRUE };
-                record(self, "preempt-enabled");
+        /* Set either way where QEMU offers them: a QEMU that was an earlier
+         * migration's destination (or a cancelled source) still has them as
+         * that one left them, and QEMU refuses preempt without postcopy-ram. */
+        if (nlc_qmp_probe_has(probe, "postcopy-preempt")) {
+                gboolean preempt = wants_postcopy(self) && self->opt.preempt;
+
+                caps[n++] = (NlcQmpCapability){ "postcopy-preempt", preempt };
+                if (preempt)
+                        record(self, "preempt-enabled");
         }
-        if (self->role == NLC_MIGRATION_SOURCE && self->opt.pause_before_switchover)
-                caps[n++] = (NlcQmpCapability){ "pause-before-switchover", TRUE };
+        if (nlc_qmp_probe_has(probe, "pause-before-switchover"))
+                caps[n++] = (NlcQmpCapability){ "pause-before-switchover",
+                                                self->role == NLC_MIGRATION_SOURCE &&
+                                                        self->opt.pause_before_switchover };
         nlc_qmp_migrate_set_capabilities(self->qmp, caps, n, self->cancel, on_capabilities, self);
+}
+
+static gboolean
+on_connect_wait_over(gpointer data)
+{
+        NlcMigration *self = data;
+
+        self->connect_wait_id = 0;
+        fail(self, "QEMU's monitor did not connect within %u ms of the call (AttachQemu first)",
+             CONNECT_WAIT_MS);
+        return G_SOURCE_REMOVE;
 }
 
 /* Journals the URI first: a daemon restarted before migrate went out starts
@@ -801,6 +889,10 @@ nlc_migration_start(NlcMigration *self, const char *uri)
                 self->uri = g_strdup(uri);
         }
         persist(self);
+        if (!nlc_qmp_is_connected(self->qmp)) {
+                self->connect_wait_id = g_timeout_add(CONNECT_WAIT_MS, on_connect_wait_over, self);
+                return;
+        }
         nlc_qmp_probe_async(self->qmp, self->cancel, on_probed, self);
 }
 
@@ -925,6 +1017,13 @@ on_qmp_connected(NlcQmp *qmp, gpointer data)
 {
         NlcMigration *self = data;
 
+        if (self->connect_wait_id) {
+                /* The start was waiting for this connection. */
+                g_source_remove(self->connect_wait_id);
+                self->connect_wait_id = 0;
+                nlc_qmp_probe_async(self->qmp, self->cancel, on_probed, self);
+                return;
+        }
         if (!nlc_phase_is_final(self->phase))
                 nlc_qmp_query_migrate(self->qmp, self->cancel, on_resync, self);
 }
@@ -1187,6 +1286,7 @@ nlc_migration_new_source(const char *id, NlcInstance *instance, NlcQmp *qmp,
                         g_strv_builder_add(ids, nlc_device_get_id(devices->pdata[i]));
         self->source_devices = g_strv_builder_end(ids);
         self->guest_macs = guest_macs_of(instance);
+        self->profile_hold = nlc_instance_has_port_profile(instance);
         follow_readiness(self, destination);
         return self;
 }
@@ -1344,6 +1444,7 @@ nlc_migration_finalize(GObject *object)
         g_clear_pointer(&self->options, g_variant_unref);
         g_strfreev(self->source_devices);
         g_strfreev(self->guest_macs);
+        g_free(self->association_error);
         g_free(self->id);
         g_free(self->object_path);
         g_free(self->uri);

@@ -45,7 +45,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCENARIOS=(isolation negotiate associate vdptool lldpad-errors early lldptool-config bridge-down
     bridge-gone station-down refuse unsolicited bridge-restart nlc-client nlc-daemon nlc-daemon-bench
-    nlc-daemon-watch)
+    nlc-daemon-watch nlc-daemon-migrate)
 
 KEEP=0
 HEX=()
@@ -699,6 +699,8 @@ print(json.dumps(r))
 PYEOF
 }
 device_state_is() { dev_prop_has "$1" State "\"$2\""; }
+wait_socket() { for _ in $(seq 100); do [[ -S $1 ]] && return 0; sleep 0.05; done; return 1; } # up to 5 s
+guest_running() { qmp "$1" query-status | grep -q '"status": "running"'; } # TEST-QMP-SOCKET
 wait_state() { # DEVICE STATE: up to 5 s
     for _ in $(seq 50); do device_state_is "$1" "$2" && return 0; sleep 0.1; done
     return 1
@@ -899,9 +901,10 @@ scen_nlc_daemon() {
     expect "... at once ($(since "$t") s)" lt "$(since "$t")" 1
     nlctl destroy3 destroy "$dev3"
     expect "Destroy goes on without lldpad (disassociation is best effort)" [ "$RC" = 0 ]
-    nlctl migrate migrate g4 "unix:$SDIR/nowhere.sock"
-    expect "Migrate of an instance with a port profile: NotSupported (not moved with a migration yet)" \
-        out_has migrate 'NotSupported.*does not move with a migration yet'
+    nlctl migrate migrate g4 "unix:$SDIR/nowhere.sock" readiness=destination-bus \
+        "destination-bus=unix:path=$SDIR/nowhere.bus" destination-instance=g4 pause-before-switchover=true
+    expect "Migrate of an instance with a port profile to another host: NotSupported (local only so far)" \
+        out_has migrate "NotSupported.*readiness 'local' only so far"
     pkill -f "$SDIR/g4.qmp" 2>/dev/null
 }
 
@@ -936,6 +939,92 @@ scen_nlc_daemon_watch() {
     expect "the device stays active (its guest runs) but is not Ready" dev_prop_has "$dev8" Ready false
     expect "... PortReason port-profile" dev_prop_has "$dev8" PortReason port-profile
     grep -E "PortProfileLost|Ready|PortState" "$SDIR/watch.out" | sed 's/^/      watch: /'
+}
+
+# start_qemu DEVICE NAME [ARG...]: a QEMU without an OS holding DEVICE's
+# queue (netlifectl create --exec), its monitors $SDIR/NAME.qmp (the
+# daemon's) and $SDIR/NAME-test.qmp (the test's).
+start_qemu() {
+    local dev=$1 name=$2
+    shift 2
+    "$NLC_CTL" --address "$BUS" create "$dev" --exec -- qemu-system-x86_64 -nodefaults \
+        -display none -machine pc,accel=tcg -m 64 -netdev 'tap,fd={0},id=n0' \
+        -device "virtio-net-pci,netdev=n0,mac=$(dev_prop "$dev" MAC | awk -F'"' '{print $2}')" \
+        -qmp "unix:$SDIR/$name.qmp,server=on,wait=off" \
+        -qmp "unix:$SDIR/$name-test.qmp,server=on,wait=off" "$@" >"$SDIR/$name.log" 2>&1 &
+    BG_PIDS+=("$!")
+    for _ in $(seq 100); do [[ -S $SDIR/$name-test.qmp ]] && return 0; sleep 0.05; done
+    sed 's/^/      qemu: /' "$SDIR/$name.log"
+    return 1
+}
+
+# A guest with an 802.1Qbg profile moved to a second QEMU on this host
+# (readiness local, the hard gate): the destination's profile is associated
+# while QEMU holds the source at pre-switchover, and only then does QEMU go
+# on; the source's release leaves the VSI to the destination.
+scen_nlc_daemon_migrate() {
+    local MACA=52:54:00:00:20:0a UUIDA=aa412857-60f7-4ce1-e95a-2164943f530a src dst mig
+    local PROFA=(virtualport=802.1Qbg managerid=1 typeid=13 typeidversion=1 instanceid=$UUIDA)
+    pair_up || return 1
+    wait_evb 20 || return 1
+    nlcd_start || return 1
+    step "the running guest (g5) and the new QEMU waiting for it (g5-new), one profile"
+    nlctl sa allocate g5 macvtap $MACA link=st0 mode=vepa ifname=nmva "${PROFA[@]}"
+    src=$(tail -1 "$SDIR/sa.out")
+    start_qemu "$src" g5 || return 1
+    nlctl sat attach-qemu g5 "$SDIR/g5.qmp"
+    expect "the running guest's device is active, its profile associated" wait_state "$src" active
+    nlctl da allocate g5-new macvtap $MACA link=st0 mode=vepa ifname=nmvb "${PROFA[@]}"
+    dst=$(tail -1 "$SDIR/da.out")
+    start_qemu "$dst" g5-new -incoming defer || return 1
+    nlctl dat attach-qemu g5-new "$SDIR/g5-new.qmp"
+    expect "the destination's device is created, its profile not asked for" profile_state_is "$dst" none
+    "$NLC_CTL" --address "$BUS" prepare-incoming g5-new "unix:$SDIR/mig.sock" >"$SDIR/incoming.out" 2>&1 &
+    BG_PIDS+=("$!")
+    expect "the destination QEMU listens" wait_socket "$SDIR/mig.sock"
+    step "Migrate without the hard gate: refused"
+    nlctl nogate migrate g5 "unix:$SDIR/mig.sock" readiness=local destination-instance=g5-new postcopy=never
+    expect "InvalidArgs: migrate it with pause-before-switchover=true" out_has nogate 'InvalidArgs.*pause-before-switchover=true'
+    step "Migrate with readiness local and pause-before-switchover"
+    nlctl mig migrate g5 "unix:$SDIR/mig.sock" readiness=local destination-instance=g5-new \
+        pause-before-switchover=true postcopy=never
+    expect "the migration completed" [ "$RC" = 0 ]
+    expect "the destination's device is active" wait_state "$dst" active
+    expect "... with its profile associated" profile_state_is "$dst" associated
+    mig=$(busctl --address="$BUS" call org.netlifecd1 /org/netlifecd1 org.freedesktop.DBus.ObjectManager \
+        GetManagedObjects 2>/dev/null | grep -o '/org/netlifecd1/migration/[0-9]*' | head -1)
+    busctl --address="$BUS" get-property org.netlifecd1 "$mig" org.netlifecd1.Migration Timeline \
+        >"$SDIR/timeline.out" 2>&1
+    sed 's/^/      timeline: /' "$SDIR/timeline.out"
+    expect "the timeline: pre-switchover, the destination associating and associated, then switchover-continue" \
+        grep -q -E '"pre-switchover".*"destination-associating".*"destination-associated".*"switchover-continue"' "$SDIR/timeline.out"
+    sleep 0.3
+    expect "the switch answered one ASSOC for the source's start and one for the destination's" \
+        [ "$(switch_answers ASSOC "${UUIDA:0:8}")" = 2 ]
+    expect "no DEASSOC: the source's release leaves the VSI to the destination" \
+        [ "$(switch_answers DEASSOC "${UUIDA:0:8}")" = 0 ]
+
+    step "once more to a third QEMU, the station's lldpad killed first: the association fails at the hold"
+    local third
+    nlctl ta allocate g5-b macvtap $MACA link=st0 mode=vepa ifname=nmvc "${PROFA[@]}"
+    third=$(tail -1 "$SDIR/ta.out")
+    start_qemu "$third" g5-b -incoming defer || return 1
+    nlctl tat attach-qemu g5-b "$SDIR/g5-b.qmp"
+    "$NLC_CTL" --address "$BUS" prepare-incoming g5-b "unix:$SDIR/mig2.sock" >"$SDIR/incoming2.out" 2>&1 &
+    BG_PIDS+=("$!")
+    wait_socket "$SDIR/mig2.sock" ||
+        { sed 's/^/      prepare-incoming: /' "$SDIR/incoming2.out"; sed 's/^/      qemu: /' "$SDIR/g5-b.log"; }
+    expect "the third QEMU listens" [ -S "$SDIR/mig2.sock" ]
+    stop_lldpad st KILL
+    nlctl mig2 migrate g5-new "unix:$SDIR/mig2.sock" readiness=local destination-instance=g5-b \
+        pause-before-switchover=true postcopy=never
+    expect "the migration did not complete (netlifectl exit 4)" [ "$RC" = 4 ]
+    expect "... cancelled at the hold, saying why (no lldpad)" \
+        out_has mig2 'port profile was not associated.*PortProfileUnavailable|port profile was not associated.*lldpad'
+    expect "the guest still runs in the second QEMU" guest_running "$SDIR/g5-new-test.qmp"
+    expect "... and its device still holds the MAC (active)" wait_state "$dst" active
+    expect "the third QEMU's device stays created" device_state_is "$third" created
+    pkill -f "$SDIR/g5" 2>/dev/null
 }
 
 # ms_of CMD...: runs it, prints its wall time in ms (three decimals).

@@ -20,9 +20,12 @@
         "false, \"capability\": \"postcopy-ram\"}, {\"state\": false, \"capability\": "        \
         "\"pause-before-switchover\"}, {\"state\": false, \"capability\": "                    \
         "\"postcopy-blocktime\"}]"
+/* pause-before-switchover is set either way where QEMU offers it (off
+ * here): a QEMU of an earlier migration may have it on. */
 #define SET_CAPS(postcopy)                                                                     \
         "{\"capabilities\": [{\"capability\": \"events\", \"state\": true}, {\"capability\": " \
-        "\"postcopy-ram\", \"state\": " postcopy "}]}"
+        "\"postcopy-ram\", \"state\": " postcopy "}, {\"capability\": "                        \
+        "\"pause-before-switchover\", \"state\": false}]}"
 
 /* Readiness "local" on a ready destination instance, and on one that is not
  * ready until the test creates its device. */
@@ -770,6 +773,23 @@ test_host_forbids_postcopy(Fixture *f, gconstpointer data)
 }
 
 /* QEMU 10 offers postcopy-preempt: the fault channel is turned on. */
+/* QEMU 10's version, and capabilities that include postcopy-preempt
+ * (@preempt: its current state, "true" or "false"). */
+static void
+expect_probe_10(Fixture *f, const char *preempt)
+{
+        g_autofree char *caps = g_strdup_printf(
+                "[{\"state\": false, \"capability\": \"events\"}, {\"state\": false, "
+                "\"capability\": \"postcopy-ram\"}, {\"state\": %s, \"capability\": "
+                "\"postcopy-preempt\"}]",
+                preempt);
+
+        nlc_fake_qmp_expect(
+                f->fake, "query-version", NULL,
+                "{\"qemu\": {\"major\": 10, \"minor\": 0, \"micro\": 0}, \"package\": \"\"}");
+        nlc_fake_qmp_expect(f->fake, "query-migrate-capabilities", NULL, caps);
+}
+
 static void
 test_preempt_when_offered(Fixture *f, gconstpointer data)
 {
@@ -777,13 +797,7 @@ test_preempt_when_offered(Fixture *f, gconstpointer data)
         NlcMigration *m;
 
         attach_running(f);
-        nlc_fake_qmp_expect(
-                f->fake, "query-version", NULL,
-                "{\"qemu\": {\"major\": 10, \"minor\": 0, \"micro\": 0}, \"package\": \"\"}");
-        nlc_fake_qmp_expect(f->fake, "query-migrate-capabilities", NULL,
-                            "[{\"state\": false, \"capability\": \"events\"}, {\"state\": false, "
-                            "\"capability\": \"postcopy-ram\"}, {\"state\": false, \"capability\": "
-                            "\"postcopy-preempt\"}]");
+        expect_probe_10(f, "false");
         nlc_fake_qmp_expect(f->fake, "migrate-set-capabilities",
                             "{\"capabilities\": [{\"capability\": \"events\", \"state\": true}, "
                             "{\"capability\": \"postcopy-ram\", \"state\": true}, {\"capability\": "
@@ -795,6 +809,29 @@ test_preempt_when_offered(Fixture *f, gconstpointer data)
         nlc_fake_qmp_assert_done(f->fake);
         t = timeline(m);
         g_assert_nonnull(strstr(t, "preempt-enabled"));
+}
+
+/* Without post-copy, preempt is switched off where QEMU offers it: a QEMU
+ * that was an earlier migration's destination may still have it on, and
+ * QEMU refuses preempt without postcopy-ram (found migrating a guest a
+ * second time, tests/lldpad nlc-daemon-migrate). */
+static void
+test_preempt_off_without_postcopy(Fixture *f, gconstpointer data)
+{
+        NlcMigration *m;
+
+        attach_running(f);
+        expect_probe_10(f, "true");
+        nlc_fake_qmp_expect(
+                f->fake, "migrate-set-capabilities",
+                "{\"capabilities\": [{\"capability\": \"events\", \"state\": true}, "
+                "{\"capability\": \"postcopy-ram\", \"state\": false}, {\"capability\": "
+                "\"postcopy-preempt\", \"state\": false}]}",
+                NULL);
+        nlc_fake_qmp_expect(f->fake, "migrate", "{\"uri\": \"" URI "\"}", NULL);
+        m = migrate(f, "{'postcopy': <'never'>}");
+        wait_phase(m, "precopy");
+        nlc_fake_qmp_assert_done(f->fake);
 }
 
 /* A pre-copy migration with pause-before-switchover, up to migrate. */
@@ -1106,6 +1143,7 @@ main(int argc, char **argv)
         ADD("/migration/context-evacuate", test_context_evacuate);
         ADD("/migration/allow-postcopy", test_allow_postcopy);
         ADD("/migration/preempt-when-offered", test_preempt_when_offered);
+        ADD("/migration/preempt-off-without-postcopy", test_preempt_off_without_postcopy);
         ADD("/migration/release-source", test_release_source);
         ADD("/migration/host-forbids-postcopy", test_host_forbids_postcopy);
         ADD("/migration/pause-before-switchover", test_pause_before_switchover);
