@@ -472,8 +472,8 @@ handle_attach_qemu(NlcDbusManager *skel, GDBusMethodInvocation *invocation, cons
 
 /* The destination's port profiles are associated while QEMU holds the
  * source at pre-switchover (nlc-migration.c): a migration of an instance
- * with one needs that hold, and a destination this daemon can ask (the
- * other readiness sources: the next step). */
+ * with one needs that hold, and a destination this daemon can ask (here,
+ * or over its bus). */
 static gboolean
 port_profiles_can_move(NlcInstance *instance, const NlcMigrationOptions *opt, GError **error)
 {
@@ -487,11 +487,12 @@ port_profiles_can_move(NlcInstance *instance, const NlcMigrationOptions *opt, GE
                             nlc_instance_get_name(instance));
                 return FALSE;
         }
-        if (!opt->has_readiness || opt->readiness != NLC_READINESS_LOCAL) {
+        if (!opt->has_readiness || opt->readiness == NLC_READINESS_COORDINATED) {
                 g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_SUPPORTED,
                             "instance %s has a port profile: netlifecd moves it with readiness "
-                            "'local' only so far (a destination on another host is not asked "
-                            "to associate yet)",
+                            "'local' or 'destination-bus' (the source's daemon has the "
+                            "destination associate at the hold); with 'coordinated' it does not "
+                            "know when the destination associated",
                             nlc_instance_get_name(instance));
                 return FALSE;
         }

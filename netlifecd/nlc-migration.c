@@ -448,9 +448,14 @@ on_destination_associated(GObject *source, GAsyncResult *result, gpointer data)
 {
         g_autoptr(NlcMigration) self = data;
         g_autoptr(GError) error = NULL;
+        gboolean ok = self->remote
+                              ? nlc_remote_instance_associate_finish(result, &error)
+                              : nlc_instance_associate_finish(NLC_INSTANCE(source), result, &error);
 
+        if (g_error_matches(error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+                return;
         self->associating = FALSE;
-        if (nlc_instance_associate_finish(NLC_INSTANCE(source), result, &error)) {
+        if (ok) {
                 self->associated = TRUE;
                 record(self, "destination-associated");
                 gate_event(self, NLC_GATE_EV_READY);
@@ -471,12 +476,16 @@ on_destination_associated(GObject *source, GAsyncResult *result, gpointer data)
 static void
 associate_destination(NlcMigration *self)
 {
-        if (!self->local_destination)
-                return; /* only readiness "local" gets here (nlc-manager-bus.c) */
+        if (!self->remote && !self->local_destination)
+                return; /* coordinated: refused at Migrate (nlc-manager-bus.c) */
         self->associating = TRUE;
         record(self, "destination-associating");
-        nlc_instance_associate_async(self->local_destination, on_destination_associated,
-                                     g_object_ref(self));
+        if (self->remote)
+                nlc_remote_instance_associate_async(self->remote, self->cancel,
+                                                    on_destination_associated, g_object_ref(self));
+        else
+                nlc_instance_associate_async(self->local_destination, on_destination_associated,
+                                             g_object_ref(self));
 }
 
 static gboolean

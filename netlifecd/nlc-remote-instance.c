@@ -320,3 +320,47 @@ nlc_remote_instance_why_not_ready(NlcRemoteInstance *r, const char *const *guest
                                          r->not_ready);
         return g_strdup(*devices ? devices : "not read since the last change");
 }
+
+/* The destination associates within its own [port-profile] timeout-ms;
+ * this bounds the wait for its answer beyond that. */
+#define ASSOCIATE_CALL_TIMEOUT_MS 60000
+
+static void
+on_associated(GObject *source, GAsyncResult *result, gpointer data)
+{
+        g_autoptr(GTask) task = data;
+        GError *error = NULL;
+        g_autoptr(GVariant) r =
+                g_dbus_connection_call_finish(G_DBUS_CONNECTION(source), result, &error);
+
+        if (!r) {
+                g_dbus_error_strip_remote_error(error);
+                g_task_return_error(task, error);
+                return;
+        }
+        g_task_return_boolean(task, TRUE);
+}
+
+void
+nlc_remote_instance_associate_async(NlcRemoteInstance *r, GCancellable *cancellable,
+                                    GAsyncReadyCallback callback, gpointer data)
+{
+        GTask *task = g_task_new(NULL, cancellable, callback, data);
+
+        if (!r->conn || !r->path) {
+                g_task_return_new_error(task, G_IO_ERROR, G_IO_ERROR_NOT_CONNECTED,
+                                        "instance %s at %s cannot be reached: %s", r->instance,
+                                        r->address, r->last_why ? r->last_why : "not read yet");
+                g_object_unref(task);
+                return;
+        }
+        g_dbus_connection_call(r->conn, NLC_DBUS_SERVICE, r->path, NLC_DBUS_INTERFACE_INSTANCE,
+                               "AssociatePortProfiles", NULL, NULL, G_DBUS_CALL_FLAGS_NONE,
+                               ASSOCIATE_CALL_TIMEOUT_MS, cancellable, on_associated, task);
+}
+
+gboolean
+nlc_remote_instance_associate_finish(GAsyncResult *result, GError **error)
+{
+        return g_task_propagate_boolean(G_TASK(result), error);
+}

@@ -24,4 +24,11 @@ void nlc_remote_instance_free(NlcRemoteInstance *remote);
  * NotReady as last read (nlc_describe_not_ready), or why it cannot be read
  * (its daemon is not on the bus, the connection closed, no such instance). */
 char *nlc_remote_instance_why_not_ready(NlcRemoteInstance *remote, const char *const *guest_macs);
+/* Instance.AssociatePortProfiles() on the instance there (a migration's
+ * destination, while QEMU holds the source). Its daemon's named error comes
+ * back as the same NLC_ERROR; G_IO_ERROR_NOT_CONNECTED when the instance
+ * cannot be reached now. */
+void nlc_remote_instance_associate_async(NlcRemoteInstance *remote, GCancellable *cancellable,
+                                         GAsyncReadyCallback callback, gpointer data);
+gboolean nlc_remote_instance_associate_finish(GAsyncResult *result, GError **error);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC(NlcRemoteInstance, nlc_remote_instance_free)

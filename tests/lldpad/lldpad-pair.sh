@@ -45,7 +45,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCENARIOS=(isolation negotiate associate vdptool lldpad-errors early lldptool-config bridge-down
     bridge-gone station-down refuse unsolicited bridge-restart nlc-client nlc-daemon nlc-daemon-bench
-    nlc-daemon-watch nlc-daemon-migrate)
+    nlc-daemon-watch nlc-daemon-migrate nlc-daemon-migrate-bus)
 
 KEEP=0
 HEX=()
@@ -609,35 +609,37 @@ scen_nlc_client() {
 
 # ---- netlifecd itself in the station's namespace (scenario nlc-daemon) --------
 
-# nlcd_start: a private dbus-daemon (once) and netlifecd in the station's
-# network namespace, reading the station lldpad's pid file; waits until it
-# answers.
+# nlcd_start [N]: a private dbus-daemon (once) and netlifecd in the
+# station's network namespace, reading the station lldpad's pid file; waits
+# until it answers. Its bus address in BUS (BUS2 for N=2: a second daemon,
+# a second host's, with a state and a bus of its own).
 nlcd_start() {
-    local d=$SDIR/nlcd
+    local n=${1:-} d=$SDIR/nlcd${1:-} bus
     mkdir -p "$d/state" "$d/run"
-    BUS=unix:path=$d/bus
+    bus=unix:path=$d/bus
+    printf -v "BUS$n" '%s' "$bus"
     cat >"$d/netlifecd.conf" <<EOF
 [port-profile]
 lldpad-pid-file = $SDIR/st/run/lldpad.pid
 timeout-ms = 3000
 watch-ms = ${NLC_WATCH_MS:-10000}
 EOF
-    if [[ -z ${PID[bus]:-} ]]; then
-        dbus-daemon --session --nofork --nopidfile --address="$BUS" >>"$d/bus.log" 2>&1 &
-        PID[bus]=$!
-        BG_PIDS+=("${PID[bus]}")
+    if [[ -z ${PID[bus$n]:-} ]]; then
+        dbus-daemon --session --nofork --nopidfile --address="$bus" >>"$d/bus.log" 2>&1 &
+        PID[bus$n]=$!
+        BG_PIDS+=("${PID[bus$n]}")
         for _ in $(seq 100); do [[ -S $d/bus ]] && break; sleep 0.05; done
     fi
-    ip netns exec "$NS_ST" "$NLC_DAEMON" --address "$BUS" --config "$d/netlifecd.conf" \
+    ip netns exec "$NS_ST" "$NLC_DAEMON" --address "$bus" --config "$d/netlifecd.conf" \
         --state-dir "$d/state" --runtime-dir "$d/run" -v >>"$d/daemon.log" 2>&1 &
-    PID[nlcd]=$!
-    BG_PIDS+=("${PID[nlcd]}")
+    PID[nlcd$n]=$!
+    BG_PIDS+=("${PID[nlcd$n]}")
     for _ in $(seq 100); do
-        "$NLC_CTL" --address "$BUS" status >/dev/null 2>&1 && { say "netlifecd running, pid ${PID[nlcd]}"; return 0; }
-        kill -0 "${PID[nlcd]}" 2>/dev/null || break
+        "$NLC_CTL" --address "$bus" status >/dev/null 2>&1 && { say "netlifecd$n running, pid ${PID[nlcd$n]}"; return 0; }
+        kill -0 "${PID[nlcd$n]}" 2>/dev/null || break
         sleep 0.05
     done
-    say "netlifecd did not come up:"; tail -5 "$d/daemon.log" | sed 's/^/      /'
+    say "netlifecd$n did not come up:"; tail -5 "$d/daemon.log" | sed 's/^/      /'
     return 1
 }
 
@@ -901,10 +903,9 @@ scen_nlc_daemon() {
     expect "... at once ($(since "$t") s)" lt "$(since "$t")" 1
     nlctl destroy3 destroy "$dev3"
     expect "Destroy goes on without lldpad (disassociation is best effort)" [ "$RC" = 0 ]
-    nlctl migrate migrate g4 "unix:$SDIR/nowhere.sock" readiness=destination-bus \
-        "destination-bus=unix:path=$SDIR/nowhere.bus" destination-instance=g4 pause-before-switchover=true
-    expect "Migrate of an instance with a port profile to another host: NotSupported (local only so far)" \
-        out_has migrate "NotSupported.*readiness 'local' only so far"
+    nlctl migrate migrate g4 "unix:$SDIR/nowhere.sock" readiness=coordinated pause-before-switchover=true
+    expect "Migrate of an instance with a port profile, readiness coordinated: NotSupported" \
+        out_has migrate "NotSupported.*with 'coordinated' it does not know when"
     pkill -f "$SDIR/g4.qmp" 2>/dev/null
 }
 
@@ -1025,6 +1026,44 @@ scen_nlc_daemon_migrate() {
     expect "... and its device still holds the MAC (active)" wait_state "$dst" active
     expect "the third QEMU's device stays created" device_state_is "$third" created
     pkill -f "$SDIR/g5" 2>/dev/null
+}
+
+on_bus2() { local BUS=$BUS2; "$@"; } # CMD...: with the second daemon's bus
+
+# The same to a second daemon (the destination host's: its own bus and
+# state; here in the same namespace, on the same uplink): readiness
+# destination-bus, the source's daemon has the destination's associate
+# over its bus (Instance.AssociatePortProfiles) at the hold.
+scen_nlc_daemon_migrate_bus() {
+    local MACB=52:54:00:00:20:0b UUIDB=ab412857-60f7-4ce1-e95a-2164943f530b src dst mig
+    local PROFB=(virtualport=802.1Qbg managerid=1 typeid=14 typeidversion=1 instanceid=$UUIDB)
+    pair_up || return 1
+    wait_evb 20 || return 1
+    nlcd_start || return 1
+    nlcd_start 2 || return 1
+    nlctl sa allocate g6 macvtap $MACB link=st0 mode=vepa ifname=nmvd "${PROFB[@]}"
+    src=$(tail -1 "$SDIR/sa.out")
+    start_qemu "$src" g6 || return 1
+    nlctl sat attach-qemu g6 "$SDIR/g6.qmp"
+    expect "the running guest's device is active on the first daemon" wait_state "$src" active
+    on_bus2 nlctl da allocate g6 macvtap $MACB link=st0 mode=vepa ifname=nmve "${PROFB[@]}"
+    dst=$(tail -1 "$SDIR/da.out")
+    on_bus2 start_qemu "$dst" g6-dst -incoming defer || return 1
+    on_bus2 nlctl dat attach-qemu g6 "$SDIR/g6-dst.qmp"
+    "$NLC_CTL" --address "$BUS2" prepare-incoming g6 "unix:$SDIR/migb.sock" >"$SDIR/incoming.out" 2>&1 &
+    BG_PIDS+=("$!")
+    expect "the destination QEMU listens" wait_socket "$SDIR/migb.sock"
+    nlctl mig migrate g6 "unix:$SDIR/migb.sock" readiness=destination-bus "destination-bus=$BUS2" \
+        destination-instance=g6 pause-before-switchover=true postcopy=never
+    expect "the migration completed" [ "$RC" = 0 ]
+    expect "the destination daemon's device is active" on_bus2 wait_state "$dst" active
+    expect "... its profile associated" on_bus2 profile_state_is "$dst" associated
+    expect "... by the destination's daemon (its log)" \
+        grep -q "device ${dst##*/}: associate of VSI on st0 succeeded" "$SDIR/nlcd2/daemon.log"
+    expect "the source's timeline: pre-switchover, the destination associating and associated (over its bus), then switchover-continue" \
+        grep -q -E "pre-switchover.*destination-associating.*destination-associated.*switchover-continue" \
+        <(tr '\n' ' ' <"$SDIR/mig.out")
+    pkill -f "$SDIR/g6" 2>/dev/null
 }
 
 # ms_of CMD...: runs it, prints its wall time in ms (three decimals).
