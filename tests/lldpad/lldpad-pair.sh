@@ -45,7 +45,7 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCENARIOS=(isolation negotiate associate vdptool lldpad-errors early lldptool-config bridge-down
     bridge-gone station-down refuse unsolicited bridge-restart nlc-client nlc-daemon nlc-daemon-bench
-    nlc-daemon-watch nlc-daemon-migrate nlc-daemon-migrate-bus)
+    nlc-daemon-watch nlc-daemon-migrate nlc-daemon-migrate-bus nlc-daemon-migrate-hosts)
 
 KEEP=0
 HEX=()
@@ -78,6 +78,7 @@ WORK=$(mktemp -d /tmp/lldpad-pair.XXXXXX)
 SUFFIX=$$
 NS_ST=lqst$SUFFIX
 NS_BR=lqbr$SUFFIX
+NS_ST2=lqs2$SUFFIX # a second station (host B), only with pair_up --two-hosts
 VDPREQ=$WORK/vdp-request
 NLC_CLIENT=${NLC_VDP_CLIENT:-$HERE/../../build/tests/lldpad/nlc-vdp-client}
 NLC_DAEMON=${NLC_DAEMON:-$HERE/../../build/netlifecd/netlifecd}
@@ -119,8 +120,8 @@ BG_PIDS=()
 SDIR=
 
 side_dir() { echo "$SDIR/$1"; }
-side_ns() { [[ $1 == st ]] && echo "$NS_ST" || echo "$NS_BR"; }
-side_if() { [[ $1 == st ]] && echo st0 || echo sw0; }
+side_ns() { case $1 in st) echo "$NS_ST" ;; st2) echo "$NS_ST2" ;; *) echo "$NS_BR" ;; esac; }
+side_if() { [[ $1 == br ]] && echo sw0 || echo st0; }
 
 # side_cmd SIDE: sets CMD to the prefix that runs a command in the side's
 # network namespace and a private mount namespace where /run, /dev/shm and
@@ -141,12 +142,16 @@ in_side() {
     "${CMD[@]}" "$@"
 }
 
-write_config() { # SIDE MODE
+write_config() { # SIDE MODE [IFNAME...]: default the side's interface
     local side=$1 mode=$2 ifname
     ifname=$(side_if "$side")
-    cat >"$(side_dir "$side")/lldpad.conf" <<EOF
-nearest_customer_bridge :
-{
+    shift 2
+    (($#)) || set -- "$ifname"
+    {
+        echo "nearest_customer_bridge :"
+        echo "{"
+        for ifname in "$@"; do
+            cat <<EOF
   $ifname :
   {
     adminStatus = 3;
@@ -163,8 +168,10 @@ nearest_customer_bridge :
       vdprka = $VDPRKA;
     };
   };
-};
 EOF
+        done
+        echo "};"
+    } >"$(side_dir "$side")/lldpad.conf"
 }
 
 start_lldpad() { # SIDE
@@ -194,16 +201,24 @@ stop_lldpad() { # SIDE [SIGNAL]
     unset "PID[$side]"
 }
 
-pair_up() { # [--no-bridge] [--bridge-config-by-lldptool]
-    local nobridge=0 lldptoolcfg=0 s
+pair_up() { # [--no-bridge] [--bridge-config-by-lldptool] [--two-hosts]
+    local nobridge=0 lldptoolcfg=0 two=0 s
     for a in "$@"; do
         [[ $a == --no-bridge ]] && nobridge=1
         [[ $a == --bridge-config-by-lldptool ]] && lldptoolcfg=1
+        [[ $a == --two-hosts ]] && two=1
     done
-    for s in st br; do mkdir -p "$SDIR/$s/run" "$SDIR/$s/shm" "$SDIR/$s/lib"; done
+    for s in st br st2; do mkdir -p "$SDIR/$s/run" "$SDIR/$s/shm" "$SDIR/$s/lib"; done
     write_config st station
-    if ((lldptoolcfg)); then : >"$SDIR/br/lldpad.conf"; else write_config br bridge; fi
+    if ((lldptoolcfg)); then
+        : >"$SDIR/br/lldpad.conf"
+    elif ((two)); then
+        write_config br bridge sw0 sw1
+    else
+        write_config br bridge
+    fi
     ip netns add "$NS_ST" && ip netns add "$NS_BR" || return 1
+    ((two)) && { second_host_up || return 1; }
     ip link add st0 netns "$NS_ST" type veth peer name sw0 netns "$NS_BR" || return 1
     ip -n "$NS_ST" link set lo up
     ip -n "$NS_BR" link set lo up
@@ -222,7 +237,26 @@ pair_up() { # [--no-bridge] [--bridge-config-by-lldptool]
     grep -q listening "$SDIR/tcpdump.log" || { say "tcpdump: $(cat "$SDIR/tcpdump.log")"; return 1; }
     T_UP=$(now)
     start_lldpad st || return 1
+    ((two)) && { start_lldpad st2 || return 1; }
     ((nobridge)) || start_lldpad br || return 1
+}
+
+# Host B: a second station namespace whose st0 is the bridge's sw1 (the
+# switch's second port), its own lldpad, its own capture (sw1.pcap).
+second_host_up() {
+    write_config st2 station
+    ip netns add "$NS_ST2" || return 1
+    ip link add st0 netns "$NS_ST2" type veth peer name sw1 netns "$NS_BR" || return 1
+    ip -n "$NS_ST2" link set lo up
+    ip -n "$NS_ST2" link add link st0 name mvt0 address $MAC0 type macvtap mode vepa
+    ip -n "$NS_ST2" link set st0 up
+    ip -n "$NS_ST2" link set mvt0 up
+    ip -n "$NS_BR" link set sw1 up
+    ip netns exec "$NS_BR" timeout 900 tcpdump -Z root -i sw1 -U --immediate-mode -s 0 -w "$SDIR/sw1.pcap" \
+        'ether proto 0x88cc or ether proto 0x8940 or ether proto 0x88b7' 2>"$SDIR/tcpdump1.log" &
+    TCPDUMP2_PID=$!
+    for _ in $(seq 100); do grep -q listening "$SDIR/tcpdump1.log" 2>/dev/null && break; sleep 0.05; done
+    grep -q listening "$SDIR/tcpdump1.log" || { say "tcpdump sw1: $(cat "$SDIR/tcpdump1.log")"; return 1; }
 }
 
 pair_down() {
@@ -230,13 +264,16 @@ pair_down() {
     for p in "${BG_PIDS[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
     BG_PIDS=()
     stop_lldpad st
+    stop_lldpad st2
     stop_lldpad br
-    if [[ -n $TCPDUMP_PID ]]; then
-        kill -INT "$TCPDUMP_PID" 2>/dev/null
-        wait "$TCPDUMP_PID" 2>/dev/null
-        TCPDUMP_PID=
-    fi
+    for p in TCPDUMP_PID TCPDUMP2_PID; do
+        [[ -n ${!p:-} ]] || continue
+        kill -INT "${!p}" 2>/dev/null
+        wait "${!p}" 2>/dev/null
+        printf -v "$p" '%s' ''
+    done
     ip netns del "$NS_ST" 2>/dev/null
+    ip netns del "$NS_ST2" 2>/dev/null
     ip netns del "$NS_BR" 2>/dev/null
     return 0
 }
@@ -253,8 +290,9 @@ trap 'exit 130' INT TERM
 # EPROTONOSUPPORT while EVB is not negotiated, ENXIO before its VDP22 instance
 # for st0 exists, EINVAL (unknown VSI) once it accepts requests. Prints the errno.
 PROBE=(--mgr 0 --type 0 --typever 0 --uuid 00000000-0000-0000-0000-00000000beef)
-vdp_probe() {
-    ip netns exec "$NS_ST" "$VDPREQ" -P "$SDIR/st/run/lldpad.pid" -l mvt0 "${PROBE[@]}" disassociate 2>&1 |
+vdp_probe() { # [SIDE]: the station's (st) by default
+    local side=${1:-st}
+    ip netns exec "$(side_ns "$side")" "$VDPREQ" -P "$SDIR/$side/run/lldpad.pid" -l mvt0 "${PROBE[@]}" disassociate 2>&1 |
         sed -n 's/.*errno=\([A-Z]*\).*/\1/p;s/.*reason=\([^ ]*\).*/\1/p' | head -1
 }
 
@@ -266,18 +304,18 @@ vdp_probe() {
 #    bridge's VDP gets its timers only from that one, up to a fast-tx interval
 #    after the station's VDP is ready; a VSI associated in between is dropped
 #    by the bridge within microseconds (its keep-alive timer is then 30 us).
-wait_evb() {
-    local limit=${1:-20} t st=0 r
+wait_evb() { # [LIMIT_S [SIDE [BRIDGE-PORT]]]
+    local limit=${1:-20} side=${2:-st} port=${3:-sw0} t st=0 r
     t=$(now)
     while :; do
         if ((!st)); then
-            r=$(vdp_probe)
+            r=$(vdp_probe "$side")
             if [[ $r == EINVAL ]]; then
                 st=1
                 say "the station's VDP accepts requests (probe: EINVAL for an unknown VSI)"
             fi
         fi
-        if ((st)) && in_side br lldptool -t -n -i sw0 -g ncb -V evb 2>/dev/null | grep -q 'mode:station r/l:1'; then
+        if ((st)) && in_side br lldptool -t -n -i "$port" -g ncb -V evb 2>/dev/null | grep -q 'mode:station r/l:1'; then
             say "the bridge has the station's confirming EVB TLV: EVB negotiated ($(since "$t") s of waiting)"
             return 0
         fi
@@ -317,13 +355,14 @@ vdpreq_bg() {
 }
 
 show_wire() { # [FILTER-REGEX]: the decoded capture, times from the pair's start
-    local macs st_mac br_mac
-    st_mac=$(ip -n "$NS_ST" -br link show st0 2>/dev/null | awk '{print $3}')
-    br_mac=$(ip -n "$NS_BR" -br link show sw0 2>/dev/null | awk '{print $3}')
+    local macs st_mac br_mac port=${WIRE_PORT:-sw0} ns=$NS_ST
+    [[ $port == sw1 ]] && ns=$NS_ST2
+    st_mac=$(ip -n "$ns" -br link show st0 2>/dev/null | awk '{print $3}')
+    br_mac=$(ip -n "$NS_BR" -br link show "$port" 2>/dev/null | awk '{print $3}')
     macs=(--name "$st_mac=station" --name "$br_mac=bridge")
     sleep 0.2
-    echo "      wire (sw0, seconds since the pair came up):"
-    python3 "$HERE/ecp-dump.py" "$SDIR/sw0.pcap" --epoch "$T_UP" "${macs[@]}" |
+    echo "      wire ($port, seconds since the pair came up):"
+    python3 "$HERE/ecp-dump.py" "$SDIR/$port.pcap" --epoch "$T_UP" "${macs[@]}" |
         grep -E "${1:-.}" | sed 's/^/        /'
 }
 
@@ -609,18 +648,18 @@ scen_nlc_client() {
 
 # ---- netlifecd itself in the station's namespace (scenario nlc-daemon) --------
 
-# nlcd_start [N]: a private dbus-daemon (once) and netlifecd in the
-# station's network namespace, reading the station lldpad's pid file; waits
-# until it answers. Its bus address in BUS (BUS2 for N=2: a second daemon,
-# a second host's, with a state and a bus of its own).
+# nlcd_start [N [SIDE]]: a private dbus-daemon (once) and netlifecd in the
+# station's network namespace (SIDE st2: host B's), reading that station
+# lldpad's pid file; waits until it answers. Its bus address in BUS (BUS2
+# for N=2: a second daemon, with a state and a bus of its own).
 nlcd_start() {
-    local n=${1:-} d=$SDIR/nlcd${1:-} bus
+    local n=${1:-} side=${2:-st} d=$SDIR/nlcd${1:-} bus
     mkdir -p "$d/state" "$d/run"
     bus=unix:path=$d/bus
     printf -v "BUS$n" '%s' "$bus"
     cat >"$d/netlifecd.conf" <<EOF
 [port-profile]
-lldpad-pid-file = $SDIR/st/run/lldpad.pid
+lldpad-pid-file = $SDIR/$side/run/lldpad.pid
 timeout-ms = 3000
 watch-ms = ${NLC_WATCH_MS:-10000}
 EOF
@@ -630,7 +669,7 @@ EOF
         BG_PIDS+=("${PID[bus$n]}")
         for _ in $(seq 100); do [[ -S $d/bus ]] && break; sleep 0.05; done
     fi
-    ip netns exec "$NS_ST" "$NLC_DAEMON" --address "$bus" --config "$d/netlifecd.conf" \
+    ip netns exec "$(side_ns "$side")" "$NLC_DAEMON" --address "$bus" --config "$d/netlifecd.conf" \
         --state-dir "$d/state" --runtime-dir "$d/run" -v >>"$d/daemon.log" 2>&1 &
     PID[nlcd$n]=$!
     BG_PIDS+=("${PID[nlcd$n]}")
@@ -988,7 +1027,7 @@ scen_nlc_daemon_migrate() {
     expect "InvalidArgs: migrate it with pause-before-switchover=true" out_has nogate 'InvalidArgs.*pause-before-switchover=true'
     step "Migrate with readiness local and pause-before-switchover"
     nlctl mig migrate g5 "unix:$SDIR/mig.sock" readiness=local destination-instance=g5-new \
-        pause-before-switchover=true postcopy=never
+        pause-before-switchover=true postcopy=never release-source=true
     expect "the migration completed" [ "$RC" = 0 ]
     expect "the destination's device is active" wait_state "$dst" active
     expect "... with its profile associated" profile_state_is "$dst" associated
@@ -1002,7 +1041,8 @@ scen_nlc_daemon_migrate() {
     sleep 0.3
     expect "the switch answered one ASSOC for the source's start and one for the destination's" \
         [ "$(switch_answers ASSOC "${UUIDA:0:8}")" = 2 ]
-    expect "no DEASSOC: the source's release leaves the VSI to the destination" \
+    expect "the source's device was released (release-source)" bash -c "! grep -q nmva <(ip -n $NS_ST -br link)"
+    expect "no DEASSOC: the source's release left the VSI to the destination (one uplink, one VSI)" \
         [ "$(switch_answers DEASSOC "${UUIDA:0:8}")" = 0 ]
 
     step "once more to a third QEMU, the station's lldpad killed first: the association fails at the hold"
@@ -1064,6 +1104,60 @@ scen_nlc_daemon_migrate_bus() {
         grep -q -E "pre-switchover.*destination-associating.*destination-associated.*switchover-continue" \
         <(tr '\n' ' ' <"$SDIR/mig.out")
     pkill -f "$SDIR/g6" 2>/dev/null
+}
+
+# Two hosts on one switch: host A (the station namespace, daemon 1) and
+# host B (a second station namespace with its own lldpad, daemon 2), each
+# on its own port of the bridge lldpad (sw0, sw1), a QEMU on each side with
+# a macvtap on its host's uplink, readiness destination-bus and the hard
+# gate. The switch sees B's ASSOC before A's QEMU goes on, and A's DEASSOC
+# (its release) after.
+scen_nlc_daemon_migrate_hosts() {
+    local MACC=52:54:00:00:20:0c UUIDC=ac412857-60f7-4ce1-e95a-2164943f530c src dst
+    local PROFC=(virtualport=802.1Qbg managerid=1 typeid=15 typeidversion=1 instanceid=$UUIDC)
+    local assoc_b cont_us cont_rel deassoc_a
+    pair_up --two-hosts || return 1
+    wait_evb 20 || return 1
+    wait_evb 20 st2 sw1 || return 1
+    nlcd_start || return 1
+    nlcd_start 2 st2 || return 1
+    step "host A runs the guest; host B waits for it"
+    nlctl sa allocate g7 macvtap $MACC link=st0 mode=vepa ifname=nmvf "${PROFC[@]}"
+    src=$(tail -1 "$SDIR/sa.out")
+    start_qemu "$src" g7 || return 1
+    nlctl sat attach-qemu g7 "$SDIR/g7.qmp"
+    expect "host A's device is active, associated on A's port" wait_state "$src" active
+    on_bus2 nlctl da allocate g7 macvtap $MACC link=st0 mode=vepa ifname=nmvf "${PROFC[@]}"
+    dst=$(tail -1 "$SDIR/da.out")
+    on_bus2 start_qemu "$dst" g7-b -incoming defer || return 1
+    on_bus2 nlctl dat attach-qemu g7 "$SDIR/g7-b.qmp"
+    "$NLC_CTL" --address "$BUS2" prepare-incoming g7 "unix:$SDIR/migc.sock" >"$SDIR/incoming.out" 2>&1 &
+    BG_PIDS+=("$!")
+    expect "host B's QEMU listens" wait_socket "$SDIR/migc.sock"
+    step "Migrate A -> B (readiness destination-bus, pause-before-switchover)"
+    nlctl mig migrate g7 "unix:$SDIR/migc.sock" readiness=destination-bus "destination-bus=$BUS2" \
+        destination-instance=g7 pause-before-switchover=true postcopy=never release-source=true
+    expect "the migration completed" [ "$RC" = 0 ]
+    expect "host B's device is active, its profile associated" on_bus2 wait_state "$dst" active
+    expect "... associated" on_bus2 profile_state_is "$dst" associated
+    sleep 0.5
+    WIRE_PORT=sw1 show_wire "${UUIDC:0:8}" >"$SDIR/wire-b.txt"
+    show_wire "${UUIDC:0:8}" >"$SDIR/wire-a.txt"
+    sed 's/^/  A /' "$SDIR/wire-a.txt"
+    sed 's/^/  B /' "$SDIR/wire-b.txt"
+    # Seconds since the pair came up, and the timeline's wall clock.
+    assoc_b=$(grep -E 'bridge .* ASSOC\[ACK' "$SDIR/wire-b.txt" | head -1 | awk '{print $1}')
+    deassoc_a=$(grep -E 'bridge .*DEASSOC\[ACK' "$SDIR/wire-a.txt" | head -1 | awk '{print $1}')
+    # The source's timeline (CLOCK_REALTIME µs) against the capture's seconds.
+    cont_us=$(busctl --address="$BUS" get-property org.netlifecd1 "$(head -1 "$SDIR/mig.out" | tr -d ' ')" \
+        org.netlifecd1.Migration Timeline | grep -o '"switchover-continue" [0-9]*' | awk '{print $2}')
+    cont_rel=$(awk -v a="${cont_us:-0}" -v up="$T_UP" 'BEGIN { printf "%.3f", a / 1e6 - up }')
+    say "switch's ASSOC answer on B's port at +${assoc_b:-?} s, QEMU let go on (switchover-continue) at +${cont_rel:-?} s, A's DEASSOC at +${deassoc_a:-?} s"
+    expect "the switch answered B's ASSOC on B's port before the source's QEMU went on" lt "${assoc_b:-1e9}" "${cont_rel:-0}"
+    expect "A's DEASSOC on A's port came after (A's release)" lt "${cont_rel:-1e9}" "${deassoc_a:-0}"
+    expect "B's VSI is still associated after A's DEASSOC" on_bus2 profile_state_is "$dst" associated
+    expect "... and B's port saw no DEASSOC" [ "$(grep -c 'DEASSOC' "$SDIR/wire-b.txt")" = 0 ]
+    pkill -f "$SDIR/g7" 2>/dev/null
 }
 
 # ms_of CMD...: runs it, prints its wall time in ms (three decimals).
