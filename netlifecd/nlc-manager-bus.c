@@ -472,8 +472,9 @@ handle_attach_qemu(NlcDbusManager *skel, GDBusMethodInvocation *invocation, cons
 
 /* The destination's port profiles are associated while QEMU holds the
  * source at pre-switchover (nlc-migration.c): a migration of an instance
- * with one needs that hold, and a destination this daemon can ask (here,
- * or over its bus). */
+ * with one needs that hold (the daemon asks the destination itself for
+ * readiness local and destination-bus; a coordinator does it and calls
+ * DestinationReady during the hold). */
 static gboolean
 port_profiles_can_move(NlcInstance *instance, const NlcMigrationOptions *opt, GError **error)
 {
@@ -484,15 +485,6 @@ port_profiles_can_move(NlcInstance *instance, const NlcMigrationOptions *opt, GE
                             "instance %s has a port profile: migrate it with "
                             "pause-before-switchover=true (the destination's profile is "
                             "associated while QEMU holds the source there)",
-                            nlc_instance_get_name(instance));
-                return FALSE;
-        }
-        if (!opt->has_readiness || opt->readiness == NLC_READINESS_COORDINATED) {
-                g_set_error(error, NLC_ERROR, NLC_ERROR_NOT_SUPPORTED,
-                            "instance %s has a port profile: netlifecd moves it with readiness "
-                            "'local' or 'destination-bus' (the source's daemon has the "
-                            "destination associate at the hold); with 'coordinated' it does not "
-                            "know when the destination associated",
                             nlc_instance_get_name(instance));
                 return FALSE;
         }

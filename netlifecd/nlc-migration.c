@@ -477,7 +477,7 @@ static void
 associate_destination(NlcMigration *self)
 {
         if (!self->remote && !self->local_destination)
-                return; /* coordinated: refused at Migrate (nlc-manager-bus.c) */
+                return; /* coordinated: the coordinator associates, DestinationReady says so */
         self->associating = TRUE;
         record(self, "destination-associating");
         if (self->remote)
@@ -1066,6 +1066,17 @@ nlc_migration_destination_ready(NlcMigration *self, GError **error)
                             "DestinationReady is for a source migration with readiness "
                             "'coordinated'");
                 return FALSE;
+        }
+        /* With a port profile the coordinator has the destination associate
+         * once QEMU holds here (Instance.AssociatePortProfiles), then says
+         * so: a DestinationReady during the hold is that word. */
+        if (self->profile_hold && is_held(self->gate) && !self->associated) {
+                self->associated = TRUE;
+                record(self, "destination-associated");
+                if (self->destination_ready) {
+                        gate_event(self, NLC_GATE_EV_READY);
+                        return TRUE;
+                }
         }
         set_destination_ready(self, TRUE);
         return TRUE;

@@ -45,7 +45,8 @@ set -uo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 SCENARIOS=(isolation negotiate associate vdptool lldpad-errors early lldptool-config bridge-down
     bridge-gone station-down refuse unsolicited bridge-restart nlc-client nlc-daemon nlc-daemon-bench
-    nlc-daemon-watch nlc-daemon-migrate nlc-daemon-migrate-bus nlc-daemon-migrate-hosts)
+    nlc-daemon-watch nlc-daemon-migrate nlc-daemon-migrate-bus nlc-daemon-migrate-coordinated
+    nlc-daemon-migrate-hosts)
 
 KEEP=0
 HEX=()
@@ -942,9 +943,9 @@ scen_nlc_daemon() {
     expect "... at once ($(since "$t") s)" lt "$(since "$t")" 1
     nlctl destroy3 destroy "$dev3"
     expect "Destroy goes on without lldpad (disassociation is best effort)" [ "$RC" = 0 ]
-    nlctl migrate migrate g4 "unix:$SDIR/nowhere.sock" readiness=coordinated pause-before-switchover=true
-    expect "Migrate of an instance with a port profile, readiness coordinated: NotSupported" \
-        out_has migrate "NotSupported.*with 'coordinated' it does not know when"
+    nlctl migrate migrate g4 "unix:$SDIR/nowhere.sock" readiness=coordinated
+    expect "Migrate of an instance with a port profile without the hard gate: InvalidArgs" \
+        out_has migrate "InvalidArgs.*pause-before-switchover=true"
     pkill -f "$SDIR/g4.qmp" 2>/dev/null
 }
 
@@ -1074,8 +1075,10 @@ on_bus2() { local BUS=$BUS2; "$@"; } # CMD...: with the second daemon's bus
 # state; here in the same namespace, on the same uplink): readiness
 # destination-bus, the source's daemon has the destination's associate
 # over its bus (Instance.AssociatePortProfiles) at the hold.
-scen_nlc_daemon_migrate_bus() {
-    local MACB=52:54:00:00:20:0b UUIDB=ab412857-60f7-4ce1-e95a-2164943f530b src dst mig
+# two_daemon_guest: a running guest g6 on the first daemon, and g6 waiting
+# on the second (-incoming, PrepareIncoming); sets src, dst.
+two_daemon_guest() {
+    local MACB=52:54:00:00:20:0b UUIDB=ab412857-60f7-4ce1-e95a-2164943f530b
     local PROFB=(virtualport=802.1Qbg managerid=1 typeid=14 typeidversion=1 instanceid=$UUIDB)
     pair_up || return 1
     wait_evb 20 || return 1
@@ -1093,17 +1096,59 @@ scen_nlc_daemon_migrate_bus() {
     "$NLC_CTL" --address "$BUS2" prepare-incoming g6 "unix:$SDIR/migb.sock" >"$SDIR/incoming.out" 2>&1 &
     BG_PIDS+=("$!")
     expect "the destination QEMU listens" wait_socket "$SDIR/migb.sock"
-    nlctl mig migrate g6 "unix:$SDIR/migb.sock" readiness=destination-bus "destination-bus=$BUS2" \
-        destination-instance=g6 pause-before-switchover=true postcopy=never
-    expect "the migration completed" [ "$RC" = 0 ]
+}
+
+# After either: the destination's device runs with its profile, and the
+# source's timeline has the association inside the hold.
+expect_moved_with_profile() {
     expect "the destination daemon's device is active" on_bus2 wait_state "$dst" active
     expect "... its profile associated" on_bus2 profile_state_is "$dst" associated
     expect "... by the destination's daemon (its log)" \
         grep -q "device ${dst##*/}: associate of VSI on st0 succeeded" "$SDIR/nlcd2/daemon.log"
-    expect "the source's timeline: pre-switchover, the destination associating and associated (over its bus), then switchover-continue" \
-        grep -q -E "pre-switchover.*destination-associating.*destination-associated.*switchover-continue" \
+    expect "the source's timeline: pre-switchover, the destination associated, then switchover-continue" \
+        grep -q -E "pre-switchover.*destination-associated.*switchover-continue" \
         <(tr '\n' ' ' <"$SDIR/mig.out")
     pkill -f "$SDIR/g6" 2>/dev/null
+}
+
+scen_nlc_daemon_migrate_bus() {
+    local src dst
+    two_daemon_guest || return 1
+    nlctl mig migrate g6 "unix:$SDIR/migb.sock" readiness=destination-bus "destination-bus=$BUS2" \
+        destination-instance=g6 pause-before-switchover=true postcopy=never
+    expect "the migration completed" [ "$RC" = 0 ]
+    expect "the source's daemon asked (destination-associating)" out_has mig destination-associating
+    expect_moved_with_profile
+}
+
+# Readiness coordinated: the coordinator (this script) waits for the
+# source's hold, has the destination associate (its
+# Instance.AssociatePortProfiles) and then says DestinationReady.
+scen_nlc_daemon_migrate_coordinated() {
+    local src dst mig mpid inst
+    two_daemon_guest || return 1
+    "$NLC_CTL" --address "$BUS" migrate g6 "unix:$SDIR/migb.sock" readiness=coordinated \
+        pause-before-switchover=true postcopy=never >"$SDIR/mig.out" 2>&1 &
+    mpid=$!
+    for _ in $(seq 100); do mig=$(head -1 "$SDIR/mig.out" 2>/dev/null | grep -o '/org/netlifecd1/migration/[0-9]*'); [[ -n $mig ]] && break; sleep 0.05; done
+    for _ in $(seq 200); do
+        busctl --address="$BUS" get-property org.netlifecd1 "$mig" org.netlifecd1.Migration Timeline 2>/dev/null |
+            grep -q '"pre-switchover"' && break
+        sleep 0.05
+    done
+    sleep 0.5
+    busctl --address="$BUS" get-property org.netlifecd1 "$mig" org.netlifecd1.Migration Timeline >"$SDIR/held.txt" 2>&1
+    expect "the source holds at pre-switchover and does not go on by itself (0.5 s)" \
+        bash -c "grep -q pre-switchover '$SDIR/held.txt' && ! grep -q switchover-continue '$SDIR/held.txt'"
+    inst=$("$NLC_CTL" --address "$BUS2" get-instance g6 | tail -1)
+    busctl --address="$BUS2" call org.netlifecd1 "$inst" org.netlifecd1.Instance AssociatePortProfiles \
+        >"$SDIR/assoc.out" 2>&1
+    expect "the coordinator has the destination associate (Instance.AssociatePortProfiles)" [ $? = 0 ]
+    nlctl ready destination-ready "$mig"
+    expect "... then says DestinationReady" [ "$RC" = 0 ]
+    wait "$mpid"
+    expect "the migration completed" [ $? = 0 ]
+    expect_moved_with_profile
 }
 
 # Two hosts on one switch: host A (the station namespace, daemon 1) and
