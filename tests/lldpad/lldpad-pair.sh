@@ -800,11 +800,9 @@ scen_nlc_daemon() {
     done
     command -v busctl >/dev/null && command -v dbus-daemon >/dev/null ||
         { expect "busctl and dbus-daemon are installed" false; return 1; }
-    pair_up || return 1
-    wait_evb 20 || return 1
+    step "the station's lldpad alone, 2 s after its start (no EVB peer): a macvtap with a profile"
+    pair_up --no-bridge || return 1
     nlcd_start || return 1
-
-    step "a macvtap with an 802.1Qbg profile on st0: allocate, create (nothing asked of the switch yet)"
     nlctl alloc allocate g1 macvtap $MAC2 link=st0 mode=vepa ifname=nmv0 "${PROF2[@]}"
     dev=$(tail -1 "$SDIR/alloc.out")
     expect "allocated ($dev)" [ "$RC" = 0 ]
@@ -812,9 +810,18 @@ scen_nlc_daemon() {
     expect "Manager.Backends lists virtualport for macvtap" out_has backends virtualport
     nlctl create create "$dev"
     expect "created" [ "$RC" = 0 ]
+    sleep 2
+    nlctl noevb activate "$dev"
+    expect "Activate before EVB: PortProfileRefused, named (EVB not negotiated)" \
+        out_has noevb 'PortProfileRefused.*EVB is not negotiated'
+    expect "... the device stays created, its macvtap down" link_flags_down nmv0
+    start_lldpad br || return 1
+    wait_evb 20 || return 1
+
+    step "EVB up: the same macvtap (created, its first association refused)"
     profile_of "$dev" | sed 's/^/      PortProfile: /'
-    expect "PortProfile: state none, on uplink st0, the VSI's instance id" \
-        profile_has "$dev" "\"InstanceId\" s \"$UUID2\" \"Uplink\" s \"st0\" \"State\" s \"none\""
+    expect "PortProfile: on uplink st0, the VSI's instance id, failed with the reason" \
+        profile_has "$dev" "\"InstanceId\" s \"$UUID2\" \"Uplink\" s \"st0\" \"State\" s \"failed\".*EVB is not negotiated"
     expect "the macvtap is down (created)" link_flags_down nmv0
 
     step "activate: ASSOCIATE first, then the device holds the MAC"
