@@ -56,6 +56,10 @@ static guint32 event_port;
  * nothing when it gives up on a silent switch itself (README 6.4). */
 static guint config_watch_ms = 10000;
 
+/* Status reads for a VSI lldpad does not hold yet (run_next). */
+#define FRESH_FIRST_POLL_MS 2
+#define FRESH_POLL_MS       3
+
 /* A VSI the switch drops again this soon after a re-association is left
  * failed: a switch that refuses it would otherwise be asked for ever. */
 #define RELOST_USEC (2 * G_USEC_PER_SEC)
@@ -307,6 +311,18 @@ run_next(NlcPortAssociation *a)
         request = ((Ask *) g_task_get_task_data(task))->request;
         a->in_flight = TRUE;
         a->last_sent = request;
+        /* An ASSOCIATE of a VSI lldpad does not hold has no earlier
+         * response to read back (nlc-vdp.h): read it as soon as the switch
+         * can have answered (2-6 ms here) instead of waiting out the stale
+         * one. What this daemon last saw decides; after a restart (state
+         * none) lldpad may still hold the VSI, and the early read then
+         * gives lldpad's own belief, as a re-ASSOCIATE's 20 ms read does
+         * against a silent switch. */
+        if (request == NLC_VDP_ASSOCIATE &&
+            (a->state == NLC_ASSOCIATION_NONE || a->state == NLC_ASSOCIATION_DISASSOCIATED)) {
+                timings.first_poll_ms = FRESH_FIRST_POLL_MS;
+                timings.poll_ms = FRESH_POLL_MS;
+        }
         set_state(a, state_while(request));
         r = nlc_link_get(a->uplink, &uplink);
         if (r < 0) {

@@ -195,6 +195,10 @@ schedule_poll(GTask *task, guint delay_ms)
                      r->polls);
                 return;
         }
+        /* Quick reads are for the switch's first answer; past that the
+         * switch is slow or silent, and lldpad is read at most every 20 ms. */
+        if (elapsed_ms(r) > 100 && delay_ms < 20)
+                delay_ms = 20;
         r->step = STEP_POLL_WAIT;
         arm_timer(task, (guint) MIN((gint64) delay_ms, left_ms), on_poll_due);
 }

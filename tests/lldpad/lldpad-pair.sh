@@ -1223,9 +1223,10 @@ ms_of() {
 median() { sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
 # What a port profile costs an Activate (bench/port-profile.sh runs this):
-# N activations of a macvtap with an 802.1Qbg profile against N of the
-# same macvtap without one, alternating, through netlifectl (its start-up
-# is in both). Medians and their ratio.
+# N activations of a macvtap with an 802.1Qbg profile (each a new
+# association: the device is destroyed and created between two) against N
+# of the same macvtap without one, alternating, through netlifectl (its
+# start-up is in both). Medians and their ratio.
 scen_nlc_daemon_bench() {
     local n=${NLC_BENCH_N:-21} plain prof i
     pair_up || return 1
@@ -1243,9 +1244,14 @@ scen_nlc_daemon_bench() {
     for i in $(seq "$n"); do
         ms_of "$NLC_CTL" --address "$BUS" activate "$plain" >>"$SDIR/plain.ms"
         ms_of "$NLC_CTL" --address "$BUS" activate "$prof" >>"$SDIR/prof.ms"
-        "$NLC_CTL" --address "$BUS" deactivate "$plain" >/dev/null
-        "$NLC_CTL" --address "$BUS" deactivate "$prof" >/dev/null
-        sleep 0.1 # the DISASSOCIATE goes out after the reply
+        # Deactivate keeps the profile: each round destroys and creates the
+        # device again, so that every Activate associates anew.
+        for d in "$plain" "$prof"; do
+            "$NLC_CTL" --address "$BUS" deactivate "$d" >/dev/null
+            "$NLC_CTL" --address "$BUS" destroy "$d" >/dev/null
+            "$NLC_CTL" --address "$BUS" create "$d" >/dev/null
+        done
+        sleep 0.1 # the DISASSOCIATE goes out after Destroy's reply
     done
     local mp mq
     mp=$(median <"$SDIR/plain.ms")
