@@ -276,6 +276,61 @@ on_running_associated(GObject *source, GAsyncResult *result, gpointer data)
         g_free(p);
 }
 
+/* The guest runs here, but another instance's device still holds the MAC:
+ * a localhost upgrade's new QEMU whose RESUME was read before the old
+ * one's STOP (two monitors: their events come in either order). The
+ * device activates as soon as the MAC is free — retried every 20 ms, for
+ * 2 s at most, while the guest keeps running. */
+typedef struct {
+        NlcInstance *instance; /* referenced */
+        NlcDevice *device;     /* referenced */
+        guint generation;
+        guint tries;
+} RetryActivation;
+
+#define RETRY_ACTIVATION_MS    20
+#define RETRY_ACTIVATION_TRIES 100
+
+static gboolean
+on_retry_activation(gpointer data)
+{
+        RetryActivation *r = data;
+        g_autoptr(GError) error = NULL;
+
+        /* Not when the guest stopped again, or someone else decided. */
+        if (r->generation == r->instance->run_generation &&
+            nlc_device_get_state(r->device) == NLC_DEVICE_STATE_CREATED) {
+                if (nlc_device_run(r->device, NLC_OP_ACTIVATE, &error))
+                        g_message("instance %s: device %s activated once the MAC was free "
+                                  "(after %u ms)",
+                                  r->instance->name, nlc_device_get_id(r->device),
+                                  (r->tries + 1) * RETRY_ACTIVATION_MS);
+                else if (g_error_matches(error, NLC_ERROR, NLC_ERROR_CONFLICT) &&
+                         ++r->tries < RETRY_ACTIVATION_TRIES)
+                        return G_SOURCE_CONTINUE;
+                else
+                        g_warning("instance %s: the guest runs; device %s not activated: %s",
+                                  r->instance->name, nlc_device_get_id(r->device), error->message);
+        }
+        g_object_unref(r->device);
+        g_object_unref(r->instance);
+        g_free(r);
+        return G_SOURCE_REMOVE;
+}
+
+static void
+retry_when_free(NlcInstance *self, NlcDevice *device, const char *why)
+{
+        RetryActivation *r = g_new0(RetryActivation, 1);
+
+        g_message("instance %s: the guest runs; device %s waits for its MAC (%s)", self->name,
+                  nlc_device_get_id(device), why);
+        r->instance = g_object_ref(self);
+        r->device = g_object_ref(device);
+        r->generation = self->run_generation;
+        g_timeout_add(RETRY_ACTIVATION_MS, on_retry_activation, r);
+}
+
 guint
 nlc_instance_activate_available(NlcInstance *self, GString *skipped)
 {
@@ -299,6 +354,10 @@ nlc_instance_activate_available(NlcInstance *self, GString *skipped)
                 }
                 if (st == NLC_DEVICE_STATE_CREATED && nlc_device_run(d, NLC_OP_ACTIVATE, &error)) {
                         activated++;
+                        continue;
+                }
+                if (g_error_matches(error, NLC_ERROR, NLC_ERROR_CONFLICT)) {
+                        retry_when_free(self, d, error->message);
                         continue;
                 }
                 g_string_append_printf(skipped, "%sdevice %s (%s)", skipped->len ? "; " : "",

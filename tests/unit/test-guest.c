@@ -216,6 +216,53 @@ test_stray_record_skipped(Fixture *f, gconstpointer data)
         g_assert_nonnull(strstr(nlc_fake_warnings->str, "not activated: device 2 (allocated)"));
 }
 
+static NlcDeviceState
+state_of(Fixture *f, const char *id)
+{
+        g_autoptr(NlcJournal) j = nlc_journal_open(f->dir, NULL);
+        g_autoptr(GPtrArray) all = nlc_journal_load(j);
+
+        for (guint i = 0; i < all->len; i++)
+                if (g_str_equal(((NlcJournalRecord *) all->pdata[i])->id, id))
+                        return ((NlcJournalRecord *) all->pdata[i])->state;
+        g_assert_not_reached();
+}
+
+/* A localhost upgrade's new QEMU whose RESUME is read before the old one's
+ * STOP: the MAC is still the old instance's, so the device waits for it
+ * and activates once the old one let go (then the announce) — it is not
+ * left created (CI6 of 2026-12-07: local-upgrade new-tap, 2.9 s without
+ * the guest's traffic, the new port never the MAC's home). */
+static void
+test_waits_for_the_mac(Fixture *f, gconstpointer data)
+{
+        gint64 until;
+
+        g_clear_object(&f->manager);
+        nlc_fake_journal_device(f->dir, &(NlcFakeRecord){ .id = "2",
+                                                          .instance = "vm1-old",
+                                                          .state = NLC_DEVICE_STATE_ACTIVE,
+                                                          .activated_seq = 1 });
+        f->manager = start_manager(f);
+        nlc_fake_qmp_expect(f->fake, "query-status", NULL,
+                            "{\"running\": true, \"status\": \"running\"}");
+        nlc_fake_qmp_expect(f->fake, "announce-self", ANNOUNCE_ARGS, NULL);
+        g_assert_true(
+                nlc_manager_attach_qemu(f->manager, "vm1", nlc_fake_qmp_get_path(f->fake), NULL));
+        wait_timeline(f, "qmp-connected activated");
+        until = g_get_monotonic_time() + 100 * 1000;
+        while (g_get_monotonic_time() < until)
+                g_main_context_iteration(NULL, FALSE);
+        g_assert_cmpint(state_of(f, "1"), ==, NLC_DEVICE_STATE_CREATED);
+        /* The old QEMU's STOP. */
+        g_assert_true(
+                nlc_instance_deactivate(nlc_manager_lookup_instance(f->manager, "vm1-old"), NULL));
+        wait_timeline(f, "announced");
+        nlc_fake_qmp_assert_done(f->fake);
+        g_assert_cmpint(state_of(f, "1"), ==, NLC_DEVICE_STATE_ACTIVE);
+        g_assert_null(strstr(nlc_fake_warnings->str, "not activated"));
+}
+
 static void
 test_attach_errors(Fixture *f, gconstpointer data)
 {
@@ -239,5 +286,6 @@ main(int argc, char **argv)
         ADD("/guest/attach-errors", test_attach_errors);
         ADD("/guest/qemu-gone-after-restart", test_qemu_gone_after_restart);
         ADD("/guest/stray-record-skipped", test_stray_record_skipped);
+        ADD("/guest/waits-for-the-mac", test_waits_for_the_mac);
         return g_test_run();
 }
