@@ -376,9 +376,11 @@ nlc_port_association_request_finish(GAsyncResult *result, GError **error)
         return g_task_propagate_boolean(G_TASK(result), error);
 }
 
-/* Best effort: on_vdp_done() logged a failure, the state shows it. */
+/* For the requests the association makes on its own (a release, a new
+ * ASSOCIATE after a loss): nobody waits for them; on_vdp_done() logged a
+ * failure and the state shows it. */
 static void
-on_released(GObject *source, GAsyncResult *result, gpointer data)
+on_own_request_done(GObject *source, GAsyncResult *result, gpointer data)
 {
         g_autoptr(GError) error = NULL;
 
@@ -415,8 +417,8 @@ nlc_port_association_release(NlcPortAssociation *a, GObject *source_object)
                 set_state(a, NLC_ASSOCIATION_DISASSOCIATED);
                 return;
         }
-        nlc_port_association_request_async(a, NLC_VDP_DISASSOCIATE, source_object, on_released,
-                                           NULL);
+        nlc_port_association_request_async(a, NLC_VDP_DISASSOCIATE, source_object,
+                                           on_own_request_done, NULL);
 }
 
 static void association_lost(NlcPortAssociation *a, const char *why);
@@ -474,14 +476,6 @@ nlc_port_association_set_lost_handler(NlcPortAssociation *a, GCallback lost, gpo
         a->lost_data = data;
 }
 
-static void
-on_reassociated(GObject *source, GAsyncResult *result, gpointer data)
-{
-        g_autoptr(GError) error = NULL;
-
-        nlc_port_association_request_finish(result, &error); /* logged, shown */
-}
-
 /* lldpad says the VSI ended. After a DISASSOCIATE of ours that is the echo
  * of it; otherwise the switch dropped it (or another process here
  * disassociated it: lldpad does not tell which), and a device that wants
@@ -506,8 +500,8 @@ association_lost(NlcPortAssociation *a, const char *why)
         if (a->lost)
                 ((void (*)(gpointer, const char *)) a->lost)(a->lost_data, a->error);
         if (!again)
-                nlc_port_association_request_async(a, NLC_VDP_ASSOCIATE, a->owner, on_reassociated,
-                                                   NULL);
+                nlc_port_association_request_async(a, NLC_VDP_ASSOCIATE, a->owner,
+                                                   on_own_request_done, NULL);
 }
 
 static void

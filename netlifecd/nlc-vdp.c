@@ -12,7 +12,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "nlc-qbh-netlink.h"
 #include "nlc-vdp.h"
 
 #define DEFAULT_PID_FILE "/var/run/lldpad.pid"
